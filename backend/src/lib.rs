@@ -1,0 +1,109 @@
+//! heron's guest-neutral backend: the IR, its builder, verifier and printer, the reference
+//! interpreter, the Cranelift code generator, and the execution engine (translation-block
+//! cache, tiering, chaining). It never names a guest ISA: frontends implement [`Guest`].
+
+pub mod builder;
+pub mod engine;
+pub mod interp;
+pub mod ir;
+pub mod jit;
+pub mod mem;
+pub mod printer;
+pub mod verify;
+
+use std::sync::atomic::AtomicU32;
+
+pub use builder::Builder;
+pub use ir::{Block, ExitStatus};
+pub use mem::{GuestMemory, PagePerms};
+
+/// The backend-owned head of every frontend's CPU state. Frontends embed it as the first
+/// field of their `#[repr(C)]` CPU struct, so generated code finds it at offset 0 of `env`.
+#[repr(C)]
+#[derive(Debug, Default)]
+pub struct CpuHeader {
+    /// Guest PC: written on every block exit (next PC, or PC of the faulting instruction).
+    pub pc: u64,
+    /// Nonzero asks the vCPU to leave generated code at the next block entry
+    /// (set by other threads: signals, interrupts, code invalidation).
+    pub exit_request: AtomicU32,
+    /// Set nonzero by a `may_raise` helper to end the block with that status.
+    pub pending_status: u32,
+    /// Guest address of the faulting access (with [`ExitStatus::Fault`]).
+    pub fault_addr: u64,
+    /// [`FaultKind`] of the faulting access.
+    pub fault_kind: u32,
+    pub _reserved: u32,
+    /// Address of the exit slot a JIT block left through (for chaining), or 0.
+    pub last_exit_slot: u64,
+}
+
+/// Byte offsets of [`CpuHeader`] fields, for generated code.
+pub mod header_offsets {
+    pub const PC: u32 = 0;
+    pub const EXIT_REQUEST: u32 = 8;
+    pub const PENDING_STATUS: u32 = 12;
+    pub const FAULT_ADDR: u32 = 16;
+    pub const FAULT_KIND: u32 = 24;
+    pub const LAST_EXIT_SLOT: u32 = 32;
+}
+
+/// Size of [`CpuHeader`]; frontend globals start at or after this offset.
+pub const CPU_HEADER_SIZE: u32 = std::mem::size_of::<CpuHeader>() as u32;
+
+/// Why a guest memory access faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum FaultKind {
+    /// Load from an unmapped or unreadable address.
+    Read = 0,
+    /// Store (or atomic) to an unmapped or read-only address.
+    Write = 1,
+    /// Instruction fetch from an unmapped or non-executable address.
+    Exec = 2,
+    /// Misaligned access where the op demanded alignment (address in `fault_addr`).
+    Misaligned = 3,
+}
+
+impl FaultKind {
+    pub fn from_u32(v: u32) -> FaultKind {
+        match v {
+            0 => FaultKind::Read,
+            1 => FaultKind::Write,
+            2 => FaultKind::Exec,
+            _ => FaultKind::Misaligned,
+        }
+    }
+}
+
+/// A translation request could not produce any code at all (the first instruction could
+/// not be fetched). Undecodable instructions are *not* errors: the frontend emits IR that
+/// raises the guest's illegal-instruction exception.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TranslateError {
+    #[error("instruction fetch fault at {0:#x}")]
+    FetchFault(u64),
+}
+
+/// What the backend needs from a guest-ISA frontend.
+pub trait Guest: Send + Sync {
+    /// Short ISA name ("riscv64").
+    fn name(&self) -> &'static str;
+    /// Translate the guest block starting at `pc` (with translation-affecting mode bits
+    /// `flags`, from [`Guest::tb_flags`]) into `b`. Code bytes are read through `mem` with
+    /// [`GuestMemory::fetch`]. The block must end with an exit op. A fetch fault on the first
+    /// instruction is an error; on a later one the block ends before it.
+    fn translate(
+        &self,
+        pc: u64,
+        flags: u64,
+        mem: &GuestMemory,
+        b: &mut Builder,
+    ) -> Result<(), TranslateError>;
+    /// The mode bits of the current CPU state that change how code translates.
+    fn tb_flags(&self, env: *const u8) -> u64;
+    /// Name of the guest global at `offset` of the CPU state, for IR text ("x10", "f3").
+    fn global_name(&self, offset: u32) -> Option<String>;
+    /// One-line disassembly of guest instructions in `bytes` at `pc` (for `-d in_asm`).
+    fn disassemble(&self, pc: u64, bytes: &[u8]) -> Vec<String>;
+}
