@@ -14,9 +14,9 @@
 //!   environment (round to nearest even, no exception flags observed). Guest-exact FP with
 //!   rounding modes and flags is done in frontend helpers.
 //! - Shift and rotate amounts are taken modulo the bit width of the type.
-//! - `DivS/DivU/RemS/RemU` never trap: when the divisor is zero or the signed division
-//!   overflows (MIN / -1) the result is unspecified; frontends decide the guest's answer
-//!   with `Select`.
+//! - `DivS/DivU/RemS/RemU` never trap and are fully defined: x DivU 0 = all ones,
+//!   x RemU 0 = x, x DivS 0 = -1, x RemS 0 = x, MIN DivS -1 = MIN, MIN RemS -1 = 0 (the
+//!   RISC-V answers; other frontends select their guest's answer around them).
 //! - Guest memory addresses are 64-bit guest virtual addresses. A memory op that faults
 //!   (unmapped, protected, misaligned where the MemOp demands alignment) ends the block with
 //!   [`ExitStatus::Fault`], having stored the PC of the current guest instruction (the last
