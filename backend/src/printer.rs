@@ -188,7 +188,14 @@ impl P<'_> {
         match op {
             Op::InsnStart { pc } => format!("---- {pc:#x}"),
             Op::Label { label } => format!("L{}:", label.0),
-            Op::Const { dst, value, .. } => format!("  {} = const {value:#x}", self.def(*dst)),
+            Op::Const { dst, ty, value } => {
+                let note = match ty {
+                    Ty::F32 => format!(" ({:?})", f32::from_bits(*value as u32)),
+                    Ty::F64 => format!(" ({:?})", f64::from_bits(*value)),
+                    _ => String::new(),
+                };
+                format!("  {} = const {value:#x}{note}", self.def(*dst))
+            }
             Op::Mov { dst, src } => format!("  {} = mov t{}", self.def(*dst), src.0),
             Op::GetGlobal { dst, ty, offset } => format!(
                 "  {} = global{} {}",
@@ -474,7 +481,7 @@ L0:
         let n = b.un(UnOp::Clz, a);
         let t = b.trunc(n, Ty::I8);
         let d = b.deposit(a, n, 4, 8);
-        let f = b.const_(Ty::F32, 0);
+        let f = b.const_(Ty::F32, 1.5f32.to_bits() as u64);
         let g = b.fcmp(FCond::Unordered, f, f);
         let h = b.fma(f, f, f);
         let i = b.conv(ConvOp::Bitcast, h, Ty::I32);
@@ -499,7 +506,7 @@ L0:
             "  t1:i32 = clz t0",
             "  t2:i8 = trunc.i32 t1",
             "  t3:i32 = deposit t0[4..12], t1",
-            "  t4:f32 = const 0x0",
+            "  t4:f32 = const 0x3fc00000 (1.5)",
             "  t5:i64 = fcmp uno t4, t4",
             "  t6:f32 = fma t4, t4, t4",
             "  t7:i32 = bitcast t6",

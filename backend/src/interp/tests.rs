@@ -1451,6 +1451,12 @@ fn width_class_confusion_panics_at_decode() {
 }
 
 #[test]
+fn decoded_blocks_are_shareable_between_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<InterpBlock>();
+}
+
+#[test]
 fn decoded_ops_are_compact() {
     assert!(
         std::mem::size_of::<D>() <= 24,
