@@ -17,8 +17,8 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{self, Type};
 use cranelift_codegen::ir::{
-    AbiParam, AtomicRmwOp, BlockArg, Function, InstBuilder, MemFlagsData, SigRef, Signature,
-    SourceLoc, Value,
+    AbiParam, AtomicRmwOp, BlockArg, Endianness, Function, InstBuilder, MemFlagsData, SigRef,
+    Signature, SourceLoc, StackSlotData, StackSlotKind, Value,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -30,8 +30,6 @@ pub(crate) struct LowerEnv {
     pub guest_limit: u64,
     /// Address of the exit stub (initial value of every exit slot).
     pub exit_stub: usize,
-    /// The host has FMA (else `FMa` calls a Rust helper).
-    pub has_fma: bool,
 }
 
 /// What lowering produced besides the function.
@@ -69,6 +67,11 @@ pub(crate) fn block_sig() -> Signature {
     sig
 }
 
+/// The integer type of a float's width.
+fn cfrom_int(t: Ty) -> Type {
+    if t == Ty::F32 { types::I32 } else { types::I64 }
+}
+
 fn int_cc(c: Cond) -> IntCC {
     match c {
         Cond::Eq => IntCC::Equal,
@@ -84,12 +87,50 @@ fn int_cc(c: Cond) -> IntCC {
     }
 }
 
-extern "C" fn fma_f64(a: f64, b: f64, c: f64) -> f64 {
-    a.mul_add(b, c)
+/// 128-bit ops Cranelift cannot lower on x86-64, in the reference arithmetic.
+const WIDE_BIN_OPS: [BinOp; 7] = [
+    BinOp::MulHS,
+    BinOp::MulHU,
+    BinOp::MulHSU,
+    BinOp::DivS,
+    BinOp::DivU,
+    BinOp::RemS,
+    BinOp::RemU,
+];
+
+/// `*out = WIDE_BIN_OPS[op](a, b)` on 128-bit values given as halves.
+extern "C" fn wide_bin(out: *mut u128, op: u64, a_lo: u64, a_hi: u64, b_lo: u64, b_hi: u64) {
+    let a = a_lo as u128 | (a_hi as u128) << 64;
+    let b = b_lo as u128 | (b_hi as u128) << 64;
+    let op = WIDE_BIN_OPS[op as usize % WIDE_BIN_OPS.len()];
+    // SAFETY: `out` is a 16-byte stack slot of the calling JIT code.
+    unsafe { out.write_unaligned(crate::interp::arith::bin128(op, a, b)) }
 }
 
-extern "C" fn fma_f32(a: f32, b: f32, c: f32) -> f32 {
-    a.mul_add(b, c)
+const WIDE_CONV: [(ConvOp, Ty, Ty); 8] = [
+    (ConvOp::SToF, Ty::I128, Ty::F32),
+    (ConvOp::SToF, Ty::I128, Ty::F64),
+    (ConvOp::UToF, Ty::I128, Ty::F32),
+    (ConvOp::UToF, Ty::I128, Ty::F64),
+    (ConvOp::FToS, Ty::F32, Ty::I128),
+    (ConvOp::FToS, Ty::F64, Ty::I128),
+    (ConvOp::FToU, Ty::F32, Ty::I128),
+    (ConvOp::FToU, Ty::F64, Ty::I128),
+];
+
+/// `*out = conversion WIDE_CONV[code] of v`.
+extern "C" fn wide_conv(out: *mut u128, code: u64, lo: u64, hi: u64) {
+    let (op, from, to) = WIDE_CONV[code as usize % WIDE_CONV.len()];
+    let v = lo as u128 | (hi as u128) << 64;
+    // SAFETY: `out` is a 16-byte stack slot of the calling JIT code.
+    unsafe { out.write_unaligned(crate::interp::arith::conv(op, from, to, v)) }
+}
+
+/// Fused multiply-add through the interpreter's arithmetic: x86 FMA instructions pick
+/// which NaN operand to propagate by instruction form, so only a shared implementation is
+/// bit-identical to the reference.
+extern "C" fn fma_bits(bits: u64, a: u64, b: u64, c: u64) -> u64 {
+    crate::interp::arith::fma(bits as u32, a, b, c)
 }
 
 /// Flags for accesses to the CPU state: never trap.
@@ -593,25 +634,25 @@ impl Lower<'_, '_> {
                 let a = self.get(a, ty)?;
                 let b = self.get(b, ty)?;
                 let c = self.get(c, ty)?;
-                let v = if self.lenv.has_fma {
-                    self.b.ins().fma(a, b, c)
-                } else {
-                    let t = clif_ty(ty);
-                    let mut sig = Signature::new(CallConv::SystemV);
-                    for _ in 0..3 {
-                        sig.params.push(AbiParam::new(t));
-                    }
-                    sig.returns.push(AbiParam::new(t));
-                    let sr = self.b.import_signature(sig);
-                    let f = if ty == Ty::F64 {
-                        fma_f64 as *const u8
-                    } else {
-                        fma_f32 as *const u8
-                    };
-                    let f = self.i64c(f as u64);
-                    let call = self.b.ins().call_indirect(sr, f, &[a, b, c]);
-                    self.b.inst_results(call)[0]
-                };
+                let t = clif_ty(ty);
+                let it = cfrom_int(ty);
+                // Always through the shared helper (see `fma_bits`).
+                let mut sig = Signature::new(CallConv::SystemV);
+                for _ in 0..4 {
+                    sig.params.push(AbiParam::new(types::I64));
+                }
+                sig.returns.push(AbiParam::new(types::I64));
+                let sr = self.b.import_signature(sig);
+                let mut args = vec![self.i64c(ty.bits() as u64)];
+                for x in [a, b, c] {
+                    let i = self.b.ins().bitcast(it, MemFlagsData::new(), x);
+                    args.push(self.resize(i, it, types::I64, false));
+                }
+                let f = self.i64c(fma_bits as *const () as u64);
+                let call = self.b.ins().call_indirect(sr, f, &args);
+                let r = self.b.inst_results(call)[0];
+                let r = self.resize(r, types::I64, it, false);
+                let v = self.b.ins().bitcast(t, MemFlagsData::new(), r);
                 self.check_dst(dst, ty)?;
                 self.set(dst, v)?;
             }
@@ -725,6 +766,30 @@ impl Lower<'_, '_> {
         Ok(())
     }
 
+    /// Call `f(out, code, args...)` (SystemV, all i64) and load the 128-bit result.
+    fn wide_call(&mut self, f: usize, code: u64, args: &[Value]) -> Value {
+        let mut sig = Signature::new(CallConv::SystemV);
+        for _ in 0..args.len() + 2 {
+            sig.params.push(AbiParam::new(types::I64));
+        }
+        let sr = self.b.import_signature(sig);
+        let ss =
+            self.b
+                .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16, 4));
+        let out = self.b.ins().stack_addr(types::I64, ss, 0);
+        let code = self.i64c(code);
+        let mut vals = vec![out, code];
+        vals.extend_from_slice(args);
+        let f = self.i64c(f as u64);
+        self.b.ins().call_indirect(sr, f, &vals);
+        self.b.ins().load(types::I128, env_flags(), out, 0)
+    }
+
+    fn halves(&mut self, v: Value) -> [Value; 2] {
+        let (lo, hi) = self.b.ins().isplit(v);
+        [lo, hi]
+    }
+
     fn bin(&mut self, op: BinOp, ty: Ty, a: Value, b: Value) -> Result<Value, JitError> {
         use BinOp::*;
         let is_f = matches!(op, FAdd | FSub | FMul | FDiv);
@@ -733,6 +798,15 @@ impl Lower<'_, '_> {
         }
         let cty = clif_ty(ty);
         let wide = cty == types::I128;
+        if wide && let Some(code) = WIDE_BIN_OPS.iter().position(|&o| o == op) {
+            let [al, ah] = self.halves(a);
+            let [bl, bh] = self.halves(b);
+            return Ok(self.wide_call(
+                wide_bin as *const () as usize,
+                code as u64,
+                &[al, ah, bl, bh],
+            ));
+        }
         Ok(match op {
             Add => self.b.ins().iadd(a, b),
             Sub => self.b.ins().isub(a, b),
@@ -755,17 +829,20 @@ impl Lower<'_, '_> {
                     MaxS => IntCC::SignedGreaterThan,
                     _ => IntCC::UnsignedGreaterThan,
                 };
+                // Branch-free blend: the optimiser would turn icmp+select back into
+                // smax.i128 and friends, which x86-64 cannot lower.
                 let c = self.b.ins().icmp(cc, a, b);
-                self.b.ins().select(c, a, b)
+                let c = self.b.ins().uextend(types::I128, c);
+                let mask = self.b.ins().ineg(c);
+                let d = self.b.ins().bxor(a, b);
+                let d = self.b.ins().band(d, mask);
+                self.b.ins().bxor(b, d)
             }
             MinS => self.b.ins().smin(a, b),
             MinU => self.b.ins().umin(a, b),
             MaxS => self.b.ins().smax(a, b),
             MaxU => self.b.ins().umax(a, b),
             MulHS | MulHU | MulHSU => {
-                if wide {
-                    return Err(err(format!("{op:?} on {ty} is not supported")));
-                }
                 if cty == types::I64 {
                     match op {
                         MulHS => self.b.ins().smulhi(a, b),
@@ -799,9 +876,6 @@ impl Lower<'_, '_> {
                 }
             }
             DivU | RemU | DivS | RemS => {
-                if wide {
-                    return Err(err(format!("{op:?} on {ty} is not supported")));
-                }
                 let zero = self.b.ins().icmp_imm_u(IntCC::Equal, b, 0);
                 let one = self.iconst(cty, 1);
                 let mut safe_b = self.b.ins().select(zero, one, b);
@@ -854,6 +928,32 @@ impl Lower<'_, '_> {
         let bad = || err(format!("{op:?} from {from} to {to}"));
         let (cto, cfrom) = (clif_ty(to), clif_ty(from));
         let small_int = |t: Ty| matches!(t, Ty::I8 | Ty::I16 | Ty::I32 | Ty::I64);
+        if let Some(code) = WIDE_CONV.iter().position(|&c| c == (op, from, to)) {
+            let [lo, hi] = if from == Ty::I128 {
+                self.halves(s)
+            } else {
+                let bits = self.b.ins().bitcast(
+                    if from == Ty::F32 {
+                        types::I32
+                    } else {
+                        types::I64
+                    },
+                    MemFlagsData::new(),
+                    s,
+                );
+                let lo = self.resize(bits, cfrom_int(from), types::I64, false);
+                let hi = self.i64c(0);
+                [lo, hi]
+            };
+            let r = self.wide_call(wide_conv as *const () as usize, code as u64, &[lo, hi]);
+            return Ok(if to == Ty::I128 {
+                r
+            } else {
+                let lo = self.b.ins().ireduce(types::I64, r);
+                let lo = self.resize(lo, types::I64, cfrom_int(to), false);
+                self.b.ins().bitcast(cto, MemFlagsData::new(), lo)
+            });
+        }
         Ok(match op {
             ConvOp::SToF | ConvOp::UToF => {
                 if !small_int(from) || !to.is_float() {
@@ -959,6 +1059,17 @@ impl Lower<'_, '_> {
         };
         let iv = if mem.big_endian {
             self.bswap(iv, mty)
+        } else {
+            iv
+        };
+        // An i128 store is two host stores; a vector store is one instruction, so a fault
+        // on the second page cannot leave the first half written.
+        let iv = if mty == types::I128 {
+            self.b.ins().bitcast(
+                types::I8X16,
+                MemFlagsData::new().with_endianness(Endianness::Little),
+                iv,
+            )
         } else {
             iv
         };

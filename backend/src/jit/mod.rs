@@ -187,13 +187,11 @@ impl Jit {
         // A block is at least ~64 bytes of code and rarely has more than two exits.
         let slots = SlotArena::new((code.capacity() / 32).max(64));
         let align = (isa.function_alignment().preferred as usize).max(16);
-        let has_fma = std::is_x86_feature_detected!("fma");
         let mut jit = Jit {
             lenv: LowerEnv {
                 guest_base: cfg.guest_base as u64,
                 guest_limit: cfg.guest_limit,
                 exit_stub: 0,
-                has_fma,
             },
             cfg,
             isa,

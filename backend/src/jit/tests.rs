@@ -1005,3 +1005,469 @@ fn compile_cost() {
     eprintln!("compile cost: {us:.1} us per block of {ops} IR ops");
     assert!(us < 20_000.0);
 }
+
+/// xorshift64* for the differential test.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len())]
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    /// A value biased towards corner cases.
+    fn value(&mut self) -> u64 {
+        match self.below(6) {
+            0 => self.pick(&[
+                0,
+                1,
+                2,
+                u64::MAX,
+                1 << 63,
+                (1 << 63) - 1,
+                0x8000_0000,
+                0x7fff_ffff,
+            ]),
+            1 => self.next() & 0xff,
+            2 => (self.next() as i8) as i64 as u64,
+            3 => self.pick(&[
+                1.5f64.to_bits(),
+                (-0.0f64).to_bits(),
+                f64::NAN.to_bits(),
+                1e19f64.to_bits(),
+                (-3e9f64).to_bits(),
+                (2.5f32.to_bits() as u64) | 0xffff_ffff_0000_0000,
+                f32::NAN.to_bits() as u64,
+                (-1e10f32).to_bits() as u64,
+            ]),
+            _ => self.next(),
+        }
+    }
+}
+
+extern "C" fn h_mix(_env: *mut u8, a: u64, b: u64) -> u64 {
+    a.rotate_left(7) ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+extern "C" fn h_maybe_raise(env: *mut u8, a: u64) -> u64 {
+    if a % 7 == 3 {
+        // SAFETY: env is the test Env.
+        unsafe { (*(env as *mut CpuHeader)).pending_status = ExitStatus::Exception as u32 };
+    }
+    a ^ 0x55
+}
+crate::helper!(H_MIX = h_mix, 2, Effects::PURE);
+crate::helper!(H_MAYBE_RAISE = h_maybe_raise, 1, Effects::RAISES);
+
+const INTS: [Ty; 5] = [Ty::I8, Ty::I16, Ty::I32, Ty::I64, Ty::I128];
+const ALL_TYS: [Ty; 8] = [
+    Ty::I8,
+    Ty::I16,
+    Ty::I32,
+    Ty::I64,
+    Ty::I128,
+    Ty::F32,
+    Ty::F64,
+    Ty::V128,
+];
+
+/// A random well-formed block over globals g0..g15, w0..w3 and guest memory near RAM.
+fn random_block(r: &mut Rng) -> Block {
+    let mut b = Builder::new(0x4000);
+    let mut pool: Vec<Vec<Temp>> = vec![Vec::new(); ALL_TYS.len()];
+    let idx = |t: Ty| ALL_TYS.iter().position(|&x| x == t).unwrap();
+    let mut pc = 0x4000u64;
+    b.insn_start(pc);
+    for (i, &ty) in ALL_TYS.iter().enumerate() {
+        for k in 0..2u32 {
+            let t = if ty.bits() == 128 {
+                b.get_global(ty, w(1 + (i as u32 + k) % 3))
+            } else {
+                b.get_global(ty, g((i as u32 * 2 + k) % 16))
+            };
+            pool[i].push(t);
+        }
+    }
+    let mut open_labels: Vec<(Label, usize)> = Vec::new();
+    let n = 8 + r.below(25);
+    for step in 0..n {
+        if r.chance(25) {
+            pc += 4;
+            b.insn_start(pc);
+        }
+        // Close labels whose time has come.
+        open_labels.retain(|&(l, at)| {
+            if at <= step {
+                b.label(l);
+                false
+            } else {
+                true
+            }
+        });
+        let ity = r.pick(&INTS);
+        let ip = idx(ity);
+        let fty = r.pick(&[Ty::F32, Ty::F64]);
+        let fp = idx(fty);
+        let i64p = idx(Ty::I64);
+        let ta = r.pick(&pool[ip]);
+        let tb = r.pick(&pool[ip]);
+        match r.below(20) {
+            0..=4 => {
+                let op = r.pick(&INT_OPS);
+                let d = b.bin(op, ta, tb);
+                pool[ip].push(d);
+            }
+            5 => {
+                let op = r.pick(&[
+                    UnOp::Not,
+                    UnOp::Neg,
+                    UnOp::Clz,
+                    UnOp::Ctz,
+                    UnOp::Popcnt,
+                    UnOp::Bswap,
+                    UnOp::Bitrev,
+                ]);
+                let d = b.un(op, ta);
+                pool[ip].push(d);
+            }
+            6 => {
+                let to = r.pick(&INTS);
+                let d = b.ext(ta, to, r.chance(50));
+                pool[idx(to)].push(d);
+            }
+            7 => {
+                let bits = ity.bits() as usize;
+                let pos = r.below(bits);
+                let len = 1 + r.below(bits - pos);
+                let d = if r.chance(50) {
+                    b.extract(ta, pos as u8, len as u8, r.chance(50))
+                } else {
+                    b.deposit(ta, tb, pos as u8, len as u8)
+                };
+                pool[ip].push(d);
+            }
+            8 => {
+                let c = r.pick(&[
+                    Cond::Eq,
+                    Cond::Ne,
+                    Cond::LtS,
+                    Cond::LeS,
+                    Cond::GtS,
+                    Cond::GeS,
+                    Cond::LtU,
+                    Cond::LeU,
+                    Cond::GtU,
+                    Cond::GeU,
+                ]);
+                let d = b.setcond(c, ta, tb);
+                pool[i64p].push(d);
+            }
+            9 => {
+                let c = r.pick(&pool[i64p]);
+                let sty = r.pick(&ALL_TYS);
+                let sp = idx(sty);
+                let (x, y) = (r.pick(&pool[sp]), r.pick(&pool[sp]));
+                let d = b.select(c, x, y);
+                pool[sp].push(d);
+            }
+            10 => {
+                let (x, y) = (r.pick(&pool[fp]), r.pick(&pool[fp]));
+                match r.below(4) {
+                    0 => {
+                        let op = r.pick(&[BinOp::FAdd, BinOp::FSub, BinOp::FMul, BinOp::FDiv]);
+                        let d = b.bin(op, x, y);
+                        pool[fp].push(d);
+                    }
+                    1 => {
+                        let op = r.pick(&[UnOp::FNeg, UnOp::FAbs, UnOp::FSqrt]);
+                        let d = b.un(op, x);
+                        pool[fp].push(d);
+                    }
+                    2 => {
+                        let c = r.pick(&[FCond::Eq, FCond::Lt, FCond::Le, FCond::Unordered]);
+                        let d = b.fcmp(c, x, y);
+                        pool[i64p].push(d);
+                    }
+                    _ => {
+                        let z = r.pick(&pool[fp]);
+                        let d = b.fma(x, y, z);
+                        pool[fp].push(d);
+                    }
+                }
+            }
+            11 => {
+                let x = r.pick(&pool[fp]);
+                match r.below(4) {
+                    0 => {
+                        let d = b.conv(r.pick(&[ConvOp::FToS, ConvOp::FToU]), x, ity);
+                        pool[ip].push(d);
+                    }
+                    1 => {
+                        let d = b.conv(r.pick(&[ConvOp::SToF, ConvOp::UToF]), ta, fty);
+                        pool[fp].push(d);
+                    }
+                    2 => {
+                        let to = if fty == Ty::F32 { Ty::F64 } else { Ty::F32 };
+                        let d = b.conv(ConvOp::FToF, x, to);
+                        pool[idx(to)].push(d);
+                    }
+                    _ => {
+                        let to = if fty == Ty::F32 { Ty::I32 } else { Ty::I64 };
+                        let d = b.conv(ConvOp::Bitcast, x, to);
+                        pool[idx(to)].push(d);
+                        let back = b.conv(ConvOp::Bitcast, d, fty);
+                        pool[fp].push(back);
+                    }
+                }
+            }
+            12 => {
+                let v = r.value();
+                let d = b.const_(ity, v);
+                pool[ip].push(d);
+            }
+            13..=15 => {
+                // Memory: mostly inside RAM, sometimes at the edges.
+                let addr = match r.below(40) {
+                    0 => LIMIT - r.below(16) as u64,
+                    1 => RAM + RAM_LEN - 0x1000 - r.below(16) as u64, // into the unmapped page
+                    2 => RAM + RAM_LEN - 0x2000 - r.below(16) as u64, // into the read-only page
+                    _ => RAM + r.below(0x800) as u64,
+                };
+                let a = b.const64(addr);
+                let mty = r.pick(&ALL_TYS);
+                let size = if mty.is_float() {
+                    mty.bytes() as u8
+                } else {
+                    r.pick(&[1u8, 2, 4, 8, 16].map(|s| s.min(mty.bytes() as u8)))
+                };
+                let mem = MemOp {
+                    size,
+                    signed: !mty.is_float() && r.chance(50),
+                    big_endian: r.chance(20),
+                    aligned: r.chance(8),
+                    mmu_idx: 0,
+                };
+                let mp = idx(mty);
+                if r.chance(50) {
+                    let d = b.load(mty, a, mem);
+                    pool[mp].push(d);
+                } else {
+                    let v = r.pick(&pool[mp]);
+                    b.store(v, a, mem);
+                }
+            }
+            16 => {
+                let aty = r.pick(&[Ty::I8, Ty::I16, Ty::I32, Ty::I64]);
+                let ap = idx(aty);
+                let size = r.pick(&[1u8, 2, 4, 8].map(|s| s.min(aty.bytes() as u8)));
+                let addr = if r.chance(4) {
+                    RAM + RAM_LEN - 0x2000
+                } else {
+                    RAM + (r.below(0x100) as u64 & !(size as u64 - 1) | r.chance(4) as u64)
+                };
+                let a = b.const64(addr);
+                let mem = MemOp {
+                    size,
+                    signed: r.chance(50),
+                    big_endian: false,
+                    aligned: false,
+                    mmu_idx: 0,
+                };
+                let (x, y) = (r.pick(&pool[ap]), r.pick(&pool[ap]));
+                let d = if r.chance(30) {
+                    b.cmpxchg(a, x, y, mem)
+                } else {
+                    let op = r.pick(&[
+                        RmwOp::Xchg,
+                        RmwOp::Add,
+                        RmwOp::And,
+                        RmwOp::Or,
+                        RmwOp::Xor,
+                        RmwOp::MinS,
+                        RmwOp::MaxS,
+                        RmwOp::MinU,
+                        RmwOp::MaxU,
+                    ]);
+                    b.atomic_rmw(op, a, x, mem)
+                };
+                pool[ap].push(d);
+            }
+            17 => {
+                let x = r.pick(&pool[i64p]);
+                let y = r.pick(&pool[idx(Ty::I32)]);
+                let d = if r.chance(70) {
+                    b.call(&H_MIX, &[x, y])
+                } else {
+                    b.call(&H_MAYBE_RAISE, &[x])
+                };
+                pool[i64p].push(d);
+            }
+            18 => {
+                // Forward branch over a few ops.
+                let c = r.pick(&pool[i64p]);
+                let c = b.bin_imm(BinOp::And, c, 1);
+                let l = b.new_label();
+                b.br_cond(c, l);
+                open_labels.push((l, step + 1 + r.below(4)));
+            }
+            _ => {
+                // Overwrite an existing temp (temps are mutable).
+                let d = r.pick(&pool[ip]);
+                b.mov(d, tb);
+            }
+        }
+    }
+    for (l, _) in open_labels {
+        b.label(l);
+    }
+    for k in 0..16u32 {
+        let ty = r.pick(&[Ty::I8, Ty::I16, Ty::I32, Ty::I64, Ty::F32, Ty::F64]);
+        let t = r.pick(&pool[idx(ty)]);
+        b.set_global(ty, g(k), t);
+    }
+    for k in 0..4u32 {
+        let ty = r.pick(&[Ty::I128, Ty::V128]);
+        let t = r.pick(&pool[idx(ty)]);
+        b.set_global(ty, w(k), t);
+    }
+    match r.below(3) {
+        0 => b.goto_block(pc + 4),
+        1 => {
+            let t = r.pick(&pool[idx(Ty::I64)]);
+            b.exit_indirect(t);
+        }
+        _ => b.exit(ExitStatus::Halt, pc),
+    }
+    b.finish()
+}
+
+fn snapshot(mem: &GuestMemory) -> Vec<u8> {
+    let mut v = vec![0u8; (RAM_LEN - 0x1000) as usize];
+    // The last page is unmapped; read-only pages are readable.
+    mem.read_bytes(RAM, &mut v).unwrap();
+    v
+}
+
+fn restore(mem: &GuestMemory, bytes: &[u8]) {
+    mem.write_bytes(RAM, &bytes[..(RAM_LEN - 0x2000) as usize])
+        .unwrap();
+}
+
+/// Random blocks give bit-identical results in the interpreter and the JIT.
+#[test]
+fn differential_against_interpreter() {
+    install_segv_handler();
+    let mut rig = Rig::new();
+    rig.mem
+        .protect(RAM + RAM_LEN - 0x2000, 0x1000, PERM_R)
+        .unwrap();
+    rig.mem.unmap(RAM + RAM_LEN - 0x1000, 0x1000).unwrap();
+    // HERON_DIFF_SEED / HERON_DIFF_ITERS explore further than the default run.
+    let seed = std::env::var("HERON_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x1234_5678_9abc_def1u64);
+    let mut r = Rng(seed | 1);
+    let mut regs = crate::interp::InterpRegs::default();
+    // Odd iterations use Cranelift's optimiser.
+    let mut fast = Jit::new(JitConfig {
+        opt_speed: true,
+        ..rig.jit.cfg.clone()
+    })
+    .unwrap();
+    let iters = std::env::var("HERON_DIFF_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2000);
+    let mut statuses = [0usize; 5];
+    for it in 0..iters {
+        let blk = random_block(&mut r);
+        if let Err(e) = crate::verify::verify(&blk) {
+            panic!("generator made bad IR: {e}");
+        }
+        let mut init = Env::default();
+        for k in 0..16 {
+            init.g[k] = r.value();
+        }
+        for k in 0..4 {
+            init.w[k] = (r.value() as u128) << 64 | r.value() as u128;
+        }
+        let mut ram = vec![0u8; (RAM_LEN - 0x1000) as usize];
+        for c in ram.chunks_mut(8) {
+            c.copy_from_slice(&r.value().to_le_bytes());
+        }
+        let fresh = |e: &Env| Env {
+            hdr: CpuHeader::default(),
+            g: e.g,
+            w: e.w,
+        };
+        restore(&rig.mem, &ram);
+        rig.mem
+            .write_bytes_force(RAM + RAM_LEN - 0x2000, &ram[(RAM_LEN - 0x2000) as usize..])
+            .unwrap();
+        let mut ie = fresh(&init);
+        let ib = crate::interp::InterpBlock::new(&blk);
+        // SAFETY: ie is a live Env covering every offset the block uses; helpers are ours.
+        let is = unsafe { ib.run(&mut ie as *mut Env as *mut u8, &rig.mem, &mut regs) };
+        let imem = snapshot(&rig.mem);
+        restore(&rig.mem, &ram);
+        let mut je = fresh(&init);
+        let jit = if it % 2 == 1 { &mut fast } else { &mut rig.jit };
+        let cb = match jit.compile(&blk) {
+            Ok(cb) => cb,
+            Err(JitError::BufferFull) => {
+                jit.flush();
+                jit.compile(&blk).unwrap()
+            }
+            Err(e) => panic!(
+                "iteration {it}: {e}\n{}",
+                crate::printer::print_block(&blk, &|_| None)
+            ),
+        };
+        // SAFETY: je is a live Env; cb comes from `jit`.
+        let js = unsafe { jit.enter(&mut je as *mut Env as *mut u8, cb.entry) };
+        let jmem = snapshot(&rig.mem);
+        let ctx = || {
+            format!(
+                "iteration {it}\n{}",
+                crate::printer::print_block(&blk, &|_| None)
+            )
+        };
+        assert_eq!(is, js, "{}", ctx());
+        statuses[is as usize] += 1;
+        assert_eq!(ie.hdr.pc, je.hdr.pc, "pc {}", ctx());
+        if is == ExitStatus::Fault {
+            assert_eq!(ie.hdr.fault_addr, je.hdr.fault_addr, "{}", ctx());
+            assert_eq!(ie.hdr.fault_kind, je.hdr.fault_kind, "{}", ctx());
+        }
+        assert_eq!(ie.hdr.pending_status, je.hdr.pending_status, "{}", ctx());
+        for k in 0..16 {
+            assert_eq!(
+                ie.g[k],
+                je.g[k],
+                "g{k}: {:#x} vs {:#x} {}",
+                ie.g[k],
+                je.g[k],
+                ctx()
+            );
+        }
+        for k in 0..4 {
+            assert_eq!(ie.w[k], je.w[k], "w{k} {}", ctx());
+        }
+        if imem != jmem {
+            let i = imem.iter().zip(&jmem).position(|(a, b)| a != b).unwrap();
+            panic!("memory differs at {:#x} {}", RAM + i as u64, ctx());
+        }
+    }
+    eprintln!("statuses (Next, Interrupted, Fault, Exception, Halt): {statuses:?}");
+    assert!(statuses[ExitStatus::Fault as usize] > 10);
+    assert!(statuses[ExitStatus::Next as usize] > 10);
+}
