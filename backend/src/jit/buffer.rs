@@ -13,6 +13,10 @@ pub(crate) struct CodeBuffer {
     used: usize,
 }
 
+// SAFETY: the buffer exclusively owns its mapping; moving it to another thread moves that
+// ownership (writes need `&mut self`).
+unsafe impl Send for CodeBuffer {}
+
 impl CodeBuffer {
     pub(crate) fn new(size: usize) -> std::io::Result<CodeBuffer> {
         let cap = size.max(4096).next_multiple_of(4096);

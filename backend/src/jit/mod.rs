@@ -79,6 +79,14 @@ pub struct CompiledBlock {
     pub exits: Vec<ExitSlot>,
 }
 
+// SAFETY: an ExitSlot is an address of an AtomicUsize in a Jit's slot arena, and a
+// CompiledBlock addresses of immutable code; both are plain data that any thread may hold.
+// Using them (chain, enter) goes through the Jit, whose methods state the requirements.
+unsafe impl Send for ExitSlot {}
+unsafe impl Sync for ExitSlot {}
+unsafe impl Send for CompiledBlock {}
+unsafe impl Sync for CompiledBlock {}
+
 /// Host-code offset ranges to guest PCs, for the fault handler.
 #[derive(Default)]
 pub(crate) struct FaultMap {

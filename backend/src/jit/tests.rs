@@ -919,6 +919,16 @@ fn helper_calls() {
 }
 
 #[test]
+fn jit_and_blocks_can_move_between_threads() {
+    fn send<T: Send>() {}
+    fn sync<T: Sync>() {}
+    send::<Jit>();
+    send::<CompiledBlock>();
+    sync::<CompiledBlock>();
+    sync::<ExitSlot>();
+}
+
+#[test]
 fn bad_ir_is_an_error_not_a_panic() {
     let mut rig = Rig::new();
     let mut bl = Builder::new(0);
@@ -990,19 +1000,32 @@ fn compile_cost() {
     };
     let blocks: Vec<Block> = (0..200).map(mk).collect();
     let ops: usize = blocks[0].ops.len();
-    let t0 = std::time::Instant::now();
-    for b in &blocks {
-        match rig.jit.compile(b) {
-            Ok(_) => {}
-            Err(JitError::BufferFull) => {
-                rig.jit.flush();
-                rig.jit.compile(b).unwrap();
+    // The machine is shared: report the best of a few rounds.
+    let mut us = f64::MAX;
+    for _ in 0..5 {
+        rig.jit.flush();
+        let t0 = std::time::Instant::now();
+        for b in &blocks {
+            match rig.jit.compile(b) {
+                Ok(_) => {}
+                Err(JitError::BufferFull) => {
+                    rig.jit.flush();
+                    rig.jit.compile(b).unwrap();
+                }
+                Err(e) => panic!("{e}"),
             }
-            Err(e) => panic!("{e}"),
         }
+        us = us.min(t0.elapsed().as_secs_f64() * 1e6 / blocks.len() as f64);
     }
-    let us = t0.elapsed().as_secs_f64() * 1e6 / blocks.len() as f64;
-    eprintln!("compile cost: {us:.1} us per block of {ops} IR ops");
+    let code = rig.jit.used() - rig.jit.base_mark;
+    if std::env::var_os("HERON_SHOW_ASM").is_some() {
+        let cb = rig.jit.compile(&blocks[0]).unwrap();
+        eprintln!("{}", rig.jit.disassemble(&cb).join("\n"));
+    }
+    eprintln!(
+        "compile cost: {us:.1} us per block of {ops} IR ops, {} bytes of code",
+        code / blocks.len()
+    );
     assert!(us < 20_000.0);
 }
 
