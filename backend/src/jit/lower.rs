@@ -18,7 +18,7 @@ use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{self, Type};
 use cranelift_codegen::ir::{
     AbiParam, AtomicRmwOp, BlockArg, Endianness, Function, InstBuilder, MemFlagsData, SigRef,
-    Signature, SourceLoc, StackSlotData, StackSlotKind, Value,
+    Signature, StackSlotData, StackSlotKind, TrapCode, Value,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -37,9 +37,9 @@ pub(crate) struct LowerEnv {
 pub(crate) struct LowerOut {
     /// (guest target PC, slot) per `GotoBlock`.
     pub exits: Vec<(u64, *const AtomicUsize)>,
-    /// Guest PC of each `InsnStart`, indexed by the Cranelift source location set for the
-    /// ops of that instruction.
-    pub insn_pcs: Vec<u64>,
+    /// Guest PC of each guest memory op, in op order. Host instructions that access guest
+    /// memory carry the trap code `mem_trap_code(ordinal)` (see [`mem_ordinals`]).
+    pub mem_pcs: Vec<u64>,
 }
 
 fn err(msg: impl Into<String>) -> JitError {
@@ -133,6 +133,38 @@ extern "C" fn fma_bits(bits: u64, a: u64, b: u64, c: u64) -> u64 {
     crate::interp::arith::fma(bits as u32, a, b, c)
 }
 
+/// Distinct user trap codes cycled through by guest memory ops.
+const MEM_CODES: usize = 250;
+
+fn mem_trap_code(ordinal: usize) -> TrapCode {
+    TrapCode::unwrap_user(1 + (ordinal % MEM_CODES) as u8)
+}
+
+/// Which guest memory op each trap record belongs to: `traps` are (host offset, code) in
+/// offset order. Host code keeps guest memory ops in program order (they all have side
+/// effects, and blocks are laid out in op order), several host instructions of one op share
+/// its code, and consecutive ops have different codes, so a walk in offset order assigns
+/// them exactly. Yields (host offset, ordinal).
+pub(crate) fn mem_ordinals(
+    traps: impl Iterator<Item = (u32, TrapCode)>,
+) -> impl Iterator<Item = (u32, usize)> {
+    let mut cur: Option<usize> = None;
+    traps.filter_map(move |(off, code)| {
+        let raw = code.as_raw().get() as usize;
+        if raw > MEM_CODES {
+            return None; // a reserved (non-user) trap code: not a guest access
+        }
+        let c = raw - 1;
+        let ord = match cur {
+            Some(o) if o % MEM_CODES == c => o,
+            Some(o) => o + 1 + (c + MEM_CODES - (o + 1) % MEM_CODES) % MEM_CODES,
+            None => c,
+        };
+        cur = Some(ord);
+        Some((off, ord))
+    })
+}
+
 /// Flags for accesses to the CPU state: never trap.
 fn env_flags() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
@@ -211,8 +243,6 @@ pub(crate) fn lower_block(
             }
             Op::InsnStart { pc } => {
                 l.cur_pc = *pc;
-                l.b.set_srcloc(SourceLoc::new(l.out.insn_pcs.len() as u32));
-                l.out.insn_pcs.push(*pc);
             }
             _ if !reachable => {}
             _ => {
@@ -406,6 +436,14 @@ impl Lower<'_, '_> {
         };
         self.fault_if(out, addr, kind);
         self.b.ins().iadd_imm_s(addr, self.lenv.guest_base as i64)
+    }
+
+    /// Flags for the host accesses of one guest memory op (call once per op, after its
+    /// software checks): a trap code identifying the op, for the host fault handler.
+    fn guest_flags(&mut self) -> MemFlagsData {
+        let ord = self.out.mem_pcs.len();
+        self.out.mem_pcs.push(self.cur_pc);
+        MemFlagsData::new().with_trap_code(Some(mem_trap_code(ord)))
     }
 
     fn bswap(&mut self, v: Value, ty: Type) -> Value {
@@ -611,7 +649,17 @@ impl Lower<'_, '_> {
                 let c = self.get(cond, Ty::I64)?;
                 let a = self.get(a, ty)?;
                 let b = self.get(b, ty)?;
-                let v = self.b.ins().select(c, a, b);
+                let v = if clif_ty(ty) == types::I128 {
+                    // By halves: the optimiser would turn select-of-icmp on i128 into
+                    // smax.i128 and friends, which x86-64 cannot lower.
+                    let [al, ah] = self.halves(a);
+                    let [bl, bh] = self.halves(b);
+                    let lo = self.b.ins().select(c, al, bl);
+                    let hi = self.b.ins().select(c, ah, bh);
+                    self.b.ins().iconcat(lo, hi)
+                } else {
+                    self.b.ins().select(c, a, b)
+                };
                 self.check_dst(dst, ty)?;
                 self.set(dst, v)?;
             }
@@ -829,14 +877,14 @@ impl Lower<'_, '_> {
                     MaxS => IntCC::SignedGreaterThan,
                     _ => IntCC::UnsignedGreaterThan,
                 };
-                // Branch-free blend: the optimiser would turn icmp+select back into
-                // smax.i128 and friends, which x86-64 cannot lower.
+                // Select the 64-bit halves: the optimiser turns a 128-bit icmp+select (or
+                // a mask blend) into smax.i128 and friends, which x86-64 cannot lower.
                 let c = self.b.ins().icmp(cc, a, b);
-                let c = self.b.ins().uextend(types::I128, c);
-                let mask = self.b.ins().ineg(c);
-                let d = self.b.ins().bxor(a, b);
-                let d = self.b.ins().band(d, mask);
-                self.b.ins().bxor(b, d)
+                let [al, ah] = self.halves(a);
+                let [bl, bh] = self.halves(b);
+                let lo = self.b.ins().select(c, al, bl);
+                let hi = self.b.ins().select(c, ah, bh);
+                self.b.ins().iconcat(lo, hi)
             }
             MinS => self.b.ins().smin(a, b),
             MinU => self.b.ins().umin(a, b),
@@ -1024,7 +1072,7 @@ impl Lower<'_, '_> {
             return Err(err(format!("load of {} bytes into {ty}", mem.size)));
         }
         let host = self.guest_addr(a, mem.size, mem.aligned, FaultKind::Read);
-        let flags = MemFlagsData::new();
+        let flags = self.guest_flags();
         if ty.is_float() && !mem.big_endian {
             return Ok(self.b.ins().load(cty, flags, host, 0));
         }
@@ -1047,7 +1095,7 @@ impl Lower<'_, '_> {
             return Err(err(format!("store of {} bytes from {ty}", mem.size)));
         }
         let host = self.guest_addr(a, mem.size, mem.aligned, FaultKind::Write);
-        let flags = MemFlagsData::new();
+        let flags = self.guest_flags();
         if ty.is_float() && !mem.big_endian {
             self.b.ins().store(flags, v, host, 0);
             return Ok(());
@@ -1109,20 +1157,42 @@ impl Lower<'_, '_> {
             RmwOp::MaxU => AtomicRmwOp::Umax,
         };
         let byte_wise = matches!(op, RmwOp::Xchg | RmwOp::And | RmwOp::Or | RmwOp::Xor);
-        if mem.big_endian && !byte_wise && mem.size > 1 {
-            return Err(err(format!("big-endian atomic {op:?} is not supported")));
-        }
         let host = self.guest_addr(a, mem.size, true, FaultKind::Write);
         let xv = self.resize(x, cty, mty, false);
+        let flags = self.guest_flags();
+        if mem.big_endian && !byte_wise && mem.size > 1 {
+            // Arithmetic on byte-swapped memory: a compare-and-swap loop. The first read
+            // is a CAS too, so an unmapped page faults as a write, like the interpreter.
+            let zero = self.iconst(mty, 0);
+            let first = self.b.ins().atomic_cas(flags, host, zero, zero);
+            let head = self.b.create_block();
+            let cur = self.b.append_block_param(head, mty);
+            let done = self.b.create_block();
+            self.b.ins().jump(head, &[BlockArg::Value(first)]);
+            self.b.switch_to_block(head);
+            let old = self.bswap(cur, mty);
+            let new = match op {
+                RmwOp::Add => self.b.ins().iadd(old, xv),
+                RmwOp::MinS => self.b.ins().smin(old, xv),
+                RmwOp::MaxS => self.b.ins().smax(old, xv),
+                RmwOp::MinU => self.b.ins().umin(old, xv),
+                _ => self.b.ins().umax(old, xv),
+            };
+            let new = self.bswap(new, mty);
+            let got = self.b.ins().atomic_cas(flags, host, cur, new);
+            let same = self.b.ins().icmp(IntCC::Equal, got, cur);
+            self.b
+                .ins()
+                .brif(same, done, &[], head, &[BlockArg::Value(got)]);
+            self.b.switch_to_block(done);
+            return Ok(self.resize(old, mty, cty, mem.signed));
+        }
         let xv = if mem.big_endian {
             self.bswap(xv, mty)
         } else {
             xv
         };
-        let old = self
-            .b
-            .ins()
-            .atomic_rmw(mty, MemFlagsData::new(), rop, host, xv);
+        let old = self.b.ins().atomic_rmw(mty, flags, rop, host, xv);
         let old = if mem.big_endian {
             self.bswap(old, mty)
         } else {
@@ -1148,7 +1218,8 @@ impl Lower<'_, '_> {
             ev = self.bswap(ev, mty);
             nv = self.bswap(nv, mty);
         }
-        let old = self.b.ins().atomic_cas(MemFlagsData::new(), host, ev, nv);
+        let flags = self.guest_flags();
+        let old = self.b.ins().atomic_cas(flags, host, ev, nv);
         let old = if mem.big_endian {
             self.bswap(old, mty)
         } else {

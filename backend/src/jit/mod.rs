@@ -92,26 +92,26 @@ unsafe impl Sync for CompiledBlock {}
 pub(crate) struct FaultMap {
     /// Sorted by `start` (blocks are appended in address order).
     blocks: Vec<BlockRange>,
-    pcs: Vec<PcRange>,
+    pcs: Vec<TrapSite>,
 }
 
 struct BlockRange {
     start: usize,
     end: usize,
-    pc: u64,
     pcs_start: usize,
     pcs_end: usize,
 }
 
-struct PcRange {
-    start: usize,
-    end: usize,
+/// A host instruction that accesses guest memory, and its guest instruction.
+struct TrapSite {
+    off: usize,
     pc: u64,
 }
 
 impl FaultMap {
-    /// Guest PC of the instruction whose host code contains buffer offset `off`.
-    /// Async-signal-safe: no allocation, no locks.
+    /// Guest PC of the guest memory access whose host instruction starts at buffer offset
+    /// `off`, or None when no guest access starts there. Async-signal-safe: no allocation,
+    /// no locks.
     pub(crate) fn lookup(&self, off: usize) -> Option<u64> {
         let i = self
             .blocks
@@ -121,12 +121,9 @@ impl FaultMap {
         if off >= b.end {
             return None;
         }
-        let pcs = &self.pcs[b.pcs_start..b.pcs_end];
-        let j = pcs.partition_point(|p| p.start <= off);
-        match j.checked_sub(1).map(|j| &pcs[j]) {
-            Some(p) if off < p.end => Some(p.pc),
-            _ => Some(b.pc),
-        }
+        let sites = &self.pcs[b.pcs_start..b.pcs_end];
+        let j = sites.binary_search_by_key(&off, |s| s.off).ok()?;
+        Some(sites[j].pc)
     }
     fn clear(&mut self) {
         self.blocks.clear();
@@ -328,25 +325,19 @@ impl Jit {
         let len = code.len();
         let pcs_start = self.map.pcs.len();
         if let Some(cc) = self.ctx.compiled_code() {
-            for s in cc.buffer.get_srclocs_sorted() {
-                if s.loc.is_default() {
-                    continue;
-                }
-                let Some(&pc) = out.insn_pcs.get(s.loc.bits() as usize) else {
-                    continue;
-                };
-                let (start, end) = (off + s.start as usize, off + s.end as usize);
-                let fresh = self.map.pcs.len() == pcs_start;
-                match self.map.pcs.last_mut() {
-                    Some(last) if !fresh && last.pc == pc && last.end == start => last.end = end,
-                    _ => self.map.pcs.push(PcRange { start, end, pc }),
+            let traps = cc.buffer.traps().iter().map(|t| (t.offset, t.code));
+            for (toff, ord) in lower::mem_ordinals(traps) {
+                if let Some(&pc) = out.mem_pcs.get(ord) {
+                    self.map.pcs.push(TrapSite {
+                        off: off + toff as usize,
+                        pc,
+                    });
                 }
             }
         }
         self.map.blocks.push(BlockRange {
             start: off,
             end: off + len,
-            pc: block.pc,
             pcs_start,
             pcs_end: self.map.pcs.len(),
         });

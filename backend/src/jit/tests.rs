@@ -769,6 +769,74 @@ fn host_fault_recovery() {
     }
 }
 
+/// The optimiser must not lose the guest PC of a faulting load.
+#[test]
+fn host_fault_pc_with_optimizer() {
+    install_segv_handler();
+    let mut rig = Rig::new();
+    rig.jit = Jit::new(JitConfig {
+        opt_speed: true,
+        ..rig.jit.cfg.clone()
+    })
+    .unwrap();
+    let mut b = Builder::new(0x4000);
+    b.insn_start(0x4000);
+    let x = b.get_global(Ty::I64, g(0));
+    b.insn_start(0x4008);
+    let a = b.const64(0xffff_fffb);
+    let v = b.load(Ty::I32, a, MemOp::le(2, false));
+    let r = b.call(&H_MIX, &[x, v]);
+    b.set_global(Ty::I64, g(1), r);
+    b.insn_start(0x400c);
+    b.goto_block(0x4010);
+    let blk = b.finish();
+    let mut env = Env::default();
+    assert_eq!(rig.run(&blk, &mut env), ExitStatus::Fault);
+    assert_eq!((env.hdr.pc, env.hdr.fault_addr), (0x4008, 0xffff_fffb));
+}
+
+/// More guest memory ops than trap codes: the faulting one is still found exactly.
+#[test]
+fn host_fault_pc_in_long_block() {
+    install_segv_handler();
+    let mut rig = Rig::new();
+    rig.mem.unmap(RAM + RAM_LEN - 0x1000, 0x1000).unwrap();
+    for bad in [0usize, 249, 250, 251, 520] {
+        let mut b = Builder::new(0x8000);
+        let ok = b.const64(RAM + 8);
+        let unmapped = b.const64(RAM + RAM_LEN - 0x1000);
+        for i in 0..600usize {
+            b.insn_start(0x8000 + 4 * i as u64);
+            let v = b.load(
+                Ty::I64,
+                if i == bad { unmapped } else { ok },
+                MemOp::le(8, false),
+            );
+            if i % 3 == 0 {
+                b.store(v, ok, MemOp::le(8, false));
+            }
+        }
+        b.goto_block(0);
+        let mut env = Env::default();
+        assert_eq!(rig.run(&b.finish(), &mut env), ExitStatus::Fault);
+        assert_eq!(env.hdr.pc, 0x8000 + 4 * bad as u64, "bad op {bad}");
+        rig.jit.flush();
+    }
+}
+
+#[test]
+fn foreign_faults_are_not_ours() {
+    // SAFETY: zeroed siginfo/ucontext are valid to read; no JIT code runs on this thread,
+    // so the handler must decline without touching anything.
+    unsafe {
+        let info: libc::siginfo_t = std::mem::zeroed();
+        let mut uc: libc::ucontext_t = std::mem::zeroed();
+        let uc_ptr = &mut uc as *mut libc::ucontext_t as *mut libc::c_void;
+        assert!(!handle_host_fault(libc::SIGSEGV, &info, uc_ptr));
+        assert!(!handle_host_fault(libc::SIGILL, &info, uc_ptr));
+    }
+}
+
 #[test]
 fn chaining_and_last_exit_slot() {
     let mut rig = Rig::new();
@@ -1300,7 +1368,7 @@ fn random_block(r: &mut Rng) -> Block {
                 let mem = MemOp {
                     size,
                     signed: r.chance(50),
-                    big_endian: false,
+                    big_endian: r.chance(20),
                     aligned: false,
                     mmu_idx: 0,
                 };
