@@ -777,3 +777,406 @@ pub fn expand_compressed(c: u16) -> Option<u32> {
         _ => None, // low bits 11: not a compressed instruction
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn immediates_of_every_format() {
+        // I: addi a0, a1, -2048 / 2047
+        assert_eq!(imm_i(0x8005_8513), -2048);
+        assert_eq!(imm_i(0x7ff5_8513), 2047);
+        // S: sd ra, -32(sp) = 0xfe113023; sw a0, 2047(a1) = 0x7ea5afa3
+        assert_eq!(imm_s(0xfe11_3023), -32);
+        assert_eq!(imm_s(0x7ea5_afa3), 2047);
+        // B: beq x0, x0, -4096 = 0x80000063; bne x0, x0, 4094 = 0x7e001fe3;
+        //    blt x0, x0, 2048 = 0x00004063 | imm[11] (inst[7]) = 0x000040e3
+        assert_eq!(imm_b(0x8000_0063), -4096);
+        assert_eq!(imm_b(0x7e00_1fe3), 4094);
+        assert_eq!(imm_b(0x0000_40e3), 2048);
+        assert_eq!(imm_b(0x0000_0f63), 30); // imm[4:1] = 1111
+        // U: lui a0, 0x80000 sign-extends to 64 bits
+        assert_eq!(imm_u(0x8000_0537), -0x8000_0000);
+        assert_eq!(imm_u(0x7fff_f537), 0x7fff_f000);
+        // J: jal x0, -1048576 = 0x8000006f; jal x0, 1048574 = 0x7ffff06f;
+        //    imm[11] alone = inst[20] = 0x0010006f -> 2048; imm[19:12] = 0x000ff06f
+        assert_eq!(imm_j(0x8000_006f), -1_048_576);
+        assert_eq!(imm_j(0x7fff_f06f), 1_048_574);
+        assert_eq!(imm_j(0x0010_006f), 2048);
+        assert_eq!(imm_j(0x000f_f06f), 0xff000);
+        // Register fields.
+        let w = 0x00c5_8533; // add a0, a1, a2
+        assert_eq!(
+            (rd(w), rs1(w), rs2(w), funct3(w), funct7(w)),
+            (10, 11, 12, 0, 0)
+        );
+    }
+
+    /// 32-bit encodings produced by GNU as 2.40 (`-march=rv64gc_zba_zbb_zbs`, Zicond through
+    /// `.insn`), with the fields the decoder must find: (word, op, rd, rs1, rs2, imm).
+    #[test]
+    fn decodes_every_supported_instruction() {
+        let table: &[(u32, Op, u8, u8, u8, i64)] = &[
+            (0xfffff537, Op::Lui, 10, 0, 0, -4096), // lui a0, 0xfffff
+            (0x80000317, Op::Auipc, 6, 0, 0, -2147483648), // auipc t1, 0x80000
+            (0x800000ef, Op::Jal, 1, 0, 0, -1048576), // jal ra, .-1048576
+            (0x7ffff06f, Op::Jal, 0, 0, 0, 1048574), // jal x0, .+1048574
+            (0x80058567, Op::Jalr, 10, 11, 0, -2048), // jalr a0, -2048(a1)
+            (0x80b50063, Op::Beq, 0, 10, 11, -4096), // beq a0, a1, .-4096
+            (0x7e629fe3, Op::Bne, 0, 5, 6, 4094),   // bne t0, t1, .+4094
+            (0x00d64463, Op::Blt, 0, 12, 13, 8),    // blt a2, a3, .+8
+            (0xfed65ce3, Op::Bge, 0, 12, 13, -8),   // bge a2, a3, .-8
+            (0x009460e3, Op::Bltu, 0, 8, 9, 2048),  // bltu s0, s1, .+2048
+            (0xfe947fe3, Op::Bgeu, 0, 8, 9, -2),    // bgeu s0, s1, .-2
+            (0xfff58503, Op::Lb, 10, 11, 0, -1),    // lb a0, -1(a1)
+            (0x7ff59503, Op::Lh, 10, 11, 0, 2047),  // lh a0, 2047(a1)
+            (0x80012503, Op::Lw, 10, 2, 0, -2048),  // lw a0, -2048(sp)
+            (0x0085b503, Op::Ld, 10, 11, 0, 8),     // ld a0, 8(a1)
+            (0x0015c503, Op::Lbu, 10, 11, 0, 1),    // lbu a0, 1(a1)
+            (0x0025d503, Op::Lhu, 10, 11, 0, 2),    // lhu a0, 2(a1)
+            (0x0045e503, Op::Lwu, 10, 11, 0, 4),    // lwu a0, 4(a1)
+            (0xfea58fa3, Op::Sb, 0, 11, 10, -1),    // sb a0, -1(a1)
+            (0x7ff59fa3, Op::Sh, 0, 11, 31, 2047),  // sh t6, 2047(a1)
+            (0x80a12023, Op::Sw, 0, 2, 10, -2048),  // sw a0, -2048(sp)
+            (0xfe113023, Op::Sd, 0, 2, 1, -32),     // sd ra, -32(sp)
+            (0xfff58513, Op::Addi, 10, 11, 0, -1),  // addi a0, a1, -1
+            (0x0055a513, Op::Slti, 10, 11, 0, 5),   // slti a0, a1, 5
+            (0xffb5b513, Op::Sltiu, 10, 11, 0, -5), // sltiu a0, a1, -5
+            (0x7ff5c513, Op::Xori, 10, 11, 0, 2047), // xori a0, a1, 0x7ff
+            (0x8005e513, Op::Ori, 10, 11, 0, -2048), // ori a0, a1, -2048
+            (0x0ff5f513, Op::Andi, 10, 11, 0, 255), // andi a0, a1, 255
+            (0x03f59513, Op::Slli, 10, 11, 0, 63),  // slli a0, a1, 63
+            (0x0205d513, Op::Srli, 10, 11, 0, 32),  // srli a0, a1, 32
+            (0x43f5d513, Op::Srai, 10, 11, 0, 63),  // srai a0, a1, 63
+            (0xff95851b, Op::Addiw, 10, 11, 0, -7), // addiw a0, a1, -7
+            (0x01f5951b, Op::Slliw, 10, 11, 0, 31), // slliw a0, a1, 31
+            (0x01f5d51b, Op::Srliw, 10, 11, 0, 31), // srliw a0, a1, 31
+            (0x41f5d51b, Op::Sraiw, 10, 11, 0, 31), // sraiw a0, a1, 31
+            (0x00c58533, Op::Add, 10, 11, 12, 0),   // add a0, a1, a2
+            (0x40c58533, Op::Sub, 10, 11, 12, 0),   // sub a0, a1, a2
+            (0x00c59533, Op::Sll, 10, 11, 12, 0),   // sll a0, a1, a2
+            (0x00c5a533, Op::Slt, 10, 11, 12, 0),   // slt a0, a1, a2
+            (0x00c5b533, Op::Sltu, 10, 11, 12, 0),  // sltu a0, a1, a2
+            (0x00c5c533, Op::Xor, 10, 11, 12, 0),   // xor a0, a1, a2
+            (0x00c5d533, Op::Srl, 10, 11, 12, 0),   // srl a0, a1, a2
+            (0x40c5d533, Op::Sra, 10, 11, 12, 0),   // sra a0, a1, a2
+            (0x00c5e533, Op::Or, 10, 11, 12, 0),    // or a0, a1, a2
+            (0x00c5f533, Op::And, 10, 11, 12, 0),   // and a0, a1, a2
+            (0x00c5853b, Op::Addw, 10, 11, 12, 0),  // addw a0, a1, a2
+            (0x40c5853b, Op::Subw, 10, 11, 12, 0),  // subw a0, a1, a2
+            (0x00c5953b, Op::Sllw, 10, 11, 12, 0),  // sllw a0, a1, a2
+            (0x00c5d53b, Op::Srlw, 10, 11, 12, 0),  // srlw a0, a1, a2
+            (0x40c5d53b, Op::Sraw, 10, 11, 12, 0),  // sraw a0, a1, a2
+            (0x0ff0000f, Op::Fence, 0, 0, 0, 0),    // fence
+            (0x8330000f, Op::Fence, 0, 0, 0, 0),    // fence.tso
+            (0x0210000f, Op::Fence, 0, 0, 0, 0),    // fence r, w
+            (0x0000100f, Op::FenceI, 0, 0, 0, 0),   // fence.i
+            (0x00000073, Op::Ecall, 0, 0, 0, 0),    // ecall
+            (0x00100073, Op::Ebreak, 0, 0, 0, 0),   // ebreak
+            (0x00359573, Op::Csrrw, 10, 11, 0, 3),  // csrrw a0, fcsr, a1
+            (0x0012a073, Op::Csrrs, 0, 5, 0, 1),    // csrrs x0, fflags, t0
+            (0x00203573, Op::Csrrc, 10, 0, 0, 2),   // csrrc a0, frm, x0
+            (0x003fd573, Op::Csrrwi, 10, 31, 0, 3), // csrrwi a0, fcsr, 31
+            (0xc0106573, Op::Csrrsi, 10, 0, 0, 3073), // csrrsi a0, 0xc01, 0
+            (0xc000f573, Op::Csrrci, 10, 1, 0, 3072), // csrrci a0, 0xc00, 1
+            (0x02c58533, Op::Mul, 10, 11, 12, 0),   // mul a0, a1, a2
+            (0x02c59533, Op::Mulh, 10, 11, 12, 0),  // mulh a0, a1, a2
+            (0x02c5a533, Op::Mulhsu, 10, 11, 12, 0), // mulhsu a0, a1, a2
+            (0x02c5b533, Op::Mulhu, 10, 11, 12, 0), // mulhu a0, a1, a2
+            (0x02c5c533, Op::Div, 10, 11, 12, 0),   // div a0, a1, a2
+            (0x02c5d533, Op::Divu, 10, 11, 12, 0),  // divu a0, a1, a2
+            (0x02c5e533, Op::Rem, 10, 11, 12, 0),   // rem a0, a1, a2
+            (0x02c5f533, Op::Remu, 10, 11, 12, 0),  // remu a0, a1, a2
+            (0x02c5853b, Op::Mulw, 10, 11, 12, 0),  // mulw a0, a1, a2
+            (0x02c5c53b, Op::Divw, 10, 11, 12, 0),  // divw a0, a1, a2
+            (0x02c5d53b, Op::Divuw, 10, 11, 12, 0), // divuw a0, a1, a2
+            (0x02c5e53b, Op::Remw, 10, 11, 12, 0),  // remw a0, a1, a2
+            (0x02c5f53b, Op::Remuw, 10, 11, 12, 0), // remuw a0, a1, a2
+            (0x1005a52f, Op::Lr { double: false }, 10, 11, 0, 0), // lr.w a0, (a1)
+            (0x1605b52f, Op::Lr { double: true }, 10, 11, 0, 0), // lr.d.aqrl a0, (a1)
+            (0x18c5a52f, Op::Sc { double: false }, 10, 11, 12, 0), // sc.w a0, a2, (a1)
+            (0x1ac5b52f, Op::Sc { double: true }, 10, 11, 12, 0), // sc.d.rl a0, a2, (a1)
+            (
+                0x08c5a52f,
+                Op::Amo {
+                    op: AmoOp::Swap,
+                    double: false,
+                },
+                10,
+                11,
+                12,
+                0,
+            ), // amoswap.w a0, a2, (a1)
+            (
+                0x04c5b52f,
+                Op::Amo {
+                    op: AmoOp::Add,
+                    double: true,
+                },
+                10,
+                11,
+                12,
+                0,
+            ), // amoadd.d.aq a0, a2, (a1)
+            (
+                0x20c5a52f,
+                Op::Amo {
+                    op: AmoOp::Xor,
+                    double: false,
+                },
+                10,
+                11,
+                12,
+                0,
+            ), // amoxor.w a0, a2, (a1)
+            (
+                0x60c5b52f,
+                Op::Amo {
+                    op: AmoOp::And,
+                    double: true,
+                },
+                10,
+                11,
+                12,
+                0,
+            ), // amoand.d a0, a2, (a1)
+            (
+                0x40c5a52f,
+                Op::Amo {
+                    op: AmoOp::Or,
+                    double: false,
+                },
+                10,
+                11,
+                12,
+                0,
+            ), // amoor.w a0, a2, (a1)
+            (
+                0x80c5b52f,
+                Op::Amo {
+                    op: AmoOp::Min,
+                    double: true,
+                },
+                10,
+                11,
+                12,
+                0,
+            ), // amomin.d a0, a2, (a1)
+            (
+                0xa0c5a52f,
+                Op::Amo {
+                    op: AmoOp::Max,
+                    double: false,
+                },
+                10,
+                11,
+                12,
+                0,
+            ), // amomax.w a0, a2, (a1)
+            (
+                0xc0c5b52f,
+                Op::Amo {
+                    op: AmoOp::Minu,
+                    double: true,
+                },
+                10,
+                11,
+                12,
+                0,
+            ), // amominu.d a0, a2, (a1)
+            (
+                0xe0c5a52f,
+                Op::Amo {
+                    op: AmoOp::Maxu,
+                    double: false,
+                },
+                10,
+                11,
+                12,
+                0,
+            ), // amomaxu.w a0, a2, (a1)
+            (0x20c5a533, Op::Sh1add, 10, 11, 12, 0), // sh1add a0, a1, a2
+            (0x20c5c533, Op::Sh2add, 10, 11, 12, 0), // sh2add a0, a1, a2
+            (0x20c5e533, Op::Sh3add, 10, 11, 12, 0), // sh3add a0, a1, a2
+            (0x08c5853b, Op::AddUw, 10, 11, 12, 0), // add.uw a0, a1, a2
+            (0x20c5a53b, Op::Sh1addUw, 10, 11, 12, 0), // sh1add.uw a0, a1, a2
+            (0x20c5c53b, Op::Sh2addUw, 10, 11, 12, 0), // sh2add.uw a0, a1, a2
+            (0x20c5e53b, Op::Sh3addUw, 10, 11, 12, 0), // sh3add.uw a0, a1, a2
+            (0x0bf5951b, Op::SlliUw, 10, 11, 0, 63), // slli.uw a0, a1, 63
+            (0x40c5f533, Op::Andn, 10, 11, 12, 0),  // andn a0, a1, a2
+            (0x40c5e533, Op::Orn, 10, 11, 12, 0),   // orn a0, a1, a2
+            (0x40c5c533, Op::Xnor, 10, 11, 12, 0),  // xnor a0, a1, a2
+            (0x60059513, Op::Clz, 10, 11, 0, 0),    // clz a0, a1
+            (0x60159513, Op::Ctz, 10, 11, 0, 0),    // ctz a0, a1
+            (0x60259513, Op::Cpop, 10, 11, 0, 0),   // cpop a0, a1
+            (0x6005951b, Op::Clzw, 10, 11, 0, 0),   // clzw a0, a1
+            (0x6015951b, Op::Ctzw, 10, 11, 0, 0),   // ctzw a0, a1
+            (0x6025951b, Op::Cpopw, 10, 11, 0, 0),  // cpopw a0, a1
+            (0x0ac5e533, Op::Max, 10, 11, 12, 0),   // max a0, a1, a2
+            (0x0ac5f533, Op::Maxu, 10, 11, 12, 0),  // maxu a0, a1, a2
+            (0x0ac5c533, Op::Min, 10, 11, 12, 0),   // min a0, a1, a2
+            (0x0ac5d533, Op::Minu, 10, 11, 12, 0),  // minu a0, a1, a2
+            (0x60459513, Op::SextB, 10, 11, 0, 0),  // sext.b a0, a1
+            (0x60559513, Op::SextH, 10, 11, 0, 0),  // sext.h a0, a1
+            (0x0805c53b, Op::ZextH, 10, 11, 0, 0),  // zext.h a0, a1
+            (0x60c59533, Op::Rol, 10, 11, 12, 0),   // rol a0, a1, a2
+            (0x60c5d533, Op::Ror, 10, 11, 12, 0),   // ror a0, a1, a2
+            (0x63f5d513, Op::Rori, 10, 11, 0, 63),  // rori a0, a1, 63
+            (0x60c5953b, Op::Rolw, 10, 11, 12, 0),  // rolw a0, a1, a2
+            (0x60c5d53b, Op::Rorw, 10, 11, 12, 0),  // rorw a0, a1, a2
+            (0x61f5d51b, Op::Roriw, 10, 11, 0, 31), // roriw a0, a1, 31
+            (0x2875d513, Op::OrcB, 10, 11, 0, 0),   // orc.b a0, a1
+            (0x6b85d513, Op::Rev8, 10, 11, 0, 0),   // rev8 a0, a1
+            (0x48c59533, Op::Bclr, 10, 11, 12, 0),  // bclr a0, a1, a2
+            (0x48c5d533, Op::Bext, 10, 11, 12, 0),  // bext a0, a1, a2
+            (0x68c59533, Op::Binv, 10, 11, 12, 0),  // binv a0, a1, a2
+            (0x28c59533, Op::Bset, 10, 11, 12, 0),  // bset a0, a1, a2
+            (0x4bf59513, Op::Bclri, 10, 11, 0, 63), // bclri a0, a1, 63
+            (0x4a85d513, Op::Bexti, 10, 11, 0, 40), // bexti a0, a1, 40
+            (0x68059513, Op::Binvi, 10, 11, 0, 0),  // binvi a0, a1, 0
+            (0x2a159513, Op::Bseti, 10, 11, 0, 33), // bseti a0, a1, 33
+            (0x0ec5d533, Op::CzeroEqz, 10, 11, 12, 0), // .insn r 0x33, 5, 7, a0, a1, a2
+            (0x0ec5f533, Op::CzeroNez, 10, 11, 12, 0), // .insn r 0x33, 7, 7, a0, a1, a2
+            (0x02c5f553, Op::Fp, 0, 0, 0, 0),       // fadd.d fa0, fa1, fa2
+            (0x00452507, Op::Fp, 0, 0, 0, 0),       // flw fa0, 4(a0)
+            (0x00a13427, Op::Fp, 0, 0, 0, 0),       // fsd fa0, 8(sp)
+            (0x68c5f543, Op::Fp, 0, 0, 0, 0),       // fmadd.s fa0, fa1, fa2, fa3
+            (0x6ac5f54f, Op::Fp, 0, 0, 0, 0),       // fnmadd.d fa0, fa1, fa2, fa3
+        ];
+        for &(w, op, rd, rs1, rs2, imm) in table {
+            let got = decode(w).unwrap_or_else(|| panic!("{w:#010x} did not decode"));
+            if op == Op::Fp {
+                assert_eq!(got.op, Op::Fp, "{w:#010x}");
+                continue;
+            }
+            assert_eq!(
+                got,
+                Insn {
+                    op,
+                    rd,
+                    rs1,
+                    rs2,
+                    imm
+                },
+                "{w:#010x}"
+            );
+        }
+    }
+
+    #[test]
+    fn illegal_32_bit_encodings() {
+        for w in [
+            0x0000_0000u32,                  // a compressed parcel, not a 32-bit word
+            0xffff_ffff,                     // opcode 0x7f (>= 80-bit encodings)
+            0x0000_001f,                     // 48-bit encoding space
+            0x0000_1067,                     // jalr with funct3 = 1
+            0x0000_2063,                     // branch funct3 = 2
+            0x0000_3063,                     // branch funct3 = 3
+            0x0000_7003,                     // load funct3 = 7 (ldu does not exist)
+            0x0000_4023,                     // store funct3 = 4
+            0x0400_1013,                     // slli with imm[11:6] = 000001
+            0x7000_5013,                     // srli/srai space, funct6 = 011100
+            0x0200_101b,                     // slliw with shamt[5] set
+            0x0200_501b,                     // srliw with shamt[5] set
+            0x0400_0033,                     // OP funct7 = 0000010
+            0x4000_1033,                     // OP funct7 = 0100000 funct3 = 1
+            0x0810_403b,                     // pack-w space (zext.h with rs2 != 0)
+            0x0000_2033 | (0b0000111 << 25), // czero space, funct3 = 2
+            0x3020_0073,                     // mret (privileged)
+            0x1050_0073,                     // wfi (privileged)
+            0x0020_0073,                     // uret / reserved
+            0x0000_4073,                     // SYSTEM funct3 = 4
+            0x0000_002f,                     // AMO funct3 = 0
+            0x1015_252f,                     // lr.w with rs2 != 0
+            0x2800_202f,                     // AMO funct5 = 00101
+            0x0000_200f,                     // MISC-MEM funct3 = 2
+            0x0000_000b,                     // custom-0
+        ] {
+            assert_eq!(decode(w), None, "{w:#010x} should be illegal");
+        }
+    }
+
+    /// Each C instruction and the 32-bit instruction it expands to, both assembled by
+    /// GNU as 2.40 (`-march=rv64gc`, the 32-bit forms under `.option norvc`).
+    #[test]
+    fn expands_every_compressed_instruction() {
+        let table: &[(u16, u32)] = &[
+            (0x1fe0, 0x3fc10413), // c.addi4spn s0, sp, 1020  -> addi s0, sp, 1020
+            (0x005c, 0x00410793), // c.addi4spn a5, sp, 4     -> addi a5, sp, 4
+            (0x3fe8, 0x0f87b507), // c.fld fa0, 248(a5)       -> fld fa0, 248(a5)
+            (0x5ce8, 0x07c4a503), // c.lw a0, 124(s1)         -> lw a0, 124(s1)
+            (0x42d0, 0x0046a603), // c.lw a2, 4(a3)           -> lw a2, 4(a3)
+            (0x7d78, 0x0f853703), // c.ld a4, 248(a0)         -> ld a4, 248(a0)
+            (0xa404, 0x00943427), // c.fsd fs1, 8(s0)         -> fsd fs1, 8(s0)
+            (0xc13c, 0x04f52023), // c.sw a5, 64(a0)          -> sw a5, 64(a0)
+            (0xe644, 0x08963423), // c.sd s1, 136(a2)         -> sd s1, 136(a2)
+            (0x0001, 0x00000013), // c.nop                    -> addi x0, x0, 0
+            (0x1501, 0xfe050513), // c.addi a0, -32           -> addi a0, a0, -32
+            (0x0ffd, 0x01ff8f93), // c.addi t6, 31            -> addi t6, t6, 31
+            (0x35fd, 0xfff5859b), // c.addiw a1, -1           -> addiw a1, a1, -1
+            (0x5dbd, 0xfef00d93), // c.li s11, -17            -> addi s11, x0, -17
+            (0x7101, 0xe0010113), // c.addi16sp sp, -512      -> addi sp, sp, -512
+            (0x617d, 0x1f010113), // c.addi16sp sp, 496       -> addi sp, sp, 496
+            (0x7281, 0xfffe02b7), // c.lui t0, 0xfffe0        -> lui t0, 0xfffe0
+            (0x657d, 0x0001f537), // c.lui a0, 31             -> lui a0, 31
+            (0x907d, 0x03f45413), // c.srli s0, 63            -> srli s0, s0, 63
+            (0x8785, 0x4017d793), // c.srai a5, 1             -> srai a5, a5, 1
+            (0x9ab1, 0xfec6f693), // c.andi a3, -20           -> andi a3, a3, -20
+            (0x8c1d, 0x40f40433), // c.sub s0, a5             -> sub s0, s0, a5
+            (0x8d2d, 0x00b54533), // c.xor a0, a1             -> xor a0, a0, a1
+            (0x8cd1, 0x00c4e4b3), // c.or s1, a2              -> or s1, s1, a2
+            (0x8f75, 0x00d77733), // c.and a4, a3             -> and a4, a4, a3
+            (0x9d81, 0x408585bb), // c.subw a1, s0            -> subw a1, a1, s0
+            (0x9e3d, 0x00f6063b), // c.addw a2, a5            -> addw a2, a2, a5
+            (0xb001, 0x801ff06f), // c.j .-2048               -> jal x0, .-2048
+            (0xaffd, 0x7fe0006f), // c.j .+2046               -> jal x0, .+2046
+            (0xa46d, 0x2aa0006f), // c.j .+0x2aa              -> jal x0, .+0x2aa
+            (0xd001, 0xf00400e3), // c.beqz s0, .-256         -> beq s0, x0, .-256
+            (0xeffd, 0x0e079f63), // c.bnez a5, .+254         -> bne a5, x0, .+254
+            (0xe5cd, 0x0a059563), // c.bnez a1, .+0xaa        -> bne a1, x0, .+0xaa
+            (0x1e16, 0x025e1e13), // c.slli t3, 37            -> slli t3, t3, 37
+            (0x31fe, 0x1f813187), // c.fldsp ft3, 504(sp)     -> fld ft3, 504(sp)
+            (0x50fe, 0x0fc12083), // c.lwsp ra, 252(sp)       -> lw ra, 252(sp)
+            (0x7ab2, 0x12813a83), // c.ldsp s5, 296(sp)       -> ld s5, 296(sp)
+            (0x8302, 0x00030067), // c.jr t1                  -> jalr x0, 0(t1)
+            (0x854e, 0x01300533), // c.mv a0, s3              -> add a0, x0, s3
+            (0x9002, 0x00100073), // c.ebreak                 -> ebreak
+            (0x9882, 0x000880e7), // c.jalr a7                -> jalr ra, 0(a7)
+            (0x9ede, 0x017e8eb3), // c.add t4, s7             -> add t4, t4, s7
+            (0xbbee, 0x1fb13827), // c.fsdsp fs11, 496(sp)    -> fsd fs11, 496(sp)
+            (0xdffa, 0x0fe12e23), // c.swsp t5, 252(sp)       -> sw t5, 252(sp)
+            (0xffc2, 0x1f013c23), // c.sdsp a6, 504(sp)       -> sd a6, 504(sp)
+        ];
+        for &(c, w) in table {
+            assert_eq!(expand_compressed(c), Some(w), "{c:#06x}");
+            assert_eq!(insn_len(c), 2);
+        }
+    }
+
+    #[test]
+    fn illegal_compressed_encodings() {
+        for c in [
+            0x0000u16, // all zero (c.addi4spn with nzuimm = 0)
+            0x0004,    // c.addi4spn a1, sp, 0: nzuimm = 0 reserved
+            0x8000,    // quadrant 0 funct3 = 100 (reserved / Zcb)
+            0x2001,    // c.addiw x0: reserved
+            0x6101,    // c.addi16sp sp, 0: reserved
+            0x6501,    // c.lui a0, 0: reserved
+            0x9c41,    // MISC-ALU reserved (bit 12 = 1, funct2 = 10)
+            0x9c61,    // MISC-ALU reserved (bit 12 = 1, funct2 = 11)
+            0x4002,    // c.lwsp x0: reserved
+            0x6002,    // c.ldsp x0: reserved
+            0x8002,    // c.jr x0: reserved
+        ] {
+            assert_eq!(expand_compressed(c), None, "{c:#06x} should be illegal");
+        }
+        // HINTs are legal and harmless.
+        assert_eq!(expand_compressed(0x0005), Some(0x0010_0013)); // c.nop 1 -> addi x0, x0, 1
+        assert_eq!(expand_compressed(0x0016), Some(0x0050_1013)); // c.slli x0, 5
+        assert_eq!(expand_compressed(0x4081), Some(0x0000_0093)); // c.li x1, 0 -> addi ra, x0, 0
+        // A 32-bit word is never a compressed instruction.
+        assert_eq!(expand_compressed(0x0513), None);
+        assert_eq!(insn_len(0x0513), 4);
+    }
+}
