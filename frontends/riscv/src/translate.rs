@@ -713,3 +713,6 @@ heron_backend::helper!(pub HELPER_RDTIME = helper_rdtime, 0, Effects::PURE);
 heron_backend::helper!(pub HELPER_RDCYCLE = helper_rdcycle, 0, Effects::PURE);
 // Declared as writing globals so that no optimisation may drop or move the call.
 heron_backend::helper!(pub HELPER_FENCE_I = helper_fence_i, 0, Effects::WRITES);
+
+#[cfg(test)]
+mod tests;
