@@ -5,6 +5,7 @@
 use super::*;
 use crate::cpu::RiscvCpu;
 use heron_backend::interp::{InterpBlock, InterpRegs};
+use heron_backend::ir::Op as IrOp;
 use heron_backend::mem::{PERM_R, PERM_W, PERM_X};
 use std::path::PathBuf;
 use std::process::Command;
@@ -136,7 +137,12 @@ impl Machine {
         let pc = self.cpu.hdr.pc;
         let mut b = Builder::new(pc);
         RiscvGuest.translate(pc, 0, &self.mem, &mut b)?;
-        Ok(b.finish())
+        let block = b.finish();
+        if let Err(e) = heron_backend::verify::verify(&block) {
+            let text = heron_backend::printer::print_block(&block, &crate::cpu::global_name);
+            panic!("invalid IR for the block at {pc:#x}: {e:?}\n{text}");
+        }
+        Ok(block)
     }
 
     /// Run block after block on the interpreter until a block ends with a status other than
@@ -937,4 +943,297 @@ fn compressed_hand_encoded() {
     assert_eq!(m.cpu.x[A0], 42);
     assert_eq!(m.cpu.x[A1], 40);
     assert_eq!(m.cpu.hdr.pc, CODE + 8);
+}
+
+// ---------------------------------------------------------------------------------------
+// Zicsr
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn csr_fflags_frm_fcsr() {
+    let Some(m) = run_asm(
+        "
+        csrrw  a2, fcsr, a0      # old fcsr = 0; fcsr = 0xff & valid bits
+        csrr   a3, fflags        # 0x1f
+        csrr   a4, frm           # 7
+        csrrci a5, fflags, 0x5   # clear NV? no: clear bits 0 and 2
+        csrrs  a6, frm, x0       # read only
+        csrrwi a7, frm, 2
+        csrr   t0, fcsr          # 2 << 5 | 0x1a
+        fsflags t1, a1           # write 0x1f & 0x33 -> 0x13
+        csrrs  t2, fcsr, a1      # sets bits: frm |= 1, fflags |= 0x13
+        csrr   t3, fcsr
+        csrrc  t4, frm, a0       # clear all
+        csrr   t5, fcsr
+        csrrw  a0, fcsr, a0      # rd == rs1: reads old, writes the old a0
+        csrr   t6, fcsr
+        ",
+        &[(A0, 0xfff), (A1, 0x33)],
+    ) else {
+        return;
+    };
+    let x = &m.cpu.x;
+    assert_eq!(x[A2], 0);
+    assert_eq!(x[A3], 0x1f);
+    assert_eq!(x[A4], 7);
+    assert_eq!(x[A5], 0x1f);
+    assert_eq!(x[A6], 7);
+    assert_eq!(x[A7], 7);
+    assert_eq!(x[T0], (2 << 5) | 0x1a);
+    assert_eq!(x[T1], 0x1a);
+    assert_eq!(x[T2], (2 << 5) | 0x13);
+    assert_eq!(x[T3], (3 << 5) | 0x13);
+    assert_eq!(x[T4], 3);
+    assert_eq!(x[T5], 0x13);
+    assert_eq!(x[A0], 0x13);
+    assert_eq!(x[T6], 0xff);
+    assert_eq!(m.cpu.fflags, 0x1f);
+    assert_eq!(m.cpu.frm, 7);
+}
+
+#[test]
+fn csr_counters_tick() {
+    let Some(m) = run_asm_except(
+        "
+        rdtime  a0
+        rdcycle a1
+        rdinstret a2
+        li      t0, 2000
+    1:  addi    t0, t0, -1
+        bnez    t0, 1b
+        rdtime  a3
+        rdcycle a4
+        csrrs   a5, time, x0     # rs1 = x0: no write, legal on a read-only CSR
+        ",
+        &[],
+        &[A0, A1, A2, A3, A4, A5],
+    ) else {
+        return;
+    };
+    let x = &m.cpu.x;
+    assert!(x[A3] >= x[A0]);
+    assert!(x[A4] > x[A1]);
+    assert!(x[A5] >= x[A3]);
+}
+
+/// Run a program that must stop with an exception of `want_cause` at `CODE + at`.
+fn expect_exception(code: &[u8], want_cause: u64, at: u64) -> Machine {
+    let mut m = Machine::new(code);
+    let (status, _) = m.run();
+    assert_eq!(status, ExitStatus::Exception);
+    assert_eq!(m.cpu.exc_cause, want_cause, "tval {:#x}", m.cpu.exc_tval);
+    assert_eq!(m.cpu.hdr.pc, CODE + at);
+    m
+}
+
+#[test]
+fn csr_illegal_accesses() {
+    let li = 0x0050_0513; // addi a0, x0, 5
+    for (word, what) in [
+        (0x3000_2573u32, "csrr a0, mstatus"),
+        (0xc010_1573, "csrrw a0, time, x0 (write to read-only)"),
+        (0xc000_e573, "csrrsi a0, cycle, 1 (write to read-only)"),
+        (0x0040_2573, "csrr a0, 0x004 (unknown)"),
+        (0xb000_2573, "csrr a0, mcycle"),
+    ] {
+        let m = expect_exception(&words(&[li, word, li]), cause::ILLEGAL_INSN, 4);
+        assert_eq!(m.cpu.exc_tval, word as u64, "{what}");
+        assert_eq!(
+            m.cpu.x[A0], 5,
+            "{what}: the instruction before ran, rd untouched"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Exceptions, faults, block structure
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn ecall_ebreak_and_illegal_instructions() {
+    let nop = 0x0000_0013;
+    let m = expect_exception(&words(&[nop, 0x0000_0073]), cause::ECALL_U, 4);
+    assert_eq!(m.cpu.exc_tval, 0);
+    let m = expect_exception(&words(&[nop, nop, 0x0010_0073]), cause::BREAKPOINT, 8);
+    assert_eq!(m.cpu.exc_tval, CODE + 8);
+    // c.ebreak after a 2-byte c.nop
+    let mut code = Vec::new();
+    code.extend_from_slice(&0x0001u16.to_le_bytes());
+    code.extend_from_slice(&0x9002u16.to_le_bytes());
+    expect_exception(&code, cause::BREAKPOINT, 2);
+    // Illegal 32-bit word: tval = the word.
+    let m = expect_exception(&words(&[nop, 0xffff_ffff]), cause::ILLEGAL_INSN, 4);
+    assert_eq!(m.cpu.exc_tval, 0xffff_ffff);
+    // The all-zero parcel is illegal; tval = the 16-bit parcel, zero-extended.
+    let m = expect_exception(&words(&[nop, 0x0000_0000]), cause::ILLEGAL_INSN, 4);
+    assert_eq!(m.cpu.exc_tval, 0);
+    // A reserved C encoding (c.lwsp x0): tval = 0x4002.
+    let mut code = words(&[nop]);
+    code.extend_from_slice(&0x4002u16.to_le_bytes());
+    let m = expect_exception(&code, cause::ILLEGAL_INSN, 4);
+    assert_eq!(m.cpu.exc_tval, 0x4002);
+    // Privileged instructions are illegal in user mode.
+    let m = expect_exception(&words(&[0x3020_0073]), cause::ILLEGAL_INSN, 0);
+    assert_eq!(m.cpu.exc_tval, 0x3020_0073);
+}
+
+#[test]
+fn load_and_store_faults_are_precise() {
+    // addi a0, x0, 1 ; ld a1, 0(a2) ; addi a0, x0, 2 ; ecall   (a2 unmapped)
+    let code = words(&[0x0010_0513, 0x0006_3583, 0x0020_0513, 0x0000_0073]);
+    let mut m = Machine::new(&code);
+    m.cpu.x[A2] = 0x80_0000;
+    let (status, _) = m.run();
+    assert_eq!(status, ExitStatus::Fault);
+    assert_eq!(m.cpu.hdr.pc, CODE + 4);
+    assert_eq!(m.cpu.hdr.fault_addr, 0x80_0000);
+    assert_eq!(m.cpu.x[A0], 1);
+    // sd a0, 0(a2) to the read-only code page.
+    let code = words(&[0x0010_0513, 0x00a6_3023, 0x0020_0513, 0x0000_0073]);
+    let mut m = Machine::new(&code);
+    m.cpu.x[A2] = CODE;
+    let (status, _) = m.run();
+    assert_eq!(status, ExitStatus::Fault);
+    assert_eq!(m.cpu.hdr.pc, CODE + 4);
+    assert_eq!(m.cpu.hdr.fault_kind, heron_backend::FaultKind::Write as u32);
+}
+
+#[test]
+fn blocks_end_after_64_instructions_and_at_page_boundaries() {
+    // 100 nops, then ecall.
+    let mut ws = vec![0x0000_0013u32; 100];
+    ws.push(0x0000_0073);
+    let m = Machine::new(&words(&ws));
+    let block = m.translate().expect("translate");
+    assert_eq!(block.num_insns, MAX_BLOCK_INSNS);
+    assert_eq!(block.guest_size, 4 * MAX_BLOCK_INSNS);
+    assert_eq!(block.ops.last(), Some(&IrOp::GotoBlock { pc: CODE + 256 }));
+    let starts = block
+        .ops
+        .iter()
+        .filter(|op| matches!(op, IrOp::InsnStart { .. }))
+        .count();
+    assert_eq!(starts, 64);
+    // A block starting 8 bytes before the end of a page: two instructions, then the next
+    // page starts a new block.
+    let mut ws = vec![0x0000_0013u32; 1100];
+    ws.push(0x0000_0073);
+    let mut m = Machine::new(&words(&ws));
+    m.cpu.hdr.pc = CODE + 4096 - 8;
+    let block = m.translate().expect("translate");
+    assert_eq!(block.num_insns, 2);
+    assert_eq!(block.ops.last(), Some(&IrOp::GotoBlock { pc: CODE + 4096 }));
+    // The whole program still runs to its ecall.
+    m.cpu.hdr.pc = CODE;
+    let (status, blocks) = m.run();
+    assert_eq!(status, ExitStatus::Exception);
+    assert_eq!(m.cpu.hdr.pc, CODE + 4400);
+    assert!(blocks >= 1100 / 64);
+}
+
+#[test]
+fn fetch_faults_and_straddling_instructions() {
+    // Nothing mapped at the pc: the first instruction cannot be fetched.
+    let mut m = Machine::new(&words(&[0x0000_0013]));
+    m.cpu.hdr.pc = CODE + 0x10_0000;
+    assert_eq!(
+        m.translate(),
+        Err(TranslateError::FetchFault(CODE + 0x10_0000))
+    );
+    // A 32-bit instruction whose second half lies on a non-executable page.
+    let mut code = vec![0u8; 4096];
+    for (i, w) in code.chunks_mut(4).enumerate() {
+        // nops, with c.nop (0x0001) in the last 4 bytes and then half an addi
+        w.copy_from_slice(&0x0000_0013u32.to_le_bytes());
+        if i == 1023 {
+            w.copy_from_slice(&[0x01, 0x00, 0x13, 0x05]);
+        }
+    }
+    let mut m = Machine::new(&code);
+    m.cpu.hdr.pc = CODE + 4096 - 8;
+    // nop; c.nop; then `13 05 | <next page>`: the block ends before the straddler...
+    let block = m.translate().expect("translate");
+    assert_eq!(block.num_insns, 2);
+    assert_eq!(block.guest_size, 6);
+    assert_eq!(block.ops.last(), Some(&IrOp::GotoBlock { pc: CODE + 4094 }));
+    // ...and a block starting at it faults at the first byte it could not fetch.
+    m.cpu.hdr.pc = CODE + 4094;
+    assert_eq!(m.translate(), Err(TranslateError::FetchFault(CODE + 4096)));
+    // A straddler whose second page is executable is fine (same block, then a new one).
+    m.mem
+        .map_anon(CODE + 4096, 4096, PERM_R | PERM_X)
+        .expect("map");
+    m.mem
+        .write_bytes_force(CODE + 4096, &[0x00, 0x00, 0x73, 0x00, 0x00, 0x00])
+        .expect("write");
+    m.cpu.hdr.pc = CODE + 4096 - 8;
+    let block = m.translate().expect("translate");
+    assert_eq!(block.num_insns, 3);
+    assert_eq!(block.guest_size, 10);
+    let (status, _) = m.run();
+    assert_eq!(status, ExitStatus::Exception);
+    assert_eq!(m.cpu.exc_cause, cause::ECALL_U);
+    assert_eq!(m.cpu.hdr.pc, CODE + 4098);
+}
+
+#[test]
+fn fence_i_exits_unchained_and_fence_continues() {
+    // fence ; fence.i ; ecall
+    let m = Machine::new(&words(&[0x0ff0_000f, 0x0000_100f, 0x0000_0073]));
+    let block = m.translate().expect("translate");
+    assert_eq!(block.num_insns, 2);
+    assert!(block.ops.contains(&IrOp::Fence {
+        kind: FenceKind::SeqCst
+    }));
+    assert!(matches!(
+        block.ops.last(),
+        Some(IrOp::Exit {
+            status: ExitStatus::Next,
+            ..
+        })
+    ));
+    assert!(
+        !block
+            .ops
+            .iter()
+            .any(|op| matches!(op, IrOp::GotoBlock { .. }))
+    );
+    let mut m = m;
+    let (status, blocks) = m.run();
+    assert_eq!(status, ExitStatus::Exception);
+    assert_eq!(blocks, 2);
+    assert_eq!(m.cpu.hdr.pc, CODE + 8);
+}
+
+#[test]
+fn indirect_jumps_exit_through_lookup() {
+    // jalr ra, 0(a0) with a0 = the ecall
+    let mut m = Machine::new(&words(&[0x0005_00e7, 0x0000_0013, 0x0000_0073]));
+    m.cpu.x[A0] = CODE + 9; // bit 0 dropped
+    let block = m.translate().expect("translate");
+    assert!(matches!(block.ops.last(), Some(IrOp::ExitIndirect { .. })));
+    let (status, _) = m.run();
+    assert_eq!(status, ExitStatus::Exception);
+    assert_eq!(m.cpu.hdr.pc, CODE + 8);
+    assert_eq!(m.cpu.x[RA], CODE + 4);
+}
+
+#[test]
+fn fp_instructions_go_to_the_fp_translator_or_are_illegal() {
+    // fadd.d fa0, fa1, fa2 followed by ecall: either translated by the FP translator (the
+    // program reaches the ecall) or illegal with tval = the word.
+    let m = {
+        let mut m = Machine::new(&words(&[0x02c5_f553, 0x0000_0073]));
+        let (status, _) = m.run();
+        assert_eq!(status, ExitStatus::Exception);
+        m
+    };
+    match m.cpu.exc_cause {
+        cause::ECALL_U => assert_eq!(m.cpu.hdr.pc, CODE + 4),
+        cause::ILLEGAL_INSN => {
+            assert_eq!(m.cpu.hdr.pc, CODE);
+            assert_eq!(m.cpu.exc_tval, 0x02c5_f553);
+        }
+        c => panic!("unexpected cause {c}"),
+    }
 }
