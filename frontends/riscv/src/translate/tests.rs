@@ -113,10 +113,38 @@ fn words(ws: &[u32]) -> Vec<u8> {
 // Running
 // ---------------------------------------------------------------------------------------
 
+/// The execution tiers every program runs on; all must reach the same end state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tier {
+    Interp,
+}
+
+const TIERS: &[Tier] = &[Tier::Interp];
+
 /// A guest: memory with code at CODE (read+exec) and a data area at DATA, and a hart.
 struct Machine {
     mem: GuestMemory,
     cpu: Box<RiscvCpu>,
+    /// Registers whose final values may differ between tiers (host counters).
+    volatile: Vec<usize>,
+}
+
+/// Everything a run can change: the end state compared between tiers.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    status: ExitStatus,
+    pc: u64,
+    x: [u64; 32],
+    f: [u64; 32],
+    fflags: u64,
+    frm: u64,
+    res_addr: u64,
+    res_val: u64,
+    exc_cause: u64,
+    exc_tval: u64,
+    fault_addr: u64,
+    fault_kind: u32,
+    data: Vec<u8>,
 }
 
 impl Machine {
@@ -129,10 +157,14 @@ impl Machine {
             .expect("map data");
         let mut cpu = Box::<RiscvCpu>::default();
         cpu.hdr.pc = CODE;
-        Machine { mem, cpu }
+        Machine {
+            mem,
+            cpu,
+            volatile: Vec::new(),
+        }
     }
 
-    /// Translate the block at the current pc.
+    /// Translate the block at the current pc (and check its IR).
     fn translate(&self) -> Result<Block, TranslateError> {
         let pc = self.cpu.hdr.pc;
         let mut b = Builder::new(pc);
@@ -145,9 +177,87 @@ impl Machine {
         Ok(block)
     }
 
-    /// Run block after block on the interpreter until a block ends with a status other than
-    /// Next. Returns it and the number of blocks run.
+    fn data(&self) -> Vec<u8> {
+        let mut d = vec![0u8; DATA_LEN as usize];
+        self.mem.read_bytes(DATA, &mut d).expect("data");
+        d
+    }
+
+    fn outcome(&self, status: ExitStatus) -> Outcome {
+        let c = &self.cpu;
+        let mut x = c.x;
+        for &r in &self.volatile {
+            x[r] = 0;
+        }
+        Outcome {
+            status,
+            pc: c.hdr.pc,
+            x,
+            f: c.f,
+            fflags: c.fflags,
+            frm: c.frm,
+            res_addr: c.res_addr,
+            res_val: c.res_val,
+            exc_cause: c.exc_cause,
+            exc_tval: c.exc_tval,
+            fault_addr: c.hdr.fault_addr,
+            fault_kind: c.hdr.fault_kind,
+            data: self.data(),
+        }
+    }
+
+    /// Put back the registers and data of a snapshot taken before a run.
+    fn restore(&mut self, cpu: &RiscvCpu, data: &[u8]) {
+        let c = &mut self.cpu;
+        c.hdr.pc = cpu.hdr.pc;
+        c.hdr.fault_addr = cpu.hdr.fault_addr;
+        c.hdr.fault_kind = cpu.hdr.fault_kind;
+        c.x = cpu.x;
+        c.f = cpu.f;
+        c.fflags = cpu.fflags;
+        c.frm = cpu.frm;
+        c.res_addr = cpu.res_addr;
+        c.res_val = cpu.res_val;
+        c.exc_cause = cpu.exc_cause;
+        c.exc_tval = cpu.exc_tval;
+        self.mem.write_bytes(DATA, data).expect("restore data");
+    }
+
+    /// Run on every tier from the same start state until a block ends with a status other
+    /// than Next; require identical end states. Returns the status and the blocks run.
     fn run(&mut self) -> (ExitStatus, usize) {
+        let mut start = RiscvCpu::default();
+        start.hdr.pc = self.cpu.hdr.pc;
+        start.x = self.cpu.x;
+        start.f = self.cpu.f;
+        start.fflags = self.cpu.fflags;
+        start.frm = self.cpu.frm;
+        start.res_addr = self.cpu.res_addr;
+        start.res_val = self.cpu.res_val;
+        let data = self.data();
+        let mut first: Option<(Outcome, usize)> = None;
+        for (i, &tier) in TIERS.iter().enumerate() {
+            if i > 0 {
+                self.restore(&start, &data);
+            }
+            let (status, blocks) = self.run_on(tier);
+            let out = self.outcome(status);
+            match &first {
+                None => first = Some((out, blocks)),
+                Some((o, _)) => assert_eq!(o, &out, "{:?} and {tier:?} differ", TIERS[0]),
+            }
+        }
+        let (o, blocks) = first.expect("at least one tier");
+        (o.status, blocks)
+    }
+
+    fn run_on(&mut self, tier: Tier) -> (ExitStatus, usize) {
+        match tier {
+            Tier::Interp => self.run_interp(),
+        }
+    }
+
+    fn run_interp(&mut self) -> (ExitStatus, usize) {
         let mut regs = InterpRegs::default();
         for n in 1..10_000 {
             let block = self
@@ -171,7 +281,13 @@ use heron_backend::Block;
 /// Run `code` with the initial registers `init` (and s0 = DATA unless set) until it stops;
 /// the program must end with an `ecall`, which is checked.
 fn run_code(code: &[u8], init: &[(usize, u64)]) -> Machine {
+    run_code_except(code, init, &[])
+}
+
+/// [`run_code`], with registers whose values may differ between tiers.
+fn run_code_except(code: &[u8], init: &[(usize, u64)], volatile: &[usize]) -> Machine {
     let mut m = Machine::new(code);
+    m.volatile = volatile.to_vec();
     m.cpu.x[S0] = DATA;
     for &(r, v) in init {
         m.cpu.x[r] = v;
@@ -198,12 +314,12 @@ fn run_asm(src: &str, init: &[(usize, u64)]) -> Option<Machine> {
 }
 
 /// [`run_asm`], but registers in `pc_relative` (code addresses, which differ between the
-/// compressed and the uncompressed program) are not compared.
+/// compressed and the uncompressed program, or host counter values) are not compared.
 fn run_asm_except(src: &str, init: &[(usize, u64)], pc_relative: &[usize]) -> Option<Machine> {
     let src = format!("{src}\necall\n");
-    let plain = run_code(&assemble(&src, false)?, init);
+    let plain = run_code_except(&assemble(&src, false)?, init, pc_relative);
     let compressed_code = assemble(&src, true)?;
-    let compressed = run_code(&compressed_code, init);
+    let compressed = run_code_except(&compressed_code, init, pc_relative);
     for r in 0..32 {
         if !pc_relative.contains(&r) {
             assert_eq!(
