@@ -6,6 +6,7 @@ use super::*;
 use crate::cpu::RiscvCpu;
 use heron_backend::interp::{InterpBlock, InterpRegs};
 use heron_backend::ir::Op as IrOp;
+use heron_backend::jit::{Jit, JitConfig, handle_host_fault};
 use heron_backend::mem::{PERM_R, PERM_W, PERM_X};
 use std::path::PathBuf;
 use std::process::Command;
@@ -117,9 +118,10 @@ fn words(ws: &[u32]) -> Vec<u8> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tier {
     Interp,
+    Jit,
 }
 
-const TIERS: &[Tier] = &[Tier::Interp];
+const TIERS: &[Tier] = &[Tier::Interp, Tier::Jit];
 
 /// A guest: memory with code at CODE (read+exec) and a data area at DATA, and a hart.
 struct Machine {
@@ -254,7 +256,35 @@ impl Machine {
     fn run_on(&mut self, tier: Tier) -> (ExitStatus, usize) {
         match tier {
             Tier::Interp => self.run_interp(),
+            Tier::Jit => self.run_jit(),
         }
+    }
+
+    /// Compile each block with Cranelift and run it (no chaining: every block returns).
+    fn run_jit(&mut self) -> (ExitStatus, usize) {
+        install_host_fault_handler();
+        let mut jit = Jit::new(JitConfig {
+            code_size: 4 << 20,
+            guest_base: self.mem.base(),
+            guest_limit: self.mem.limit(),
+            opt_speed: false,
+            verify: true,
+        })
+        .expect("jit");
+        for n in 1..10_000 {
+            let block = self
+                .translate()
+                .unwrap_or_else(|e| panic!("translate at {:#x}: {e}", self.cpu.hdr.pc));
+            let compiled = jit.compile(&block).expect("compile");
+            let env = &mut *self.cpu as *mut RiscvCpu as *mut u8;
+            // SAFETY: env is our live RiscvCpu, used by this thread only; the block was
+            // compiled by this Jit, whose guest range is self.mem's.
+            let status = unsafe { jit.enter(env, compiled.entry) };
+            if status != ExitStatus::Next {
+                return (status, n);
+            }
+        }
+        panic!("guest program did not stop");
     }
 
     fn run_interp(&mut self) -> (ExitStatus, usize) {
@@ -277,6 +307,31 @@ impl Machine {
 }
 
 use heron_backend::Block;
+
+/// Guest memory faults in JIT code are host SIGSEGV/SIGBUS: hand them to the JIT.
+extern "C" fn host_fault_handler(signo: i32, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
+    // SAFETY: called by the kernel with SA_SIGINFO arguments.
+    if !unsafe { handle_host_fault(signo, info, uctx) } {
+        // SAFETY: restoring the default action makes the fault re-trigger and kill us: a
+        // real bug, not a guest fault.
+        unsafe { libc::signal(signo, libc::SIG_DFL) };
+    }
+}
+
+fn install_host_fault_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: installs a process-wide handler that only calls async-signal-safe code.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = host_fault_handler as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER;
+            libc::sigemptyset(&mut sa.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGSEGV, &sa, std::ptr::null_mut()), 0);
+            assert_eq!(libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut()), 0);
+        }
+    });
+}
 
 /// Run `code` with the initial registers `init` (and s0 = DATA unless set) until it stops;
 /// the program must end with an `ecall`, which is checked.
