@@ -268,6 +268,15 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
             b.store(v, a, MemOp::le(size, false));
         }
         // ---- register-immediate ALU ----
+        // The idioms li (addi rd, x0, imm) and mv (addi rd, rs, 0) need no arithmetic.
+        Op::Addi | Op::Ori | Op::Xori if rs1 == 0 => {
+            let v = b.const64(imm as u64);
+            set_x(b, rd, v);
+        }
+        Op::Addi if imm == 0 => {
+            let v = get_x(b, rs1);
+            set_x(b, rd, v);
+        }
         Op::Addi | Op::Xori | Op::Ori | Op::Andi => {
             let bop = match op {
                 Op::Addi => BinOp::Add,
@@ -310,6 +319,11 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
             set_x32(b, rd, v);
         }
         // ---- register-register ALU, 64-bit ----
+        Op::Add if rs1 == 0 => {
+            // mv rd, rs2 (what c.mv expands to)
+            let v = get_x(b, rs2);
+            set_x(b, rd, v);
+        }
         Op::Add
         | Op::Sub
         | Op::Sll
