@@ -1564,3 +1564,14 @@ fn compressed_fp_loads_stores_and_fp_csrs() {
     assert_eq!(m.cpu.x[A4], 1 << 5);
     assert_eq!(m.cpu.frm, 1);
 }
+
+#[test]
+fn guest_trait_basics() {
+    let g = RiscvGuest;
+    assert_eq!(g.name(), "riscv64");
+    assert_eq!(g.tb_flags(std::ptr::null()), 0);
+    assert_eq!(g.global_name(off::x(10)).as_deref(), Some("a0"));
+    assert_eq!(g.global_name(off::FRM).as_deref(), Some("frm"));
+    let lines = g.disassemble(0x1000, &[0x73, 0, 0, 0]);
+    assert_eq!(lines, vec!["0x1000: 00000073  ecall".to_string()]);
+}
