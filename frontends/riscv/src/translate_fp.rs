@@ -366,8 +366,10 @@ mod tests {
     use super::*;
     use crate::cpu::RiscvCpu;
     use crate::fpu::{CANONICAL_NAN_D, CANONICAL_NAN_S, nan_box};
+    use heron_backend::interp::{InterpBlock, InterpRegs};
     use heron_backend::ir::{ExitStatus, Op};
-    use std::collections::HashMap;
+    use heron_backend::mem::{GuestMemory, PERM_R, PERM_W};
+    use heron_backend::verify::verify;
 
     fn r(funct7: u32, rs2: u32, rs1: u32, rm: u32, rd: u32) -> u32 {
         funct7 << 25 | rs2 << 20 | rs1 << 15 | rm << 12 | rd << 7 | OPC_OP_FP
@@ -449,9 +451,15 @@ mod tests {
             valid.push(r(0x21, 0, 1, rm, 2)); // fcvt.d.s
         }
         for insn in valid {
-            let (ok, b) = translate(insn);
-            assert!(ok, "{insn:#010x} rejected");
-            assert!(!b.block.ops.is_empty());
+            let mut b = Builder::new(PC);
+            b.insn_start(PC);
+            assert!(translate_fp(&mut b, insn, PC), "{insn:#010x} rejected");
+            assert!(b.block.ops.len() > 1);
+            b.goto_block(PC + 4);
+            let block = b.finish();
+            if let Err(e) = verify(&block) {
+                panic!("{insn:#010x}: {e:?}");
+            }
         }
     }
 
@@ -582,142 +590,46 @@ mod tests {
         }
     }
 
-    // A small evaluator for the ops this translator emits, to check their meaning before
-    // the backend interpreter is available.
+    /// One hart and a little guest memory; runs single translated instructions through the
+    /// backend's reference interpreter (after the IR verifier).
     struct Machine {
         cpu: RiscvCpu,
-        mem: HashMap<u64, u8>,
+        mem: GuestMemory,
+        regs: InterpRegs,
     }
+
+    const PC: u64 = 0x8000;
 
     impl Machine {
         fn new() -> Machine {
+            let mem = GuestMemory::reserve(1 << 24).expect("reserve");
+            mem.map_anon(0x1000, 0x2000, PERM_R | PERM_W).expect("map");
             Machine {
                 cpu: RiscvCpu::default(),
-                mem: HashMap::new(),
+                mem,
+                regs: InterpRegs::default(),
             }
         }
-        fn global(&mut self, offset: u32) -> &mut u64 {
-            let base = (&mut self.cpu as *mut RiscvCpu).cast::<u8>();
-            assert!(offset.is_multiple_of(8) && offset + 8 <= off::END);
-            // SAFETY: an aligned 8-byte field inside the RiscvCpu (checked above).
-            unsafe { &mut *base.add(offset as usize).cast::<u64>() }
-        }
-        /// Run one instruction; returns the exit status (Next or Exception).
+        /// Run one instruction as a block; returns the exit status.
         fn exec(&mut self, insn: u32) -> ExitStatus {
-            let (ok, b) = translate(insn);
-            assert!(ok, "{insn:#010x}");
-            let mut t = vec![0u64; b.block.temps.len()];
-            let mask = |v: u64, ty: Ty| heron_backend::ir::zext(v, ty.bits());
-            for op in &b.block.ops {
-                match op {
-                    Op::Const { dst, ty, value } => t[dst.0 as usize] = mask(*value, *ty),
-                    Op::GetGlobal { dst, offset, .. } => t[dst.0 as usize] = *self.global(*offset),
-                    Op::SetGlobal { offset, src, .. } => *self.global(*offset) = t[src.0 as usize],
-                    Op::Bin { op, ty, dst, a, b } => {
-                        let (x, y) = (t[a.0 as usize], t[b.0 as usize]);
-                        let v = match op {
-                            BinOp::Add => x.wrapping_add(y),
-                            BinOp::And => x & y,
-                            BinOp::Or => x | y,
-                            BinOp::Xor => x ^ y,
-                            BinOp::AndNot => x & !y,
-                            BinOp::ShrU => x >> (y % 64),
-                            op => panic!("unexpected {op:?}"),
-                        };
-                        t[dst.0 as usize] = mask(v, *ty);
-                    }
-                    Op::SetCond {
-                        cond,
-                        ty,
-                        dst,
-                        a,
-                        b,
-                    } => {
-                        t[dst.0 as usize] = cond.eval(t[a.0 as usize], t[b.0 as usize], *ty) as u64
-                    }
-                    Op::Select {
-                        dst, cond, a, b, ..
-                    } => {
-                        t[dst.0 as usize] = if t[cond.0 as usize] != 0 {
-                            t[a.0 as usize]
-                        } else {
-                            t[b.0 as usize]
-                        }
-                    }
-                    Op::Extract {
-                        dst,
-                        ty,
-                        src,
-                        pos,
-                        len,
-                        signed,
-                    } => {
-                        let v = t[src.0 as usize] >> pos;
-                        let v = if *signed {
-                            heron_backend::ir::sext(v, *len as u32) as u64
-                        } else {
-                            heron_backend::ir::zext(v, *len as u32)
-                        };
-                        t[dst.0 as usize] = mask(v, *ty);
-                    }
-                    Op::Load { dst, addr, mem, .. } => {
-                        let a = t[addr.0 as usize];
-                        let mut v = 0u64;
-                        for i in 0..mem.size as u64 {
-                            v |= (*self.mem.get(&(a + i)).unwrap_or(&0) as u64) << (8 * i);
-                        }
-                        t[dst.0 as usize] = v;
-                    }
-                    Op::Store { val, addr, mem, .. } => {
-                        let (a, v) = (t[addr.0 as usize], t[val.0 as usize]);
-                        for i in 0..mem.size as u64 {
-                            self.mem.insert(a + i, (v >> (8 * i)) as u8);
-                        }
-                    }
-                    Op::Call { helper, args, dst } => {
-                        let a: Vec<u64> = args.iter().map(|x| t[x.0 as usize]).collect();
-                        assert_eq!(a.len(), helper.nargs as usize);
-                        let env = (&mut self.cpu as *mut RiscvCpu).cast::<u8>();
-                        // SAFETY: the helper was declared with this many u64 arguments and
-                        // the RiscvCpu env its ABI expects.
-                        let v = unsafe {
-                            match a.len() {
-                                1 => std::mem::transmute::<
-                                    *const u8,
-                                    extern "C" fn(*mut u8, u64) -> u64,
-                                >(helper.func)(env, a[0]),
-                                2 => std::mem::transmute::<
-                                    *const u8,
-                                    extern "C" fn(*mut u8, u64, u64) -> u64,
-                                >(helper.func)(env, a[0], a[1]),
-                                3 => std::mem::transmute::<
-                                    *const u8,
-                                    extern "C" fn(*mut u8, u64, u64, u64) -> u64,
-                                >(helper.func)(
-                                    env, a[0], a[1], a[2]
-                                ),
-                                4 => std::mem::transmute::<
-                                    *const u8,
-                                    extern "C" fn(*mut u8, u64, u64, u64, u64) -> u64,
-                                >(helper.func)(
-                                    env, a[0], a[1], a[2], a[3]
-                                ),
-                                n => panic!("{n} args"),
-                            }
-                        };
-                        if helper.effects.may_raise && self.cpu.hdr.pending_status != 0 {
-                            let st = ExitStatus::from_u32(self.cpu.hdr.pending_status);
-                            self.cpu.hdr.pending_status = 0;
-                            return st;
-                        }
-                        if let Some(d) = dst {
-                            t[d.0 as usize] = v;
-                        }
-                    }
-                    op => panic!("unexpected op {op:?}"),
-                }
+            let mut b = Builder::new(PC);
+            b.insn_start(PC);
+            assert!(translate_fp(&mut b, insn, PC), "{insn:#010x}");
+            b.goto_block(PC + 4);
+            let mut block = b.finish();
+            block.guest_size = 4;
+            block.num_insns = 1;
+            if let Err(e) = verify(&block) {
+                panic!("{insn:#010x}: {e:?}\n{block:?}");
             }
-            ExitStatus::Next
+            let ib = InterpBlock::new(&block);
+            let env = (&mut self.cpu as *mut RiscvCpu).cast::<u8>();
+            // SAFETY: env is a live RiscvCpu covering every global the translator uses, and
+            // the block calls only fpu helpers, whose ABI matches their declarations.
+            let st = unsafe { ib.run(env, &self.mem, &mut self.regs) };
+            let want_pc = if st == ExitStatus::Next { PC + 4 } else { PC };
+            assert_eq!(self.cpu.hdr.pc, want_pc);
+            st
         }
     }
 
@@ -782,17 +694,29 @@ mod tests {
         m.exec(r(0x71, 0, 3, 0, 12));
         assert_eq!(m.cpu.x[12], 0xdead_beef_7fc0_0001);
         // flw boxes, fsw stores the low 32 bits raw, fld/fsd move 64 bits.
-        m.cpu.x[5] = 0x1000;
+        m.cpu.x[5] = 0x2000;
         m.cpu.f[4] = 0x0123_4567_89ab_cdef;
-        m.exec(st(-16, 4, 5, 3)); // fsd f4, -16(x5)
-        m.exec(st(8, 4, 5, 2)); // fsw f4, 8(x5)
-        m.exec(ld(-16, 5, 3, 6)); // fld f6, -16(x5)
+        let next = ExitStatus::Next;
+        assert_eq!(m.exec(st(-16, 4, 5, 3)), next); // fsd f4, -16(x5)
+        assert_eq!(m.exec(st(8, 4, 5, 2)), next); // fsw f4, 8(x5)
+        assert_eq!(m.exec(ld(-16, 5, 3, 6)), next); // fld f6, -16(x5)
         assert_eq!(m.cpu.f[6], 0x0123_4567_89ab_cdef);
-        m.exec(ld(8, 5, 2, 7)); // flw f7, 8(x5)
+        assert_eq!(m.exec(ld(8, 5, 2, 7)), next); // flw f7, 8(x5)
         assert_eq!(m.cpu.f[7], 0xffff_ffff_89ab_cdef);
-        m.exec(ld(-12, 5, 2, 8)); // flw f8, -12(x5): the high half of the double
+        assert_eq!(m.exec(ld(-12, 5, 2, 8)), next); // flw f8, -12(x5): high half of f4
         assert_eq!(m.cpu.f[8], 0xffff_ffff_0123_4567);
-        assert_eq!(m.mem.get(&0x100c), None);
+        assert_eq!(m.mem.load(0x2008, 8), Ok(0x89ab_cdef));
+        // Misaligned accesses are allowed; unmapped ones fault precisely.
+        assert_eq!(m.exec(ld(-13, 5, 3, 9)), next);
+        assert_eq!(m.cpu.f[9], 0x0000_0001_2345_6789);
+        m.cpu.x[6] = 0x3000;
+        m.cpu.f[10] = 7;
+        assert_eq!(m.exec(ld(4, 6, 3, 10)), ExitStatus::Fault);
+        assert_eq!(m.cpu.hdr.fault_addr, 0x3004);
+        assert_eq!(m.cpu.f[10], 7);
+        assert_eq!(m.exec(st(-4, 4, 6, 3)), ExitStatus::Fault); // fsd straddling the end
+        assert_eq!(m.cpu.hdr.fault_addr, 0x3000);
+        assert_eq!(m.mem.load(0x2ffc, 4), Ok(0));
     }
 
     #[test]
