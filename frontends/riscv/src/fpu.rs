@@ -62,69 +62,111 @@ mod sse {
     use super::soft::{DZ, NV, NX, OF, Rm, UF};
     use std::arch::asm;
 
-    /// MXCSR for one operation: all exceptions masked, status flags clear, no DAZ/FTZ,
-    /// rounding control per `rm` (never called with RMM, which x86 lacks).
+    /// The host's MXCSR outside these operations, as Rust and Cranelift code assume it: round
+    /// to nearest even, all exceptions masked, no DAZ/FTZ (status flags are never read).
+    const DEFAULT_MXCSR: u32 = 0x1f80;
+    /// The same, in memory for `ldmxcsr`.
+    static DEFAULT_MXCSR_MEM: u32 = DEFAULT_MXCSR;
+
+    /// MXCSR for one operation: the default with clear status flags and rounding control per
+    /// `rm` (never called with RMM, which x86 lacks).
     #[inline(always)]
     fn mxcsr_for(rm: Rm) -> u32 {
-        const BASE: u32 = 0x1f80;
         match rm {
-            Rm::Rne | Rm::Rmm => BASE,
-            Rm::Rdn => BASE | 0x2000,
-            Rm::Rup => BASE | 0x4000,
-            Rm::Rtz => BASE | 0x6000,
+            Rm::Rne | Rm::Rmm => DEFAULT_MXCSR,
+            Rm::Rdn => DEFAULT_MXCSR | 0x2000,
+            Rm::Rup => DEFAULT_MXCSR | 0x4000,
+            Rm::Rtz => DEFAULT_MXCSR | 0x6000,
         }
     }
 
     /// MXCSR status bits (IE DE ZE OE UE PE) to fflags; DE is not an IEEE flag.
+    const FLAGS: [u8; 64] = {
+        let mut t = [0u8; 64];
+        let mut st = 0;
+        while st < 64 {
+            let mut f = 0;
+            if st & 0x01 != 0 {
+                f |= NV;
+            }
+            if st & 0x04 != 0 {
+                f |= DZ;
+            }
+            if st & 0x08 != 0 {
+                f |= OF;
+            }
+            if st & 0x10 != 0 {
+                f |= UF;
+            }
+            if st & 0x20 != 0 {
+                f |= NX;
+            }
+            t[st] = f as u8;
+            st += 1;
+        }
+        t
+    };
+
     #[inline(always)]
-    pub fn flags(st: u32) -> u32 {
-        let mut f = 0;
-        if st & 0x01 != 0 {
-            f |= NV;
-        }
-        if st & 0x04 != 0 {
-            f |= DZ;
-        }
-        if st & 0x08 != 0 {
-            f |= OF;
-        }
-        if st & 0x10 != 0 {
-            f |= UF;
-        }
-        if st & 0x20 != 0 {
-            f |= NX;
-        }
-        f
+    fn flags(st: u32) -> u32 {
+        FLAGS[(st & 0x3f) as usize] as u32
     }
 
-    // Each operation is one asm block that saves MXCSR, installs the rounding mode with
-    // clear flags, runs the instruction, reads the flags and restores MXCSR, so the compiler
-    // can neither fold the operation nor move it out of the rounding-mode window.
+    /// Run one SSE instruction (an asm template string plus its register operands) under the
+    /// rounding mode `rm` with clear status flags, and return the flags it raised as fflags.
+    /// Each run is one asm block, so the compiler can neither fold the operation nor move it
+    /// out of the rounding-mode window. Round-to-nearest needs a single MXCSR load (the
+    /// default mode with clear flags); other modes restore the default afterwards.
+    macro_rules! under_mode {
+        ($rm:expr, $insn:expr, $($operands:tt)*) => {{
+            let ctl = mxcsr_for($rm);
+            let mut st = 0u32;
+            if ctl == DEFAULT_MXCSR {
+                // SAFETY: touches only the named registers, the local `ctl`/`st` slots passed
+                // by pointer and MXCSR, which it leaves in the default mode.
+                unsafe {
+                    asm!(
+                        "ldmxcsr [{ctl}]",
+                        $insn,
+                        "stmxcsr [{st}]",
+                        ctl = in(reg) &raw const ctl,
+                        st = in(reg) &raw mut st,
+                        $($operands)*
+                        options(nostack, preserves_flags),
+                    );
+                }
+            } else {
+                // SAFETY: as above; the final load restores the default mode.
+                unsafe {
+                    asm!(
+                        "ldmxcsr [{ctl}]",
+                        $insn,
+                        "stmxcsr [{st}]",
+                        "ldmxcsr [{dflt}]",
+                        ctl = in(reg) &raw const ctl,
+                        st = in(reg) &raw mut st,
+                        dflt = in(reg) &raw const DEFAULT_MXCSR_MEM,
+                        $($operands)*
+                        options(nostack, preserves_flags),
+                    );
+                }
+            }
+            flags(st)
+        }};
+    }
 
     macro_rules! binop {
         ($name:ident, $t:ty, $insn:literal) => {
             #[inline(always)]
             pub fn $name(a: $t, b: $t, rm: Rm) -> ($t, u32) {
                 let mut x = a;
-                let mut csr = mxcsr_for(rm);
-                let mut saved = 0u32;
-                // SAFETY: touches only the named registers, the two local u32 slots passed
-                // by pointer, and MXCSR, which is restored before the block ends.
-                unsafe {
-                    asm!(
-                        "stmxcsr [{saved}]",
-                        "ldmxcsr [{csr}]",
-                        concat!($insn, " {x}, {y}"),
-                        "stmxcsr [{csr}]",
-                        "ldmxcsr [{saved}]",
-                        saved = in(reg) &raw mut saved,
-                        csr = in(reg) &raw mut csr,
-                        x = inout(xmm_reg) x,
-                        y = in(xmm_reg) b,
-                        options(nostack, preserves_flags),
-                    );
-                }
-                (x, flags(csr))
+                let fl = under_mode!(
+                    rm,
+                    concat!($insn, " {x}, {y}"),
+                    x = inout(xmm_reg) x,
+                    y = in(xmm_reg) b,
+                );
+                (x, fl)
             }
         };
     }
@@ -146,25 +188,14 @@ mod sse {
             #[inline(always)]
             pub fn $name(a: $t, b: $t, c: $t, rm: Rm) -> ($t, u32) {
                 let mut x = a;
-                let mut csr = mxcsr_for(rm);
-                let mut saved = 0u32;
-                // SAFETY: as for `binop!`; the caller checked that the host supports FMA.
-                unsafe {
-                    asm!(
-                        "stmxcsr [{saved}]",
-                        "ldmxcsr [{csr}]",
-                        concat!($insn, " {x}, {y}, {z}"),
-                        "stmxcsr [{csr}]",
-                        "ldmxcsr [{saved}]",
-                        saved = in(reg) &raw mut saved,
-                        csr = in(reg) &raw mut csr,
-                        x = inout(xmm_reg) x,
-                        y = in(xmm_reg) b,
-                        z = in(xmm_reg) c,
-                        options(nostack, preserves_flags),
-                    );
-                }
-                (x, flags(csr))
+                let fl = under_mode!(
+                    rm,
+                    concat!($insn, " {x}, {y}, {z}"),
+                    x = inout(xmm_reg) x,
+                    y = in(xmm_reg) b,
+                    z = in(xmm_reg) c,
+                );
+                (x, fl)
             }
         };
     }
@@ -176,24 +207,8 @@ mod sse {
     #[inline(always)]
     pub fn cvtsd2ss(a: f64, rm: Rm) -> (f32, u32) {
         let x: f32;
-        let mut csr = mxcsr_for(rm);
-        let mut saved = 0u32;
-        // SAFETY: as for `binop!`.
-        unsafe {
-            asm!(
-                "stmxcsr [{saved}]",
-                "ldmxcsr [{csr}]",
-                "cvtsd2ss {x}, {y}",
-                "stmxcsr [{csr}]",
-                "ldmxcsr [{saved}]",
-                saved = in(reg) &raw mut saved,
-                csr = in(reg) &raw mut csr,
-                x = out(xmm_reg) x,
-                y = in(xmm_reg) a,
-                options(nostack, preserves_flags),
-            );
-        }
-        (x, flags(csr))
+        let fl = under_mode!(rm, "cvtsd2ss {x}, {y}", x = out(xmm_reg) x, y = in(xmm_reg) a,);
+        (x, fl)
     }
 
     /// Whether the host has an FMA unit (detected once, then a cached load).

@@ -955,3 +955,23 @@ fn int_kind_round_trip() {
         assert_eq!(kind.decode(x), (neg, mag));
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn host_rounding_mode_is_restored() {
+    fn mxcsr() -> u32 {
+        let mut v = 0u32;
+        // SAFETY: stores MXCSR into a local.
+        unsafe { std::arch::asm!("stmxcsr [{p}]", p = in(reg) &raw mut v, options(nostack)) };
+        v
+    }
+    for rm in 0..5 {
+        h2(helper_fdiv_d, d(1.0), d(3.0), rm);
+        h3(helper_fma_s, 0x43, s(1.0), s(3.0), s(1e-10), rm);
+        h1(helper_fcvt_s_d, d(0.1), rm);
+        // Control bits (all but the sticky status flags) are the default again.
+        assert_eq!(mxcsr() & !0x3f, 0x1f80, "rm {rm}");
+        let x = std::hint::black_box(1.0f64) + std::hint::black_box(3.0 * 2f64.powi(-54));
+        assert_eq!(x.to_bits(), 0x3ff0_0000_0000_0001);
+    }
+}
