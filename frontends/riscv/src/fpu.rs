@@ -607,4 +607,4 @@ extern "C" fn helper_fclass_d(_env: *mut u8, a: u64) -> u64 {
 heron_backend::helper!(pub FCLASS_D = helper_fclass_d, 1, Effects::PURE);
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -365,6 +365,8 @@ fn op_fp(b: &mut Builder, f: &Fields) -> bool {
 mod tests {
     use super::*;
     use crate::cpu::RiscvCpu;
+    use crate::fpu::soft::{F32, F64};
+    use crate::fpu::tests::Rng;
     use crate::fpu::{CANONICAL_NAN_D, CANONICAL_NAN_S, nan_box};
     use heron_backend::interp::{InterpBlock, InterpRegs};
     use heron_backend::ir::{ExitStatus, Op};
@@ -610,8 +612,8 @@ mod tests {
                 regs: InterpRegs::default(),
             }
         }
-        /// Run one instruction as a block; returns the exit status.
-        fn exec(&mut self, insn: u32) -> ExitStatus {
+        /// Translate one instruction into a verified, pre-decoded block.
+        fn build(insn: u32) -> InterpBlock {
             let mut b = Builder::new(PC);
             b.insn_start(PC);
             assert!(translate_fp(&mut b, insn, PC), "{insn:#010x}");
@@ -622,7 +624,10 @@ mod tests {
             if let Err(e) = verify(&block) {
                 panic!("{insn:#010x}: {e:?}\n{block:?}");
             }
-            let ib = InterpBlock::new(&block);
+            InterpBlock::new(&block)
+        }
+        /// Run a block built by [`Machine::build`]; returns the exit status.
+        fn run(&mut self, ib: &InterpBlock) -> ExitStatus {
             let env = (&mut self.cpu as *mut RiscvCpu).cast::<u8>();
             // SAFETY: env is a live RiscvCpu covering every global the translator uses, and
             // the block calls only fpu helpers, whose ABI matches their declarations.
@@ -630,6 +635,11 @@ mod tests {
             let want_pc = if st == ExitStatus::Next { PC + 4 } else { PC };
             assert_eq!(self.cpu.hdr.pc, want_pc);
             st
+        }
+        /// Run one instruction as a block; returns the exit status.
+        fn exec(&mut self, insn: u32) -> ExitStatus {
+            let ib = Machine::build(insn);
+            self.run(&ib)
         }
     }
 
@@ -764,5 +774,228 @@ mod tests {
 
     fn m_f64(x: u64) -> f64 {
         f64::from_bits(x)
+    }
+
+    /// Operand source of a differential-test op.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Src {
+        S,
+        D,
+        Int,
+        /// Float operand for a float-to-integer conversion (S or D).
+        ToInt(Prec),
+    }
+
+    /// (oracle op code, instruction with rd = 4, rs1 = 1, rs2 = 2, rs3 = 3, rm = dynamic,
+    /// result in x4 rather than f4, operand source).
+    fn oracle_ops() -> Vec<(u32, u32, bool, Src)> {
+        let mut v = Vec::new();
+        for (fmt, base, src) in [(0u32, 0u32, Src::S), (1, 32, Src::D)] {
+            let p = if fmt == 0 { Prec::S } else { Prec::D };
+            for (i, f5) in [0x00u32, 0x01, 0x02, 0x03].iter().enumerate() {
+                v.push((base + i as u32, r(f5 << 2 | fmt, 2, 1, 7, 4), false, src));
+            }
+            v.push((base + 4, r(0x0b << 2 | fmt, 0, 1, 7, 4), false, src));
+            for (i, opc) in [OPC_MADD, OPC_MSUB, OPC_NMSUB, OPC_NMADD]
+                .iter()
+                .enumerate()
+            {
+                v.push((
+                    base + 5 + i as u32,
+                    r4(*opc, 3, fmt, 2, 1, 7, 4),
+                    false,
+                    src,
+                ));
+            }
+            v.push((base + 9, r(0x05 << 2 | fmt, 2, 1, 0, 4), false, src));
+            v.push((base + 10, r(0x05 << 2 | fmt, 2, 1, 1, 4), false, src));
+            v.push((base + 11, r(0x14 << 2 | fmt, 2, 1, 2, 4), true, src));
+            v.push((base + 12, r(0x14 << 2 | fmt, 2, 1, 1, 4), true, src));
+            v.push((base + 13, r(0x14 << 2 | fmt, 2, 1, 0, 4), true, src));
+            v.push((base + 14, r(0x1c << 2 | fmt, 0, 1, 1, 4), true, src));
+            for k in 0..4 {
+                v.push((
+                    base + 15 + k,
+                    r(0x18 << 2 | fmt, k, 1, 7, 4),
+                    true,
+                    Src::ToInt(p),
+                ));
+                v.push((
+                    base + 19 + k,
+                    r(0x1a << 2 | fmt, k, 1, 7, 4),
+                    false,
+                    Src::Int,
+                ));
+            }
+            for j in 0..3 {
+                v.push((base + 24 + j, r(0x04 << 2 | fmt, 2, 1, j, 4), false, src));
+            }
+        }
+        v.push((23, r(0x20, 1, 1, 7, 4), false, Src::D)); // fcvt.s.d
+        v.push((55, r(0x21, 0, 1, 7, 4), false, Src::S)); // fcvt.d.s
+        v
+    }
+
+    fn gen_operand(rng: &mut Rng, src: Src, near: Option<u64>) -> u64 {
+        match src {
+            Src::S => {
+                let x = rng.value(F32, near.map(|n| n as i64)) as u32;
+                match rng.below(16) {
+                    0 => x as u64,                         // not NaN-boxed
+                    1 => 0x7fff_ffff_0000_0000 | x as u64, // not NaN-boxed
+                    _ => nan_box(x),
+                }
+            }
+            Src::D => rng.value(F64, near.map(|n| n as i64)),
+            Src::Int => {
+                const EDGES: [u64; 12] = [
+                    0,
+                    1 << 24,
+                    1 << 31,
+                    1 << 32,
+                    1 << 53,
+                    1 << 63,
+                    0x7fff_ffff,
+                    0xffff_ffff,
+                    i64::MAX as u64,
+                    u64::MAX,
+                    0x0123_4567_89ab_cdef,
+                    0x8000_0000_0000_0001,
+                ];
+                let e = EDGES[rng.below(EDGES.len() as u64) as usize];
+                match rng.below(4) {
+                    0 => rng.next(),
+                    1 => rng.next() >> rng.below(64),
+                    2 => e.wrapping_add(rng.below(9)).wrapping_sub(4),
+                    _ => e.wrapping_neg().wrapping_add(rng.below(9)).wrapping_sub(4),
+                }
+            }
+            Src::ToInt(p) => {
+                // Integers near the conversion boundaries, plus quarters, rounded to the
+                // format; or any value.
+                let k: f64 = [
+                    0.0,
+                    1.0,
+                    2f64.powi(31),
+                    2f64.powi(32),
+                    2f64.powi(63),
+                    2f64.powi(64),
+                ][rng.below(6) as usize];
+                let x = k + rng.below(9) as f64 - 4.0 + rng.below(4) as f64 * 0.25;
+                let x = if rng.below(2) == 0 { -x } else { x };
+                match (p, rng.below(4)) {
+                    (Prec::S, 0) => nan_box(rng.value(F32, None) as u32),
+                    (Prec::S, _) => nan_box((x as f32).to_bits()),
+                    (Prec::D, 0) => rng.value(F64, None),
+                    (Prec::D, _) => x.to_bits(),
+                }
+            }
+        }
+    }
+
+    /// Compare every F/D instruction, in every rounding mode, against qemu-riscv64 running
+    /// the same instructions (built with riscv64-linux-gnu-gcc): results and fflags.
+    #[test]
+    fn matches_qemu_on_random_vectors() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let dir = std::env::temp_dir().join(format!("heron-rvfp-oracle-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let src = dir.join("oracle.c");
+        let exe = dir.join("oracle");
+        std::fs::write(&src, include_str!("fpu/qemu_oracle.c")).expect("write oracle");
+        match Command::new("riscv64-linux-gnu-gcc")
+            .args(["-O1", "-static", "-o"])
+            .arg(&exe)
+            .arg(&src)
+            .status()
+        {
+            Ok(st) => assert!(st.success(), "compiling the oracle failed"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!(
+                    "NOTICE: riscv64-linux-gnu-gcc not installed; skipping the qemu comparison"
+                );
+                return;
+            }
+            Err(e) => panic!("running riscv64-linux-gnu-gcc: {e}"),
+        }
+        // Vectors: (op index, frm, a, b, c).
+        let ops = oracle_ops();
+        let mut rng = Rng(0x0ddb_a11c_afe5_1234);
+        let mut vecs = Vec::new();
+        for _ in 0..1500 {
+            for (i, &(_, _, _, src)) in ops.iter().enumerate() {
+                let frm = rng.below(5);
+                let a = gen_operand(&mut rng, src, None);
+                let fmt = if src == Src::S { F32 } else { F64 };
+                let near = ((a >> fmt.mant) & ((1 << fmt.exp_bits) - 1)) as u64;
+                let (nb, nc) = (rng.below(2) == 0, rng.below(2) == 0);
+                let b = gen_operand(&mut rng, src, nb.then_some(near));
+                let c = gen_operand(&mut rng, src, nc.then_some(near));
+                vecs.push((i, frm, a, b, c));
+            }
+        }
+        let mut input = Vec::with_capacity(vecs.len() * 32);
+        for &(i, frm, a, b, c) in &vecs {
+            input.extend_from_slice(&ops[i].0.to_le_bytes());
+            input.extend_from_slice(&(frm as u32).to_le_bytes());
+            for x in [a, b, c] {
+                input.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        let child = Command::new("qemu-riscv64")
+            .arg(&exe)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("NOTICE: qemu-riscv64 not installed; skipping the qemu comparison");
+                return;
+            }
+            Err(e) => panic!("running qemu-riscv64: {e}"),
+        };
+        let mut stdin = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
+        let out = child.wait_with_output().expect("qemu output");
+        writer.join().expect("writer").expect("write vectors");
+        assert!(out.status.success());
+        assert_eq!(out.stdout.len(), vecs.len() * 16);
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let blocks: Vec<InterpBlock> = ops.iter().map(|o| Machine::build(o.1)).collect();
+        let mut m = Machine::new();
+        let mut mismatches = Vec::new();
+        for (n, &(i, frm, a, b, c)) in vecs.iter().enumerate() {
+            let word = |k: usize| {
+                let bytes: [u8; 8] = out.stdout[n * 16 + k * 8..n * 16 + k * 8 + 8]
+                    .try_into()
+                    .expect("8 bytes");
+                u64::from_le_bytes(bytes)
+            };
+            let (want, want_flags) = (word(0), word(1));
+            m.cpu.frm = frm;
+            m.cpu.fflags = 0;
+            m.cpu.f[1] = a;
+            m.cpu.f[2] = b;
+            m.cpu.f[3] = c;
+            m.cpu.x[1] = a;
+            assert_eq!(m.run(&blocks[i]), ExitStatus::Next);
+            let got = if ops[i].2 { m.cpu.x[4] } else { m.cpu.f[4] };
+            if (got, m.cpu.fflags) != (want, want_flags) {
+                mismatches.push(format!(
+                    "op {} insn {:#010x} frm {frm} a {a:#x} b {b:#x} c {c:#x}: got {got:#x}/{:#x}, qemu {want:#x}/{want_flags:#x}",
+                    ops[i].0, ops[i].1, m.cpu.fflags
+                ));
+            }
+        }
+        assert!(
+            mismatches.is_empty(),
+            "{} of {} differ:\n{}",
+            mismatches.len(),
+            vecs.len(),
+            mismatches[..mismatches.len().min(40)].join("\n")
+        );
     }
 }

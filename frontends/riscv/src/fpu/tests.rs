@@ -758,21 +758,21 @@ fn helper_declarations() {
 // ---------------------------------------------------------------------------------------
 // Randomized cross-checks: host SSE paths against the software implementation.
 
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         // xorshift64*
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
     /// An interesting value of `fmt` with biased exponent near `near` (if given).
-    fn value(&mut self, fmt: Fmt, near: Option<i64>) -> u64 {
+    pub(crate) fn value(&mut self, fmt: Fmt, near: Option<i64>) -> u64 {
         let emax = (1i64 << fmt.exp_bits) - 1;
         let e = match (near, self.below(10)) {
             (Some(n), 0..=5) => n + self.below(9) as i64 - 4,
