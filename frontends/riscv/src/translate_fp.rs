@@ -928,7 +928,7 @@ mod tests {
                 let frm = rng.below(5);
                 let a = gen_operand(&mut rng, src, None);
                 let fmt = if src == Src::S { F32 } else { F64 };
-                let near = ((a >> fmt.mant) & ((1 << fmt.exp_bits) - 1)) as u64;
+                let near = (a >> fmt.mant) & ((1 << fmt.exp_bits) - 1);
                 let (nb, nc) = (rng.below(2) == 0, rng.below(2) == 0);
                 let b = gen_operand(&mut rng, src, nb.then_some(near));
                 let c = gen_operand(&mut rng, src, nc.then_some(near));
