@@ -203,6 +203,31 @@ mod sse {
     fma!(fmadd_ss, f32, "vfmadd213ss");
     fma!(fmadd_sd, f64, "vfmadd213sd");
 
+    macro_rules! fma_default_env {
+        ($name:ident, $t:ty, $insn:literal) => {
+            /// a * b + c in the default environment (round to nearest even), flags not
+            /// observed. Only call when the host has FMA.
+            #[inline(always)]
+            pub fn $name(a: $t, b: $t, c: $t) -> $t {
+                let mut x = a;
+                // SAFETY: a pure register operation; the caller checked for FMA support.
+                unsafe {
+                    asm!(
+                        concat!($insn, " {x}, {y}, {z}"),
+                        x = inout(xmm_reg) x,
+                        y = in(xmm_reg) b,
+                        z = in(xmm_reg) c,
+                        options(pure, nomem, nostack, preserves_flags),
+                    );
+                }
+                x
+            }
+        };
+    }
+
+    fma_default_env!(fmadd_ss_rne, f32, "vfmadd213ss");
+    fma_default_env!(fmadd_sd_rne, f64, "vfmadd213sd");
+
     /// f64 -> f32, rounding per `rm`.
     #[inline(always)]
     pub fn cvtsd2ss(a: f64, rm: Rm) -> (f32, u32) {
@@ -524,6 +549,101 @@ unsafe fn with_flags(env: *mut u8, f: impl FnOnce() -> (u64, u32)) -> u64 {
     r
 }
 
+/// The common case of a rounding helper, without touching MXCSR (QEMU calls the idea
+/// "hardfloat"): when the instruction rounds to nearest-even and inexact is already accrued,
+/// an operation whose result is a normal number of magnitude above the smallest normal can
+/// have raised no flag but inexact (invalid operations give NaN, division by zero and
+/// overflow infinity, underflow at most the smallest normal), so the host's result in its
+/// default environment stands and fflags needs no update. `f` computes that result.
+///
+/// # Safety
+/// `env` must point to a valid `RiscvCpu`.
+#[inline(always)]
+unsafe fn fast_d(env: *mut u8, insn: u64, f: impl FnOnce() -> f64) -> Option<u64> {
+    // SAFETY: guaranteed by the caller; plain reads of two fields.
+    let (frm, fflags) = unsafe {
+        let cpu = env.cast::<RiscvCpu>();
+        ((*cpu).frm, (*cpu).fflags)
+    };
+    let field = (insn >> 12) & 7;
+    if !(field == 0 || (field == 7 && frm == 0)) || fflags & NX as u64 == 0 {
+        return None;
+    }
+    let r = f().to_bits();
+    const MIN_ABOVE: u64 = 0x0010_0000_0000_0001; // just above the smallest normal
+    const INF: u64 = 0x7ff0_0000_0000_0000;
+    ((r & !(1 << 63)).wrapping_sub(MIN_ABOVE) < INF - MIN_ABOVE).then_some(r)
+}
+
+/// [`fast_d`] for single precision (the result NaN-boxed).
+///
+/// # Safety
+/// As for [`fast_d`].
+#[inline(always)]
+unsafe fn fast_s(env: *mut u8, insn: u64, f: impl FnOnce() -> f32) -> Option<u64> {
+    // SAFETY: guaranteed by the caller.
+    let (frm, fflags) = unsafe {
+        let cpu = env.cast::<RiscvCpu>();
+        ((*cpu).frm, (*cpu).fflags)
+    };
+    let field = (insn >> 12) & 7;
+    if !(field == 0 || (field == 7 && frm == 0)) || fflags & NX as u64 == 0 {
+        return None;
+    }
+    let r = f().to_bits();
+    const MIN_ABOVE: u32 = 0x0080_0001;
+    const INF: u32 = 0x7f80_0000;
+    ((r & !(1 << 31)).wrapping_sub(MIN_ABOVE) < INF - MIN_ABOVE).then_some(nan_box(r))
+}
+
+#[inline(always)]
+fn fs(x: u64) -> f32 {
+    f32::from_bits(unbox(x))
+}
+
+#[inline(always)]
+fn fd(x: u64) -> f64 {
+    f64::from_bits(x)
+}
+
+/// a * b + c in the default environment (round to nearest even), flags not observed.
+#[inline(always)]
+fn fma_rne_s(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if sse::has_fma() {
+        return sse::fmadd_ss_rne(a, b, c);
+    }
+    a.mul_add(b, c)
+}
+
+/// a * b + c in the default environment (round to nearest even), flags not observed.
+#[inline(always)]
+fn fma_rne_d(a: f64, b: f64, c: f64) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if sse::has_fma() {
+        return sse::fmadd_sd_rne(a, b, c);
+    }
+    a.mul_add(b, c)
+}
+
+/// The f32 operands of an FMA-family instruction with its negations applied.
+#[inline(always)]
+fn fma_operands_s(insn: u64, a: u64, b: u64, c: u64) -> (f32, f32, f32) {
+    let k = FmaKind::from_insn(insn);
+    let a = if k.negate_product { -fs(a) } else { fs(a) };
+    let c = if k.negate_addend { -fs(c) } else { fs(c) };
+    (a, fs(b), c)
+}
+
+/// The f64 operands of an FMA-family instruction with its negations applied.
+#[inline(always)]
+fn fma_operands_d(insn: u64, a: u64, b: u64, c: u64) -> (f64, f64, f64) {
+    let k = FmaKind::from_insn(insn);
+    let a = if k.negate_product { -fd(a) } else { fd(a) };
+    let c = if k.negate_addend { -fd(c) } else { fd(c) };
+    (a, fd(b), c)
+}
+
 /// Count identifiers (helper argument counts).
 macro_rules! count {
     () => { 0 };
@@ -533,9 +653,16 @@ macro_rules! count {
 /// Declare rounding helpers: `STATIC = func(args...; insn, rm) => (result, flags)`. The
 /// instruction word is the last argument; `rm` is bound to the resolved rounding mode.
 macro_rules! rm_helpers {
-    ($($static:ident = $func:ident($($arg:ident),*; $insn:ident, $rm:ident) => $body:expr;)*) => {
+    ($($static:ident = $func:ident($($arg:ident),*; $insn:ident, $rm:ident)
+        $(fast $fast:ident $fexpr:block)? => $body:expr;)*) => {
         $(
             unsafe extern "C" fn $func(env: *mut u8, $($arg: u64,)* $insn: u64) -> u64 {
+                $(
+                    // SAFETY: generated code passes the calling hart's RiscvCpu as env.
+                    if let Some(r) = unsafe { $fast(env, $insn, || $fexpr) } {
+                        return r;
+                    }
+                )?
                 // SAFETY: generated code passes the calling hart's RiscvCpu as env.
                 unsafe { with_rm(env, $insn, |$rm| $body) }
             }
@@ -563,19 +690,33 @@ fn int_kind(insn: u64) -> IntKind {
 }
 
 rm_helpers! {
-    FADD_S = helper_fadd_s(a, b; insn, rm) => arith_s(Arith::Add, a, b, rm);
-    FSUB_S = helper_fsub_s(a, b; insn, rm) => arith_s(Arith::Sub, a, b, rm);
-    FMUL_S = helper_fmul_s(a, b; insn, rm) => arith_s(Arith::Mul, a, b, rm);
-    FDIV_S = helper_fdiv_s(a, b; insn, rm) => arith_s(Arith::Div, a, b, rm);
-    FSQRT_S = helper_fsqrt_s(a; insn, rm) => sqrt_s(a, rm);
-    FADD_D = helper_fadd_d(a, b; insn, rm) => arith_d(Arith::Add, a, b, rm);
-    FSUB_D = helper_fsub_d(a, b; insn, rm) => arith_d(Arith::Sub, a, b, rm);
-    FMUL_D = helper_fmul_d(a, b; insn, rm) => arith_d(Arith::Mul, a, b, rm);
-    FDIV_D = helper_fdiv_d(a, b; insn, rm) => arith_d(Arith::Div, a, b, rm);
-    FSQRT_D = helper_fsqrt_d(a; insn, rm) => sqrt_d(a, rm);
-    FMA_S = helper_fma_s(a, b, c; insn, rm) => fma_s(FmaKind::from_insn(insn), a, b, c, rm);
-    FMA_D = helper_fma_d(a, b, c; insn, rm) => fma_d(FmaKind::from_insn(insn), a, b, c, rm);
-    FCVT_S_D = helper_fcvt_s_d(a; insn, rm) => cvt_s_d(a, rm);
+    FADD_S = helper_fadd_s(a, b; insn, rm) fast fast_s { fs(a) + fs(b) }
+        => arith_s(Arith::Add, a, b, rm);
+    FSUB_S = helper_fsub_s(a, b; insn, rm) fast fast_s { fs(a) - fs(b) }
+        => arith_s(Arith::Sub, a, b, rm);
+    FMUL_S = helper_fmul_s(a, b; insn, rm) fast fast_s { fs(a) * fs(b) }
+        => arith_s(Arith::Mul, a, b, rm);
+    FDIV_S = helper_fdiv_s(a, b; insn, rm) fast fast_s { fs(a) / fs(b) }
+        => arith_s(Arith::Div, a, b, rm);
+    FSQRT_S = helper_fsqrt_s(a; insn, rm) fast fast_s { fs(a).sqrt() } => sqrt_s(a, rm);
+    FADD_D = helper_fadd_d(a, b; insn, rm) fast fast_d { fd(a) + fd(b) }
+        => arith_d(Arith::Add, a, b, rm);
+    FSUB_D = helper_fsub_d(a, b; insn, rm) fast fast_d { fd(a) - fd(b) }
+        => arith_d(Arith::Sub, a, b, rm);
+    FMUL_D = helper_fmul_d(a, b; insn, rm) fast fast_d { fd(a) * fd(b) }
+        => arith_d(Arith::Mul, a, b, rm);
+    FDIV_D = helper_fdiv_d(a, b; insn, rm) fast fast_d { fd(a) / fd(b) }
+        => arith_d(Arith::Div, a, b, rm);
+    FSQRT_D = helper_fsqrt_d(a; insn, rm) fast fast_d { fd(a).sqrt() } => sqrt_d(a, rm);
+    FMA_S = helper_fma_s(a, b, c; insn, rm) fast fast_s {
+        let (x, y, z) = fma_operands_s(insn, a, b, c);
+        fma_rne_s(x, y, z)
+    } => fma_s(FmaKind::from_insn(insn), a, b, c, rm);
+    FMA_D = helper_fma_d(a, b, c; insn, rm) fast fast_d {
+        let (x, y, z) = fma_operands_d(insn, a, b, c);
+        fma_rne_d(x, y, z)
+    } => fma_d(FmaKind::from_insn(insn), a, b, c, rm);
+    FCVT_S_D = helper_fcvt_s_d(a; insn, rm) fast fast_s { fd(a) as f32 } => cvt_s_d(a, rm);
     FCVT_D_S = helper_fcvt_d_s(a; insn, rm) => cvt_d_s(a, rm);
     FCVT_INT_S = helper_fcvt_int_s(a; insn, rm) => to_int_s(a, int_kind(insn), rm);
     FCVT_INT_D = helper_fcvt_int_d(a; insn, rm) => to_int_d(a, int_kind(insn), rm);

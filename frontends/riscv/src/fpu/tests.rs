@@ -975,3 +975,117 @@ fn host_rounding_mode_is_restored() {
         assert_eq!(x.to_bits(), 0x3ff0_0000_0000_0001);
     }
 }
+
+/// With inexact already accrued and round-to-nearest, the arithmetic helpers may skip the
+/// MXCSR dance; their results and flags must be exactly those of the full path.
+#[test]
+fn fast_path_matches_full_path() {
+    let mut rng = Rng(0xabcd_ef01_2345_6789);
+    let run_with = |fflags: u64, f: &dyn Fn(*mut u8) -> u64| {
+        let mut c = RiscvCpu {
+            fflags,
+            ..RiscvCpu::default()
+        };
+        let r = f(env(&mut c));
+        (r, c.fflags)
+    };
+    type Op2 = Box<dyn Fn(*mut u8, u64, u64, u64) -> u64>;
+    let two = |h: H2| -> Op2 {
+        // SAFETY: called with a live RiscvCpu env.
+        Box::new(move |e, a, b, w| unsafe { h(e, a, b, w) })
+    };
+    let one = |h: H1| -> Op2 {
+        // SAFETY: called with a live RiscvCpu env.
+        Box::new(move |e, a, _, w| unsafe { h(e, a, w) })
+    };
+    let ops: [(Op2, bool); 10] = [
+        (two(helper_fadd_s), true),
+        (two(helper_fsub_s), true),
+        (two(helper_fmul_s), true),
+        (two(helper_fdiv_s), true),
+        (two(helper_fadd_d), false),
+        (two(helper_fsub_d), false),
+        (two(helper_fmul_d), false),
+        (two(helper_fdiv_d), false),
+        (one(helper_fsqrt_s), true),
+        (one(helper_fsqrt_d), false),
+    ];
+    let mut fast_hits = 0;
+    for i in 0..40_000 {
+        for (j, (h, single)) in ops.iter().enumerate() {
+            let fmt = if *single { F32 } else { F64 };
+            let a = rng.value(fmt, None);
+            let b = rng.value(fmt, Some(biased_exp(fmt, a)));
+            let (a, b) = if *single {
+                (nan_box(a as u32), nan_box(b as u32))
+            } else {
+                (a, b)
+            };
+            let rm = if i % 2 == 0 { 0 } else { DYN };
+            let w = word(rm, 0);
+            let call = |e: *mut u8| h(e, a, b, w);
+            let (r0, f0) = run_with(0, &call);
+            let (r1, f1) = run_with(NX_, &call);
+            assert_eq!((r1, f1), (r0, f0 | NX_), "helper {j} {a:#x} {b:#x}");
+            if f0 == NX_ {
+                fast_hits += 1;
+            }
+        }
+        let fmt = if i % 2 == 0 { F32 } else { F64 };
+        let (a, b, c) = (
+            rng.value(fmt, None),
+            rng.value(fmt, Some(fmt.bias() as i64)),
+            rng.value(fmt, None),
+        );
+        for opc in [0x43, 0x47, 0x4b, 0x4f] {
+            let (h, a, b, c): (H3, u64, u64, u64) = if fmt == F32 {
+                (
+                    helper_fma_s,
+                    nan_box(a as u32),
+                    nan_box(b as u32),
+                    nan_box(c as u32),
+                )
+            } else {
+                (helper_fma_d, a, b, c)
+            };
+            let w = opc | DYN << 12;
+            // SAFETY: env is a live RiscvCpu.
+            let call = |e: *mut u8| unsafe { h(e, a, b, c, w) };
+            let (r0, f0) = run_with(0, &call);
+            let (r1, f1) = run_with(NX_, &call);
+            assert_eq!(
+                (r1, f1),
+                (r0, f0 | NX_),
+                "fma {opc:#x} {a:#x} {b:#x} {c:#x}"
+            );
+        }
+        let a = rng.value(F64, Some(1023 - 130 + (i % 260) as i64));
+        // SAFETY: env is a live RiscvCpu.
+        let call = |e: *mut u8| unsafe { helper_fcvt_s_d(e, a, word(0, 1)) };
+        let (r0, f0) = run_with(0, &call);
+        assert_eq!(run_with(NX_, &call), (r0, f0 | NX_), "fcvt.s.d {a:#x}");
+    }
+    assert!(fast_hits > 100_000, "{fast_hits}");
+    // Results at the smallest normal may come with underflow: the full path decides.
+    let tiny_d = |e: *mut u8| {
+        // SAFETY: env is a live RiscvCpu.
+        unsafe { helper_fmul_d(e, 0x3fef_ffff_ffff_ffff, D_MIN_NORMAL | NEG, word(0, 0)) }
+    };
+    assert_eq!(run_with(NX_, &tiny_d), (D_MIN_NORMAL | NEG, UF_ | NX_));
+    let tiny_s = |e: *mut u8| {
+        // SAFETY: env is a live RiscvCpu.
+        unsafe { helper_fmul_s(e, nan_box(0x3f7f_ffff), nan_box(0x0080_0000), word(DYN, 0)) }
+    };
+    assert_eq!(run_with(NX_, &tiny_s), (nan_box(0x0080_0000), UF_ | NX_));
+    // Overflow to infinity and exact results with NX set.
+    let ovf = |e: *mut u8| {
+        // SAFETY: env is a live RiscvCpu.
+        unsafe { helper_fadd_d(e, D_MAX, D_MAX, word(0, 0)) }
+    };
+    assert_eq!(run_with(NX_, &ovf), (D_INF, OF_ | NX_));
+    let dz = |e: *mut u8| {
+        // SAFETY: env is a live RiscvCpu.
+        unsafe { helper_fdiv_s(e, s(1.0), s(0.0), word(0, 0)) }
+    };
+    assert_eq!(run_with(NX_, &dz), (nan_box(S_INF), DZ_ | NX_));
+}
