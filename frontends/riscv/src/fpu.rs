@@ -5,7 +5,12 @@
 //! round-to-nearest-max-magnitude, conversions, comparisons and FMA on hosts without an FMA
 //! unit use the software implementation in [`soft`]. NaN results are canonical, f32 operands
 //! are NaN-unboxed and f32 results NaN-boxed, flags are ORed into `RiscvCpu::fflags`, and a
-//! reserved rounding mode raises an illegal-instruction exception.
+//! reserved rounding mode raises an illegal-instruction exception. Once inexact is accrued,
+//! round-to-nearest arithmetic with an ordinary result skips MXCSR entirely (see
+//! `fast_d`), which is the steady state of most floating-point code.
+//!
+//! Invariant: outside these helpers MXCSR holds its default (round to nearest even, all
+//! exceptions masked, no DAZ/FTZ), as Rust and Cranelift code assume; helpers leave it so.
 
 pub mod soft;
 
