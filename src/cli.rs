@@ -161,8 +161,19 @@ pub fn preprocess_run_args(args: &[OsString]) -> Vec<OsString> {
                     }
                 }
             }
-            // Attached short values (`-Lpath`) and unknown options: clap decides.
-            None => out.push(a.clone()),
+            // Attached short values (`-Lpath`) and unknown options: clap decides. An
+            // unknown single-dash word is shown to clap as a long option, so the error
+            // names it whole.
+            None => {
+                let attached = s.len() > 2
+                    && !s.starts_with("--")
+                    && VALUE_OPTS.iter().any(|o| o.len() == 2 && s.starts_with(o));
+                if !attached && s.len() > 2 && !s.starts_with("--") {
+                    out.push(OsString::from(format!("-{s}")));
+                } else {
+                    out.push(a.clone());
+                }
+            }
         }
         i += 1;
     }

@@ -50,7 +50,7 @@ pub mod frame {
 }
 
 pub fn guest() -> Arc<dyn Guest> {
-    Arc::new(heron_riscv::translate::RiscvGuest::new())
+    Arc::new(heron_riscv::translate::RiscvGuest)
 }
 
 /// The CPU state a new program starts with.

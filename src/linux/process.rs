@@ -12,8 +12,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::Ordering;
 
 pub fn clone(t: &mut Thread, a: [u64; 6]) -> R {
-    // riscv64 (generic) argument order: flags, newsp, parent_tid, child_tid, tls.
-    let (flags, newsp, ptid, ctid, tls) = (a[0], a[1], a[2], a[3], a[4]);
+    // riscv64 argument order (CONFIG_CLONE_BACKWARDS): flags, newsp, parent_tid, tls,
+    // child_tid.
+    let (flags, newsp, ptid, tls, ctid) = (a[0], a[1], a[2], a[3], a[4]);
     if flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0 {
         if flags & CLONE_THREAD == 0 || flags & CLONE_SIGHAND == 0 {
             // A process sharing our memory without being a thread: not supported.

@@ -249,11 +249,7 @@ pub fn dispatch(t: &mut Thread, nr: u64, a: [u64; 6]) -> SysRet {
         && !matches!(nr, nr::EXIT | nr::EXIT_GROUP | nr::RT_SIGRETURN)
     {
         let res = if v < 0 && v > -4096 {
-            format!(
-                "-1 errno={} ({})",
-                -v,
-                std::io::Error::from_raw_os_error(-v as i32)
-            )
+            format!("-1 errno={} ({})", -v, strerror(-v as i32))
         } else if v.unsigned_abs() > 0xffff {
             format!("{v:#x}")
         } else {
@@ -1329,6 +1325,15 @@ fn sys_prctl(t: &mut Thread, a: [u64; 6]) -> R {
 }
 
 // ---- strace ---------------------------------------------------------------------------
+
+/// The host's message for an errno value, without Rust's " (os error N)" suffix.
+fn strerror(e: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(e).to_string();
+    match s.rfind(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
 
 /// Name of a generic syscall number.
 pub fn syscall_name(n: u64) -> &'static str {
