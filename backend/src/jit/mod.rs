@@ -289,7 +289,9 @@ fn compile_ctx<'c>(ctx: &'c mut Context, isa: &dyn TargetIsa) -> Result<&'c [u8]
 
 impl Jit {
     /// Compile `block` into the code buffer. On [`JitError::BufferFull`] nothing was
-    /// added: the caller flushes and retries.
+    /// added: the caller flushes and retries (a block that cannot fit even an empty buffer
+    /// is a [`JitError::Codegen`] error instead, so the retry always succeeds or fails
+    /// for good).
     pub fn compile(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
         let slot_mark = self.slots.used();
         self.ctx.clear();
@@ -308,6 +310,12 @@ impl Jit {
                 // The builder context may hold a half-built function.
                 self.fctx = FunctionBuilderContext::new();
                 self.slots.reset_to(slot_mark);
+                if e == JitError::BufferFull && slot_mark == 0 {
+                    // Flushing would not help: never report BufferFull for it.
+                    return Err(JitError::Codegen(
+                        "block has more exits than the slot arena holds".into(),
+                    ));
+                }
                 return Err(e);
             }
         };
@@ -320,6 +328,13 @@ impl Jit {
         };
         let Some(off) = self.code.append(code, self.align) else {
             self.slots.reset_to(slot_mark);
+            if self.base_mark.next_multiple_of(self.align) + code.len() > self.code.capacity() {
+                // Flushing would not help: never report BufferFull for it.
+                return Err(JitError::Codegen(format!(
+                    "block of {} bytes does not fit in the code buffer",
+                    code.len()
+                )));
+            }
             return Err(JitError::BufferFull);
         };
         let len = code.len();

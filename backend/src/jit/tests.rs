@@ -894,6 +894,34 @@ fn chaining_and_last_exit_slot() {
     );
 }
 
+/// Cost of one chained block transition (entry check, exit stores, tail call).
+#[test]
+fn chained_transition_cost() {
+    let mut rig = Rig::new();
+    // Self-loop: g0 -= 1; if g0 == 0 exit Halt; else goto self.
+    let mut b = Builder::new(0x1000);
+    let x = b.get_global(Ty::I64, g(0));
+    let x = b.bin_imm(BinOp::Sub, x, 1);
+    b.set_global(Ty::I64, g(0), x);
+    let zero = b.const64(0);
+    let done = b.setcond(Cond::Eq, x, zero);
+    let out = b.new_label();
+    b.br_cond(done, out);
+    b.goto_block(0x1000);
+    b.label(out);
+    b.exit(ExitStatus::Halt, 0x1004);
+    let cb = rig.jit.compile(&b.finish()).unwrap();
+    rig.jit.chain(&cb.exits[0], cb.entry);
+    let n = 5_000_000u64;
+    let mut env = Env::default();
+    env.g[0] = n;
+    let t0 = std::time::Instant::now();
+    assert_eq!(rig.enter(&cb, &mut env), ExitStatus::Halt);
+    let ns = t0.elapsed().as_secs_f64() * 1e9 / n as f64;
+    assert_eq!(env.g[0], 0);
+    eprintln!("chained block transition: {ns:.2} ns per block");
+}
+
 #[test]
 fn flush_when_full() {
     let mut rig = Rig::with_code_size(8192);
@@ -924,6 +952,19 @@ fn flush_when_full() {
     let mut env = Env::default();
     assert_eq!(rig.enter(&cb, &mut env), ExitStatus::Next);
     assert_eq!(env.g[0], 5);
+    // A block too big for the whole buffer is an error flushing cannot fix.
+    let mut b = Builder::new(0);
+    for i in 0..1500 {
+        let x = b.get_global(Ty::I64, g(i % 16));
+        let y = b.bin_imm(BinOp::Mul, x, i as u64 + 3);
+        b.set_global(Ty::I64, g((i + 1) % 16), y);
+    }
+    b.goto_block(0);
+    rig.jit.flush();
+    assert!(matches!(
+        rig.jit.compile(&b.finish()),
+        Err(JitError::Codegen(_))
+    ));
 }
 
 extern "C" fn h_add3(env: *mut u8, a: u64, b: u64, c: u64) -> u64 {
