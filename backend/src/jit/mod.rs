@@ -189,8 +189,8 @@ impl Jit {
     pub fn new(cfg: JitConfig) -> Result<Jit, JitError> {
         let isa = host_isa(&cfg)?;
         let code = CodeBuffer::new(cfg.code_size).map_err(cg_err)?;
-        // A block is at least ~64 bytes of code and rarely has more than two exits.
-        let slots = SlotArena::new((code.capacity() / 32).max(64));
+        // A block is at least ~100 bytes of code and rarely has more than two exits.
+        let slots = SlotArena::new((code.capacity() / 32).max(64)).map_err(cg_err)?;
         let align = (isa.function_alignment().preferred as usize).max(16);
         let mut jit = Jit {
             lenv: LowerEnv {
