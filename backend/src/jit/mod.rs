@@ -98,6 +98,8 @@ pub(crate) struct FaultMap {
 struct BlockRange {
     start: usize,
     end: usize,
+    /// End of the instructions (the constant pool follows).
+    insns_end: usize,
     pcs_start: usize,
     pcs_end: usize,
 }
@@ -339,7 +341,11 @@ impl Jit {
         };
         let len = code.len();
         let pcs_start = self.map.pcs.len();
+        let mut insns_end = off + len;
         if let Some(cc) = self.ctx.compiled_code() {
+            if let Some(end) = cc.buffer.get_srclocs_sorted().iter().map(|s| s.end).max() {
+                insns_end = off + end as usize;
+            }
             let traps = cc.buffer.traps().iter().map(|t| (t.offset, t.code));
             for (toff, ord) in lower::mem_ordinals(traps) {
                 if let Some(&pc) = out.mem_pcs.get(ord) {
@@ -353,6 +359,7 @@ impl Jit {
         self.map.blocks.push(BlockRange {
             start: off,
             end: off + len,
+            insns_end,
             pcs_start,
             pcs_end: self.map.pcs.len(),
         });
@@ -432,7 +439,12 @@ impl Jit {
         if off + cb.code_len > self.code.used() {
             return vec!["<block not in the code buffer>".into()];
         }
-        let bytes = self.code.bytes(off, cb.code_len);
+        // Instructions only, not the constant pool behind them.
+        let len = match self.map.blocks.binary_search_by_key(&off, |b| b.start) {
+            Ok(i) => (self.map.blocks[i].insns_end - off).min(cb.code_len),
+            Err(_) => cb.code_len,
+        };
+        let bytes = self.code.bytes(off, len);
         let cs = match Capstone::new()
             .x86()
             .mode(arch::x86::ArchMode::Mode64)
