@@ -13,6 +13,18 @@
 //! exit stub (returns Next) or a chained successor. Every other exit stores 0 in
 //! `last_exit_slot` except the cold paths (Interrupted, Fault, raised status), which leave it
 //! unchanged: it is meaningful only when the status is [`ExitStatus::Next`].
+//!
+//! Guest memory (user mode) is accessed directly at `guest_base + addr` after an inline
+//! bounds check (and an alignment check where the op demands it), which exit with Fault
+//! themselves. Unmapped or protected pages fault on the host; every host instruction that
+//! touches guest memory carries a Cranelift trap code naming its IR op, so
+//! [`handle_host_fault`] maps the faulting instruction exactly to its guest PC, even after
+//! the optimiser or load merging. Semantics match the interpreter bit for bit (a
+//! differential test runs random blocks through both): operations x86-64 Cranelift cannot
+//! lower (128-bit division/mulh/int-float conversion) and FMA (whose NaN choice depends on
+//! the x86 instruction form) call the interpreter's own arithmetic.
+//!
+//! x86-64 Linux hosts only (the entry wrapper and the signal context are x86-64 specific).
 
 mod buffer;
 mod entry;
