@@ -769,6 +769,31 @@ fn host_fault_recovery() {
     }
 }
 
+/// Each thread has its own Jit and entry record: host faults on several threads at once.
+#[test]
+fn host_faults_on_several_threads() {
+    install_segv_handler();
+    let threads: Vec<_> = (0..3u64)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut rig = Rig::new();
+                rig.mem.unmap(RAM + RAM_LEN - 0x1000, 0x1000).unwrap();
+                let bad = RAM + RAM_LEN - 0x1000 + 8 * t;
+                let blk = fault_block(bad, MemOp::le(8, false), t % 2 == 0);
+                let cb = rig.jit.compile(&blk).unwrap();
+                for _ in 0..2000 {
+                    let mut env = Env::default();
+                    assert_eq!(rig.enter(&cb, &mut env), ExitStatus::Fault);
+                    assert_eq!((env.hdr.pc, env.hdr.fault_addr), (0x504, bad));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
 /// The optimiser must not lose the guest PC of a faulting load.
 #[test]
 fn host_fault_pc_with_optimizer() {
