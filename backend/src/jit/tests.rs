@@ -1137,33 +1137,45 @@ fn compile_cost() {
     };
     let blocks: Vec<Block> = (0..200).map(mk).collect();
     let ops: usize = blocks[0].ops.len();
-    // The machine is shared: report the best of a few rounds.
-    let mut us = f64::MAX;
-    for _ in 0..5 {
-        rig.jit.flush();
-        let t0 = std::time::Instant::now();
-        for b in &blocks {
-            match rig.jit.compile(b) {
-                Ok(_) => {}
-                Err(JitError::BufferFull) => {
-                    rig.jit.flush();
-                    rig.jit.compile(b).unwrap();
+    for (name, opt_speed, verify) in [
+        ("opt none", false, false),
+        ("opt speed", true, false),
+        ("opt none + verifier", false, true),
+    ] {
+        rig.jit = Jit::new(JitConfig {
+            opt_speed,
+            verify,
+            ..rig.jit.cfg.clone()
+        })
+        .unwrap();
+        // The machine is shared: report the best of a few rounds.
+        let mut us = f64::MAX;
+        for _ in 0..5 {
+            rig.jit.flush();
+            let t0 = std::time::Instant::now();
+            for b in &blocks {
+                match rig.jit.compile(b) {
+                    Ok(_) => {}
+                    Err(JitError::BufferFull) => {
+                        rig.jit.flush();
+                        rig.jit.compile(b).unwrap();
+                    }
+                    Err(e) => panic!("{e}"),
                 }
-                Err(e) => panic!("{e}"),
             }
+            us = us.min(t0.elapsed().as_secs_f64() * 1e6 / blocks.len() as f64);
         }
-        us = us.min(t0.elapsed().as_secs_f64() * 1e6 / blocks.len() as f64);
+        let code = rig.jit.used() - rig.jit.base_mark;
+        if std::env::var_os("HERON_SHOW_ASM").is_some() {
+            let cb = rig.jit.compile(&blocks[0]).unwrap();
+            eprintln!("{}", rig.jit.disassemble(&cb).join("\n"));
+        }
+        eprintln!(
+            "compile cost ({name}): {us:.1} us per block of {ops} IR ops, {} bytes of code",
+            code / blocks.len()
+        );
+        assert!(us < 20_000.0);
     }
-    let code = rig.jit.used() - rig.jit.base_mark;
-    if std::env::var_os("HERON_SHOW_ASM").is_some() {
-        let cb = rig.jit.compile(&blocks[0]).unwrap();
-        eprintln!("{}", rig.jit.disassemble(&cb).join("\n"));
-    }
-    eprintln!(
-        "compile cost: {us:.1} us per block of {ops} IR ops, {} bytes of code",
-        code / blocks.len()
-    );
-    assert!(us < 20_000.0);
 }
 
 /// xorshift64* for the differential test.
