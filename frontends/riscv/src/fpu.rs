@@ -5,9 +5,10 @@
 //! round-to-nearest-max-magnitude, conversions, comparisons and FMA on hosts without an FMA
 //! unit use the software implementation in [`soft`]. NaN results are canonical, f32 operands
 //! are NaN-unboxed and f32 results NaN-boxed, flags are ORed into `RiscvCpu::fflags`, and a
-//! reserved rounding mode raises an illegal-instruction exception. Once inexact is accrued,
-//! round-to-nearest arithmetic with an ordinary result skips MXCSR entirely (see
-//! `fast_d`), which is the steady state of most floating-point code.
+//! reserved rounding mode raises an illegal-instruction exception. Round-to-nearest
+//! arithmetic whose result is an ordinary normal number skips MXCSR entirely (see
+//! `fast_d`): it can only have raised inexact, which is either accrued already (the steady
+//! state of most floating-point code) or decided by an exact error term.
 //!
 //! Invariant: outside these helpers MXCSR holds its default (round to nearest even, all
 //! exceptions masked, no DAZ/FTZ), as Rust and Cranelift code assume; helpers leave it so.
@@ -657,10 +658,54 @@ fn product_exact_d(a: f64, b: f64, p: f64) -> Option<bool> {
     None
 }
 
+/// Whether q = a / b (rounded to nearest, |q| above the smallest normal) was exact: the
+/// remainder a - q*b, exactly representable without underflow, by one fused multiply-add.
+/// It is a multiple of 2^(lsb(q) + lsb(b)) >= 2^(lsb(a) - 53), representable when
+/// |a| >= 2^-959; below that, or without a host FMA unit, None.
+#[inline(always)]
+fn quotient_exact_d(a: f64, b: f64, q: f64) -> Option<bool> {
+    if (a.to_bits() >> 52) & 0x7ff < 64 {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if sse::has_fma() {
+        return Some(sse::fmadd_sd_rne(-q, b, a) == 0.0);
+    }
+    let _ = (b, q);
+    None
+}
+
+/// Whether r = sqrt(a) (rounded to nearest, r above the smallest normal) was exact: the
+/// remainder a - r*r by one fused multiply-add (representable when |a| >= 2^-959).
+#[inline(always)]
+fn root_exact_d(a: f64, r: f64) -> Option<bool> {
+    if (a.to_bits() >> 52) & 0x7ff < 64 {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if sse::has_fma() {
+        return Some(sse::fmadd_sd_rne(-r, r, a) == 0.0);
+    }
+    let _ = r;
+    None
+}
+
 /// Whether p = a * b was exact in single precision: the product is exact in f64.
 #[inline(always)]
 fn product_exact_s(a: f32, b: f32, p: f32) -> bool {
     a as f64 * b as f64 == p as f64
+}
+
+/// Whether q = a / b was exact in single precision: q*b is exact in f64.
+#[inline(always)]
+fn quotient_exact_s(a: f32, b: f32, q: f32) -> bool {
+    q as f64 * b as f64 == a as f64
+}
+
+/// Whether r = sqrt(a) was exact in single precision: r*r is exact in f64.
+#[inline(always)]
+fn root_exact_s(a: f32, r: f32) -> bool {
+    r as f64 * r as f64 == a as f64
 }
 
 #[inline(always)]
@@ -779,8 +824,10 @@ rm_helpers! {
         exact |r| Some(product_exact_s(fs(a), fs(b), r))
         => arith_s(Arith::Mul, a, b, rm);
     FDIV_S = helper_fdiv_s(a, b; insn, rm) fast fast_s { fs(a) / fs(b) }
+        exact |r| Some(quotient_exact_s(fs(a), fs(b), r))
         => arith_s(Arith::Div, a, b, rm);
-    FSQRT_S = helper_fsqrt_s(a; insn, rm) fast fast_s { fs(a).sqrt() } => sqrt_s(a, rm);
+    FSQRT_S = helper_fsqrt_s(a; insn, rm) fast fast_s { fs(a).sqrt() }
+        exact |r| Some(root_exact_s(fs(a), r)) => sqrt_s(a, rm);
     FADD_D = helper_fadd_d(a, b; insn, rm) fast fast_d { fd(a) + fd(b) }
         exact |r| Some(sum_exact_d(fd(a), fd(b), r))
         => arith_d(Arith::Add, a, b, rm);
@@ -791,8 +838,10 @@ rm_helpers! {
         exact |r| product_exact_d(fd(a), fd(b), r)
         => arith_d(Arith::Mul, a, b, rm);
     FDIV_D = helper_fdiv_d(a, b; insn, rm) fast fast_d { fd(a) / fd(b) }
+        exact |r| quotient_exact_d(fd(a), fd(b), r)
         => arith_d(Arith::Div, a, b, rm);
-    FSQRT_D = helper_fsqrt_d(a; insn, rm) fast fast_d { fd(a).sqrt() } => sqrt_d(a, rm);
+    FSQRT_D = helper_fsqrt_d(a; insn, rm) fast fast_d { fd(a).sqrt() }
+        exact |r| root_exact_d(fd(a), r) => sqrt_d(a, rm);
     FMA_S = helper_fma_s(a, b, c; insn, rm) fast fast_s {
         let (x, y, z) = fma_operands_s(insn, a, b, c);
         fma_rne_s(x, y, z)
@@ -801,7 +850,8 @@ rm_helpers! {
         let (x, y, z) = fma_operands_d(insn, a, b, c);
         fma_rne_d(x, y, z)
     } => fma_d(FmaKind::from_insn(insn), a, b, c, rm);
-    FCVT_S_D = helper_fcvt_s_d(a; insn, rm) fast fast_s { fd(a) as f32 } => cvt_s_d(a, rm);
+    FCVT_S_D = helper_fcvt_s_d(a; insn, rm) fast fast_s { fd(a) as f32 }
+        exact |r| Some(r as f64 == fd(a)) => cvt_s_d(a, rm);
     FCVT_D_S = helper_fcvt_d_s(a; insn, rm) => cvt_d_s(a, rm);
     FCVT_INT_S = helper_fcvt_int_s(a; insn, rm) => to_int_s(a, int_kind(insn), rm);
     FCVT_INT_D = helper_fcvt_int_d(a; insn, rm) => to_int_d(a, int_kind(insn), rm);

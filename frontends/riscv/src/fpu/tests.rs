@@ -1131,6 +1131,16 @@ fn fast_path_matches_full_path() {
         .1,
         NX_
     );
+    assert_eq!(h2(helper_fdiv_d, d(3.0), d(0.5), 0), (d(6.0), 0));
+    assert_eq!(h2(helper_fdiv_d, d(1.0), d(10.0), 0).1, NX_);
+    assert_eq!(h2(helper_fdiv_s, s(3.0), s(-0.25), DYN), (s(-12.0), 0));
+    assert_eq!(h2(helper_fdiv_s, s(1.0), s(10.0), 0).1, NX_);
+    assert_eq!(h1(helper_fsqrt_d, d(2.25), 0), (d(1.5), 0));
+    assert_eq!(h1(helper_fsqrt_d, d(2.0), 0).1, NX_);
+    assert_eq!(h1(helper_fsqrt_s, s(6.25), DYN), (s(2.5), 0));
+    assert_eq!(h1(helper_fsqrt_s, s(2.0), 0).1, NX_);
+    assert_eq!(h1(helper_fcvt_s_d, d(0.375), 0), (s(0.375), 0));
+    assert_eq!(h1(helper_fcvt_s_d, d(0.1), 0).1, NX_);
     // Results at the smallest normal may come with underflow: the full path decides.
     let tiny_d = |e: *mut u8| {
         // SAFETY: env is a live RiscvCpu.
