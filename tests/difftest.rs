@@ -74,6 +74,8 @@ fn quiet_init() -> InitState {
 
 struct Difference {
     text: String,
+    /// The shrunk sequence that still shows the difference, when one was found.
+    min: Option<Sequence>,
 }
 
 /// Compares `outs[k]` against the reference `outs[0]`; on disagreement finds the first
@@ -85,7 +87,7 @@ fn check_pair(
     runners: &[Runner],
     outs: &[Outcome],
     k: usize,
-    batch_seed: u64,
+    run_seed: u64,
     batch: u64,
     dir: &std::path::Path,
 ) -> Option<Difference> {
@@ -117,9 +119,9 @@ fn check_pair(
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "DIFFERENCE {an} vs {bn} in batch {batch} (batch seed {batch_seed:#x}, rerun with \
-         HERON_DIFFTEST_SEED and HERON_DIFFTEST_BATCHES as printed above): {rel:?}; {} \
-         differing sequence(s): {:?}",
+        "DIFFERENCE {an} vs {bn} in batch {batch} (rerun: HERON_DIFFTEST_SEED={run_seed:#x} \
+         HERON_DIFFTEST_BATCHES={}): {rel:?}; {} differing sequence(s): {:?}",
+        batch + 1,
         culprits.len(),
         &culprits[..culprits.len().min(20)]
     );
@@ -150,6 +152,7 @@ fn check_pair(
             let _ = writeln!(t, "  differs:\n    {}", d.replace('\n', "\n    "));
         }
     }
+    let mut minimised = None;
     if let Some(&i) = culprits.first() {
         let min = runner::minimise(&seqs[i], pair, dir, RUN_TIMEOUT);
         let (sa, sb) = runner::run_single(&min, pair, dir, RUN_TIMEOUT);
@@ -184,8 +187,12 @@ fn check_pair(
                 let _ = writeln!(t, "  (the minimised sequence alone no longer differs)");
             }
         }
+        minimised = Some(min);
     }
-    Some(Difference { text: t })
+    Some(Difference {
+        text: t,
+        min: minimised,
+    })
 }
 
 fn select_runners() -> (Vec<Runner>, bool) {
@@ -215,7 +222,7 @@ fn select_runners() -> (Vec<Runner>, bool) {
 #[test]
 fn differential_random_sequences() {
     let (runners, _) = select_runners();
-    let dir = runner::work_dir();
+    let dir = runner::work_dir("differential");
     let seed = env_u64("HERON_DIFFTEST_SEED").unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -281,7 +288,7 @@ fn differential_random_sequences() {
                 &batch_runners,
                 &outs,
                 k,
-                batch_seed,
+                seed,
                 batch,
                 &dir,
             ) {
@@ -298,7 +305,7 @@ fn differential_random_sequences() {
                 batch_runners[0].name
             );
             eprintln!("{text}");
-            diffs.push(Difference { text });
+            diffs.push(Difference { text, min: None });
             batch_ok = false;
         }
         if let Outcome::Ok(o) = &outs[0] {
@@ -435,7 +442,7 @@ fn handwritten_sequence_under_qemu() {
         Item::Insns(vec![w(r(OP_FP, 0, 0x70, 22, 20, 0), "fmv.x.w x22,f20")]),
     ];
     let seq = Sequence { init, items };
-    let dir = runner::work_dir();
+    let dir = runner::work_dir("handwritten");
     let built = elf::build(&[seq.clone(), seq]);
     let p = dir.join("handwritten.elf");
     runner::write_exec(&p, &built.elf);
@@ -476,6 +483,7 @@ fn handwritten_sequence_under_qemu() {
     assert_eq!(fcsr >> 5, 1, "frm kept");
     // An improperly boxed single reads as the canonical (quiet) NaN: no NV.
     assert_eq!(fcsr & 31, 0b01001, "DZ from fdiv, NX from fcvt");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Every generated instruction must be the one its text claims: GNU objdump (when
@@ -501,7 +509,7 @@ fn generator_encodings_agree_with_objdump() {
     for i in &insns {
         let _ = writeln!(src, ".insn 0x{}", i.hex());
     }
-    let dir = runner::work_dir();
+    let dir = runner::work_dir("objdump");
     let (sp, op) = (dir.join("sample.s"), dir.join("sample.o"));
     std::fs::write(&sp, src).expect("write sample");
     let st = std::process::Command::new(asm)
@@ -568,6 +576,7 @@ fn generator_encodings_agree_with_objdump() {
         bad.len(),
         bad[..bad.len().min(40)].join("\n")
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn normalise(s: &str) -> String {
@@ -594,7 +603,7 @@ fn generated_batch_is_valid_under_qemu() {
         })
         .collect();
     let built = elf::build(&seqs);
-    let dir = runner::work_dir();
+    let dir = runner::work_dir("valid");
     let p = dir.join("valid.elf");
     runner::write_exec(&p, &built.elf);
     let outs = runner::run_all(&[q.clone(), q], &p, RUN_TIMEOUT);
@@ -611,4 +620,81 @@ fn generated_batch_is_valid_under_qemu() {
             assert_eq!(rec_u64(rec, elf::REC_X + 64), 0);
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The comparison machinery itself: a runner without Zbb (qemu `-cpu rv64,zbb=false`) must
+/// be caught (the batch dies with SIGILL), the culprit sequence found, and the shrinker must
+/// reduce it to one Zbb instruction.
+#[test]
+fn difference_is_detected_and_shrunk() {
+    let Some(q) = Runner::qemu() else {
+        eprintln!("qemu-riscv64 not installed: skipping");
+        return;
+    };
+    let mut no_zbb = q.clone();
+    no_zbb.name = "qemu-without-zbb".into();
+    no_zbb
+        .argv
+        .extend(["-cpu".to_string(), "rv64,zbb=false".to_string()]);
+    let runners = vec![q, no_zbb];
+    let mut rng = rng::Rng::new(11);
+    let seqs: Vec<Sequence> = (0..20)
+        .map(|_| {
+            rvgen::gen_sequence(
+                &mut rng,
+                GenConfig {
+                    items: 20,
+                    zicond: false,
+                },
+            )
+        })
+        .collect();
+    let built = elf::build(&seqs);
+    let dir = runner::work_dir("detect");
+    let p = dir.join("batch.elf");
+    runner::write_exec(&p, &built.elf);
+    let outs = runner::run_all(&runners, &p, RUN_TIMEOUT);
+    assert!(matches!(outs[0], Outcome::Ok(_)));
+    assert!(matches!(outs[1], Outcome::Failed { .. }));
+    let d = check_pair(&seqs, &built.seq_code_addr, &runners, &outs, 1, 0, 0, &dir)
+        .expect("difference not detected");
+    eprintln!("{}", d.text);
+    assert!(d.text.contains("SecondFailed"), "{}", d.text);
+    let min = d.min.expect("no minimised sequence");
+    let insns = rvgen::encode_items(&min.items);
+    assert_eq!(insns.len(), 1, "not shrunk to one instruction:\n{}", d.text);
+    const ZBB: [&str; 19] = [
+        "andn", "orn", "xnor", "clz", "ctz", "cpop", "max", "min", "sext.", "zext.h", "rol", "ror",
+        "orc.b", "rev8", "clzw", "ctzw", "cpopw", "maxu", "minu",
+    ];
+    assert!(
+        ZBB.iter().any(|z| insns[0].asm.starts_with(z)),
+        "shrunk to a non-Zbb instruction: {}",
+        insns[0].asm
+    );
+    // Same outcome from both on identical programs: no difference reported.
+    let same = runner::run_all(&runners[..1], &p, RUN_TIMEOUT);
+    let pair = [outs[0].clone(), same[0].clone()];
+    assert!(check_pair(&seqs, &built.seq_code_addr, &runners, &pair, 1, 0, 0, &dir).is_none());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Field-by-field description of differing dump records.
+#[test]
+fn record_diff_names_the_fields() {
+    let a = vec![0u8; elf::REC_SIZE * 3];
+    let mut b = a.clone();
+    let rec1 = elf::REC_SIZE;
+    b[rec1 + elf::REC_X + 8 * 5] = 1; // x5
+    b[rec1 + elf::REC_F + 8 * 31 + 7] = 0x80; // f31 sign
+    b[rec1 + elf::REC_FCSR] = 0x10; // NV
+    b[rec1 + elf::REC_SCRATCH + 264] = 9; // x8+8
+    assert_eq!(runner::differing_records(&a, &b, 3), vec![1]);
+    let d = runner::diff_record(&a[rec1..2 * rec1], &b[rec1..2 * rec1], "interp", "jit");
+    assert_eq!(d.len(), 4, "{d:?}");
+    assert!(d[0].starts_with("x5: interp=0x0000000000000000 jit=0x0000000000000001"));
+    assert!(d[1].starts_with("f31: interp=0x0000000000000000 jit=0x8000000000000000"));
+    assert!(d[2].starts_with("fcsr: interp=0x0 jit=0x10"), "{}", d[2]);
+    assert!(d[3].starts_with("scratch[264..272] (x8+8)"), "{}", d[3]);
 }

@@ -51,12 +51,12 @@ impl Runner {
     }
 }
 
-/// Scratch directory for ELFs and outputs of this process.
-pub fn work_dir() -> PathBuf {
+/// Scratch directory for ELFs and outputs of one test of this process.
+pub fn work_dir(tag: &str) -> PathBuf {
     let base = option_env!("CARGO_TARGET_TMPDIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
-    let d = base.join(format!("heron-difftest-{}", std::process::id()));
+    let d = base.join(format!("heron-difftest-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&d).expect("create difftest work dir");
     d
 }
