@@ -5,11 +5,13 @@
 //! writes all dump records to fd 1 and calls exit_group(0).
 //!
 //! Layout: one R+X segment (ELF headers, then code at CODE_BASE) and one R+W data segment at
-//! SCRATCH (scratch area, init records, dump records). All addresses stay below 2 GiB so
+//! DATA_BASE (scratch area, init records, dump records). All addresses stay below 2 GiB so
 //! `lui`+`addi` reaches them.
 
 use crate::enc::{self, *};
-use crate::rvgen::{BASE_OFF, BASE_REG, Insn, SCRATCH, SCRATCH_SIZE, Sequence, encode_items};
+use crate::rvgen::{
+    BASE_OFF, BASE_REG, DATA_BASE, Insn, SCRATCH, SCRATCH_SIZE, Sequence, encode_items,
+};
 
 pub const LOAD_BASE: u64 = 0x10000;
 pub const CODE_OFF: u64 = 0x1000;
@@ -184,9 +186,9 @@ pub fn build(seqs: &[Sequence]) -> Built {
     c.words[fail_branch_pos..fail_branch_pos + 4].copy_from_slice(&fb.to_le_bytes());
 
     // ---- data segment ----
-    let mut data = vec![0u8; SCRATCH_SIZE + 2 * n * REC_SIZE];
+    let mut data = vec![0u8; (dump_addr(n, n) - DATA_BASE) as usize];
     for (i, seq) in seqs.iter().enumerate() {
-        let o = (init_addr(i) - SCRATCH) as usize;
+        let o = (init_addr(i) - DATA_BASE) as usize;
         let rec = &mut data[o..o + REC_SIZE];
         for r in 0..32 {
             rec[REC_X + 8 * r..REC_X + 8 * r + 8].copy_from_slice(&seq.init.x[r].to_le_bytes());
@@ -208,7 +210,7 @@ fn write_elf(code: &[u8], data: &[u8]) -> Vec<u8> {
     let text_filesz = CODE_OFF as usize + code.len();
     let data_off = text_filesz.div_ceil(0x1000) * 0x1000;
     assert!(
-        LOAD_BASE + (text_filesz as u64) < SCRATCH,
+        LOAD_BASE + (text_filesz as u64) < DATA_BASE,
         "code overlaps data"
     );
     let mut f = vec![0u8; data_off + data.len()];
@@ -236,7 +238,7 @@ fn write_elf(code: &[u8], data: &[u8]) -> Vec<u8> {
     put16(&mut f, 62, 0);
     let segs = [
         (5u32, 0u64, LOAD_BASE, text_filesz as u64), // R+X
-        (6u32, data_off as u64, SCRATCH, data.len() as u64), // R+W
+        (6u32, data_off as u64, DATA_BASE, data.len() as u64), // R+W
     ];
     for (k, &(flags, off, vaddr, size)) in segs.iter().enumerate() {
         let p = EHDR + k * PHDR;

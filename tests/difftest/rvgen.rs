@@ -11,8 +11,11 @@
 use crate::enc::{self, *};
 use crate::rng::Rng;
 
-/// Scratch data area: sp points at its start, x8 at its middle.
-pub const SCRATCH: u64 = 0x0100_0000;
+/// Start of the data segment.
+pub const DATA_BASE: u64 = 0x0100_0000;
+/// Scratch data area: sp points at its start, x8 at its middle, which is a page boundary so
+/// misaligned accesses near x8 straddle two pages.
+pub const SCRATCH: u64 = DATA_BASE + 0x1000 - BASE_OFF;
 pub const SCRATCH_SIZE: usize = 512;
 pub const BASE_REG: u32 = 8;
 pub const BASE_OFF: u64 = 256;
