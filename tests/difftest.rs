@@ -6,7 +6,7 @@
 //! Knobs: HERON_DIFFTEST_SECONDS (time budget; default 60 under CI, else 20),
 //! HERON_DIFFTEST_BATCHES (exact batch count, overrides the time budget),
 //! HERON_DIFFTEST_SEED (reproduce a run), HERON_DIFFTEST_RUNNERS (comma list out of
-//! interp,jit,qemu; default all available), HERON_DIFFTEST_SEQS / HERON_DIFFTEST_LEN (batch
+//! interp,jit,auto,qemu; default interp,jit,qemu), HERON_DIFFTEST_SEQS / HERON_DIFFTEST_LEN (batch
 //! shape, default 200 sequences of 20 items).
 
 #[path = "difftest/elf.rs"]
@@ -202,7 +202,7 @@ fn select_runners() -> (Vec<Runner>, bool) {
     let mut qemu_wanted = false;
     for w in wanted.split(',').map(str::trim).filter(|w| !w.is_empty()) {
         match w {
-            "interp" | "jit" => rs.push(Runner::heron(w)),
+            "interp" | "jit" | "auto" => rs.push(Runner::heron(w)),
             "qemu" => {
                 qemu_wanted = true;
                 match Runner::qemu() {
