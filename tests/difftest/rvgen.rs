@@ -121,8 +121,9 @@ impl Sequence {
 pub struct GenConfig {
     /// Items per sequence.
     pub items: usize,
-    /// Emit Zicond (czero.*) instructions.
-    pub zicond: bool,
+    /// Only what qemu-riscv64 7.2 implements correctly: no Zicond (qemu 7.2 lacks it) and no
+    /// ctzw (see `Gen::bitmanip`). Batches without it run under heron's tiers only.
+    pub qemu_safe: bool,
 }
 
 /// Lays out the items and encodes branches; returns the flat instruction list.
@@ -353,27 +354,71 @@ pub fn rand_init(rng: &mut Rng) -> InitState {
 struct Gen<'a> {
     rng: &'a mut Rng,
     cfg: GenConfig,
+    /// A few integer and FP registers most operands come from, so results feed each other
+    /// (dependency chains are where translators and register allocation go wrong).
+    hot_x: [u32; 5],
+    hot_f: [u32; 4],
+}
+
+impl<'a> Gen<'a> {
+    fn new(rng: &'a mut Rng, cfg: GenConfig) -> Gen<'a> {
+        let mut hot_x = [0u32; 5];
+        for h in hot_x.iter_mut() {
+            *h = *rng.pick(&WRITABLE);
+        }
+        // one hot register in x8..x15 so compressed forms join the chains
+        hot_x[4] = *rng.pick(&C_WRITABLE);
+        let mut hot_f = [0u32; 4];
+        for h in hot_f.iter_mut() {
+            *h = rng.below(32) as u32;
+        }
+        hot_f[3] = rng.range(8, 15) as u32;
+        Gen {
+            rng,
+            cfg,
+            hot_x,
+            hot_f,
+        }
+    }
 }
 
 impl Gen<'_> {
     fn rd(&mut self) -> u32 {
         if self.rng.chance(1, 40) {
             0
+        } else if self.rng.chance(1, 2) {
+            *self.rng.pick(&self.hot_x)
         } else {
             *self.rng.pick(&WRITABLE)
         }
     }
     fn rs(&mut self) -> u32 {
-        self.rng.below(32) as u32
+        if self.rng.chance(1, 2) {
+            *self.rng.pick(&self.hot_x)
+        } else {
+            self.rng.below(32) as u32
+        }
     }
     fn fr(&mut self) -> u32 {
-        self.rng.below(32) as u32
+        if self.rng.chance(1, 2) {
+            *self.rng.pick(&self.hot_f)
+        } else {
+            self.rng.below(32) as u32
+        }
     }
     fn crd(&mut self) -> u32 {
-        *self.rng.pick(&C_WRITABLE)
+        if self.rng.chance(1, 2) {
+            self.hot_x[4]
+        } else {
+            *self.rng.pick(&C_WRITABLE)
+        }
     }
     fn crs(&mut self) -> u32 {
-        self.rng.range(8, 15) as u32
+        if self.rng.chance(1, 2) {
+            self.hot_x[4]
+        } else {
+            self.rng.range(8, 15) as u32
+        }
     }
     fn imm12(&mut self) -> i32 {
         match self.rng.below(6) {
@@ -400,7 +445,7 @@ impl Gen<'_> {
                 24..=30 => self.mul_div(),
                 31..=40 => self.bitmanip(),
                 41..=42 => {
-                    if !self.cfg.zicond {
+                    if self.cfg.qemu_safe {
                         continue;
                     }
                     self.zicond()
@@ -586,7 +631,16 @@ impl Gen<'_> {
         match self.rng.below(10) {
             0..=4 => self.rtype(&RR),
             5..=6 => {
-                let &(name, op, f3, imm) = self.rng.pick(&UN);
+                let &(name, op, f3, imm) = loop {
+                    let u = self.rng.pick(&UN);
+                    // qemu 7.2 computes ctzw over 64 bits when the low word is zero (e.g.
+                    // 63 for 0x8000_0000_0000_0000); the Zbb spec counts bits 0..31 only
+                    // and returns 32 for a zero word. Fixed in later qemu ("target/riscv:
+                    // Fix ctzw behavior"); so ctzw is compared between heron tiers only.
+                    if !(self.cfg.qemu_safe && u.0 == "ctzw") {
+                        break u;
+                    }
+                };
                 let (rd, rs1) = (self.rd(), self.rs());
                 Insn::w(
                     enc::i(op, f3, rd, rs1, imm as i32),
@@ -1163,18 +1217,21 @@ impl Gen<'_> {
 /// A random sequence and its initial state.
 pub fn gen_sequence(rng: &mut Rng, cfg: GenConfig) -> Sequence {
     let init = rand_init(rng);
-    let mut g = Gen { rng, cfg };
+    let mut g = Gen::new(rng, cfg);
     let items = (0..cfg.items).map(|k| g.item(k + 1 == cfg.items)).collect();
     Sequence { init, items }
 }
 
 /// Every instruction the generator can emit at least once (for encoder self-checks):
 /// a long sequence from a fixed seed.
-pub fn sample_items(seed: u64, n: usize, zicond: bool) -> Vec<Item> {
+pub fn sample_items(seed: u64, n: usize, qemu_safe: bool) -> Vec<Item> {
     let mut rng = Rng::new(seed);
-    let mut g = Gen {
-        rng: &mut rng,
-        cfg: GenConfig { items: n, zicond },
-    };
+    let mut g = Gen::new(
+        &mut rng,
+        GenConfig {
+            items: n,
+            qemu_safe,
+        },
+    );
     (0..n).map(|k| g.item(k + 1 == n)).collect()
 }
