@@ -1,13 +1,15 @@
 //! Differential tester for the RISC-V frontend: random RV64GC + Zba/Zbb/Zbs/Zicond sequences
 //! are packed into tiny static ELFs (written here, no assembler), run under `heron run --tier
-//! interp`, `heron run --tier jit` and, when installed, `qemu-riscv64`; the register, fcsr and
-//! scratch-memory dumps each program writes to stdout must agree byte for byte.
+//! interp`, `--tier jit`, `--tier auto --jit-threshold 1` and, when installed, `qemu-riscv64`;
+//! the register, fcsr and scratch-memory dumps each program writes to stdout must agree byte
+//! for byte. Each batch runs its sequences twice (the auto tier runs the second pass compiled).
 //!
 //! Knobs: HERON_DIFFTEST_SECONDS (time budget; default 60 under CI, else 20),
 //! HERON_DIFFTEST_BATCHES (exact batch count, overrides the time budget),
 //! HERON_DIFFTEST_SEED (reproduce a run), HERON_DIFFTEST_RUNNERS (comma list out of
-//! interp,jit,auto,qemu; default interp,jit,qemu), HERON_DIFFTEST_SEQS / HERON_DIFFTEST_LEN (batch
-//! shape, default 200 sequences of 20 items), HERON_DIFFTEST_KEEP (keep the batch ELFs).
+//! interp,jit,auto,qemu; default all of them, qemu when installed), HERON_DIFFTEST_SEQS and
+//! HERON_DIFFTEST_LEN (batch shape, default 200 sequences of about 20 items),
+//! HERON_DIFFTEST_KEEP (keep the batch ELFs).
 
 #[path = "difftest/elf.rs"]
 mod elf;
@@ -177,8 +179,8 @@ fn check_pair(
 }
 
 fn select_runners() -> (Vec<Runner>, bool) {
-    let wanted =
-        std::env::var("HERON_DIFFTEST_RUNNERS").unwrap_or_else(|_| "interp,jit,qemu".to_string());
+    let wanted = std::env::var("HERON_DIFFTEST_RUNNERS")
+        .unwrap_or_else(|_| "interp,jit,auto,qemu".to_string());
     let mut rs = Vec::new();
     let mut qemu_wanted = false;
     for w in wanted.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -261,7 +263,9 @@ fn differential_random_sequences() {
         let seqs: Vec<Sequence> = (0..nseq)
             .map(|_| rvgen::gen_sequence(&mut rng, cfg))
             .collect();
-        let built = elf::build(&seqs);
+        // Two passes: the second runs translated blocks again (TB cache, chaining) and, under
+        // the auto tier, the blocks compiled after the first pass.
+        let built = elf::build_passes(&seqs, 2);
         let path = dir.join(format!("batch{batch}.elf"));
         runner::write_exec(&path, &built.elf);
         let outs = runner::run_all(&batch_runners, &path, RUN_TIMEOUT);

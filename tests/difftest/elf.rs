@@ -76,8 +76,19 @@ const X_RESTORE: [u32; 29] = [
     28, 29, 30, 31,
 ];
 
+/// Address of the pass counter (data segment, below the scratch area).
+const PASS_COUNTER: u64 = DATA_BASE;
+
 /// Builds the ELF for `seqs`; the output is `seqs.len() * REC_SIZE` bytes of dump records.
 pub fn build(seqs: &[Sequence]) -> Built {
+    build_passes(seqs, 1)
+}
+
+/// Like [`build`], but runs all sequences `passes` times (each pass reloads every initial
+/// state, so every pass must produce the same dumps; the last one is written). Later passes
+/// run already-translated (and, under the auto tier, freshly compiled) blocks.
+pub fn build_passes(seqs: &[Sequence], passes: u64) -> Built {
+    assert!(passes >= 1);
     let n = seqs.len();
     let mut c = Code { words: Vec::new() };
     // Entry: jump over the copy routine.
@@ -96,6 +107,7 @@ pub fn build(seqs: &[Sequence]) -> Built {
     c.w(enc::i(JALR, 0, 0, 1, 0)); // ret
     assert_eq!(c.pc(), CODE_BASE + 36);
     let mut seq_code_addr = Vec::with_capacity(n);
+    let first_seq = c.pc();
     for (i, seq) in seqs.iter().enumerate() {
         // ---- prologue ----
         c.li_addr(10, SCRATCH);
@@ -158,6 +170,14 @@ pub fn build(seqs: &[Sequence]) -> Built {
         c.w(enc::i(OP_IMM, 0, 10, BASE_REG, REC_SCRATCH as i32));
         c.call(copy);
     }
+    // ---- another pass? ----
+    c.li_addr(9, PASS_COUNTER);
+    c.w(enc::i(LOAD, 3, 10, 9, 0)); // ld x10,0(x9)
+    c.w(enc::i(OP_IMM, 0, 10, 10, -1));
+    c.w(enc::s(STORE, 3, 9, 10, 0)); // sd x10,0(x9)
+    c.w(enc::b(0, 10, 0, 8)); // beqz x10, +8
+    let off = first_seq as i64 - c.pc() as i64;
+    c.w(enc::j(0, off as i32)); // j first_seq
     // ---- write(1, dumps, len) in a loop, then exit_group(0) ----
     let len = (n * REC_SIZE) as u64;
     c.li_addr(11, dump_base(n)); // a1 = buf
@@ -187,6 +207,8 @@ pub fn build(seqs: &[Sequence]) -> Built {
 
     // ---- data segment ----
     let mut data = vec![0u8; (dump_addr(n, n) - DATA_BASE) as usize];
+    let pc_off = (PASS_COUNTER - DATA_BASE) as usize;
+    data[pc_off..pc_off + 8].copy_from_slice(&passes.to_le_bytes());
     for (i, seq) in seqs.iter().enumerate() {
         let o = (init_addr(i) - DATA_BASE) as usize;
         let rec = &mut data[o..o + REC_SIZE];

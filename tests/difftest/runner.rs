@@ -28,15 +28,21 @@ pub enum Outcome {
 }
 
 impl Runner {
+    /// `heron run --tier TIER`; the auto tier compiles a block after its first execution, so
+    /// a second pass over the same code runs it compiled (tier-up inside one run).
     pub fn heron(tier: &str) -> Runner {
+        let mut argv = vec![
+            env!("CARGO_BIN_EXE_heron").to_string(),
+            "run".into(),
+            "--tier".into(),
+            tier.into(),
+        ];
+        if tier == "auto" {
+            argv.extend(["--jit-threshold".to_string(), "1".to_string()]);
+        }
         Runner {
             name: tier.to_string(),
-            argv: vec![
-                env!("CARGO_BIN_EXE_heron").to_string(),
-                "run".into(),
-                "--tier".into(),
-                tier.into(),
-            ],
+            argv,
         }
     }
     pub fn qemu() -> Option<Runner> {
