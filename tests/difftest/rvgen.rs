@@ -358,6 +358,9 @@ struct Gen<'a> {
     /// (dependency chains are where translators and register allocation go wrong).
     hot_x: [u32; 5],
     hot_f: [u32; 4],
+    /// A third of the sequences are mostly FP arithmetic and fcsr traffic (rounding-mode and
+    /// flag state changing between FP operations inside one block).
+    fp_heavy: bool,
 }
 
 impl<'a> Gen<'a> {
@@ -373,7 +376,9 @@ impl<'a> Gen<'a> {
             *h = rng.below(32) as u32;
         }
         hot_f[3] = rng.range(8, 15) as u32;
+        let fp_heavy = rng.chance(1, 3);
         Gen {
+            fp_heavy,
             rng,
             cfg,
             hot_x,
@@ -437,7 +442,10 @@ impl Gen<'_> {
 
     fn item(&mut self, is_last: bool) -> Item {
         loop {
-            let pick = self.rng.below(100);
+            let mut pick = self.rng.below(100);
+            if self.fp_heavy && self.rng.chance(1, 2) {
+                pick = self.rng.range(73, 99) as u64;
+            }
             let it = match pick {
                 0..=11 => self.alu_rr(),
                 12..=21 => self.alu_imm(),
