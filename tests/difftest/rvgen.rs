@@ -82,6 +82,9 @@ pub enum BranchKind {
 #[derive(Clone, Debug)]
 pub enum Item {
     Insns(Vec<Insn>),
+    /// A bounded loop (`li rC,k; body; addi rC,rC,-1; bne rC,x0,body`), kept whole: its
+    /// body never writes rC, so it runs exactly k times.
+    Loop(Vec<Insn>),
     /// Branch to the start of the item `skip` items after the next one (clamped to the end).
     Branch {
         kind: BranchKind,
@@ -110,6 +113,7 @@ impl Sequence {
             .iter()
             .map(|it| match it {
                 Item::Insns(v) => v.len(),
+                Item::Loop(v) => v.len(),
                 Item::Branch { .. } => 1,
             })
             .sum()
@@ -130,7 +134,7 @@ pub struct GenConfig {
 pub fn encode_items(items: &[Item]) -> Vec<Insn> {
     let size = |it: &Item| -> u32 {
         match it {
-            Item::Insns(v) => v.iter().map(|i| i.len as u32).sum(),
+            Item::Insns(v) | Item::Loop(v) => v.iter().map(|i| i.len as u32).sum(),
             Item::Branch { kind, .. } => match kind {
                 BranchKind::CJ | BranchKind::CBz { .. } => 2,
                 _ => 4,
@@ -147,7 +151,7 @@ pub fn encode_items(items: &[Item]) -> Vec<Insn> {
     let mut out = Vec::new();
     for (idx, it) in items.iter().enumerate() {
         match it {
-            Item::Insns(v) => out.extend(v.iter().cloned()),
+            Item::Insns(v) | Item::Loop(v) => out.extend(v.iter().cloned()),
             Item::Branch { kind, skip } => {
                 let target = starts[(idx + 1 + skip).min(items.len())];
                 let off = (target - starts[idx]) as i32;
@@ -361,6 +365,8 @@ struct Gen<'a> {
     /// A third of the sequences are mostly FP arithmetic and fcsr traffic (rounding-mode and
     /// flag state changing between FP operations inside one block).
     fp_heavy: bool,
+    /// Generating a loop body: no branches or nested loops.
+    in_loop: bool,
 }
 
 impl<'a> Gen<'a> {
@@ -379,6 +385,7 @@ impl<'a> Gen<'a> {
         let fp_heavy = rng.chance(1, 3);
         Gen {
             fp_heavy,
+            in_loop: false,
             rng,
             cfg,
             hot_x,
@@ -459,11 +466,17 @@ impl Gen<'_> {
                     self.zicond()
                 }
                 43..=51 => self.mem(),
-                52..=56 => {
-                    if is_last {
+                52..=54 => {
+                    if is_last || self.in_loop {
                         continue;
                     }
                     return self.branch();
+                }
+                55..=56 => {
+                    if self.in_loop {
+                        continue;
+                    }
+                    return self.loop_item();
                 }
                 57..=68 => self.compressed(),
                 69..=72 => return Item::Insns(self.atomic()),
@@ -472,6 +485,49 @@ impl Gen<'_> {
             };
             return Item::Insns(vec![it]);
         }
+    }
+
+    /// A loop running its body 1..=4 times; body instructions that might write the counter
+    /// (any destination field equal to it, conservatively) are regenerated.
+    fn loop_item(&mut self) -> Item {
+        let rc = *self.rng.pick(&WRITABLE);
+        let count = self.rng.range(1, 4) as i32;
+        let mut v = vec![Insn::w(
+            enc::i(OP_IMM, 0, rc, 0, count),
+            format!("addi x{rc},x0,{count}"),
+        )];
+        let writes_rc = |i: &Insn| -> bool {
+            let b = i.bits;
+            if i.len == 4 {
+                (b >> 7) & 31 == rc
+            } else {
+                (b >> 7) & 31 == rc || ((b >> 2) & 7) + 8 == rc || ((b >> 7) & 7) + 8 == rc
+            }
+        };
+        self.in_loop = true;
+        let n = self.rng.range(1, 4);
+        let mut body = Vec::new();
+        while body.len() < n as usize {
+            let it = self.item(true);
+            if let Item::Insns(w) = it
+                && !w.iter().any(writes_rc)
+            {
+                body.extend(w);
+            }
+        }
+        self.in_loop = false;
+        let body_len: i32 = body.iter().map(|i| i.len as i32).sum();
+        v.extend(body);
+        v.push(Insn::w(
+            enc::i(OP_IMM, 0, rc, rc, -1),
+            format!("addi x{rc},x{rc},-1"),
+        ));
+        let back = -(body_len + 4);
+        v.push(Insn::w(
+            enc::b(1, rc, 0, back),
+            format!("bne x{rc},x0,.{back}"),
+        ));
+        Item::Loop(v)
     }
 
     fn alu_rr(&mut self) -> Insn {
