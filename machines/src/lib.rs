@@ -1,3 +1,13 @@
-//! Boards and devices for full-system emulation: address space, device buses, UARTs,
-//! interrupt controllers, timers, virtio-mmio devices and device-tree generation.
-//! Not yet implemented: full-system emulation is the subject of a later issue.
+//! Boards and devices for full-system emulation: the physical address space and device bus
+//! ([`bus`]), interrupt lines ([`irq`]), the devices of the RISC-V `virt` board (ns16550a
+//! UART, PLIC, CLINT, test finisher, goldfish RTC, virtio-mmio with blk/rng/console/net),
+//! device-tree generation ([`fdt`]) and the board itself ([`riscv_virt`]). Nothing here
+//! knows about CPUs: the CPU side reads interrupt outputs (atomics) and calls the bus.
+
+pub mod bus;
+pub mod clint;
+pub mod irq;
+pub mod plic;
+pub mod power;
+pub mod rtc;
+pub mod uart;

@@ -1,0 +1,244 @@
+//! SiFive CLINT (the ACLINT MTIMER + MSWI pair at the classic layout): `msip` per hart at
+//! 0x0, `mtimecmp` per hart at 0x4000, `mtime` at 0xbff8. `mtime` counts at 10 MHz from
+//! the host monotonic clock. Outputs MSIP and MTIP per hart as atomics; MTIP depends on
+//! time, so the CPU side calls [`Clint::refresh`] (or reads [`Clint::next_deadline`] to
+//! sleep in WFI until it fires).
+
+use crate::bus::{BusError, MmioDevice, bad_size};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const TIMEBASE_HZ: u64 = 10_000_000;
+pub const MMIO_SIZE: u64 = 0x1_0000;
+const MTIMECMP: u64 = 0x4000;
+const MTIME: u64 = 0xbff8;
+
+/// Per-hart interrupt outputs of the CLINT.
+type Notifier = Box<dyn Fn(usize) + Send + Sync>;
+
+pub struct ClintOutputs {
+    pub msip: Vec<AtomicBool>,
+    pub mtip: Vec<AtomicBool>,
+}
+
+pub struct Clint {
+    start: Instant,
+    /// Guest writes to mtime move this offset (ticks).
+    offset: AtomicI64,
+    mtimecmp: Vec<AtomicU64>,
+    out: Arc<ClintOutputs>,
+    notifier: Mutex<Option<Notifier>>,
+}
+
+impl Clint {
+    pub fn new(harts: usize) -> Clint {
+        Clint {
+            start: Instant::now(),
+            offset: AtomicI64::new(0),
+            mtimecmp: (0..harts).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            out: Arc::new(ClintOutputs {
+                msip: (0..harts).map(|_| AtomicBool::new(false)).collect(),
+                mtip: (0..harts).map(|_| AtomicBool::new(false)).collect(),
+            }),
+            notifier: Mutex::new(None),
+        }
+    }
+
+    pub fn outputs(&self) -> Arc<ClintOutputs> {
+        self.out.clone()
+    }
+
+    /// Called with the hart index whenever its MSIP or MTIP rises.
+    pub fn set_notifier(&self, f: impl Fn(usize) + Send + Sync + 'static) {
+        *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
+    }
+
+    fn ticks_since_start(&self) -> u64 {
+        let ns = self.start.elapsed().as_nanos();
+        (ns / (1_000_000_000 / u128::from(TIMEBASE_HZ))) as u64
+    }
+
+    /// The current `mtime` (also what `rdtime` returns).
+    pub fn mtime(&self) -> u64 {
+        self.ticks_since_start()
+            .wrapping_add_signed(self.offset.load(Ordering::Relaxed))
+    }
+
+    pub fn mtimecmp(&self, hart: usize) -> Option<u64> {
+        self.mtimecmp.get(hart).map(|c| c.load(Ordering::Relaxed))
+    }
+
+    fn notify(&self, hart: usize) {
+        if let Some(f) = &*self.notifier.lock().unwrap_or_else(|e| e.into_inner()) {
+            f(hart);
+        }
+    }
+
+    /// Recomputes every hart's MTIP from the clock.
+    pub fn refresh(&self) {
+        let now = self.mtime();
+        for (h, cmp) in self.mtimecmp.iter().enumerate() {
+            let on = now >= cmp.load(Ordering::Relaxed);
+            if !self.out.mtip[h].swap(on, Ordering::SeqCst) && on {
+                self.notify(h);
+            }
+        }
+    }
+
+    /// When hart `hart`'s timer fires next (None: never, or out of range).
+    pub fn next_deadline(&self, hart: usize) -> Option<Instant> {
+        let cmp = self.mtimecmp(hart)?;
+        if cmp == u64::MAX {
+            return None;
+        }
+        let delta = cmp.saturating_sub(self.mtime());
+        let ns = u128::from(delta) * u128::from(1_000_000_000 / TIMEBASE_HZ);
+        Instant::now().checked_add(Duration::from_nanos(u64::try_from(ns).ok()?))
+    }
+}
+
+fn merge(old: u64, shift: u64, size: u8, value: u64) -> u64 {
+    let mask = if size == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * size)) - 1
+    } << shift;
+    (old & !mask) | ((value << shift) & mask)
+}
+
+impl MmioDevice for Clint {
+    fn read(&self, offset: u64, size: u8) -> Result<u64, BusError> {
+        if !(size == 4 || size == 8) || !offset.is_multiple_of(u64::from(size)) {
+            return Err(bad_size(offset, size));
+        }
+        let harts = self.mtimecmp.len() as u64;
+        let (full, base) = match offset {
+            o if o < 4 * harts => {
+                if size != 4 {
+                    return Err(bad_size(offset, size));
+                }
+                return Ok(self.out.msip[(o / 4) as usize]
+                    .load(Ordering::SeqCst)
+                    .into());
+            }
+            o if (MTIMECMP..MTIMECMP + 8 * harts).contains(&o) => {
+                let h = ((o - MTIMECMP) / 8) as usize;
+                (
+                    self.mtimecmp[h].load(Ordering::Relaxed),
+                    MTIMECMP + 8 * h as u64,
+                )
+            }
+            o if (MTIME..MTIME + 8).contains(&o) => (self.mtime(), MTIME),
+            _ => return Ok(0),
+        };
+        let shift = 8 * (offset - base);
+        Ok(if size == 8 {
+            full
+        } else {
+            (full >> shift) & 0xffff_ffff
+        })
+    }
+
+    fn write(&self, offset: u64, size: u8, value: u64) -> Result<(), BusError> {
+        if !(size == 4 || size == 8) || !offset.is_multiple_of(u64::from(size)) {
+            return Err(bad_size(offset, size));
+        }
+        let harts = self.mtimecmp.len() as u64;
+        match offset {
+            o if o < 4 * harts => {
+                if size != 4 {
+                    return Err(bad_size(offset, size));
+                }
+                let h = (o / 4) as usize;
+                let on = value & 1 != 0;
+                if !self.out.msip[h].swap(on, Ordering::SeqCst) && on {
+                    self.notify(h);
+                }
+            }
+            o if (MTIMECMP..MTIMECMP + 8 * harts).contains(&o) => {
+                let h = ((o - MTIMECMP) / 8) as usize;
+                let shift = 8 * (o - MTIMECMP - 8 * h as u64);
+                let old = self.mtimecmp[h].load(Ordering::Relaxed);
+                self.mtimecmp[h].store(merge(old, shift, size, value), Ordering::Relaxed);
+                self.refresh();
+            }
+            o if (MTIME..MTIME + 8).contains(&o) => {
+                let shift = 8 * (o - MTIME);
+                let new = merge(self.mtime(), shift, size, value);
+                let off = new.wrapping_sub(self.ticks_since_start()) as i64;
+                self.offset.store(off, Ordering::Relaxed);
+                self.refresh();
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mtime_runs_at_10mhz() {
+        let c = Clint::new(1);
+        let t0 = c.read(MTIME, 8).unwrap();
+        let h0 = Instant::now();
+        std::thread::sleep(Duration::from_millis(20));
+        let t1 = c.read(MTIME, 8).unwrap();
+        let el = h0.elapsed().as_nanos() as u64 / 100;
+        assert!(t1 - t0 >= 200_000, "{}", t1 - t0);
+        assert!(t1 - t0 <= el + 10_000, "{} vs {}", t1 - t0, el);
+        let lo = c.read(MTIME, 4).unwrap();
+        let hi = c.read(MTIME + 4, 4).unwrap();
+        assert!(hi <= 1 && lo > 0);
+    }
+
+    #[test]
+    fn mtimecmp_drives_mtip() {
+        let c = Clint::new(2);
+        let out = c.outputs();
+        c.refresh();
+        assert!(
+            !out.mtip[0].load(Ordering::SeqCst),
+            "mtimecmp resets to max"
+        );
+        c.write(MTIMECMP + 8, 8, 0).unwrap();
+        assert!(out.mtip[1].load(Ordering::SeqCst));
+        assert!(!out.mtip[0].load(Ordering::SeqCst));
+        // 32-bit halves, the way RV32 software writes them.
+        c.write(MTIMECMP + 8 + 4, 4, 0xffff_ffff).unwrap();
+        assert!(!out.mtip[1].load(Ordering::SeqCst));
+        assert_eq!(c.mtimecmp(1), Some(0xffff_ffff_0000_0000));
+        let soon = c.mtime() + 50_000; // 5 ms
+        c.write(MTIMECMP, 8, soon).unwrap();
+        assert!(!out.mtip[0].load(Ordering::SeqCst));
+        let d = c.next_deadline(0).unwrap();
+        assert!(d <= Instant::now() + Duration::from_millis(6));
+        std::thread::sleep(Duration::from_millis(6));
+        c.refresh();
+        assert!(out.mtip[0].load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn msip_and_mtime_write() {
+        let c = Clint::new(2);
+        let out = c.outputs();
+        let hits = Arc::new(Mutex::new(vec![]));
+        let h = hits.clone();
+        c.set_notifier(move |x| h.lock().unwrap().push(x));
+        c.write(4, 4, 1).unwrap();
+        assert!(out.msip[1].load(Ordering::SeqCst));
+        assert_eq!(c.read(4, 4).unwrap(), 1);
+        assert_eq!(*hits.lock().unwrap(), vec![1]);
+        c.write(4, 4, 0).unwrap();
+        assert_eq!(c.read(4, 4).unwrap(), 0);
+        c.write(MTIME, 8, 1 << 40).unwrap();
+        let t = c.mtime();
+        assert!((1 << 40..(1 << 40) + 10_000_000).contains(&t));
+        assert!(c.read(1, 4).is_err());
+        assert!(c.read(0, 2).is_err());
+        assert!(c.read(0, 8).is_err(), "msip is 32-bit");
+    }
+}
