@@ -11,3 +11,4 @@ pub mod plic;
 pub mod power;
 pub mod rtc;
 pub mod uart;
+pub mod virtio;

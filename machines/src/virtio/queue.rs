@@ -65,14 +65,22 @@ impl Chain {
         for b in &self.readable {
             let end = pos + b.len as usize;
             mem.read(b.addr, &mut out[pos..end])
-                .map_err(|_| QueueError::BufferOutsideRam { addr: b.addr, len: b.len })?;
+                .map_err(|_| QueueError::BufferOutsideRam {
+                    addr: b.addr,
+                    len: b.len,
+                })?;
             pos = end;
         }
         Ok(out)
     }
     /// Scatters `data` over the device-writable buffers from byte `skip` on; returns the
     /// bytes written (short if the buffers are smaller).
-    pub fn write_at(&self, mem: &dyn DmaMemory, mut skip: u64, data: &[u8]) -> Result<usize, QueueError> {
+    pub fn write_at(
+        &self,
+        mem: &dyn DmaMemory,
+        mut skip: u64,
+        data: &[u8],
+    ) -> Result<usize, QueueError> {
         let mut done = 0;
         for b in &self.writable {
             if done == data.len() {
@@ -85,7 +93,10 @@ impl Chain {
             }
             let n = ((len - skip) as usize).min(data.len() - done);
             mem.write(b.addr + skip, &data[done..done + n])
-                .map_err(|_| QueueError::BufferOutsideRam { addr: b.addr, len: b.len })?;
+                .map_err(|_| QueueError::BufferOutsideRam {
+                    addr: b.addr,
+                    len: b.len,
+                })?;
             done += n;
             skip = 0;
         }
@@ -108,7 +119,11 @@ pub struct Queue {
 
 impl Queue {
     pub fn new(max_size: u16) -> Queue {
-        Queue { max_size, size: max_size, ..Queue::default() }
+        Queue {
+            max_size,
+            size: max_size,
+            ..Queue::default()
+        }
     }
 
     pub fn reset(&mut self) {
@@ -156,7 +171,10 @@ impl Queue {
     }
 
     fn walk(&self, mem: &dyn DmaMemory, head: u16) -> Result<Chain, QueueError> {
-        let mut chain = Chain { head, ..Chain::default() };
+        let mut chain = Chain {
+            head,
+            ..Chain::default()
+        };
         let mut idx = head;
         let mut total = 0u64;
         for _ in 0..self.size {
@@ -195,7 +213,12 @@ impl Queue {
     }
 
     /// Returns chain `head` to the driver with `len` bytes written.
-    pub fn push_used(&mut self, mem: &dyn DmaMemory, head: u16, len: u32) -> Result<(), QueueError> {
+    pub fn push_used(
+        &mut self,
+        mem: &dyn DmaMemory,
+        head: u16,
+        len: u32,
+    ) -> Result<(), QueueError> {
         let slot = u64::from(self.next_used % self.size.max(1));
         let e = self.used + 4 + 8 * slot;
         Self::ram(mem.write_u32(e, u32::from(head)), e)?;
@@ -209,6 +232,7 @@ impl Queue {
     /// Whether the driver asked not to be interrupted.
     pub fn interrupts_suppressed(&self, mem: &dyn DmaMemory) -> bool {
         fence(Ordering::SeqCst);
-        mem.read_u16(self.avail).is_ok_and(|f| f & AVAIL_F_NO_INTERRUPT != 0)
+        mem.read_u16(self.avail)
+            .is_ok_and(|f| f & AVAIL_F_NO_INTERRUPT != 0)
     }
 }
