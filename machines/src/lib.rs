@@ -9,6 +9,7 @@ pub mod clint;
 pub mod irq;
 pub mod plic;
 pub mod power;
+pub mod riscv_virt;
 pub mod rtc;
 pub mod uart;
 pub mod virtio;

@@ -123,7 +123,8 @@ impl VirtioBlk {
     ) -> (u8, Vec<u8>) {
         match ty {
             T_IN => {
-                if !data_out_len.is_multiple_of(SECTOR) || !self.disk.in_range(sector, data_out_len) {
+                if !data_out_len.is_multiple_of(SECTOR) || !self.disk.in_range(sector, data_out_len)
+                {
                     return (S_IOERR, vec![]);
                 }
                 let mut buf = vec![0; data_out_len as usize];
@@ -134,7 +135,10 @@ impl VirtioBlk {
             }
             T_OUT => {
                 let len = data_in.len() as u64;
-                if self.disk.read_only || !len.is_multiple_of(SECTOR) || !self.disk.in_range(sector, len) {
+                if self.disk.read_only
+                    || !len.is_multiple_of(SECTOR)
+                    || !self.disk.in_range(sector, len)
+                {
                     return (S_IOERR, vec![]);
                 }
                 match self.disk.write(sector, data_in) {
