@@ -427,8 +427,8 @@ mod tests {
         }
     }
 
-    fn disk() -> PathBuf {
-        let p = std::env::temp_dir().join(format!("heron-virt-{}.img", std::process::id()));
+    fn disk(name: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("heron-virt-{}-{name}.img", std::process::id()));
         std::fs::write(&p, vec![7u8; 8192]).unwrap();
         p
     }
@@ -453,7 +453,7 @@ mod tests {
 
     #[test]
     fn board_wiring() {
-        let path = disk();
+        let path = disk("wiring");
         let out = Sink::default();
         let b = board(2, &path, out.clone());
         // Device IDs as Linux's virtio_mmio probe sees them.
@@ -504,7 +504,7 @@ mod tests {
 
     #[test]
     fn device_tree_matches_board() {
-        let path = disk();
+        let path = disk("fdt");
         let b = board(2, &path, Sink::default());
         let opts = FdtOptions {
             isa: "rv64imafdc_zicsr_zifencei".into(),
@@ -584,6 +584,59 @@ mod tests {
                 r.name, r.base
             );
         }
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A virtio-rng request driven through the board's bus, exactly as Linux does it,
+    /// with completion reported through the PLIC to hart 0's S context.
+    #[test]
+    fn virtio_through_bus_and_plic() {
+        let path = disk("plic");
+        let b = board(1, &path, Sink::default());
+        let slot = VIRTIO_BASE + 0x1000; // rng: slot 1, irq 2
+        let w = |off: u64, v: u64| b.bus.write(slot + off, 4, v).unwrap();
+        let r = |off: u64| b.bus.read(slot + off, 4).unwrap();
+        assert_eq!(r(0), 0x7472_6976);
+        assert_eq!(r(8), 4);
+        w(0x70, 0);
+        w(0x70, 3);
+        w(0x24, 1);
+        w(0x20, 1); // VIRTIO_F_VERSION_1
+        w(0x70, 0xb);
+        assert_eq!(r(0x70), 0xb);
+        let (desc, avail, used, buf) = (
+            RAM_BASE,
+            RAM_BASE + 0x1000,
+            RAM_BASE + 0x2000,
+            RAM_BASE + 0x3000,
+        );
+        w(0x30, 0);
+        w(0x38, 8);
+        w(0x80, desc);
+        w(0x90, avail);
+        w(0xa0, used);
+        w(0x44, 1);
+        w(0x70, 0xf);
+        let s0 = Plic::context(0, true);
+        b.bus.write(PLIC_BASE + 8, 4, 1).unwrap();
+        b.bus
+            .write(PLIC_BASE + 0x2000 + 0x80 * s0 as u64, 4, 1 << 2)
+            .unwrap();
+        b.bus.write(desc, 8, buf).unwrap();
+        b.bus.write(desc + 8, 4, 32).unwrap();
+        b.bus.write(desc + 12, 2, 2).unwrap(); // device-writable
+        b.bus.write(avail + 4, 2, 0).unwrap();
+        b.bus.write(avail + 2, 2, 1).unwrap();
+        w(0x50, 0);
+        assert_eq!(b.bus.read(used + 2, 2).unwrap(), 1);
+        assert_eq!(b.bus.read(used + 8, 4).unwrap(), 32);
+        assert!(b.plic.eip()[s0].load(Ordering::SeqCst));
+        let claim = PLIC_BASE + 0x20_0004 + 0x1000 * s0 as u64;
+        assert_eq!(b.bus.read(claim, 4).unwrap(), 2);
+        assert_eq!(r(0x60), 1);
+        w(0x64, 1);
+        b.bus.write(claim, 4, 2).unwrap();
+        assert!(!b.plic.eip()[s0].load(Ordering::SeqCst));
         std::fs::remove_file(&path).unwrap();
     }
 
