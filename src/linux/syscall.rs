@@ -97,6 +97,7 @@ pub mod nr {
     pub const RT_SIGPROCMASK: u64 = 135;
     pub const RT_SIGPENDING: u64 = 136;
     pub const RT_SIGTIMEDWAIT: u64 = 137;
+    pub const RT_SIGQUEUEINFO: u64 = 138;
     pub const RT_SIGRETURN: u64 = 139;
     pub const SETPRIORITY: u64 = 140;
     pub const GETPRIORITY: u64 = 141;
@@ -161,6 +162,7 @@ pub mod nr {
     pub const MUNLOCKALL: u64 = 231;
     pub const MINCORE: u64 = 232;
     pub const MADVISE: u64 = 233;
+    pub const RT_TGSIGQUEUEINFO: u64 = 240;
     pub const ACCEPT4: u64 = 242;
     pub const RISCV_HWPROBE: u64 = 258;
     pub const RISCV_FLUSH_ICACHE: u64 = 259;
@@ -559,6 +561,10 @@ fn dispatch_value(t: &mut Thread, n: u64, a: [u64; 6]) -> R {
         nr::KILL => process::kill(t, a[0] as i32, a[1] as i32),
         nr::TKILL => process::tgkill(t, -1, a[0] as i32, a[1] as i32),
         nr::TGKILL => process::tgkill(t, a[0] as i32, a[1] as i32, a[2] as i32),
+        nr::RT_SIGQUEUEINFO => process::sigqueueinfo(t, a[0] as i32, None, a[1] as i32, a[2]),
+        nr::RT_TGSIGQUEUEINFO => {
+            process::sigqueueinfo(t, a[0] as i32, Some(a[1] as i32), a[2] as i32, a[3])
+        }
         nr::SET_TID_ADDRESS => {
             t.clear_child_tid = a[0];
             Ok(t.tid() as i64)
@@ -1489,6 +1495,7 @@ const NAMES: &[(u64, &str, u8)] = &[
     (229, "munlock", 2),
     (232, "mincore", 3),
     (233, "madvise", 3),
+    (240, "rt_tgsigqueueinfo", 4),
     (242, "accept4", 4),
     (258, "riscv_hwprobe", 5),
     (259, "riscv_flush_icache", 3),
