@@ -361,7 +361,7 @@ pub fn futex(t: &mut Thread, a: [u64; 6]) -> R {
     const FUTEX_LOCK_PI2: u64 = 13;
     let op = a[1] & 0x7f;
     let uaddr = t.g2h(a[0], 4)?;
-    if a[0] % 4 != 0 {
+    if !a[0].is_multiple_of(4) {
         return Err(libc::EINVAL);
     }
     let (a3, a4) = match op {

@@ -110,6 +110,26 @@ impl Thread {
         })
     }
 
+    /// `-d stats`: this thread's engine counters and hottest blocks.
+    pub fn log_stats(&self) {
+        if !self.proc_.cfg.trace.stats {
+            return;
+        }
+        let mut text = format!(
+            "thread {} engine statistics:\n{}",
+            self.tid(),
+            self.engine.stats()
+        );
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("hottest blocks (pc: runs):\n");
+        for (pc, runs) in self.engine.hottest_blocks(10) {
+            text.push_str(&format!("  {pc:#x}: {runs}\n"));
+        }
+        tracing::info!(target: "stats", "{}", text.trim_end());
+    }
+
     pub fn tid(&self) -> i32 {
         self.shared.tid
     }
@@ -312,11 +332,12 @@ impl Thread {
                 },
                 _ => {}
             }
-            if let Some(r) = restart.take() {
-                if act.flags & signal::SA_RESTART != 0 && restartable(r.nr) {
-                    self.cpu.set_pc(r.pc);
-                    self.cpu.set_syscall_ret(r.a0);
-                }
+            if let Some(r) = restart.take()
+                && act.flags & signal::SA_RESTART != 0
+                && restartable(r.nr)
+            {
+                self.cpu.set_pc(r.pc);
+                self.cpu.set_syscall_ret(r.a0);
             }
             if self.proc_.cfg.strace {
                 tracing::info!(target: "strace", "--- SIG{} {{si_signo={sig}}} ---", signame(sig));
@@ -480,6 +501,7 @@ pub fn run_main_thread(
 ) -> Result<std::convert::Infallible, String> {
     let mut t = Thread::new(proc_, cpu, 0)?;
     let ThreadEnd::Thread(code) = t.run_loop();
+    t.log_stats();
     if t.finish() {
         crate::exit_process(code);
     }
@@ -538,6 +560,7 @@ pub fn spawn_thread(
         }
         let _ = tx.send(Ok(tid));
         let ThreadEnd::Thread(code) = t.run_loop();
+        t.log_stats();
         if t.finish() {
             crate::exit_process(code);
         }
