@@ -241,6 +241,9 @@ fn queue_thread(t: &Thread, tid: i32, info: signal::SigInfo) -> bool {
         info,
     );
     target.kick();
+    if tid != t.tid() {
+        signal::wake_thread(tid);
+    }
     true
 }
 
