@@ -506,7 +506,10 @@ mod tests {
     fn unknown_option_is_a_usage_error() {
         let e = Cli::try_parse_from(normalize_argv(os(&["heron", "run", "-bogus", "prog"])))
             .unwrap_err();
-        assert!(one_line_clap_error(&e).starts_with("heron: "));
+        let line = one_line_clap_error(&e);
+        assert!(line.starts_with("heron: "), "{line}");
+        assert!(line.contains("--bogus"), "names the option: {line}");
+        assert!(!line.contains('\n'));
         assert_eq!(e.exit_code(), 2);
     }
 

@@ -248,7 +248,10 @@ pub const WAKE_SIG: i32 = 64;
 /// True for signals heron must not catch for the guest (unblockable, used by the JIT,
 /// reserved by the host C library, or heron's wake-up signal).
 fn host_reserved(sig: i32) -> bool {
-    matches!(sig, SIGKILL | SIGSTOP | SIGSEGV | SIGBUS | 32 | 33 | WAKE_SIG)
+    matches!(
+        sig,
+        SIGKILL | SIGSTOP | SIGSEGV | SIGBUS | 32 | 33 | WAKE_SIG
+    )
 }
 
 extern "C" fn host_wake_handler(_sig: libc::c_int) {

@@ -154,7 +154,16 @@ impl Thread {
                     let nr = self.cpu.syscall_nr();
                     let args = self.cpu.syscall_args();
                     let pc = self.cpu.pc();
-                    match syscall::dispatch(self, nr, args) {
+                    // A signal queued since the last check: do not start a blocking host
+                    // syscall that nothing would interrupt (the window left is the few
+                    // instructions up to the host syscall).
+                    let pending = self.cpu.header().exit_request.load(Ordering::SeqCst) != 0;
+                    let r = if pending && may_block(nr) {
+                        syscall::SysRet::Value(-(libc::EINTR as i64))
+                    } else {
+                        syscall::dispatch(self, nr, args)
+                    };
+                    match r {
                         syscall::SysRet::Value(v) => {
                             self.cpu.set_syscall_ret(v as u64);
                             self.cpu
@@ -477,6 +486,16 @@ fn restartable(nr: u64) -> bool {
             | FUTEX
             | GETRANDOM
     )
+}
+
+/// Syscalls that may block in the host kernel until a signal interrupts them.
+fn may_block(nr: u64) -> bool {
+    use syscall::nr::*;
+    restartable(nr)
+        || matches!(
+            nr,
+            NANOSLEEP | CLOCK_NANOSLEEP | PPOLL | PSELECT6 | EPOLL_PWAIT
+        )
 }
 
 /// Syscalls whose EINTR is their result even when no handler ran.
