@@ -61,6 +61,8 @@ pub fn clone(t: &mut Thread, a: [u64; 6]) -> R {
             .unwrap_or_else(|e| e.into_inner())
             .insert(tid, shared.clone());
         t.shared = shared;
+        // SAFETY: exit_req points into this thread's CPU state, which lives on.
+        signal::reset_after_fork(unsafe { &*t.shared.exit_req }, tid);
         p.sig
             .pending
             .lock()
@@ -270,6 +272,7 @@ pub fn kill(t: &mut Thread, pid: i32, sig: i32) -> R {
             info,
         );
         signal::kick_all_threads();
+        signal::wake_other_threads();
         return Ok(0);
     }
     host(libc::SYS_kill, [pid as u64, sig as u64, 0, 0, 0, 0])

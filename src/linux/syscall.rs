@@ -674,16 +674,8 @@ fn dispatch_value(t: &mut Thread, n: u64, a: [u64; 6]) -> R {
             let tz = t.g2h(a[1], 8)?;
             host(l::SYS_gettimeofday, [tv, tz, 0, 0, 0, 0])
         }
-        nr::NANOSLEEP => {
-            let r = t.g2h(a[0], 16)?;
-            let rem = t.g2h(a[1], 16)?;
-            host(l::SYS_nanosleep, [r, rem, 0, 0, 0, 0])
-        }
-        nr::CLOCK_NANOSLEEP => {
-            let r = t.g2h(a[2], 16)?;
-            let rem = t.g2h(a[3], 16)?;
-            host(l::SYS_clock_nanosleep, [a[0], a[1], r, rem, 0, 0])
-        }
+        nr::NANOSLEEP => sleep(t, None, 0, a[0], a[1]),
+        nr::CLOCK_NANOSLEEP => sleep(t, Some(a[0]), a[1], a[2], a[3]),
         nr::GETITIMER | nr::SETITIMER => {
             if n == nr::GETITIMER {
                 let p = t.g2h(a[1], 32)?;
@@ -1269,6 +1261,45 @@ fn sys_sigaltstack(t: &mut Thread, new: u64, old: u64) -> R {
 }
 
 // ---- misc -----------------------------------------------------------------------------
+
+/// nanosleep / clock_nanosleep. A host signal that brings no deliverable guest signal (one
+/// the guest ignores or blocks) does not cut the sleep short: it goes on for the remaining
+/// time, as on Linux where such a signal never interrupts it.
+fn sleep(t: &mut Thread, clock: Option<u64>, flags: u64, req: u64, rem: u64) -> R {
+    const TIMER_ABSTIME: u64 = 1;
+    let m = t.proc_.mem.clone();
+    let mut ts = [0u64; 2];
+    ts[0] = m.load(req, 8).map_err(|_| libc::EFAULT)?;
+    ts[1] = m.load(req + 8, 8).map_err(|_| libc::EFAULT)?;
+    loop {
+        let mut left = [0u64; 2];
+        let r = match clock {
+            None => host(
+                libc::SYS_nanosleep,
+                [ts.as_ptr() as u64, left.as_mut_ptr() as u64, 0, 0, 0, 0],
+            ),
+            Some(c) => host(
+                libc::SYS_clock_nanosleep,
+                [c, flags, ts.as_ptr() as u64, left.as_mut_ptr() as u64, 0, 0],
+            ),
+        };
+        match r {
+            Err(libc::EINTR) if !t.has_deliverable(t.mask()) => {
+                if flags & TIMER_ABSTIME == 0 {
+                    ts = left;
+                }
+            }
+            Err(libc::EINTR) => {
+                if rem != 0 && flags & TIMER_ABSTIME == 0 {
+                    m.store(rem, 8, left[0]).map_err(|_| libc::EFAULT)?;
+                    m.store(rem + 8, 8, left[1]).map_err(|_| libc::EFAULT)?;
+                }
+                return Err(libc::EINTR);
+            }
+            other => return other,
+        }
+    }
+}
 
 fn sys_uname(t: &mut Thread, buf: u64) -> R {
     // SAFETY: utsname is plain old data; uname fills it.

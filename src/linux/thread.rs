@@ -87,7 +87,7 @@ impl Thread {
             exit_req: req,
         });
         // SAFETY: req points into `cpu`, which lives until the thread ends and is then leaked.
-        let slot = signal::register_thread(unsafe { &*req });
+        let slot = signal::register_thread(unsafe { &*req }, shared.tid);
         proc_
             .threads
             .lock()
@@ -158,7 +158,7 @@ impl Thread {
                     // syscall that nothing would interrupt (the window left is the few
                     // instructions up to the host syscall).
                     let pending = self.cpu.header().exit_request.load(Ordering::SeqCst) != 0;
-                    let r = if pending && may_block(nr) {
+                    let r = if pending && may_block(nr) && self.has_deliverable(self.mask()) {
                         syscall::SysRet::Value(-(libc::EINTR as i64))
                     } else {
                         syscall::dispatch(self, nr, args)
@@ -501,7 +501,10 @@ fn may_block(nr: u64) -> bool {
 /// Syscalls whose EINTR is their result even when no handler ran.
 fn never_restart(nr: u64) -> bool {
     use syscall::nr::*;
-    matches!(nr, RT_SIGSUSPEND | RT_SIGTIMEDWAIT)
+    matches!(
+        nr,
+        RT_SIGSUSPEND | RT_SIGTIMEDWAIT | NANOSLEEP | CLOCK_NANOSLEEP
+    )
 }
 
 pub fn signame(sig: i32) -> &'static str {
