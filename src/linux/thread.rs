@@ -237,9 +237,8 @@ impl Thread {
 
     fn dump_fatal(&self, sig: i32, info: &SigInfo) {
         if self.proc_.cfg.strace {
-            let addr = u64::from_le_bytes(info[16..24].try_into().unwrap_or([0; 8]));
-            tracing::info!(target: "strace", "--- SIG{} {{si_signo={sig}, si_addr={addr:#x}}} at pc={:#x} ---",
-                signame(sig), self.cpu.pc());
+            tracing::info!(target: "strace", "{} at pc={:#x} ---", describe_signal(info).trim_end_matches(" ---"), self.cpu.pc());
+            tracing::info!(target: "strace", "+++ killed by SIG{} +++", signame(sig));
         }
     }
 
@@ -349,7 +348,7 @@ impl Thread {
                 self.cpu.set_syscall_ret(r.a0);
             }
             if self.proc_.cfg.strace {
-                tracing::info!(target: "strace", "--- SIG{} {{si_signo={sig}}} ---", signame(sig));
+                tracing::info!(target: "strace", "{}", describe_signal(&info));
             }
             if !self.setup_frame(sig, act, info) {
                 signal::die_by_signal(signal::SIGSEGV);
@@ -504,6 +503,24 @@ fn never_restart(nr: u64) -> bool {
     matches!(
         nr,
         RT_SIGSUSPEND | RT_SIGTIMEDWAIT | NANOSLEEP | CLOCK_NANOSLEEP
+    )
+}
+
+/// strace line for a delivered signal: number, code and the address or sender.
+fn describe_signal(info: &SigInfo) -> String {
+    let sig = signal::siginfo_signo(info);
+    let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
+    let extra = if is_sync(info) {
+        let addr = u64::from_le_bytes(info[16..24].try_into().unwrap_or([0; 8]));
+        format!("si_addr={addr:#x}")
+    } else {
+        let pid = i32::from_le_bytes([info[16], info[17], info[18], info[19]]);
+        format!("si_pid={pid}")
+    };
+    format!(
+        "--- SIG{} {{si_signo=SIG{}, si_code={code}, {extra}}} ---",
+        signame(sig),
+        signame(sig)
     )
 }
 
