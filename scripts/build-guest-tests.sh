@@ -4,7 +4,8 @@
 #   tests/guest/riscv64/c/*.c    -> build/riscv64/c/NAME    (glibc, -static -O2 unless marked dynamic)
 #   tests/guest/go/*.go          -> build/riscv64/go/NAME   (GOARCH=riscv64, CGO_ENABLED=0)
 # A source may carry one line "// heron-build: KEY=VALUE ..." with keys
-#   march=ISA (default rv64g for asm, rv64gc for C), link=dynamic, cflags=FLAG[,FLAG...]
+#   march=ISA (default rv64g for asm, rv64gc for C), link=dynamic,
+#   cflags=FLAG[,FLAG...] (placed after the source, so libraries work)
 # Incremental: a target is rebuilt only when it is older than its source, the
 # shared asm runtime/macros, or this script. Runs up to $(nproc) compilers at once.
 set -euo pipefail
@@ -89,7 +90,7 @@ for s in "$src"/c/*.c; do
   [ "$link" = dynamic ] || flags+=(-static)
   # shellcheck disable=SC2206
   [ -n "$extra" ] && flags+=($extra)
-  spawn compile "c/$name" "$t" "$CC" "${flags[@]}" "$s"
+  spawn compile "c/$name" "$t" "$CC" "$s" "${flags[@]}"
 done
 
 gosrc="$root/tests/guest/go"
