@@ -20,6 +20,9 @@ if ! command -v "$CC" >/dev/null 2>&1; then
 fi
 self="$root/scripts/build-guest-tests.sh"
 mkdir -p "$out/asm" "$out/c" "$out/go"
+# one build at a time (parallel test binaries may call this script together)
+exec 9>"$out/.lock"
+flock 9
 jobs_max="$(nproc 2>/dev/null || echo 2)"
 pids=()
 failed=0
