@@ -24,8 +24,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 profile="${HERON_TEST_PROFILE:-release}"
 step "cargo test ($profile)"
 if [ "$profile" = release ]; then
-  cargo test --workspace --release --locked
+  cargo test --workspace --release --locked --no-fail-fast
 else
-  cargo test --workspace --locked
+  cargo test --workspace --locked --no-fail-fast
 fi
 step "all tests passed"

@@ -233,7 +233,7 @@ fn checksums_and_filters() {
         (vec!["tr", "a-z", "A-Z"], input.clone()),
         (vec!["wc"], input.clone()),
         (vec!["cut", "-d", " ", "-f", "3"], input.clone()),
-        (vec!["od", "-A", "x", "-t", "x1z"], bin.clone()),
+        (vec!["od", "-A", "x", "-t", "x1", "-c"], bin.clone()),
         (vec!["cat"], bin.clone()),
         (vec!["awk", "{ print $3 }"], input.clone()),
     ];
