@@ -68,4 +68,3 @@ static FLUSH_GENERATION: AtomicU64 = AtomicU64::new(0);
 pub fn request_flush_all() {
     FLUSH_GENERATION.fetch_add(1, Ordering::SeqCst);
 }
-

@@ -82,7 +82,7 @@ impl GuestMemory {
     /// Reserve `limit` bytes (a multiple of the page size) of host address space, all
     /// inaccessible.
     pub fn reserve(limit: u64) -> std::io::Result<GuestMemory> {
-        assert!(limit % PAGE_SIZE == 0);
+        assert!(limit.is_multiple_of(PAGE_SIZE));
         // SAFETY: a fresh anonymous PROT_NONE reservation at a kernel-chosen address.
         let base = unsafe {
             libc::mmap(
@@ -217,7 +217,10 @@ impl GuestMemory {
     }
 
     fn check_range(&self, addr: u64, len: u64) -> std::io::Result<()> {
-        if addr % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 || !self.in_range(addr, len) {
+        if !addr.is_multiple_of(PAGE_SIZE)
+            || !len.is_multiple_of(PAGE_SIZE)
+            || !self.in_range(addr, len)
+        {
             return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
         }
         Ok(())
