@@ -185,7 +185,7 @@ fn execve_guest_program() {
     expected.extend_from_slice(b"spawned status=0\n");
     expected.extend(replaced);
     let opts = Check {
-        expected: have_ref.then(|| (expected, Status::Exit(0))),
+        expected: have_ref.then_some((expected, Status::Exit(0))),
         qemu: false,
         ..Check::default()
     };
