@@ -1,6 +1,6 @@
 //! heron's handling of bad input: every case must end with exactly one line starting
 //! with `heron: ` on stderr (the error, no panic message or backtrace), nothing on
-//! stdout, and exit status 1; bad command-line flags exit with status 2.
+//! stdout, and exit status 1; bad command-line flags do the same with exit status 2.
 
 mod common;
 use common::*;
@@ -162,13 +162,12 @@ fn bad_flags() {
     ] {
         let o = heron_cmd(&args);
         no_panic(what, &o);
-        assert_eq!(
-            o.status,
-            Status::Exit(2),
-            "{what}: status; stderr:\n{}",
-            o.stderr_str()
-        );
-        assert!(!o.stderr.is_empty(), "{what}: no error message");
+        let err = o.stderr_str();
+        assert_eq!(o.status, Status::Exit(2), "{what}: status; stderr:\n{err}");
+        assert!(o.stdout.is_empty(), "{what}: stdout not empty");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "{what}: want one stderr line, got:\n{err}");
+        assert!(lines[0].starts_with("heron: "), "{what}: {err}");
     }
 }
 
