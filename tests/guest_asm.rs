@@ -110,3 +110,8 @@ fn zicond_expected_file_is_consistent() {
         }
     }
 }
+
+#[test]
+fn raw_syscalls_and_errors() {
+    asm("syscalls");
+}
