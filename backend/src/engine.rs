@@ -3,7 +3,15 @@
 //! interpreter to Cranelift, chains JIT blocks through their exit slots, and flushes
 //! translations when guest code changes or the code buffer fills.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::interp::{InterpBlock, InterpRegs};
+use crate::ir::{Block, ExitStatus};
+use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError};
+use crate::mem::GuestMemory;
+use crate::{CpuHeader, FaultKind, Guest, TranslateError, printer};
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +68,55 @@ impl Default for EngineConfig {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("JIT initialisation failed: {0}")]
+    Jit(#[from] JitError),
+}
+
+/// Counters for `-d stats`.
+#[derive(Clone, Debug, Default)]
+pub struct EngineStats {
+    pub blocks_translated: u64,
+    pub blocks_compiled: u64,
+    pub translate_time: Duration,
+    pub compile_time: Duration,
+    pub interp_runs: u64,
+    pub jit_entries: u64,
+    pub chains_made: u64,
+    pub buffer_flushes: u64,
+    pub code_flushes: u64,
+    pub code_bytes: usize,
+    pub code_capacity: usize,
+}
+
+impl std::fmt::Display for EngineStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "blocks translated      {}", self.blocks_translated)?;
+        writeln!(f, "blocks jit-compiled    {}", self.blocks_compiled)?;
+        writeln!(
+            f,
+            "translate time         {:.3} ms",
+            self.translate_time.as_secs_f64() * 1e3
+        )?;
+        writeln!(
+            f,
+            "compile time           {:.3} ms",
+            self.compile_time.as_secs_f64() * 1e3
+        )?;
+        writeln!(f, "interpreted block runs {}", self.interp_runs)?;
+        writeln!(f, "jit entries            {}", self.jit_entries)?;
+        writeln!(f, "chains made            {}", self.chains_made)?;
+        writeln!(
+            f,
+            "code buffer            {} / {} bytes",
+            self.code_bytes, self.code_capacity
+        )?;
+        writeln!(f, "code buffer flushes    {}", self.buffer_flushes)?;
+        write!(f, "translation flushes    {}", self.code_flushes)
+    }
+}
+
 /// Bumped by [`request_flush_all`]; each engine compares it with the value it last saw.
 static FLUSH_GENERATION: AtomicU64 = AtomicU64::new(0);
 
@@ -67,4 +124,519 @@ static FLUSH_GENERATION: AtomicU64 = AtomicU64::new(0);
 /// changed: `fence.i`, munmap/mprotect of code pages). Returns immediately.
 pub fn request_flush_all() {
     FLUSH_GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+/// One translation block and its forms in each tier.
+struct Tb {
+    pc: u64,
+    /// The IR, kept until the block is compiled.
+    ir: Option<Block>,
+    interp: InterpBlock,
+    runs: u32,
+    jit: Option<CompiledBlock>,
+    /// Compilation failed once: stay interpreted.
+    jit_failed: bool,
+    /// Hottest-block accounting for `-d stats`.
+    total_runs: u64,
+}
+
+const JUMP_CACHE_SIZE: usize = 4096;
+
+/// The execution engine of one vCPU.
+pub struct Engine {
+    guest: Arc<dyn Guest>,
+    mem: Arc<GuestMemory>,
+    cfg: EngineConfig,
+    jit: Option<Jit>,
+    tbs: FxHashMap<(u64, u64), Box<Tb>>,
+    /// Direct-mapped cache by PC of raw pointers into `tbs`' boxes (cleared with `tbs`).
+    jump_cache: Vec<(u64, u64, *mut Tb)>,
+    regs: InterpRegs,
+    generation: u64,
+    /// The code buffer is full: drop all translations before the next block.
+    flush_pending: bool,
+    stats: EngineStats,
+}
+
+impl Engine {
+    pub fn new(
+        guest: Arc<dyn Guest>,
+        mem: Arc<GuestMemory>,
+        cfg: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let jit = if cfg.tier == Tier::Interp {
+            None
+        } else {
+            Some(Jit::new(JitConfig {
+                code_size: cfg.code_buffer_size,
+                guest_base: mem.base(),
+                guest_limit: mem.limit(),
+                opt_speed: false,
+                verify: cfg!(debug_assertions),
+            })?)
+        };
+        Ok(Engine {
+            guest,
+            mem,
+            jit,
+            tbs: FxHashMap::default(),
+            jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); JUMP_CACHE_SIZE],
+            regs: InterpRegs::default(),
+            generation: FLUSH_GENERATION.load(Ordering::SeqCst),
+            flush_pending: false,
+            stats: EngineStats::default(),
+            cfg,
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        let mut s = self.stats.clone();
+        if let Some(jit) = &self.jit {
+            s.code_bytes = jit.used();
+            s.code_capacity = jit.capacity();
+        }
+        s
+    }
+
+    /// The `n` blocks that ran most often (guest PC, runs), for `-d stats`. Runs inside
+    /// chained JIT code are not counted, so this favours interpreted and entry blocks.
+    pub fn hottest_blocks(&self, n: usize) -> Vec<(u64, u64)> {
+        let mut v: Vec<(u64, u64)> = self.tbs.values().map(|tb| (tb.pc, tb.total_runs)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+
+    /// Drop every translation of this engine.
+    pub fn flush_translations(&mut self) {
+        self.tbs.clear();
+        self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
+        if let Some(jit) = &mut self.jit {
+            jit.flush();
+        }
+    }
+
+    /// Run guest code from `CpuHeader::pc` until a block ends with a status other than
+    /// [`ExitStatus::Next`], and return that status.
+    ///
+    /// # Safety
+    /// `env` points to the frontend's `#[repr(C)]` CPU state (a [`CpuHeader`] first), valid
+    /// and used only by this thread for the duration of the call.
+    pub unsafe fn run(&mut self, env: *mut u8) -> ExitStatus {
+        let hdr = env as *mut CpuHeader;
+        // Slot through which the previous JIT block left, to be chained to the next block.
+        let mut pending_slot: usize = 0;
+        loop {
+            let generation = FLUSH_GENERATION.load(Ordering::Acquire);
+            if generation != self.generation || self.flush_pending {
+                if generation != self.generation {
+                    self.stats.code_flushes += 1;
+                }
+                self.generation = generation;
+                self.flush_pending = false;
+                self.flush_translations();
+                pending_slot = 0;
+            }
+            // SAFETY: env is valid per this function's contract.
+            let pc = unsafe { (*hdr).pc };
+            let flags = self.guest.tb_flags(env);
+            let tb = match self.lookup(pc, flags) {
+                Ok(tb) => tb,
+                Err(TranslateError::FetchFault(addr)) => {
+                    // SAFETY: as above.
+                    unsafe {
+                        (*hdr).fault_addr = addr;
+                        (*hdr).fault_kind = FaultKind::Exec as u32;
+                    }
+                    return ExitStatus::Fault;
+                }
+            };
+            let tb_ptr = tb;
+            // SAFETY: `tb` points into a Box owned by `self.tbs`; the map is only modified by
+            // `lookup` and flushes, which happen before this reference is made or after its
+            // last use.
+            let tb = unsafe { &mut *tb_ptr };
+            if self.cfg.trace.exec {
+                tracing::info!(target: "exec", "exec {:#x} [{}]", tb.pc, if tb.jit.is_some() { "jit" } else { "interp" });
+            }
+            tb.total_runs += 1;
+            let status = if let Some(cb) = &tb.jit {
+                let jit = self.jit.as_ref().expect("JIT block without a JIT");
+                if pending_slot != 0 && !self.cfg.trace.nochain && !self.cfg.trace.exec {
+                    let slot = ExitSlot {
+                        target_pc: pc,
+                        slot: pending_slot as *const AtomicUsize,
+                    };
+                    jit.chain(&slot, cb.entry);
+                    self.stats.chains_made += 1;
+                }
+                self.stats.jit_entries += 1;
+                // SAFETY: header reset of the chaining protocol; env valid.
+                unsafe { (*hdr).last_exit_slot = 0 };
+                // SAFETY: `cb.entry` is live code of this engine's JIT (flushes drop the TB's
+                // CompiledBlock), and env is a valid CPU state.
+                let status = unsafe { jit.enter(env, cb.entry) };
+                // SAFETY: env valid.
+                pending_slot = unsafe { (*hdr).last_exit_slot } as usize;
+                status
+            } else {
+                pending_slot = 0;
+                self.stats.interp_runs += 1;
+                tb.runs += 1;
+                // SAFETY: env valid per contract; the interpreter checks guest accesses.
+                let status = unsafe { tb.interp.run(env, &self.mem, &mut self.regs) };
+                if self.cfg.tier == Tier::Auto
+                    && tb.runs >= self.cfg.jit_threshold
+                    && !tb.jit_failed
+                {
+                    self.compile(tb_ptr);
+                }
+                status
+            };
+            if status != ExitStatus::Next {
+                return status;
+            }
+        }
+    }
+
+    /// Find the TB for (pc, flags), translating it if needed.
+    fn lookup(&mut self, pc: u64, flags: u64) -> Result<*mut Tb, TranslateError> {
+        let idx = ((pc >> 1) as usize) & (JUMP_CACHE_SIZE - 1);
+        let (cpc, cflags, ptr) = self.jump_cache[idx];
+        if cpc == pc && cflags == flags && !ptr.is_null() {
+            return Ok(ptr);
+        }
+        let ptr: *mut Tb = match self.tbs.get_mut(&(pc, flags)) {
+            Some(tb) => &mut **tb,
+            None => {
+                let tb = self.translate(pc, flags)?;
+                let mut boxed = Box::new(tb);
+                let ptr: *mut Tb = &mut *boxed;
+                self.tbs.insert((pc, flags), boxed);
+                if self.cfg.tier == Tier::Jit {
+                    self.compile(ptr);
+                }
+                ptr
+            }
+        };
+        self.jump_cache[idx] = (pc, flags, ptr);
+        Ok(ptr)
+    }
+
+    fn translate(&mut self, pc: u64, flags: u64) -> Result<Tb, TranslateError> {
+        let start = Instant::now();
+        let mut b = crate::Builder::new(pc);
+        self.guest.translate(pc, flags, &self.mem, &mut b)?;
+        let block = b.finish();
+        if cfg!(debug_assertions)
+            && let Err(e) = crate::verify::verify(&block)
+        {
+            panic!(
+                "frontend {} produced invalid IR at {pc:#x}: {e}",
+                self.guest.name()
+            );
+        }
+        let interp = InterpBlock::new(&block);
+        self.stats.translate_time += start.elapsed();
+        self.stats.blocks_translated += 1;
+        if self.cfg.trace.in_asm {
+            let mut bytes = vec![0u8; block.guest_size as usize];
+            let n = self.mem.fetch(pc, &mut bytes);
+            bytes.truncate(n);
+            let lines = self.guest.disassemble(pc, &bytes);
+            tracing::info!(target: "in_asm", "IN: {pc:#x}\n{}\n", lines.join("\n"));
+        }
+        if self.cfg.trace.op {
+            let guest = self.guest.clone();
+            let text = printer::print_block(&block, &|off| guest.global_name(off));
+            tracing::info!(target: "op", "OP:\n{text}");
+        }
+        Ok(Tb {
+            pc,
+            ir: Some(block),
+            interp,
+            runs: 0,
+            jit: None,
+            jit_failed: false,
+            total_runs: 0,
+        })
+    }
+
+    /// Compile a TB with Cranelift. A full code buffer schedules a flush of all
+    /// translations; on a codegen error the TB stays interpreted, which is always correct.
+    fn compile(&mut self, tb: *mut Tb) {
+        let Some(jit) = self.jit.as_mut() else { return };
+        // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
+        // live while this function runs.
+        let Some(block) = (unsafe { (*tb).ir.take() }) else {
+            return;
+        };
+        let start = Instant::now();
+        let result = jit.compile(&block);
+        self.stats.compile_time += start.elapsed();
+        // SAFETY: as above; the loop over `self.tbs` has ended.
+        let tb = unsafe { &mut *tb };
+        match result {
+            Ok(cb) => {
+                self.stats.blocks_compiled += 1;
+                if self.cfg.trace.out_asm {
+                    let lines = jit.disassemble(&cb);
+                    tracing::info!(target: "out_asm", "OUT: [{:#x}] {} bytes\n{}\n", tb.pc, cb.code_len, lines.join("\n"));
+                }
+                tb.jit = Some(cb);
+            }
+            Err(JitError::BufferFull) => {
+                // Translations are dropped as a whole before the next block; this one is
+                // retranslated and recompiled when it is hot again.
+                self.flush_pending = true;
+                self.stats.buffer_flushes += 1;
+                tb.ir = Some(block);
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "JIT compile of block {:#x} failed, staying in the interpreter: {e}",
+                    tb.pc
+                );
+                tb.jit_failed = true;
+                tb.ir = Some(block);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{BinOp, Cond, Ty};
+    use crate::mem::{PERM_R, PERM_W, PERM_X};
+    use std::sync::atomic::AtomicU64 as Counter;
+
+    /// A toy guest whose "code" is generated from the PC alone:
+    /// - 0x1000 + 0x10*k (k < 64): counter += 1; if counter < limit goto 0x1000 + 0x10*((k+1)%ring) else goto 0x9000
+    /// - 0x9000: exit with Halt.
+    ///
+    /// Global at offset 40 = counter, 48 = limit, 56 = ring size.
+    struct Toy {
+        translations: Counter,
+    }
+
+    #[repr(C)]
+    #[derive(Default)]
+    struct ToyCpu {
+        hdr: CpuHeader,
+        counter: u64,
+        limit: u64,
+        ring: u64,
+    }
+
+    impl Guest for Toy {
+        fn name(&self) -> &'static str {
+            "toy"
+        }
+        fn translate(
+            &self,
+            pc: u64,
+            _flags: u64,
+            mem: &GuestMemory,
+            b: &mut crate::Builder,
+        ) -> Result<(), TranslateError> {
+            self.translations.fetch_add(1, Ordering::Relaxed);
+            let mut byte = [0u8; 1];
+            if mem.fetch(pc, &mut byte) == 0 {
+                return Err(TranslateError::FetchFault(pc));
+            }
+            b.block.guest_size = 4;
+            b.block.num_insns = 1;
+            b.insn_start(pc);
+            if pc == 0x9000 {
+                b.exit(ExitStatus::Halt, pc);
+                return Ok(());
+            }
+            let k = (pc - 0x1000) / 0x10;
+            let c = b.get_global(Ty::I64, 40);
+            let c1 = b.bin_imm(BinOp::Add, c, 1);
+            b.set_global(Ty::I64, 40, c1);
+            let limit = b.get_global(Ty::I64, 48);
+            let more = b.setcond(Cond::LtU, c1, limit);
+            let l = b.new_label();
+            b.br_cond(more, l);
+            b.goto_block(0x9000);
+            b.label(l);
+            // Next block in the ring: ring size is a global, so compute the PC at run time
+            // for ring sizes other than the compile-time default of 1..=64.
+            let ring = b.get_global(Ty::I64, 56);
+            let next = b.const64(k + 1);
+            let idx = b.bin(BinOp::RemU, next, ring);
+            let off = b.bin_imm(BinOp::Shl, idx, 4);
+            let target = b.bin_imm(BinOp::Add, off, 0x1000);
+            let is_direct = b.setcond(Cond::Eq, idx, next);
+            let l2 = b.new_label();
+            b.br_cond(is_direct, l2);
+            b.exit_indirect(target);
+            b.label(l2);
+            b.goto_block(0x1000 + 0x10 * (k + 1));
+            Ok(())
+        }
+        fn tb_flags(&self, _env: *const u8) -> u64 {
+            0
+        }
+        fn global_name(&self, offset: u32) -> Option<String> {
+            Some(format!("g{offset}"))
+        }
+        fn disassemble(&self, pc: u64, _bytes: &[u8]) -> Vec<String> {
+            vec![format!("{pc:#x}: toy")]
+        }
+    }
+
+    fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
+        let mem = GuestMemory::reserve(1 << 24).unwrap();
+        mem.map_anon(0x1000, 0x9000, PERM_R | PERM_W | PERM_X)
+            .unwrap();
+        (
+            Arc::new(Toy {
+                translations: Counter::new(0),
+            }),
+            Arc::new(mem),
+        )
+    }
+
+    fn run_toy(
+        tier: Tier,
+        limit: u64,
+        ring: u64,
+        code_buffer_size: usize,
+    ) -> (ToyCpu, EngineStats, u64) {
+        let (toy, mem) = setup();
+        let cfg = EngineConfig {
+            tier,
+            jit_threshold: 3,
+            code_buffer_size,
+            trace: Trace::default(),
+        };
+        let mut engine = Engine::new(toy.clone(), mem, cfg).unwrap();
+        let mut cpu = ToyCpu {
+            limit,
+            ring,
+            ..ToyCpu::default()
+        };
+        cpu.hdr.pc = 0x1000;
+        // SAFETY: cpu is a valid ToyCpu with the header first, used only here.
+        let status = unsafe { engine.run(&mut cpu as *mut ToyCpu as *mut u8) };
+        assert_eq!(status, ExitStatus::Halt);
+        assert_eq!(cpu.hdr.pc, 0x9000);
+        let t = toy.translations.load(Ordering::Relaxed);
+        (cpu, engine.stats(), t)
+    }
+
+    #[test]
+    fn every_tier_runs_the_loop_to_completion() {
+        for tier in [Tier::Interp, Tier::Jit, Tier::Auto] {
+            let (cpu, stats, _) = run_toy(tier, 10_000, 8, 1 << 20);
+            assert_eq!(cpu.counter, 10_000, "{tier:?}");
+            match tier {
+                Tier::Interp => assert_eq!(stats.blocks_compiled, 0),
+                Tier::Jit => {
+                    assert_eq!(stats.blocks_compiled, 9);
+                    assert_eq!(stats.interp_runs, 0);
+                    // The 7 direct edges of the ring are chained; only the indirect wrap-around
+                    // returns to the engine, once per lap.
+                    assert!(stats.chains_made >= 7, "{stats:?}");
+                    assert!(stats.jit_entries <= 10_000 / 8 + 9, "{stats:?}");
+                }
+                Tier::Auto => {
+                    assert_eq!(stats.blocks_compiled, 8);
+                    assert!(stats.interp_runs >= 8 * 3);
+                    assert!(stats.jit_entries <= 10_000 / 8 + 9, "{stats:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn indirect_exits_are_looked_up() {
+        // Ring of 5: block 4 jumps back to block 0 through ExitIndirect.
+        for tier in [Tier::Interp, Tier::Jit, Tier::Auto] {
+            let (cpu, stats, _) = run_toy(tier, 1000, 5, 1 << 20);
+            assert_eq!(cpu.counter, 1000);
+            assert_eq!(stats.blocks_translated, 6, "{tier:?}");
+        }
+    }
+
+    #[test]
+    fn full_code_buffer_is_flushed_and_execution_continues() {
+        // 64 distinct blocks with a buffer that holds only a few of them.
+        let (cpu, stats, translations) = run_toy(Tier::Jit, 5000, 64, 4096);
+        assert_eq!(cpu.counter, 5000);
+        assert!(stats.buffer_flushes > 0, "{stats:?}");
+        assert!(translations > 65, "blocks are retranslated after a flush");
+    }
+
+    #[test]
+    fn flush_request_drops_translations() {
+        let (toy, mem) = setup();
+        let mut engine = Engine::new(
+            toy.clone(),
+            mem,
+            EngineConfig {
+                tier: Tier::Jit,
+                ..EngineConfig::default()
+            },
+        )
+        .unwrap();
+        let mut cpu = ToyCpu {
+            limit: 100,
+            ring: 4,
+            ..ToyCpu::default()
+        };
+        cpu.hdr.pc = 0x1000;
+        let env = &mut cpu as *mut ToyCpu as *mut u8;
+        // SAFETY: valid ToyCpu, header first.
+        assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+        let before = toy.translations.load(Ordering::Relaxed);
+        request_flush_all();
+        cpu.hdr.pc = 0x1000;
+        cpu.limit = 200;
+        // SAFETY: as above.
+        assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+        assert_eq!(cpu.counter, 200);
+        assert!(toy.translations.load(Ordering::Relaxed) >= before + 5);
+        assert!(engine.stats().code_flushes >= 1);
+    }
+
+    #[test]
+    fn exit_request_interrupts_and_fetch_faults_report_exec() {
+        let (toy, mem) = setup();
+        for tier in [Tier::Interp, Tier::Jit] {
+            let mut engine = Engine::new(
+                toy.clone(),
+                mem.clone(),
+                EngineConfig {
+                    tier,
+                    ..EngineConfig::default()
+                },
+            )
+            .unwrap();
+            let mut cpu = ToyCpu {
+                limit: 100,
+                ring: 4,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            cpu.hdr.exit_request.store(1, Ordering::Relaxed);
+            let env = &mut cpu as *mut ToyCpu as *mut u8;
+            // SAFETY: valid ToyCpu, header first.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!(cpu.hdr.pc, 0x1000);
+            cpu.hdr.exit_request.store(0, Ordering::Relaxed);
+            cpu.hdr.pc = 0x20_0000;
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Fault);
+            assert_eq!(cpu.hdr.fault_addr, 0x20_0000);
+            assert_eq!(cpu.hdr.fault_kind, FaultKind::Exec as u32);
+        }
+    }
 }

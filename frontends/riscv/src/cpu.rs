@@ -96,10 +96,10 @@ pub const XREG_NAMES: [&str; 32] = [
 /// Name of the global at `offset`, for IR text.
 pub fn global_name(offset: u32) -> Option<String> {
     use off::*;
-    if (X0..X0 + 256).contains(&offset) && (offset - X0) % 8 == 0 {
+    if (X0..X0 + 256).contains(&offset) && (offset - X0).is_multiple_of(8) {
         return Some(XREG_NAMES[((offset - X0) / 8) as usize].to_string());
     }
-    if (F0..F0 + 256).contains(&offset) && (offset - F0) % 8 == 0 {
+    if (F0..F0 + 256).contains(&offset) && (offset - F0).is_multiple_of(8) {
         return Some(format!("f{}", (offset - F0) / 8));
     }
     Some(

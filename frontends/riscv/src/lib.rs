@@ -10,4 +10,4 @@ pub mod translate;
 pub mod translate_fp;
 
 pub use cpu::RiscvCpu;
-// pub use translate::RiscvGuest; (the translator helper adds this)
+pub use translate::RiscvGuest;

@@ -1,0 +1,446 @@
+//! The Cranelift code generator tier: compiles one IR [`Block`] into host code in our own
+//! executable buffer, enters it, chains blocks through exit slots, and turns host faults in
+//! JIT code into precise guest faults.
+//!
+//! Layout: `buffer` (code region and exit-slot arena), `lower` (IR -> Cranelift IR),
+//! `entry` (asm entry wrapper, thread-local entry record, host fault recovery), and the
+//! [`Jit`] itself here (compile, enter, chain, flush, disassembly).
+//!
+//! Protocol (see DESIGN.md "Execution engine"): every block is a `tail`-convention function
+//! `(env) -> status`. At entry it checks `CpuHeader::exit_request` (-> Interrupted). A
+//! `GotoBlock` exit stores the next PC in `CpuHeader::pc`, its slot's address in
+//! `CpuHeader::last_exit_slot`, and tail-calls through the slot, which holds either the
+//! exit stub (returns Next) or a chained successor. Every other exit stores 0 in
+//! `last_exit_slot` except the cold paths (Interrupted, Fault, raised status), which leave it
+//! unchanged: it is meaningful only when the status is [`ExitStatus::Next`].
+
+mod buffer;
+mod entry;
+mod lower;
+#[cfg(test)]
+mod tests;
+
+pub use entry::handle_host_fault;
+
+use crate::ExitStatus;
+use crate::ir::Block;
+use buffer::{CodeBuffer, SlotArena};
+use cranelift_codegen::Context;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{AbiParam, Function, InstBuilder, Signature, UserFuncName, types};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use lower::{LowerEnv, block_sig};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Configuration of one [`Jit`].
+#[derive(Clone, Debug)]
+pub struct JitConfig {
+    /// Bytes of executable code buffer (rounded up to pages).
+    pub code_size: usize,
+    /// Host address of guest address 0 (user mode: [`crate::GuestMemory::base`]).
+    pub guest_base: usize,
+    /// Guest accesses must lie below this ([`crate::GuestMemory::limit`]).
+    pub guest_limit: u64,
+    /// Cranelift `opt_level=speed` instead of `none` (slower compile, rarely faster code).
+    pub opt_speed: bool,
+    /// Run the Cranelift verifier on every function (tests, debugging).
+    pub verify: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JitError {
+    /// The code buffer or the exit-slot arena is full: flush and retry.
+    #[error("JIT code buffer full")]
+    BufferFull,
+    #[error("code generation failed: {0}")]
+    Codegen(String),
+}
+
+/// One chainable exit of a compiled block: the guest PC it continues at, and the 8-byte
+/// cell it jumps through (the exit stub, or the chained successor's entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitSlot {
+    pub target_pc: u64,
+    pub slot: *const AtomicUsize,
+}
+
+/// A block compiled into the code buffer. Valid until the next [`Jit::flush`].
+#[derive(Clone, Debug)]
+pub struct CompiledBlock {
+    /// Entry point (pass to [`Jit::enter`] or [`Jit::chain`]).
+    pub entry: *const u8,
+    /// Host address of the first code byte (equal to `entry`).
+    pub code_start: usize,
+    /// Bytes of host code, including its constant pool.
+    pub code_len: usize,
+    /// One per `GotoBlock` op, in op order.
+    pub exits: Vec<ExitSlot>,
+}
+
+// SAFETY: an ExitSlot is an address of an AtomicUsize in a Jit's slot arena, and a
+// CompiledBlock addresses of immutable code; both are plain data that any thread may hold.
+// Using them (chain, enter) goes through the Jit, whose methods state the requirements.
+unsafe impl Send for ExitSlot {}
+unsafe impl Sync for ExitSlot {}
+unsafe impl Send for CompiledBlock {}
+unsafe impl Sync for CompiledBlock {}
+
+/// Host-code offset ranges to guest PCs, for the fault handler.
+#[derive(Default)]
+pub(crate) struct FaultMap {
+    /// Sorted by `start` (blocks are appended in address order).
+    blocks: Vec<BlockRange>,
+    pcs: Vec<TrapSite>,
+}
+
+struct BlockRange {
+    start: usize,
+    end: usize,
+    pcs_start: usize,
+    pcs_end: usize,
+}
+
+/// A host instruction that accesses guest memory, and its guest instruction.
+struct TrapSite {
+    off: usize,
+    pc: u64,
+}
+
+impl FaultMap {
+    /// Guest PC of the guest memory access whose host instruction starts at buffer offset
+    /// `off`, or None when no guest access starts there. Async-signal-safe: no allocation,
+    /// no locks.
+    pub(crate) fn lookup(&self, off: usize) -> Option<u64> {
+        let i = self
+            .blocks
+            .partition_point(|b| b.start <= off)
+            .checked_sub(1)?;
+        let b = &self.blocks[i];
+        if off >= b.end {
+            return None;
+        }
+        let sites = &self.pcs[b.pcs_start..b.pcs_end];
+        let j = sites.binary_search_by_key(&off, |s| s.off).ok()?;
+        Some(sites[j].pc)
+    }
+    fn clear(&mut self) {
+        self.blocks.clear();
+        self.pcs.clear();
+    }
+}
+
+/// The Cranelift JIT of one vCPU thread.
+pub struct Jit {
+    cfg: JitConfig,
+    isa: OwnedTargetIsa,
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+    code: CodeBuffer,
+    slots: SlotArena,
+    map: FaultMap,
+    lenv: LowerEnv,
+    trampoline: usize,
+    exit_stub: usize,
+    /// Buffer offset after the trampoline and the exit stub (flush resets to it).
+    base_mark: usize,
+    align: usize,
+    flushes: u64,
+}
+
+fn cg_err(e: impl std::fmt::Display) -> JitError {
+    JitError::Codegen(e.to_string())
+}
+
+fn host_isa(cfg: &JitConfig) -> Result<OwnedTargetIsa, JitError> {
+    let mut flags = settings::builder();
+    let set = |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(cg_err);
+    set(
+        &mut flags,
+        "opt_level",
+        if cfg.opt_speed { "speed" } else { "none" },
+    )?;
+    set(&mut flags, "preserve_frame_pointers", "true")?;
+    set(
+        &mut flags,
+        "enable_verifier",
+        if cfg.verify { "true" } else { "false" },
+    )?;
+    set(&mut flags, "unwind_info", "false")?;
+    set(&mut flags, "is_pic", "false")?;
+    let mut ib =
+        cranelift_codegen::isa::lookup_by_name("x86_64-unknown-linux-gnu").map_err(cg_err)?;
+    macro_rules! feat {
+        ($($f:tt => $n:literal),*) => {$(
+            if std::is_x86_feature_detected!($f) {
+                ib.enable($n).map_err(cg_err)?;
+            }
+        )*};
+    }
+    feat!("sse3" => "has_sse3", "ssse3" => "has_ssse3", "sse4.1" => "has_sse41",
+          "sse4.2" => "has_sse42", "popcnt" => "has_popcnt", "lzcnt" => "has_lzcnt",
+          "bmi1" => "has_bmi1", "bmi2" => "has_bmi2", "avx" => "has_avx",
+          "avx2" => "has_avx2", "fma" => "has_fma");
+    ib.finish(settings::Flags::new(flags)).map_err(cg_err)
+}
+
+impl Jit {
+    pub fn new(cfg: JitConfig) -> Result<Jit, JitError> {
+        let isa = host_isa(&cfg)?;
+        let code = CodeBuffer::new(cfg.code_size).map_err(cg_err)?;
+        // A block is at least ~64 bytes of code and rarely has more than two exits.
+        let slots = SlotArena::new((code.capacity() / 32).max(64));
+        let align = (isa.function_alignment().preferred as usize).max(16);
+        let mut jit = Jit {
+            lenv: LowerEnv {
+                guest_base: cfg.guest_base as u64,
+                guest_limit: cfg.guest_limit,
+                exit_stub: 0,
+            },
+            cfg,
+            isa,
+            ctx: Context::new(),
+            fctx: FunctionBuilderContext::new(),
+            code,
+            slots,
+            map: FaultMap::default(),
+            trampoline: 0,
+            exit_stub: 0,
+            base_mark: 0,
+            align,
+            flushes: 0,
+        };
+        // Exit stub: tail (env) -> Next.
+        let mut f = Function::with_name_signature(UserFuncName::default(), block_sig());
+        {
+            let mut b = FunctionBuilder::new(&mut f, &mut jit.fctx);
+            let blk = b.create_block();
+            b.append_block_params_for_function_params(blk);
+            b.switch_to_block(blk);
+            b.seal_block(blk);
+            let z = b.ins().iconst(types::I32, ExitStatus::Next as i64);
+            b.ins().return_(&[z]);
+            b.finalize(jit.isa.frontend_config());
+        }
+        jit.exit_stub = jit.code.base() + jit.install(f)?.0;
+        jit.lenv.exit_stub = jit.exit_stub;
+        // Entry trampoline: SystemV (env, entry) -> status, calls the tail-convention block.
+        let mut sig = Signature::new(CallConv::SystemV);
+        sig.params.push(AbiParam::new(types::I64));
+        sig.params.push(AbiParam::new(types::I64));
+        sig.returns.push(AbiParam::new(types::I32));
+        let mut f = Function::with_name_signature(UserFuncName::default(), sig);
+        {
+            let mut b = FunctionBuilder::new(&mut f, &mut jit.fctx);
+            let blk = b.create_block();
+            b.append_block_params_for_function_params(blk);
+            b.switch_to_block(blk);
+            b.seal_block(blk);
+            let (env, entry) = (b.block_params(blk)[0], b.block_params(blk)[1]);
+            let sr = b.import_signature(block_sig());
+            let call = b.ins().call_indirect(sr, entry, &[env]);
+            let r = b.inst_results(call)[0];
+            b.ins().return_(&[r]);
+            b.finalize(jit.isa.frontend_config());
+        }
+        jit.trampoline = jit.code.base() + jit.install(f)?.0;
+        jit.base_mark = jit.code.used();
+        Ok(jit)
+    }
+
+    /// Compile `func` and copy it into the buffer; returns (offset, length).
+    fn install(&mut self, func: Function) -> Result<(usize, usize), JitError> {
+        self.ctx.clear();
+        self.ctx.func = func;
+        let code = compile_ctx(&mut self.ctx, &*self.isa)?;
+        let len = code.len();
+        let off = self
+            .code
+            .append(code, self.align)
+            .ok_or(JitError::BufferFull)?;
+        Ok((off, len))
+    }
+}
+
+/// Compile the function in `ctx` to relocation-free machine code.
+fn compile_ctx<'c>(ctx: &'c mut Context, isa: &dyn TargetIsa) -> Result<&'c [u8], JitError> {
+    {
+        let compiled = match ctx.compile(isa, &mut ControlPlane::default()) {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = match e.inner {
+                    cranelift_codegen::CodegenError::Verifier(errs) => {
+                        cranelift_codegen::print_errors::pretty_verifier_error(e.func, None, errs)
+                    }
+                    other => other.to_string(),
+                };
+                return Err(JitError::Codegen(msg));
+            }
+        };
+        if let Some(r) = compiled.buffer.relocs().first() {
+            return Err(JitError::Codegen(format!(
+                "generated code needs a relocation: {r:?}"
+            )));
+        }
+        Ok(compiled.code_buffer())
+    }
+}
+
+impl Jit {
+    /// Compile `block` into the code buffer. On [`JitError::BufferFull`] nothing was
+    /// added: the caller flushes and retries.
+    pub fn compile(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
+        let slot_mark = self.slots.used();
+        self.ctx.clear();
+        self.ctx.func.signature = block_sig();
+        let lowered = lower::lower_block(
+            &mut self.ctx.func,
+            &mut self.fctx,
+            block,
+            &self.lenv,
+            &mut self.slots,
+            self.isa.frontend_config(),
+        );
+        let out = match lowered {
+            Ok(o) => o,
+            Err(e) => {
+                // The builder context may hold a half-built function.
+                self.fctx = FunctionBuilderContext::new();
+                self.slots.reset_to(slot_mark);
+                return Err(e);
+            }
+        };
+        let code = match compile_ctx(&mut self.ctx, &*self.isa) {
+            Ok(c) => c,
+            Err(e) => {
+                self.slots.reset_to(slot_mark);
+                return Err(e);
+            }
+        };
+        let Some(off) = self.code.append(code, self.align) else {
+            self.slots.reset_to(slot_mark);
+            return Err(JitError::BufferFull);
+        };
+        let len = code.len();
+        let pcs_start = self.map.pcs.len();
+        if let Some(cc) = self.ctx.compiled_code() {
+            let traps = cc.buffer.traps().iter().map(|t| (t.offset, t.code));
+            for (toff, ord) in lower::mem_ordinals(traps) {
+                if let Some(&pc) = out.mem_pcs.get(ord) {
+                    self.map.pcs.push(TrapSite {
+                        off: off + toff as usize,
+                        pc,
+                    });
+                }
+            }
+        }
+        self.map.blocks.push(BlockRange {
+            start: off,
+            end: off + len,
+            pcs_start,
+            pcs_end: self.map.pcs.len(),
+        });
+        let addr = self.code.base() + off;
+        Ok(CompiledBlock {
+            entry: addr as *const u8,
+            code_start: addr,
+            code_len: len,
+            exits: out
+                .exits
+                .into_iter()
+                .map(|(target_pc, slot)| ExitSlot { target_pc, slot })
+                .collect(),
+        })
+    }
+
+    /// Run JIT code from `entry` until a block returns; the status it returned.
+    ///
+    /// # Safety
+    /// `env` points to the frontend's `#[repr(C)]` CPU state (CpuHeader first), valid and
+    /// used only by this thread during the call; `entry` is the entry of a block compiled
+    /// by this Jit since the last flush; guest memory is the range given in the config.
+    pub unsafe fn enter(&self, env: *mut u8, entry: *const u8) -> ExitStatus {
+        let rec = entry::EntryRecord::new(
+            self.code.base(),
+            self.code.base() + self.code.used(),
+            &self.map,
+            env,
+            self.cfg.guest_base,
+            self.cfg.guest_limit,
+        );
+        // SAFETY: per this function's contract; the trampoline is ours and `self.map`
+        // outlives the call.
+        let r = unsafe { entry::enter(rec, self.trampoline as *const u8, env, entry) };
+        ExitStatus::from_u32(r)
+    }
+
+    /// Make `slot` jump straight to `target_entry` (a block of this Jit).
+    pub fn chain(&self, slot: &ExitSlot, target_entry: *const u8) {
+        // SAFETY: slots point into our arena, which lives as long as the Jit.
+        unsafe { &*slot.slot }.store(target_entry as usize, Ordering::Release);
+    }
+
+    /// Point `slot` back at the exit stub.
+    pub fn unchain(&self, slot: &ExitSlot) {
+        // SAFETY: as in `chain`.
+        unsafe { &*slot.slot }.store(self.exit_stub, Ordering::Release);
+    }
+
+    /// Drop all compiled code and exit slots: every [`CompiledBlock`] becomes invalid.
+    /// No thread may be running code of this Jit.
+    pub fn flush(&mut self) {
+        self.code.reset_to(self.base_mark);
+        self.slots.reset_to(0);
+        self.map.clear();
+        self.flushes += 1;
+    }
+
+    /// Bytes of the code buffer in use.
+    pub fn used(&self) -> usize {
+        self.code.used()
+    }
+    pub fn capacity(&self) -> usize {
+        self.code.capacity()
+    }
+    pub fn flush_count(&self) -> u64 {
+        self.flushes
+    }
+
+    /// Host disassembly of a compiled block, one line per instruction.
+    pub fn disassemble(&self, cb: &CompiledBlock) -> Vec<String> {
+        use capstone::prelude::*;
+        let base = self.code.base();
+        let Some(off) = cb.code_start.checked_sub(base) else {
+            return vec!["<block not in the code buffer>".into()];
+        };
+        if off + cb.code_len > self.code.used() {
+            return vec!["<block not in the code buffer>".into()];
+        }
+        let bytes = self.code.bytes(off, cb.code_len);
+        let cs = match Capstone::new()
+            .x86()
+            .mode(arch::x86::ArchMode::Mode64)
+            .build()
+        {
+            Ok(cs) => cs,
+            Err(e) => return vec![format!("<capstone: {e}>")],
+        };
+        match cs.disasm_all(bytes, cb.code_start as u64) {
+            Ok(insns) => insns
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{:#x}: {} {}",
+                        i.address(),
+                        i.mnemonic().unwrap_or("?"),
+                        i.op_str().unwrap_or("")
+                    )
+                    .trim_end()
+                    .to_string()
+                })
+                .collect(),
+            Err(e) => vec![format!("<capstone: {e}>")],
+        }
+    }
+}

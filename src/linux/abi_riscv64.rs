@@ -1,0 +1,303 @@
+//! The riscv64 Linux ABI: syscall register conventions (a7 = number, a0-a5 = arguments,
+//! result in a0), initial registers, AT_HWCAP, and the rt_sigframe layout (siginfo +
+//! ucontext with sc_regs {pc, x1..x31} and the D-extension FP state), built and restored
+//! byte for byte as the kernel does.
+
+use super::signal::FrameInput;
+use super::{AltStack, CpuEvent, GuestCpu};
+use heron_backend::{CpuHeader, ExitStatus, FaultKind, Guest, GuestMemory};
+use heron_riscv::RiscvCpu;
+use heron_riscv::cpu::cause;
+use std::sync::Arc;
+
+/// `li a7, 139` (addi a7, zero, 139); `ecall`: the rt_sigreturn trampoline.
+pub const SIGRETURN_CODE: [u8; 8] = {
+    let a = 0x08b0_0893u32.to_le_bytes();
+    let b = 0x0000_0073u32.to_le_bytes();
+    [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+};
+
+/// AT_HWCAP: one bit per implemented single-letter extension (bit = letter - 'a').
+pub const HWCAP: u64 = {
+    let letters = b"imafdc";
+    let mut v = 0u64;
+    let mut i = 0;
+    while i < letters.len() {
+        v |= 1 << (letters[i] - b'a');
+        i += 1;
+    }
+    v
+};
+
+/// AT_MINSIGSTKSZ: the kernel's MINSIGSTKSZ for riscv (a frame is FRAME_SIZE bytes).
+pub const MINSIGSTKSZ: u64 = 2048;
+
+/// Layout of the riscv64 `struct rt_sigframe` (kernel arch/riscv/kernel/signal.c).
+pub mod frame {
+    /// siginfo_t at the start of the frame.
+    pub const INFO: u64 = 0;
+    /// struct ucontext.
+    pub const UC: u64 = 128;
+    pub const UC_STACK: u64 = UC + 16; // ss_sp, ss_flags (int + pad), ss_size
+    pub const UC_SIGMASK: u64 = UC + 40;
+    /// uc_mcontext (struct sigcontext, 16-byte aligned): sc_regs then FP state.
+    pub const MCONTEXT: u64 = UC + 176;
+    pub const SC_REGS: u64 = MCONTEXT; // pc, x1..x31
+    pub const SC_FPREGS: u64 = MCONTEXT + 256; // f[32] (u64), then fcsr (u32)
+    pub const SC_FCSR: u64 = SC_FPREGS + 256;
+    /// sizeof(struct rt_sigframe).
+    pub const SIZE: u64 = 1088;
+}
+
+pub fn guest() -> Arc<dyn Guest> {
+    Arc::new(heron_riscv::translate::RiscvGuest)
+}
+
+/// The CPU state a new program starts with.
+pub fn initial_cpu(entry: u64, sp: u64) -> Box<dyn GuestCpu> {
+    let mut cpu = Box::new(RiscvCpu::default());
+    cpu.hdr.pc = entry;
+    cpu.x[2] = sp;
+    // a0 = 0: no rtld_fini for a static program; the dynamic loader passes its own.
+    Box::new(RvCpu(cpu))
+}
+
+/// Wrapper so the CPU box has a stable address (generated code holds `env`).
+pub struct RvCpu(pub Box<RiscvCpu>);
+
+impl GuestCpu for RvCpu {
+    fn env_ptr(&mut self) -> *mut u8 {
+        &mut *self.0 as *mut RiscvCpu as *mut u8
+    }
+    fn header(&self) -> &CpuHeader {
+        &self.0.hdr
+    }
+    fn pc(&self) -> u64 {
+        self.0.hdr.pc
+    }
+    fn set_pc(&mut self, pc: u64) {
+        self.0.hdr.pc = pc;
+    }
+    fn sp(&self) -> u64 {
+        self.0.x[2]
+    }
+    fn set_sp(&mut self, sp: u64) {
+        self.0.x[2] = sp;
+    }
+    fn set_tls(&mut self, tls: u64) {
+        self.0.x[4] = tls;
+    }
+    fn event(&self, status: ExitStatus) -> CpuEvent {
+        match status {
+            ExitStatus::Exception => match self.0.exc_cause {
+                cause::ECALL_U | cause::ECALL_S | cause::ECALL_M => CpuEvent::Syscall,
+                cause::BREAKPOINT => CpuEvent::Breakpoint,
+                cause::MISALIGNED_FETCH | cause::MISALIGNED_LOAD | cause::MISALIGNED_STORE => {
+                    CpuEvent::Fault {
+                        addr: self.0.exc_tval,
+                        kind: FaultKind::Misaligned,
+                    }
+                }
+                cause::FETCH_ACCESS | cause::FETCH_PAGE_FAULT => CpuEvent::Fault {
+                    addr: self.0.exc_tval,
+                    kind: FaultKind::Exec,
+                },
+                cause::LOAD_ACCESS | cause::LOAD_PAGE_FAULT => CpuEvent::Fault {
+                    addr: self.0.exc_tval,
+                    kind: FaultKind::Read,
+                },
+                cause::STORE_ACCESS | cause::STORE_PAGE_FAULT => CpuEvent::Fault {
+                    addr: self.0.exc_tval,
+                    kind: FaultKind::Write,
+                },
+                _ => CpuEvent::IllegalInsn,
+            },
+            ExitStatus::Fault => CpuEvent::Fault {
+                addr: self.0.hdr.fault_addr,
+                kind: FaultKind::from_u32(self.0.hdr.fault_kind),
+            },
+            ExitStatus::Interrupted => CpuEvent::Interrupted,
+            ExitStatus::Halt => CpuEvent::Halt,
+            ExitStatus::Next => CpuEvent::Interrupted,
+        }
+    }
+    fn syscall_insn_len(&self) -> u64 {
+        4
+    }
+    fn syscall_nr(&self) -> u64 {
+        self.0.x[17]
+    }
+    fn syscall_args(&self) -> [u64; 6] {
+        let x = &self.0.x;
+        [x[10], x[11], x[12], x[13], x[14], x[15]]
+    }
+    fn set_syscall_ret(&mut self, v: u64) {
+        self.0.x[10] = v;
+    }
+    fn clone_cpu(&self) -> Box<dyn GuestCpu> {
+        let c = &self.0;
+        let mut n = Box::new(RiscvCpu::default());
+        n.hdr.pc = c.hdr.pc;
+        n.x = c.x;
+        n.f = c.f;
+        n.fflags = c.fflags;
+        n.frm = c.frm;
+        Box::new(RvCpu(n))
+    }
+    fn setup_signal_frame(&mut self, mem: &GuestMemory, f: &FrameInput) -> bool {
+        let c = &mut self.0;
+        let addr = (f.sp.wrapping_sub(frame::SIZE)) & !15;
+        let mut buf = vec![0u8; frame::SIZE as usize];
+        buf[..128].copy_from_slice(&f.info);
+        let put = |buf: &mut Vec<u8>, off: u64, v: &[u8]| {
+            buf[off as usize..off as usize + v.len()].copy_from_slice(v);
+        };
+        put(&mut buf, frame::UC_STACK, &f.altstack.sp.to_le_bytes());
+        put(
+            &mut buf,
+            frame::UC_STACK + 8,
+            &f.altstack.flags.to_le_bytes(),
+        );
+        put(
+            &mut buf,
+            frame::UC_STACK + 16,
+            &f.altstack.size.to_le_bytes(),
+        );
+        put(&mut buf, frame::UC_SIGMASK, &f.old_mask.to_le_bytes());
+        put(&mut buf, frame::SC_REGS, &c.hdr.pc.to_le_bytes());
+        for r in 1..32 {
+            put(
+                &mut buf,
+                frame::SC_REGS + 8 * r as u64,
+                &c.x[r].to_le_bytes(),
+            );
+        }
+        for r in 0..32 {
+            put(
+                &mut buf,
+                frame::SC_FPREGS + 8 * r as u64,
+                &c.f[r].to_le_bytes(),
+            );
+        }
+        let fcsr = ((c.frm & 7) << 5 | (c.fflags & 0x1f)) as u32;
+        put(&mut buf, frame::SC_FCSR, &fcsr.to_le_bytes());
+        if mem.write_bytes(addr, &buf).is_err() {
+            return false;
+        }
+        c.x[1] = f.restorer;
+        c.x[2] = addr;
+        c.x[10] = f.sig as u64;
+        c.x[11] = addr + frame::INFO;
+        c.x[12] = addr + frame::UC;
+        c.hdr.pc = f.handler;
+        c.res_addr = u64::MAX;
+        true
+    }
+    fn restore_signal_frame(&mut self, mem: &GuestMemory) -> Option<(u64, AltStack)> {
+        let c = &mut self.0;
+        let addr = c.x[2];
+        let mut buf = vec![0u8; frame::SIZE as usize];
+        mem.read_bytes(addr, &mut buf).ok()?;
+        let u64_at = |off: u64| {
+            let o = off as usize;
+            u64::from_le_bytes(buf[o..o + 8].try_into().unwrap_or([0; 8]))
+        };
+        c.hdr.pc = u64_at(frame::SC_REGS);
+        for r in 1..32 {
+            c.x[r] = u64_at(frame::SC_REGS + 8 * r as u64);
+        }
+        for r in 0..32 {
+            c.f[r] = u64_at(frame::SC_FPREGS + 8 * r as u64);
+        }
+        let fcsr = u64_at(frame::SC_FCSR) & 0xffff_ffff;
+        c.fflags = fcsr & 0x1f;
+        c.frm = (fcsr >> 5) & 7;
+        c.res_addr = u64::MAX;
+        let mask = u64_at(frame::UC_SIGMASK);
+        let alt = AltStack {
+            sp: u64_at(frame::UC_STACK),
+            flags: u64_at(frame::UC_STACK + 8) as u32,
+            size: u64_at(frame::UC_STACK + 16),
+        };
+        Some((mask, alt))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use heron_backend::mem::{PERM_R, PERM_W};
+
+    #[test]
+    fn constants() {
+        // 'a' | 'c' | 'd' | 'f' | 'i' | 'm'
+        assert_eq!(HWCAP, 1 | 1 << 2 | 1 << 3 | 1 << 5 | 1 << 8 | 1 << 12);
+        assert_eq!(&SIGRETURN_CODE, &[0x93, 0x08, 0xb0, 0x08, 0x73, 0, 0, 0]);
+        // Kernel struct sizes/offsets for riscv64 (measured with the riscv64 kernel
+        // headers: offsetof(struct ucontext, uc_mcontext) = 176, sizeof(struct ucontext)
+        // = 960, sizeof(struct rt_sigframe) = 1088, sc_fpregs at 256 in sigcontext).
+        assert_eq!(frame::MCONTEXT - frame::UC, 176);
+        assert_eq!(frame::SIZE, 128 + 960);
+        assert_eq!(frame::SC_FPREGS - frame::MCONTEXT, 256);
+        assert_eq!(frame::UC_SIGMASK - frame::UC, 40);
+    }
+
+    #[test]
+    fn sigframe_roundtrip() {
+        let mem = GuestMemory::reserve(1 << 24).unwrap();
+        mem.map_anon(0x10000, 0x10000, PERM_R | PERM_W).unwrap();
+        let mut cpu = RvCpu(Box::new(RiscvCpu::default()));
+        for r in 1..32 {
+            cpu.0.x[r] = 0x1000 + r as u64;
+            cpu.0.f[r] = 0x2000 + r as u64;
+        }
+        cpu.0.x[2] = 0x1fff8;
+        cpu.0.hdr.pc = 0x4444;
+        cpu.0.fflags = 0x15;
+        cpu.0.frm = 3;
+        let saved_x = cpu.0.x;
+        let mut info = [0u8; 128];
+        info[0] = 10;
+        let fi = FrameInput {
+            sig: 10,
+            handler: 0x5000,
+            restorer: 0x6000,
+            sp: 0x1fff8,
+            info,
+            old_mask: 0xabcd,
+            altstack: AltStack {
+                sp: 0x7000,
+                flags: 2,
+                size: 0x800,
+            },
+        };
+        assert!(cpu.setup_signal_frame(&mem, &fi));
+        let fa = cpu.0.x[2];
+        assert_eq!(fa % 16, 0);
+        assert_eq!(fa, (0x1fff8 - 1088) & !15);
+        assert_eq!(cpu.0.hdr.pc, 0x5000);
+        assert_eq!(cpu.0.x[1], 0x6000);
+        assert_eq!(cpu.0.x[10], 10);
+        assert_eq!(cpu.0.x[11], fa);
+        assert_eq!(cpu.0.x[12], fa + 128);
+        // Fields where the kernel puts them.
+        assert_eq!(mem.load(fa, 1).unwrap(), 10);
+        assert_eq!(mem.load(fa + 128 + 176, 8).unwrap(), 0x4444); // sc_regs.pc
+        assert_eq!(mem.load(fa + 128 + 176 + 8 * 10, 8).unwrap(), 0x100a); // a0
+        assert_eq!(mem.load(fa + 128 + 176 + 256 + 8 * 3, 8).unwrap(), 0x2003); // f3
+        assert_eq!(mem.load(fa + 128 + 176 + 512, 4).unwrap(), 3 << 5 | 0x15); // fcsr
+        assert_eq!(mem.load(fa + 128 + 40, 8).unwrap(), 0xabcd); // uc_sigmask
+        assert_eq!(mem.load(fa + 128 + 16, 8).unwrap(), 0x7000); // uc_stack.ss_sp
+        // Handler clobbers registers; sigreturn restores them.
+        cpu.0.x[5] = 0;
+        cpu.0.f[7] = 0;
+        cpu.0.fflags = 0;
+        let (mask, alt) = cpu.restore_signal_frame(&mem).unwrap();
+        assert_eq!(mask, 0xabcd);
+        assert_eq!(alt.size, 0x800);
+        assert_eq!(cpu.0.x, saved_x);
+        assert_eq!(cpu.0.f[7], 0x2007);
+        assert_eq!(cpu.0.hdr.pc, 0x4444);
+        assert_eq!((cpu.0.fflags, cpu.0.frm), (0x15, 3));
+    }
+}

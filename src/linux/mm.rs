@@ -1,0 +1,290 @@
+//! Bookkeeping of the guest address space: the list of mapped areas (VMAs) with their
+//! protections, the top-down first-fit mmap allocator below the stack, and the brk range.
+//! This module only decides addresses; the syscall layer applies them to `GuestMemory`.
+
+use std::collections::BTreeMap;
+
+pub const PAGE: u64 = 4096;
+
+pub fn page_down(a: u64) -> u64 {
+    a & !(PAGE - 1)
+}
+pub fn page_up(a: u64) -> Option<u64> {
+    a.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))
+}
+
+/// What a mapping came from (mremap of anonymous memory copies contents; files re-map).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmaKind {
+    Anon,
+    /// Private or shared file mapping (contents come from the host mapping).
+    File,
+    Shared,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vma {
+    pub end: u64,
+    /// PERM_R/W/X bits of the guest.
+    pub prot: u8,
+    pub kind: VmaKind,
+}
+
+/// The guest address space layout.
+#[derive(Debug)]
+pub struct Mm {
+    vmas: BTreeMap<u64, Vma>,
+    /// Lowest address the allocator hands out.
+    pub mmap_min: u64,
+    /// Allocations are placed below this (the stack area starts above it).
+    pub mmap_top: u64,
+    pub brk_start: u64,
+    pub brk_cur: u64,
+}
+
+impl Mm {
+    pub fn new(mmap_min: u64, mmap_top: u64) -> Mm {
+        Mm {
+            vmas: BTreeMap::new(),
+            mmap_min,
+            mmap_top,
+            brk_start: 0,
+            brk_cur: 0,
+        }
+    }
+
+    /// True if no page of [start, end) is mapped.
+    pub fn is_free(&self, start: u64, end: u64) -> bool {
+        if let Some((_, v)) = self.vmas.range(..end).next_back()
+            && v.end > start
+        {
+            return false;
+        }
+        true
+    }
+
+    /// The area containing `addr`, if any.
+    pub fn find(&self, addr: u64) -> Option<(u64, Vma)> {
+        let (s, v) = self.vmas.range(..=addr).next_back()?;
+        (v.end > addr).then_some((*s, *v))
+    }
+
+    /// True if every page of [start, end) is mapped.
+    pub fn is_fully_mapped(&self, start: u64, end: u64) -> bool {
+        let mut a = start;
+        while a < end {
+            match self.find(a) {
+                Some((_, v)) => a = v.end,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Find a free page-aligned range of `len` bytes: at `hint` if that is free and in
+    /// bounds, else the highest free range below `mmap_top` (first fit, top down).
+    pub fn find_free(&self, len: u64, hint: u64) -> Option<u64> {
+        if len == 0 {
+            return None;
+        }
+        let hint = page_down(hint);
+        if hint >= self.mmap_min
+            && let Some(end) = hint.checked_add(len)
+            && end <= self.mmap_top
+            && self.is_free(hint, end)
+        {
+            return Some(hint);
+        }
+        let mut end = self.mmap_top;
+        // Walk areas from the top down; gaps are [prev_area_end, end).
+        for (&s, v) in self.vmas.range(..self.mmap_top).rev() {
+            let gap_lo = v.end.max(self.mmap_min);
+            if gap_lo.checked_add(len).is_some_and(|x| x <= end) {
+                return Some(end - len);
+            }
+            end = end.min(s);
+            if end < self.mmap_min + len {
+                return None;
+            }
+        }
+        if end >= self.mmap_min + len {
+            Some(end - len)
+        } else {
+            None
+        }
+    }
+
+    /// Record [start, end) as mapped (replacing anything there).
+    pub fn insert(&mut self, start: u64, end: u64, prot: u8, kind: VmaKind) {
+        self.remove(start, end);
+        self.vmas.insert(start, Vma { end, prot, kind });
+        self.merge_around(start);
+    }
+
+    /// Forget [start, end) (splitting areas that straddle the edges).
+    pub fn remove(&mut self, start: u64, end: u64) {
+        self.split_at(start);
+        self.split_at(end);
+        let keys: Vec<u64> = self.vmas.range(start..end).map(|(k, _)| *k).collect();
+        for k in keys {
+            self.vmas.remove(&k);
+        }
+    }
+
+    /// Change protections of [start, end). Fails (ENOMEM) unless it is fully mapped.
+    pub fn protect(&mut self, start: u64, end: u64, prot: u8) -> Result<(), ()> {
+        if !self.is_fully_mapped(start, end) {
+            return Err(());
+        }
+        self.split_at(start);
+        self.split_at(end);
+        for (_, v) in self.vmas.range_mut(start..end) {
+            v.prot = prot;
+        }
+        self.merge_around(start);
+        self.merge_around(end);
+        Ok(())
+    }
+
+    /// Areas overlapping [start, end), clipped to it.
+    pub fn areas_in(&self, start: u64, end: u64) -> Vec<(u64, Vma)> {
+        let mut out = Vec::new();
+        if let Some((s, v)) = self.find(start) {
+            out.push((s, v));
+        }
+        for (&s, v) in self.vmas.range(start..end) {
+            if s != start || out.is_empty() {
+                out.push((s, *v));
+            }
+        }
+        out.dedup_by_key(|(s, _)| *s);
+        out.into_iter()
+            .map(|(s, mut v)| {
+                let s2 = s.max(start);
+                v.end = v.end.min(end);
+                (s2, v)
+            })
+            .collect()
+    }
+
+    fn split_at(&mut self, addr: u64) {
+        if let Some((s, v)) = self.find(addr)
+            && s < addr
+        {
+            self.vmas.insert(s, Vma { end: addr, ..v });
+            self.vmas.insert(addr, v);
+        }
+    }
+
+    fn merge_around(&mut self, addr: u64) {
+        // Merge the area starting at `addr` with its predecessor, and with its successor.
+        let Some(cur) = self.vmas.get(&addr).copied() else {
+            // `addr` may be an end: merge the area ending there with the one starting there.
+            if let Some((s, _)) = self.find(addr.wrapping_sub(1)) {
+                self.merge_around(s);
+            }
+            return;
+        };
+        let mut start = addr;
+        if let Some((ps, pv)) = self.vmas.range(..addr).next_back().map(|(k, v)| (*k, *v))
+            && pv.end == addr
+            && pv.prot == cur.prot
+            && pv.kind == cur.kind
+            && cur.kind == VmaKind::Anon
+        {
+            self.vmas.remove(&addr);
+            self.vmas.insert(ps, Vma { end: cur.end, ..pv });
+            start = ps;
+        }
+        let cur = self.vmas[&start];
+        if let Some(nv) = self.vmas.get(&cur.end).copied()
+            && nv.prot == cur.prot
+            && nv.kind == cur.kind
+            && cur.kind == VmaKind::Anon
+        {
+            self.vmas.remove(&cur.end);
+            self.vmas.insert(start, Vma { end: nv.end, ..cur });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RW: u8 = 3;
+
+    #[test]
+    fn top_down_first_fit_and_hints() {
+        let mut m = Mm::new(0x10000, 0x100000);
+        let a = m.find_free(0x2000, 0).unwrap();
+        assert_eq!(a, 0xfe000);
+        m.insert(a, a + 0x2000, RW, VmaKind::Anon);
+        let b = m.find_free(0x1000, 0).unwrap();
+        assert_eq!(b, 0xfd000);
+        m.insert(b, b + 0x1000, 1, VmaKind::Anon);
+        // A hole left by munmap is reused when it fits.
+        m.remove(0xfe000, 0xff000);
+        assert_eq!(m.find_free(0x1000, 0), Some(0xfe000));
+        assert_eq!(m.find_free(0x2000, 0), Some(0xfb000));
+        // Hints: honoured when free, ignored when taken.
+        assert_eq!(m.find_free(0x1000, 0x20000), Some(0x20000));
+        assert_eq!(m.find_free(0x1000, 0xfd000), Some(0xfe000));
+        // Exhaustion.
+        assert_eq!(m.find_free(0x100000, 0), None);
+    }
+
+    #[test]
+    fn split_protect_merge() {
+        let mut m = Mm::new(0x10000, 0x100000);
+        m.insert(0x20000, 0x30000, RW, VmaKind::Anon);
+        m.protect(0x22000, 0x23000, 1).unwrap();
+        assert_eq!(m.vmas.len(), 3);
+        assert_eq!(m.find(0x22800).unwrap().1.prot, 1);
+        assert_eq!(
+            m.find(0x23000).unwrap(),
+            (
+                0x23000,
+                Vma {
+                    end: 0x30000,
+                    prot: RW,
+                    kind: VmaKind::Anon
+                }
+            )
+        );
+        m.protect(0x22000, 0x23000, RW).unwrap();
+        assert_eq!(m.vmas.len(), 1);
+        assert!(m.protect(0x2f000, 0x31000, 1).is_err());
+        m.remove(0x24000, 0x25000);
+        assert!(m.is_free(0x24000, 0x25000));
+        assert!(!m.is_free(0x23000, 0x24001));
+        assert!(!m.is_fully_mapped(0x20000, 0x30000));
+        let areas = m.areas_in(0x23800, 0x26000);
+        assert_eq!(areas.len(), 2);
+        assert_eq!(areas[0].0, 0x23800);
+        assert_eq!(areas[1].0, 0x25000);
+        assert_eq!(areas[1].1.end, 0x26000);
+    }
+
+    #[test]
+    fn allocations_never_overlap() {
+        let mut m = Mm::new(0x10000, 0x200000);
+        let mut got = Vec::new();
+        for i in 1..20u64 {
+            let len = (i % 4 + 1) * PAGE;
+            let a = m.find_free(len, 0).unwrap();
+            assert!(m.is_free(a, a + len));
+            m.insert(a, a + len, RW, VmaKind::File);
+            got.push((a, len));
+            if i % 3 == 0 {
+                let (a, l) = got.remove(0);
+                m.remove(a, a + l);
+            }
+        }
+        for (i, (a, l)) in got.iter().enumerate() {
+            for (b, k) in &got[i + 1..] {
+                assert!(a + l <= *b || b + k <= *a);
+            }
+        }
+    }
+}
