@@ -1,4 +1,4 @@
-/* hello: argv, the HT_* environment variables the harness sets, and the auxiliary
+/* hello: argv, the HT_* environment variables the harness sets (sorted), and the auxiliary
  * vector entries whose values are the same under every correct emulator. */
 #include <elf.h>
 #include <string.h>
@@ -9,13 +9,22 @@
 extern char **environ;
 extern char _start[];
 
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int main(int argc, char **argv) {
   printf("hello, world\n");
   printf("argc=%d\n", argc);
   for (int i = 1; i < argc; i++) printf("argv[%d]=\"%s\"\n", i, argv[i]);
   CHECK(argv[argc] == NULL);
-  for (char **e = environ; *e; e++)
-    if (strncmp(*e, "HT_", 3) == 0) printf("env %s\n", *e);
+  /* sorted: qemu-user reverses the order of the environment, Linux keeps it */
+  const char *ht[64];
+  int nht = 0;
+  for (char **e = environ; *e && nht < 64; e++)
+    if (strncmp(*e, "HT_", 3) == 0) ht[nht++] = *e;
+  qsort(ht, nht, sizeof ht[0], cmp_str);
+  for (int i = 0; i < nht; i++) printf("env %s\n", ht[i]);
   printf("getenv(HT_A)=%s\n", getenv("HT_A") ? getenv("HT_A") : "(null)");
 
   printf("AT_PAGESZ=%lu\n", getauxval(AT_PAGESZ));
