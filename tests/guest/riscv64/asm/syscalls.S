@@ -33,7 +33,7 @@ test_main:
         SYSCALL "close bad fd (-EBADF)", 57, 1000
         SYSCALL "write from NULL (-EFAULT)", 64, 1, 0, 10
         SYSCALL "write from wild pointer (-EFAULT)", 64, 1, 0x10000000000, 10
-        SYSCALL "read into NULL (-EFAULT)", 63, 0, 0, 10
+        SYSCALL "getcwd into NULL (-EFAULT)", 17, 0, 4096
         SYSCALL "uname(NULL) (-EFAULT)", 160, 0
         SYSCALL "clock_gettime(NULL) (-EFAULT)", 113, 1, 0
         SYSCALL "openat NULL path (-EFAULT)", 56, -100, 0, 0
