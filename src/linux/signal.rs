@@ -240,10 +240,30 @@ pub fn drain_host_pending(proc_pending: &Mutex<Vec<SigInfo>>) {
     }
 }
 
-/// True for signals heron must not catch for the guest (unblockable, used by the JIT, or
-/// reserved by the host C library).
+/// Host signal heron sends to one of its own threads to interrupt a blocking host syscall
+/// after queueing a guest signal for it (SIGRTMAX; the guest can still use its own signal
+/// 64 between its threads, but not receive it from other processes).
+pub const WAKE_SIG: i32 = 64;
+
+/// True for signals heron must not catch for the guest (unblockable, used by the JIT,
+/// reserved by the host C library, or heron's wake-up signal).
 fn host_reserved(sig: i32) -> bool {
-    matches!(sig, SIGKILL | SIGSTOP | SIGSEGV | SIGBUS | 32 | 33)
+    matches!(
+        sig,
+        SIGKILL | SIGSTOP | SIGSEGV | SIGBUS | 32 | 33 | WAKE_SIG
+    )
+}
+
+extern "C" fn host_wake_handler(_sig: libc::c_int) {
+    // Nothing to do: being interrupted (EINTR) is the point.
+}
+
+/// Interrupt a blocking host syscall of our thread `tid` (which has just been kicked).
+pub fn wake_thread(tid: i32) {
+    // SAFETY: signalling one of our own threads with a signal we handle.
+    unsafe {
+        libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, WAKE_SIG);
+    }
 }
 
 /// Install the host handler of `sig` according to the guest disposition: SIG_IGN is
@@ -285,6 +305,13 @@ pub fn install_host_handlers() {
         if !ignored || sig == SIGPIPE {
             set_host_disposition(sig, false);
         }
+    }
+    // SAFETY: installing a handler that does nothing, without SA_RESTART.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = host_wake_handler as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(WAKE_SIG, &sa, std::ptr::null_mut());
     }
     for sig in [SIGSEGV, SIGBUS] {
         // SAFETY: installing the fault handler with SA_ONSTACK (each thread has an altstack).

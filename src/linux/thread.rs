@@ -110,6 +110,26 @@ impl Thread {
         })
     }
 
+    /// `-d stats`: this thread's engine counters and hottest blocks.
+    pub fn log_stats(&self) {
+        if !self.proc_.cfg.trace.stats {
+            return;
+        }
+        let mut text = format!(
+            "thread {} engine statistics:\n{}",
+            self.tid(),
+            self.engine.stats()
+        );
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("hottest blocks (pc: runs):\n");
+        for (pc, runs) in self.engine.hottest_blocks(10) {
+            text.push_str(&format!("  {pc:#x}: {runs}\n"));
+        }
+        tracing::info!(target: "stats", "{}", text.trim_end());
+    }
+
     pub fn tid(&self) -> i32 {
         self.shared.tid
     }
@@ -134,7 +154,16 @@ impl Thread {
                     let nr = self.cpu.syscall_nr();
                     let args = self.cpu.syscall_args();
                     let pc = self.cpu.pc();
-                    match syscall::dispatch(self, nr, args) {
+                    // A signal queued since the last check: do not start a blocking host
+                    // syscall that nothing would interrupt (the window left is the few
+                    // instructions up to the host syscall).
+                    let pending = self.cpu.header().exit_request.load(Ordering::SeqCst) != 0;
+                    let r = if pending && may_block(nr) {
+                        syscall::SysRet::Value(-(libc::EINTR as i64))
+                    } else {
+                        syscall::dispatch(self, nr, args)
+                    };
+                    match r {
                         syscall::SysRet::Value(v) => {
                             self.cpu.set_syscall_ret(v as u64);
                             self.cpu
@@ -312,11 +341,12 @@ impl Thread {
                 },
                 _ => {}
             }
-            if let Some(r) = restart.take() {
-                if act.flags & signal::SA_RESTART != 0 && restartable(r.nr) {
-                    self.cpu.set_pc(r.pc);
-                    self.cpu.set_syscall_ret(r.a0);
-                }
+            if let Some(r) = restart.take()
+                && act.flags & signal::SA_RESTART != 0
+                && restartable(r.nr)
+            {
+                self.cpu.set_pc(r.pc);
+                self.cpu.set_syscall_ret(r.a0);
             }
             if self.proc_.cfg.strace {
                 tracing::info!(target: "strace", "--- SIG{} {{si_signo={sig}}} ---", signame(sig));
@@ -458,6 +488,16 @@ fn restartable(nr: u64) -> bool {
     )
 }
 
+/// Syscalls that may block in the host kernel until a signal interrupts them.
+fn may_block(nr: u64) -> bool {
+    use syscall::nr::*;
+    restartable(nr)
+        || matches!(
+            nr,
+            NANOSLEEP | CLOCK_NANOSLEEP | PPOLL | PSELECT6 | EPOLL_PWAIT
+        )
+}
+
 /// Syscalls whose EINTR is their result even when no handler ran.
 fn never_restart(nr: u64) -> bool {
     use syscall::nr::*;
@@ -480,6 +520,7 @@ pub fn run_main_thread(
 ) -> Result<std::convert::Infallible, String> {
     let mut t = Thread::new(proc_, cpu, 0)?;
     let ThreadEnd::Thread(code) = t.run_loop();
+    t.log_stats();
     if t.finish() {
         crate::exit_process(code);
     }
@@ -538,6 +579,7 @@ pub fn spawn_thread(
         }
         let _ = tx.send(Ok(tid));
         let ThreadEnd::Thread(code) = t.run_loop();
+        t.log_stats();
         if t.finish() {
             crate::exit_process(code);
         }
