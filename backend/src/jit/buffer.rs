@@ -87,25 +87,33 @@ impl Drop for CodeBuffer {
     }
 }
 
-/// Fixed-capacity arena of exit slots; addresses are stable for the Jit's lifetime.
+/// Fixed-capacity arena of exit slots; addresses are stable for the Jit's lifetime. The
+/// backing pages are an anonymous mapping, committed only as slots get used.
 pub(crate) struct SlotArena {
-    slots: Box<[AtomicUsize]>,
+    map: memmap2::MmapMut,
+    cap: usize,
     used: usize,
 }
 
 impl SlotArena {
-    pub(crate) fn new(cap: usize) -> SlotArena {
-        SlotArena {
-            slots: (0..cap).map(|_| AtomicUsize::new(0)).collect(),
-            used: 0,
-        }
+    pub(crate) fn new(cap: usize) -> std::io::Result<SlotArena> {
+        let cap = cap.max(1);
+        let map = memmap2::MmapOptions::new()
+            .len(cap * std::mem::size_of::<AtomicUsize>())
+            .map_anon()?;
+        Ok(SlotArena { map, cap, used: 0 })
     }
     pub(crate) fn used(&self) -> usize {
         self.used
     }
     /// A fresh slot initialised to `value`, or None when the arena is full.
     pub(crate) fn alloc(&mut self, value: usize) -> Option<*const AtomicUsize> {
-        let s = self.slots.get(self.used)?;
+        if self.used == self.cap {
+            return None;
+        }
+        // SAFETY: `used < cap` slots fit in the page-aligned mapping; AtomicUsize has the
+        // layout of usize and every access to a slot goes through the atomic.
+        let s = unsafe { &*(self.map.as_ptr() as *const AtomicUsize).add(self.used) };
         s.store(value, std::sync::atomic::Ordering::Relaxed);
         self.used += 1;
         Some(s as *const AtomicUsize)

@@ -18,7 +18,7 @@ use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{self, Type};
 use cranelift_codegen::ir::{
     AbiParam, AtomicRmwOp, BlockArg, Endianness, Function, InstBuilder, MemFlagsData, SigRef,
-    Signature, StackSlotData, StackSlotKind, TrapCode, Value,
+    Signature, SourceLoc, StackSlotData, StackSlotKind, TrapCode, Value,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -200,6 +200,9 @@ pub(crate) fn lower_block(
     fcfg: TargetFrontendConfig,
 ) -> Result<LowerOut, JitError> {
     let mut b = FunctionBuilder::new(func, fctx);
+    // One source location on everything we emit: its ranges tell where the instructions
+    // end and the constant pool begins (for disassembly).
+    b.set_srcloc(SourceLoc::new(0));
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);

@@ -13,6 +13,18 @@
 //! exit stub (returns Next) or a chained successor. Every other exit stores 0 in
 //! `last_exit_slot` except the cold paths (Interrupted, Fault, raised status), which leave it
 //! unchanged: it is meaningful only when the status is [`ExitStatus::Next`].
+//!
+//! Guest memory (user mode) is accessed directly at `guest_base + addr` after an inline
+//! bounds check (and an alignment check where the op demands it), which exit with Fault
+//! themselves. Unmapped or protected pages fault on the host; every host instruction that
+//! touches guest memory carries a Cranelift trap code naming its IR op, so
+//! [`handle_host_fault`] maps the faulting instruction exactly to its guest PC, even after
+//! the optimiser or load merging. Semantics match the interpreter bit for bit (a
+//! differential test runs random blocks through both): operations x86-64 Cranelift cannot
+//! lower (128-bit division/mulh/int-float conversion) and FMA (whose NaN choice depends on
+//! the x86 instruction form) call the interpreter's own arithmetic.
+//!
+//! x86-64 Linux hosts only (the entry wrapper and the signal context are x86-64 specific).
 
 mod buffer;
 mod entry;
@@ -98,6 +110,8 @@ pub(crate) struct FaultMap {
 struct BlockRange {
     start: usize,
     end: usize,
+    /// End of the instructions (the constant pool follows).
+    insns_end: usize,
     pcs_start: usize,
     pcs_end: usize,
 }
@@ -189,8 +203,8 @@ impl Jit {
     pub fn new(cfg: JitConfig) -> Result<Jit, JitError> {
         let isa = host_isa(&cfg)?;
         let code = CodeBuffer::new(cfg.code_size).map_err(cg_err)?;
-        // A block is at least ~64 bytes of code and rarely has more than two exits.
-        let slots = SlotArena::new((code.capacity() / 32).max(64));
+        // A block is at least ~100 bytes of code and rarely has more than two exits.
+        let slots = SlotArena::new((code.capacity() / 32).max(64)).map_err(cg_err)?;
         let align = (isa.function_alignment().preferred as usize).max(16);
         let mut jit = Jit {
             lenv: LowerEnv {
@@ -289,7 +303,9 @@ fn compile_ctx<'c>(ctx: &'c mut Context, isa: &dyn TargetIsa) -> Result<&'c [u8]
 
 impl Jit {
     /// Compile `block` into the code buffer. On [`JitError::BufferFull`] nothing was
-    /// added: the caller flushes and retries.
+    /// added: the caller flushes and retries (a block that cannot fit even an empty buffer
+    /// is a [`JitError::Codegen`] error instead, so the retry always succeeds or fails
+    /// for good).
     pub fn compile(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
         let slot_mark = self.slots.used();
         self.ctx.clear();
@@ -308,6 +324,12 @@ impl Jit {
                 // The builder context may hold a half-built function.
                 self.fctx = FunctionBuilderContext::new();
                 self.slots.reset_to(slot_mark);
+                if e == JitError::BufferFull && slot_mark == 0 {
+                    // Flushing would not help: never report BufferFull for it.
+                    return Err(JitError::Codegen(
+                        "block has more exits than the slot arena holds".into(),
+                    ));
+                }
                 return Err(e);
             }
         };
@@ -320,11 +342,22 @@ impl Jit {
         };
         let Some(off) = self.code.append(code, self.align) else {
             self.slots.reset_to(slot_mark);
+            if self.base_mark.next_multiple_of(self.align) + code.len() > self.code.capacity() {
+                // Flushing would not help: never report BufferFull for it.
+                return Err(JitError::Codegen(format!(
+                    "block of {} bytes does not fit in the code buffer",
+                    code.len()
+                )));
+            }
             return Err(JitError::BufferFull);
         };
         let len = code.len();
         let pcs_start = self.map.pcs.len();
+        let mut insns_end = off + len;
         if let Some(cc) = self.ctx.compiled_code() {
+            if let Some(end) = cc.buffer.get_srclocs_sorted().iter().map(|s| s.end).max() {
+                insns_end = off + end as usize;
+            }
             let traps = cc.buffer.traps().iter().map(|t| (t.offset, t.code));
             for (toff, ord) in lower::mem_ordinals(traps) {
                 if let Some(&pc) = out.mem_pcs.get(ord) {
@@ -338,6 +371,7 @@ impl Jit {
         self.map.blocks.push(BlockRange {
             start: off,
             end: off + len,
+            insns_end,
             pcs_start,
             pcs_end: self.map.pcs.len(),
         });
@@ -417,7 +451,12 @@ impl Jit {
         if off + cb.code_len > self.code.used() {
             return vec!["<block not in the code buffer>".into()];
         }
-        let bytes = self.code.bytes(off, cb.code_len);
+        // Instructions only, not the constant pool behind them.
+        let len = match self.map.blocks.binary_search_by_key(&off, |b| b.start) {
+            Ok(i) => (self.map.blocks[i].insns_end - off).min(cb.code_len),
+            Err(_) => cb.code_len,
+        };
+        let bytes = self.code.bytes(off, len);
         let cs = match Capstone::new()
             .x86()
             .mode(arch::x86::ArchMode::Mode64)

@@ -769,6 +769,31 @@ fn host_fault_recovery() {
     }
 }
 
+/// Each thread has its own Jit and entry record: host faults on several threads at once.
+#[test]
+fn host_faults_on_several_threads() {
+    install_segv_handler();
+    let threads: Vec<_> = (0..3u64)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut rig = Rig::new();
+                rig.mem.unmap(RAM + RAM_LEN - 0x1000, 0x1000).unwrap();
+                let bad = RAM + RAM_LEN - 0x1000 + 8 * t;
+                let blk = fault_block(bad, MemOp::le(8, false), t % 2 == 0);
+                let cb = rig.jit.compile(&blk).unwrap();
+                for _ in 0..2000 {
+                    let mut env = Env::default();
+                    assert_eq!(rig.enter(&cb, &mut env), ExitStatus::Fault);
+                    assert_eq!((env.hdr.pc, env.hdr.fault_addr), (0x504, bad));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
 /// The optimiser must not lose the guest PC of a faulting load.
 #[test]
 fn host_fault_pc_with_optimizer() {
@@ -892,6 +917,37 @@ fn chaining_and_last_exit_slot() {
         dis.len() > 5 && dis[0].starts_with(&format!("{:#x}:", ca.code_start)),
         "{dis:?}"
     );
+    // Instructions only: the constant pool is left out.
+    let last = dis.last().unwrap();
+    assert!(last.contains("ret") || last.contains("jmp"), "{dis:?}");
+}
+
+/// Cost of one chained block transition (entry check, exit stores, tail call).
+#[test]
+fn chained_transition_cost() {
+    let mut rig = Rig::new();
+    // Self-loop: g0 -= 1; if g0 == 0 exit Halt; else goto self.
+    let mut b = Builder::new(0x1000);
+    let x = b.get_global(Ty::I64, g(0));
+    let x = b.bin_imm(BinOp::Sub, x, 1);
+    b.set_global(Ty::I64, g(0), x);
+    let zero = b.const64(0);
+    let done = b.setcond(Cond::Eq, x, zero);
+    let out = b.new_label();
+    b.br_cond(done, out);
+    b.goto_block(0x1000);
+    b.label(out);
+    b.exit(ExitStatus::Halt, 0x1004);
+    let cb = rig.jit.compile(&b.finish()).unwrap();
+    rig.jit.chain(&cb.exits[0], cb.entry);
+    let n = 5_000_000u64;
+    let mut env = Env::default();
+    env.g[0] = n;
+    let t0 = std::time::Instant::now();
+    assert_eq!(rig.enter(&cb, &mut env), ExitStatus::Halt);
+    let ns = t0.elapsed().as_secs_f64() * 1e9 / n as f64;
+    assert_eq!(env.g[0], 0);
+    eprintln!("chained block transition: {ns:.2} ns per block");
 }
 
 #[test]
@@ -924,6 +980,19 @@ fn flush_when_full() {
     let mut env = Env::default();
     assert_eq!(rig.enter(&cb, &mut env), ExitStatus::Next);
     assert_eq!(env.g[0], 5);
+    // A block too big for the whole buffer is an error flushing cannot fix.
+    let mut b = Builder::new(0);
+    for i in 0..1500 {
+        let x = b.get_global(Ty::I64, g(i % 16));
+        let y = b.bin_imm(BinOp::Mul, x, i as u64 + 3);
+        b.set_global(Ty::I64, g((i + 1) % 16), y);
+    }
+    b.goto_block(0);
+    rig.jit.flush();
+    assert!(matches!(
+        rig.jit.compile(&b.finish()),
+        Err(JitError::Codegen(_))
+    ));
 }
 
 extern "C" fn h_add3(env: *mut u8, a: u64, b: u64, c: u64) -> u64 {
@@ -1068,33 +1137,45 @@ fn compile_cost() {
     };
     let blocks: Vec<Block> = (0..200).map(mk).collect();
     let ops: usize = blocks[0].ops.len();
-    // The machine is shared: report the best of a few rounds.
-    let mut us = f64::MAX;
-    for _ in 0..5 {
-        rig.jit.flush();
-        let t0 = std::time::Instant::now();
-        for b in &blocks {
-            match rig.jit.compile(b) {
-                Ok(_) => {}
-                Err(JitError::BufferFull) => {
-                    rig.jit.flush();
-                    rig.jit.compile(b).unwrap();
+    for (name, opt_speed, verify) in [
+        ("opt none", false, false),
+        ("opt speed", true, false),
+        ("opt none + verifier", false, true),
+    ] {
+        rig.jit = Jit::new(JitConfig {
+            opt_speed,
+            verify,
+            ..rig.jit.cfg.clone()
+        })
+        .unwrap();
+        // The machine is shared: report the best of a few rounds.
+        let mut us = f64::MAX;
+        for _ in 0..5 {
+            rig.jit.flush();
+            let t0 = std::time::Instant::now();
+            for b in &blocks {
+                match rig.jit.compile(b) {
+                    Ok(_) => {}
+                    Err(JitError::BufferFull) => {
+                        rig.jit.flush();
+                        rig.jit.compile(b).unwrap();
+                    }
+                    Err(e) => panic!("{e}"),
                 }
-                Err(e) => panic!("{e}"),
             }
+            us = us.min(t0.elapsed().as_secs_f64() * 1e6 / blocks.len() as f64);
         }
-        us = us.min(t0.elapsed().as_secs_f64() * 1e6 / blocks.len() as f64);
+        let code = rig.jit.used() - rig.jit.base_mark;
+        if std::env::var_os("HERON_SHOW_ASM").is_some() {
+            let cb = rig.jit.compile(&blocks[0]).unwrap();
+            eprintln!("{}", rig.jit.disassemble(&cb).join("\n"));
+        }
+        eprintln!(
+            "compile cost ({name}): {us:.1} us per block of {ops} IR ops, {} bytes of code",
+            code / blocks.len()
+        );
+        assert!(us < 20_000.0);
     }
-    let code = rig.jit.used() - rig.jit.base_mark;
-    if std::env::var_os("HERON_SHOW_ASM").is_some() {
-        let cb = rig.jit.compile(&blocks[0]).unwrap();
-        eprintln!("{}", rig.jit.disassemble(&cb).join("\n"));
-    }
-    eprintln!(
-        "compile cost: {us:.1} us per block of {ops} IR ops, {} bytes of code",
-        code / blocks.len()
-    );
-    assert!(us < 20_000.0);
 }
 
 /// xorshift64* for the differential test.

@@ -1,8 +1,10 @@
 //! Disassembly of RISC-V 64 guest code for traces (`-d in_asm`), through capstone in
-//! RV64 + compressed mode. Instructions capstone does not know (e.g. Zba/Zbb/Zbs/Zicond)
-//! are printed as `.insn 0x...`, so the listing never stops early.
+//! RV64 + compressed mode. The bit-manipulation and Zicond instructions, which capstone
+//! does not know, are named from heron's own decoder; anything else capstone cannot decode
+//! is printed as `.insn 0x...`, so the listing never stops early.
 
-use crate::decode::insn_len;
+use crate::cpu::XREG_NAMES;
+use crate::decode::{self, Op, insn_len};
 use capstone::prelude::*;
 use std::cell::RefCell;
 
@@ -67,6 +69,7 @@ pub fn disassemble(pc: u64, bytes: &[u8]) -> Vec<String> {
                         _ => mnemonic,
                     })
                 })
+                .or_else(|| if len == 4 { extension_text(raw) } else { None })
                 .unwrap_or_else(|| {
                     if len == 4 {
                         format!(".insn {raw:#010x}")
@@ -78,6 +81,67 @@ pub fn disassemble(pc: u64, bytes: &[u8]) -> Vec<String> {
             off += len;
         }
         out
+    })
+}
+
+/// Assembly text of a Zba/Zbb/Zbs/Zicond instruction (capstone 5 lacks them).
+fn extension_text(w: u32) -> Option<String> {
+    let insn = decode::decode(w)?;
+    let (rd, rs1, rs2) = (
+        XREG_NAMES[insn.rd as usize],
+        XREG_NAMES[insn.rs1 as usize],
+        XREG_NAMES[insn.rs2 as usize],
+    );
+    // (name, shape): 'r' = rd, rs1, rs2; 'u' = rd, rs1; 'i' = rd, rs1, imm
+    let (name, shape) = match insn.op {
+        Op::Sh1add => ("sh1add", 'r'),
+        Op::Sh2add => ("sh2add", 'r'),
+        Op::Sh3add => ("sh3add", 'r'),
+        Op::AddUw => ("add.uw", 'r'),
+        Op::Sh1addUw => ("sh1add.uw", 'r'),
+        Op::Sh2addUw => ("sh2add.uw", 'r'),
+        Op::Sh3addUw => ("sh3add.uw", 'r'),
+        Op::SlliUw => ("slli.uw", 'i'),
+        Op::Andn => ("andn", 'r'),
+        Op::Orn => ("orn", 'r'),
+        Op::Xnor => ("xnor", 'r'),
+        Op::Clz => ("clz", 'u'),
+        Op::Ctz => ("ctz", 'u'),
+        Op::Cpop => ("cpop", 'u'),
+        Op::Clzw => ("clzw", 'u'),
+        Op::Ctzw => ("ctzw", 'u'),
+        Op::Cpopw => ("cpopw", 'u'),
+        Op::Max => ("max", 'r'),
+        Op::Maxu => ("maxu", 'r'),
+        Op::Min => ("min", 'r'),
+        Op::Minu => ("minu", 'r'),
+        Op::SextB => ("sext.b", 'u'),
+        Op::SextH => ("sext.h", 'u'),
+        Op::ZextH => ("zext.h", 'u'),
+        Op::Rol => ("rol", 'r'),
+        Op::Ror => ("ror", 'r'),
+        Op::Rori => ("rori", 'i'),
+        Op::Rolw => ("rolw", 'r'),
+        Op::Rorw => ("rorw", 'r'),
+        Op::Roriw => ("roriw", 'i'),
+        Op::OrcB => ("orc.b", 'u'),
+        Op::Rev8 => ("rev8", 'u'),
+        Op::Bclr => ("bclr", 'r'),
+        Op::Bext => ("bext", 'r'),
+        Op::Binv => ("binv", 'r'),
+        Op::Bset => ("bset", 'r'),
+        Op::Bclri => ("bclri", 'i'),
+        Op::Bexti => ("bexti", 'i'),
+        Op::Binvi => ("binvi", 'i'),
+        Op::Bseti => ("bseti", 'i'),
+        Op::CzeroEqz => ("czero.eqz", 'r'),
+        Op::CzeroNez => ("czero.nez", 'r'),
+        _ => return None,
+    };
+    Some(match shape {
+        'r' => format!("{name} {rd}, {rs1}, {rs2}"),
+        'u' => format!("{name} {rd}, {rs1}"),
+        _ => format!("{name} {rd}, {rs1}, {}", insn.imm),
     })
 }
 
@@ -101,7 +165,26 @@ mod tests {
             "{}",
             lines[1]
         );
-        assert!(lines[2].starts_with("0x1007e: 20c5a533  "), "{}", lines[2]);
+        assert_eq!(lines[2], "0x1007e: 20c5a533  sh1add a0, a1, a2");
+    }
+
+    #[test]
+    fn bit_manipulation_and_zicond_names() {
+        for (w, text) in [
+            (0x6005_9513u32, "clz a0, a1"),
+            (0x63f5_d513, "rori a0, a1, 63"),
+            (0x0805_c53b, "zext.h a0, a1"),
+            (0x0ec5_d533, "czero.eqz a0, a1, a2"),
+            (0x0ec5_f533, "czero.nez a0, a1, a2"),
+            (0x4805_9513, "bclri a0, a1, 0"),
+            (0x6b85_d513, "rev8 a0, a1"),
+        ] {
+            let lines = disassemble(0, &w.to_le_bytes());
+            assert_eq!(lines, vec![format!("0x0: {w:08x}  {text}")]);
+        }
+        // Still unknown: .insn
+        let lines = disassemble(0, &0xffff_ffffu32.to_le_bytes());
+        assert_eq!(lines, vec!["0x0: ffffffff  .insn 0xffffffff".to_string()]);
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! round-to-nearest-max-magnitude, conversions, comparisons and FMA on hosts without an FMA
 //! unit use the software implementation in [`soft`]. NaN results are canonical, f32 operands
 //! are NaN-unboxed and f32 results NaN-boxed, flags are ORed into `RiscvCpu::fflags`, and a
-//! reserved rounding mode raises an illegal-instruction exception. Once inexact is accrued,
-//! round-to-nearest arithmetic with an ordinary result skips MXCSR entirely (see
-//! `fast_d`), which is the steady state of most floating-point code.
+//! reserved rounding mode raises an illegal-instruction exception. Round-to-nearest
+//! arithmetic whose result is an ordinary normal number skips MXCSR entirely (see
+//! `fast_d`): it can only have raised inexact, which is either accrued already (the steady
+//! state of most floating-point code) or decided by an exact error term.
 //!
 //! Invariant: outside these helpers MXCSR holds its default (round to nearest even, all
 //! exceptions masked, no DAZ/FTZ), as Rust and Cranelift code assume; helpers leave it so.
@@ -555,29 +556,42 @@ unsafe fn with_flags(env: *mut u8, f: impl FnOnce() -> (u64, u32)) -> u64 {
 }
 
 /// The common case of a rounding helper, without touching MXCSR (QEMU calls the idea
-/// "hardfloat"): when the instruction rounds to nearest-even and inexact is already accrued,
-/// an operation whose result is a normal number of magnitude above the smallest normal can
-/// have raised no flag but inexact (invalid operations give NaN, division by zero and
-/// overflow infinity, underflow at most the smallest normal), so the host's result in its
-/// default environment stands and fflags needs no update. `f` computes that result.
+/// "hardfloat"). For an instruction that rounds to nearest-even, an operation whose result
+/// is a normal number of magnitude above the smallest normal can have raised no flag but
+/// inexact: invalid operations give NaN, division by zero and overflow infinity, underflow
+/// at most the smallest normal. So the host's result in its default environment stands;
+/// `f` computes it. Inexact then only matters if it is not accrued yet: `exact` tells,
+/// from the result, whether the operation was exact (None: it cannot tell cheaply, and the
+/// full path runs). Returns None when the full path must run.
 ///
 /// # Safety
-/// `env` must point to a valid `RiscvCpu`.
+/// `env` must point to a valid `RiscvCpu` not otherwise borrowed during the call.
 #[inline(always)]
-unsafe fn fast_d(env: *mut u8, insn: u64, f: impl FnOnce() -> f64) -> Option<u64> {
+unsafe fn fast_d(
+    env: *mut u8,
+    insn: u64,
+    f: impl FnOnce() -> f64,
+    exact: impl FnOnce(f64) -> Option<bool>,
+) -> Option<u64> {
+    let cpu = env.cast::<RiscvCpu>();
     // SAFETY: guaranteed by the caller; plain reads of two fields.
-    let (frm, fflags) = unsafe {
-        let cpu = env.cast::<RiscvCpu>();
-        ((*cpu).frm, (*cpu).fflags)
-    };
+    let (frm, fflags) = unsafe { ((*cpu).frm, (*cpu).fflags) };
     let field = (insn >> 12) & 7;
-    if !(field == 0 || (field == 7 && frm == 0)) || fflags & NX as u64 == 0 {
+    if !(field == 0 || (field == 7 && frm == 0)) {
         return None;
     }
-    let r = f().to_bits();
+    let r = f();
+    let bits = r.to_bits();
     const MIN_ABOVE: u64 = 0x0010_0000_0000_0001; // just above the smallest normal
     const INF: u64 = 0x7ff0_0000_0000_0000;
-    ((r & !(1 << 63)).wrapping_sub(MIN_ABOVE) < INF - MIN_ABOVE).then_some(r)
+    if (bits & !(1 << 63)).wrapping_sub(MIN_ABOVE) >= INF - MIN_ABOVE {
+        return None;
+    }
+    if fflags & NX as u64 == 0 && !exact(r)? {
+        // SAFETY: as above.
+        unsafe { (*cpu).fflags |= NX as u64 };
+    }
+    Some(bits)
 }
 
 /// [`fast_d`] for single precision (the result NaN-boxed).
@@ -585,20 +599,113 @@ unsafe fn fast_d(env: *mut u8, insn: u64, f: impl FnOnce() -> f64) -> Option<u64
 /// # Safety
 /// As for [`fast_d`].
 #[inline(always)]
-unsafe fn fast_s(env: *mut u8, insn: u64, f: impl FnOnce() -> f32) -> Option<u64> {
-    // SAFETY: guaranteed by the caller.
-    let (frm, fflags) = unsafe {
-        let cpu = env.cast::<RiscvCpu>();
-        ((*cpu).frm, (*cpu).fflags)
-    };
+unsafe fn fast_s(
+    env: *mut u8,
+    insn: u64,
+    f: impl FnOnce() -> f32,
+    exact: impl FnOnce(f32) -> Option<bool>,
+) -> Option<u64> {
+    let cpu = env.cast::<RiscvCpu>();
+    // SAFETY: guaranteed by the caller; plain reads of two fields.
+    let (frm, fflags) = unsafe { ((*cpu).frm, (*cpu).fflags) };
     let field = (insn >> 12) & 7;
-    if !(field == 0 || (field == 7 && frm == 0)) || fflags & NX as u64 == 0 {
+    if !(field == 0 || (field == 7 && frm == 0)) {
         return None;
     }
-    let r = f().to_bits();
+    let r = f();
+    let bits = r.to_bits();
     const MIN_ABOVE: u32 = 0x0080_0001;
     const INF: u32 = 0x7f80_0000;
-    ((r & !(1 << 31)).wrapping_sub(MIN_ABOVE) < INF - MIN_ABOVE).then_some(nan_box(r))
+    if (bits & !(1 << 31)).wrapping_sub(MIN_ABOVE) >= INF - MIN_ABOVE {
+        return None;
+    }
+    if fflags & NX as u64 == 0 && !exact(r)? {
+        // SAFETY: as above.
+        unsafe { (*cpu).fflags |= NX as u64 };
+    }
+    Some(nan_box(bits))
+}
+
+/// Whether s = a + b (rounded to nearest, no overflow) was exact: the rounding error by
+/// Knuth's TwoSum, which is itself computed exactly.
+#[inline(always)]
+fn sum_exact_d(a: f64, b: f64, s: f64) -> bool {
+    let bb = s - a;
+    (a - (s - bb)) + (b - bb) == 0.0
+}
+
+/// [`sum_exact_d`] in single precision.
+#[inline(always)]
+fn sum_exact_s(a: f32, b: f32, s: f32) -> bool {
+    let bb = s - a;
+    (a - (s - bb)) + (b - bb) == 0.0
+}
+
+/// Whether p = a * b (rounded to nearest, |p| above the smallest normal) was exact: the
+/// error a*b - p by one fused multiply-add. The error is a nonzero multiple of
+/// 2^(lsb(a) + lsb(b)) when inexact, which stays representable (so does not round to zero)
+/// when |p| >= 2^-959; below that, or without a host FMA unit, None.
+#[inline(always)]
+fn product_exact_d(a: f64, b: f64, p: f64) -> Option<bool> {
+    if (p.to_bits() >> 52) & 0x7ff < 64 {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if sse::has_fma() {
+        return Some(sse::fmadd_sd_rne(a, b, -p) == 0.0);
+    }
+    let _ = (a, b);
+    None
+}
+
+/// Whether q = a / b (rounded to nearest, |q| above the smallest normal) was exact: the
+/// remainder a - q*b, exactly representable without underflow, by one fused multiply-add.
+/// It is a multiple of 2^(lsb(q) + lsb(b)) >= 2^(lsb(a) - 53), representable when
+/// |a| >= 2^-959; below that, or without a host FMA unit, None.
+#[inline(always)]
+fn quotient_exact_d(a: f64, b: f64, q: f64) -> Option<bool> {
+    if (a.to_bits() >> 52) & 0x7ff < 64 {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if sse::has_fma() {
+        return Some(sse::fmadd_sd_rne(-q, b, a) == 0.0);
+    }
+    let _ = (b, q);
+    None
+}
+
+/// Whether r = sqrt(a) (rounded to nearest, r above the smallest normal) was exact: the
+/// remainder a - r*r by one fused multiply-add (representable when |a| >= 2^-959).
+#[inline(always)]
+fn root_exact_d(a: f64, r: f64) -> Option<bool> {
+    if (a.to_bits() >> 52) & 0x7ff < 64 {
+        return None;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if sse::has_fma() {
+        return Some(sse::fmadd_sd_rne(-r, r, a) == 0.0);
+    }
+    let _ = r;
+    None
+}
+
+/// Whether p = a * b was exact in single precision: the product is exact in f64.
+#[inline(always)]
+fn product_exact_s(a: f32, b: f32, p: f32) -> bool {
+    a as f64 * b as f64 == p as f64
+}
+
+/// Whether q = a / b was exact in single precision: q*b is exact in f64.
+#[inline(always)]
+fn quotient_exact_s(a: f32, b: f32, q: f32) -> bool {
+    q as f64 * b as f64 == a as f64
+}
+
+/// Whether r = sqrt(a) was exact in single precision: r*r is exact in f64.
+#[inline(always)]
+fn root_exact_s(a: f32, r: f32) -> bool {
+    r as f64 * r as f64 == a as f64
 }
 
 #[inline(always)]
@@ -655,16 +762,28 @@ macro_rules! count {
     ($x:ident $($rest:ident)*) => { 1 + count!($($rest)*) };
 }
 
+/// The `exact` argument of a fast path: the given closure, or "cannot tell".
+macro_rules! or_unknown {
+    () => {
+        |_| None
+    };
+    ($e:expr) => {
+        $e
+    };
+}
+
 /// Declare rounding helpers: `STATIC = func(args...; insn, rm) => (result, flags)`. The
 /// instruction word is the last argument; `rm` is bound to the resolved rounding mode.
 macro_rules! rm_helpers {
     ($($static:ident = $func:ident($($arg:ident),*; $insn:ident, $rm:ident)
-        $(fast $fast:ident $fexpr:block)? => $body:expr;)*) => {
+        $(fast $fast:ident $fexpr:block $(exact $exact:expr)?)? => $body:expr;)*) => {
         $(
             unsafe extern "C" fn $func(env: *mut u8, $($arg: u64,)* $insn: u64) -> u64 {
                 $(
                     // SAFETY: generated code passes the calling hart's RiscvCpu as env.
-                    if let Some(r) = unsafe { $fast(env, $insn, || $fexpr) } {
+                    if let Some(r) = unsafe {
+                        $fast(env, $insn, || $fexpr, or_unknown!($($exact)?))
+                    } {
                         return r;
                     }
                 )?
@@ -696,23 +815,33 @@ fn int_kind(insn: u64) -> IntKind {
 
 rm_helpers! {
     FADD_S = helper_fadd_s(a, b; insn, rm) fast fast_s { fs(a) + fs(b) }
+        exact |r| Some(sum_exact_s(fs(a), fs(b), r))
         => arith_s(Arith::Add, a, b, rm);
     FSUB_S = helper_fsub_s(a, b; insn, rm) fast fast_s { fs(a) - fs(b) }
+        exact |r| Some(sum_exact_s(fs(a), -fs(b), r))
         => arith_s(Arith::Sub, a, b, rm);
     FMUL_S = helper_fmul_s(a, b; insn, rm) fast fast_s { fs(a) * fs(b) }
+        exact |r| Some(product_exact_s(fs(a), fs(b), r))
         => arith_s(Arith::Mul, a, b, rm);
     FDIV_S = helper_fdiv_s(a, b; insn, rm) fast fast_s { fs(a) / fs(b) }
+        exact |r| Some(quotient_exact_s(fs(a), fs(b), r))
         => arith_s(Arith::Div, a, b, rm);
-    FSQRT_S = helper_fsqrt_s(a; insn, rm) fast fast_s { fs(a).sqrt() } => sqrt_s(a, rm);
+    FSQRT_S = helper_fsqrt_s(a; insn, rm) fast fast_s { fs(a).sqrt() }
+        exact |r| Some(root_exact_s(fs(a), r)) => sqrt_s(a, rm);
     FADD_D = helper_fadd_d(a, b; insn, rm) fast fast_d { fd(a) + fd(b) }
+        exact |r| Some(sum_exact_d(fd(a), fd(b), r))
         => arith_d(Arith::Add, a, b, rm);
     FSUB_D = helper_fsub_d(a, b; insn, rm) fast fast_d { fd(a) - fd(b) }
+        exact |r| Some(sum_exact_d(fd(a), -fd(b), r))
         => arith_d(Arith::Sub, a, b, rm);
     FMUL_D = helper_fmul_d(a, b; insn, rm) fast fast_d { fd(a) * fd(b) }
+        exact |r| product_exact_d(fd(a), fd(b), r)
         => arith_d(Arith::Mul, a, b, rm);
     FDIV_D = helper_fdiv_d(a, b; insn, rm) fast fast_d { fd(a) / fd(b) }
+        exact |r| quotient_exact_d(fd(a), fd(b), r)
         => arith_d(Arith::Div, a, b, rm);
-    FSQRT_D = helper_fsqrt_d(a; insn, rm) fast fast_d { fd(a).sqrt() } => sqrt_d(a, rm);
+    FSQRT_D = helper_fsqrt_d(a; insn, rm) fast fast_d { fd(a).sqrt() }
+        exact |r| root_exact_d(fd(a), r) => sqrt_d(a, rm);
     FMA_S = helper_fma_s(a, b, c; insn, rm) fast fast_s {
         let (x, y, z) = fma_operands_s(insn, a, b, c);
         fma_rne_s(x, y, z)
@@ -721,7 +850,8 @@ rm_helpers! {
         let (x, y, z) = fma_operands_d(insn, a, b, c);
         fma_rne_d(x, y, z)
     } => fma_d(FmaKind::from_insn(insn), a, b, c, rm);
-    FCVT_S_D = helper_fcvt_s_d(a; insn, rm) fast fast_s { fd(a) as f32 } => cvt_s_d(a, rm);
+    FCVT_S_D = helper_fcvt_s_d(a; insn, rm) fast fast_s { fd(a) as f32 }
+        exact |r| Some(r as f64 == fd(a)) => cvt_s_d(a, rm);
     FCVT_D_S = helper_fcvt_d_s(a; insn, rm) => cvt_d_s(a, rm);
     FCVT_INT_S = helper_fcvt_int_s(a; insn, rm) => to_int_s(a, int_kind(insn), rm);
     FCVT_INT_D = helper_fcvt_int_d(a; insn, rm) => to_int_d(a, int_kind(insn), rm);

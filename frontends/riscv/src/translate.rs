@@ -306,6 +306,11 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
             let v = b.bin_imm(bop, a, imm as u64);
             set_x(b, rd, v);
         }
+        Op::Addiw if imm == 0 => {
+            // sext.w rd, rs1
+            let a = get_x32(b, rs1);
+            set_x32(b, rd, a);
+        }
         Op::Addiw | Op::Slliw | Op::Srliw | Op::Sraiw | Op::Roriw => {
             let bop = match op {
                 Op::Addiw => BinOp::Add,

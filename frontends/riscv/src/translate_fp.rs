@@ -370,6 +370,7 @@ mod tests {
     use crate::fpu::{CANONICAL_NAN_D, CANONICAL_NAN_S, nan_box};
     use heron_backend::interp::{InterpBlock, InterpRegs};
     use heron_backend::ir::{ExitStatus, Op};
+    use heron_backend::jit::{CompiledBlock, Jit, JitConfig};
     use heron_backend::mem::{GuestMemory, PERM_R, PERM_W};
     use heron_backend::verify::verify;
 
@@ -592,28 +593,46 @@ mod tests {
         }
     }
 
-    /// One hart and a little guest memory; runs single translated instructions through the
-    /// backend's reference interpreter (after the IR verifier).
+    /// One hart and a little guest memory; runs translated instructions (verified by the IR
+    /// verifier) on the backend's reference interpreter, or compiled by the JIT.
     struct Machine {
         cpu: RiscvCpu,
         mem: GuestMemory,
         regs: InterpRegs,
+        jit: Option<Jit>,
+    }
+
+    /// A translated instruction, ready to run on the machine's tier.
+    enum Code {
+        Interp(InterpBlock),
+        Jit(CompiledBlock),
     }
 
     const PC: u64 = 0x8000;
 
     impl Machine {
-        fn new() -> Machine {
+        fn on_tier(jit: bool) -> Machine {
             let mem = GuestMemory::reserve(1 << 24).expect("reserve");
             mem.map_anon(0x1000, 0x2000, PERM_R | PERM_W).expect("map");
+            let jit = jit.then(|| {
+                Jit::new(JitConfig {
+                    code_size: 1 << 20,
+                    guest_base: mem.base(),
+                    guest_limit: mem.limit(),
+                    opt_speed: false,
+                    verify: true,
+                })
+                .expect("jit")
+            });
             Machine {
                 cpu: RiscvCpu::default(),
                 mem,
                 regs: InterpRegs::default(),
+                jit,
             }
         }
-        /// Translate one instruction into a verified, pre-decoded block.
-        fn build(insn: u32) -> InterpBlock {
+        /// Translate one instruction into a verified block for this machine's tier.
+        fn build(&mut self, insn: u32) -> Code {
             let mut b = Builder::new(PC);
             b.insn_start(PC);
             assert!(translate_fp(&mut b, insn, PC), "{insn:#010x}");
@@ -624,22 +643,33 @@ mod tests {
             if let Err(e) = verify(&block) {
                 panic!("{insn:#010x}: {e:?}\n{block:?}");
             }
-            InterpBlock::new(&block)
+            match &mut self.jit {
+                Some(j) => Code::Jit(j.compile(&block).expect("compile")),
+                None => Code::Interp(InterpBlock::new(&block)),
+            }
         }
         /// Run a block built by [`Machine::build`]; returns the exit status.
-        fn run(&mut self, ib: &InterpBlock) -> ExitStatus {
+        fn run(&mut self, code: &Code) -> ExitStatus {
             let env = (&mut self.cpu as *mut RiscvCpu).cast::<u8>();
             // SAFETY: env is a live RiscvCpu covering every global the translator uses, and
-            // the block calls only fpu helpers, whose ABI matches their declarations.
-            let st = unsafe { ib.run(env, &self.mem, &mut self.regs) };
+            // the block calls only fpu helpers, whose ABI matches their declarations; JIT
+            // code comes from this machine's Jit (no guest memory faults are provoked on
+            // that tier, which would need the host fault handler).
+            let st = unsafe {
+                match (code, &self.jit) {
+                    (Code::Interp(ib), _) => ib.run(env, &self.mem, &mut self.regs),
+                    (Code::Jit(cb), Some(j)) => j.enter(env, cb.entry),
+                    (Code::Jit(_), None) => unreachable!("JIT code without a JIT"),
+                }
+            };
             let want_pc = if st == ExitStatus::Next { PC + 4 } else { PC };
             assert_eq!(self.cpu.hdr.pc, want_pc);
             st
         }
         /// Run one instruction as a block; returns the exit status.
         fn exec(&mut self, insn: u32) -> ExitStatus {
-            let ib = Machine::build(insn);
-            self.run(&ib)
+            let code = self.build(insn);
+            self.run(&code)
         }
     }
 
@@ -647,7 +677,12 @@ mod tests {
 
     #[test]
     fn sign_injection_semantics() {
-        let mut m = Machine::new();
+        for jit in [false, true] {
+            sign_injection_on(Machine::on_tier(jit));
+        }
+    }
+
+    fn sign_injection_on(mut m: Machine) {
         let (one, mtwo) = (1.0f64.to_bits(), (-2.0f64).to_bits());
         m.cpu.f[1] = one;
         m.cpu.f[2] = mtwo;
@@ -688,7 +723,16 @@ mod tests {
 
     #[test]
     fn moves_loads_and_stores() {
-        let mut m = Machine::new();
+        for jit in [false, true] {
+            let m = moves_loads_and_stores_on(Machine::on_tier(jit));
+            if jit {
+                continue; // guest faults in JIT code need the host fault handler
+            }
+            faults_on(m);
+        }
+    }
+
+    fn moves_loads_and_stores_on(mut m: Machine) -> Machine {
         // fmv.x.w sign-extends the low 32 bits, without checking the box.
         m.cpu.f[1] = 0x1234_5678_8000_0001;
         m.exec(r(0x70, 0, 1, 0, 10));
@@ -716,9 +760,14 @@ mod tests {
         assert_eq!(m.exec(ld(-12, 5, 2, 8)), next); // flw f8, -12(x5): high half of f4
         assert_eq!(m.cpu.f[8], 0xffff_ffff_0123_4567);
         assert_eq!(m.mem.load(0x2008, 8), Ok(0x89ab_cdef));
-        // Misaligned accesses are allowed; unmapped ones fault precisely.
+        // Misaligned accesses are allowed.
         assert_eq!(m.exec(ld(-13, 5, 3, 9)), next);
         assert_eq!(m.cpu.f[9], 0x0000_0001_2345_6789);
+        m
+    }
+
+    /// Unmapped accesses fault precisely (interpreter tier).
+    fn faults_on(mut m: Machine) {
         m.cpu.x[6] = 0x3000;
         m.cpu.f[10] = 7;
         assert_eq!(m.exec(ld(4, 6, 3, 10)), ExitStatus::Fault);
@@ -731,7 +780,12 @@ mod tests {
 
     #[test]
     fn helpers_through_translation() {
-        let mut m = Machine::new();
+        for jit in [false, true] {
+            helpers_on(Machine::on_tier(jit));
+        }
+    }
+
+    fn helpers_on(mut m: Machine) {
         let d = |x: f64| x.to_bits();
         m.cpu.f[1] = d(1.0);
         m.cpu.f[2] = d(3.0);
@@ -964,12 +1018,24 @@ mod tests {
         assert_eq!(out.stdout.len(), vecs.len() * 16);
         let _ = std::fs::remove_dir_all(&dir);
 
-        let blocks: Vec<InterpBlock> = ops.iter().map(|o| Machine::build(o.1)).collect();
-        let mut m = Machine::new();
+        for jit in [false, true] {
+            let mut m = Machine::on_tier(jit);
+            let blocks: Vec<Code> = ops.iter().map(|o| m.build(o.1)).collect();
+            compare_with_qemu(&mut m, &blocks, &ops, &vecs, &out.stdout);
+        }
+    }
+
+    fn compare_with_qemu(
+        m: &mut Machine,
+        blocks: &[Code],
+        ops: &[(u32, u32, bool, Src)],
+        vecs: &[(usize, u64, u64, u64, u64)],
+        stdout: &[u8],
+    ) {
         let mut mismatches = Vec::new();
         for (n, &(i, frm, a, b, c)) in vecs.iter().enumerate() {
             let word = |k: usize| {
-                let bytes: [u8; 8] = out.stdout[n * 16 + k * 8..n * 16 + k * 8 + 8]
+                let bytes: [u8; 8] = stdout[n * 16 + k * 8..n * 16 + k * 8 + 8]
                     .try_into()
                     .expect("8 bytes");
                 u64::from_le_bytes(bytes)
@@ -995,9 +1061,10 @@ mod tests {
         }
         assert!(
             mismatches.is_empty(),
-            "{} of {} differ:\n{}",
+            "{} of {} differ (jit: {}):\n{}",
             mismatches.len(),
             vecs.len(),
+            m.jit.is_some(),
             mismatches[..mismatches.len().min(40)].join("\n")
         );
     }

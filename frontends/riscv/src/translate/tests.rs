@@ -1575,3 +1575,66 @@ fn guest_trait_basics() {
     let lines = g.disassemble(0x1000, &[0x73, 0, 0, 0]);
     assert_eq!(lines, vec!["0x1000: 00000073  ecall".to_string()]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Through the execution engine (TB cache, chaining, tiering, fence.i flushes)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn engine_runs_loops_calls_and_self_modifying_code_on_every_tier() {
+    use heron_backend::engine::{Engine, EngineConfig, Tier as EngineTier};
+    use std::sync::Arc;
+    let src = "
+        li   t0, 0
+        li   t1, 100
+        li   a2, 0
+    1:  addi t0, t0, 1
+        call g               # jal + ret: chained direct exits and indirect lookups
+        add  a2, a2, a0
+        addi t1, t1, -1
+        bnez t1, 1b
+        la   t2, g
+        sw   a1, 0(t2)       # patch the first instruction of g...
+        fence.i              # ...and make it visible
+        call g
+        ecall
+    g:  li   a0, 7
+        ret
+    ";
+    let Some(code) = assemble(src, false) else {
+        return;
+    };
+    install_host_fault_handler();
+    for (tier, threshold) in [
+        (EngineTier::Interp, 50),
+        (EngineTier::Jit, 50),
+        (EngineTier::Auto, 3),
+    ] {
+        let mem = GuestMemory::reserve(1 << 24).expect("reserve");
+        mem.map_anon(CODE, 4096, PERM_R | PERM_W | PERM_X)
+            .expect("map code");
+        mem.write_bytes(CODE, &code).expect("write code");
+        let mem = Arc::new(mem);
+        let cfg = EngineConfig {
+            tier,
+            jit_threshold: threshold,
+            code_buffer_size: 1 << 20,
+            ..EngineConfig::default()
+        };
+        let mut engine = Engine::new(Arc::new(RiscvGuest), mem, cfg).expect("engine");
+        let mut cpu = Box::<RiscvCpu>::default();
+        cpu.hdr.pc = CODE;
+        cpu.x[A1] = 0x02a0_0513; // addi a0, x0, 42
+        let env = &mut *cpu as *mut RiscvCpu as *mut u8;
+        // SAFETY: env is our live RiscvCpu, used only by this thread during the call.
+        let status = unsafe { engine.run(env) };
+        assert_eq!(status, ExitStatus::Exception, "{tier:?}");
+        assert_eq!(cpu.exc_cause, cause::ECALL_U, "{tier:?}");
+        assert_eq!(cpu.x[T0], 100, "{tier:?}");
+        assert_eq!(cpu.x[A2], 700, "{tier:?}");
+        assert_eq!(
+            cpu.x[A0], 42,
+            "{tier:?}: fence.i must drop the stale translation of g"
+        );
+    }
+}
