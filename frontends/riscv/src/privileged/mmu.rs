@@ -209,7 +209,9 @@ impl PrivState {
                 if pte & (PTE_R | PTE_X) != 0 {
                     break (pte, pte_addr);
                 }
-                if level == 0 {
+                // D, A and U are reserved in non-leaf PTEs (a reserved bit set is a page
+                // fault); a pointer at level 0 is a page fault.
+                if level == 0 || pte & (PTE_D | PTE_A | PTE_U) != 0 {
                     return Err(page_fault);
                 }
                 level -= 1;

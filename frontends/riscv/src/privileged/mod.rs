@@ -6,6 +6,19 @@
 //! Nothing here touches generated code: the system-mode translator and softmmu call these
 //! functions from helpers (CSR instructions, traps, TLB misses). Written from the RISC-V
 //! privileged specification (version 1.12/1.13 with Sstc).
+//!
+//! Integration contract for the system-mode translator / softmmu:
+//! - Zicsr on any CSR other than fflags/frm/fcsr: call [`PrivState::csr_rmw`] from a helper
+//!   (it raises illegal instruction as a [`Trap`]); honour the returned [`WriteEffect`].
+//! - `ecall`/`ebreak`/faults: [`PrivState::take_exception`] then continue at the returned pc.
+//!   Interrupts: at block entry (or when a `WriteEffect::check_irq`/device event says so) ask
+//!   [`PrivState::pending_interrupt`] and [`PrivState::take_trap`] with `is_interrupt`.
+//! - `mret`/`sret`/`wfi`/`sfence.vma`: [`PrivState::mret`], [`PrivState::sret`],
+//!   [`PrivState::wfi`] (+ [`PrivState::wfi_wakeup`]), [`PrivState::check_sfence_vma`]; all end
+//!   the block, and privilege changes switch the MMU index.
+//! - TLB miss: [`PrivState::translate`]; cache the page per access type in
+//!   [`Translation::perms`]; index TLBs by [`PrivState::effective_priv`]; flush on
+//!   `WriteEffect::flush_tlb`, `sfence.vma`, and PMP writes.
 
 pub mod csr;
 pub mod mmu;

@@ -893,6 +893,20 @@ fn pte_encodings() {
             check(V | A | D | perm, a, ok);
         }
     }
+    // Non-leaf PTEs with D, A or U set (reserved) are page faults.
+    let l1 = t.pte_addr(0x5000, 1);
+    let pointer = mem.read(l1);
+    t.map(0x5000, 0x8008_0000, 0, V | R | A);
+    assert!(st.translate(0x5000, 8, Access::Read, S, &mem).is_ok());
+    for bit in [A, D, UB] {
+        mem.write(l1, pointer | bit);
+        assert_eq!(
+            st.translate(0x5000, 8, Access::Read, S, &mem),
+            Err(fault(cause::LOAD_PAGE_FAULT, 0x5000)),
+            "non-leaf bit {bit:#x}"
+        );
+    }
+    mem.write(l1, pointer);
     // A non-leaf PTE at level 0 is a page fault.
     let slot = t.pte_addr(0x5000, 0);
     let next = mem.alloc_page();
