@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a Linux program of another architecture (riscv64) in user mode.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Full-system emulation (not implemented yet).
     System {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -358,7 +358,7 @@ pub fn resolve_run(
     let tier = parse_tier(&tier_name)?;
     let stack_size = match args.stack_size.clone().or_else(|| env("QEMU_STACK_SIZE")) {
         Some(s) => match parse_size(&s) {
-            Some(v) if v >= 64 << 10 && v <= 1 << 34 => v.div_ceil(4096) * 4096,
+            Some(v) if (64 << 10..=1 << 34).contains(&v) => v.div_ceil(4096) * 4096,
             _ => {
                 return Err(CliError::usage(format!(
                     "-s: invalid stack size '{s}' (64k to 16G)"
@@ -506,7 +506,10 @@ mod tests {
     fn unknown_option_is_a_usage_error() {
         let e = Cli::try_parse_from(normalize_argv(os(&["heron", "run", "-bogus", "prog"])))
             .unwrap_err();
-        assert!(one_line_clap_error(&e).starts_with("heron: "));
+        let line = one_line_clap_error(&e);
+        assert!(line.starts_with("heron: "), "{line}");
+        assert!(line.contains("--bogus"), "names the option: {line}");
+        assert!(!line.contains('\n'));
         assert_eq!(e.exit_code(), 2);
     }
 
@@ -521,7 +524,7 @@ mod tests {
             .collect();
         let look = move |k: &str| env.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone());
         resolve_run(
-            r,
+            *r,
             &look,
             vec![
                 (b"HOME".to_vec(), b"/h".to_vec()),

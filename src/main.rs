@@ -8,10 +8,8 @@ mod logging;
 use clap::Parser;
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 static HERON_EXE: OnceLock<Option<PathBuf>> = OnceLock::new();
-static STATS_WANTED: AtomicBool = AtomicBool::new(false);
 
 /// Absolute path of the running heron binary (for execve of guest programs).
 pub fn heron_exe() -> Option<PathBuf> {
@@ -29,9 +27,6 @@ pub fn flush_logs() {
 
 /// End the whole process with the guest's exit code (exit_group or last thread's exit).
 pub fn exit_process(code: i32) -> ! {
-    if STATS_WANTED.load(Ordering::Relaxed) {
-        tracing::info!(target: "stats", "heron: guest exited with status {}", code & 0xff);
-    }
     flush_logs();
     // SAFETY: _exit ends the process immediately; other guest threads may still be
     // running, so no Rust destructors or atexit handlers must run.
@@ -78,7 +73,7 @@ fn main() {
                 })
                 .collect();
             let look = |k: &str| std::env::var(k).ok();
-            let cfg = match cli::resolve_run(args, &look, host_env) {
+            let cfg = match cli::resolve_run(*args, &look, host_env) {
                 Ok(cli::RunRequest::Run(c)) => c,
                 Ok(cli::RunRequest::Print(s)) => {
                     print!("{s}");
@@ -98,7 +93,6 @@ fn main() {
             if cfg.strace && !targets.contains(&"strace") {
                 targets.push("strace");
             }
-            STATS_WANTED.store(cfg.trace.stats, Ordering::Relaxed);
             if let Err(m) = logging::init(&targets, cfg.log_file.as_deref()) {
                 eprintln!("{m}");
                 std::process::exit(1);

@@ -246,7 +246,7 @@ mod tests {
     fn sigframe_roundtrip() {
         let mem = GuestMemory::reserve(1 << 24).unwrap();
         mem.map_anon(0x10000, 0x10000, PERM_R | PERM_W).unwrap();
-        let mut cpu = RvCpu(Box::new(RiscvCpu::default()));
+        let mut cpu = RvCpu(Box::default());
         for r in 1..32 {
             cpu.0.x[r] = 0x1000 + r as u64;
             cpu.0.f[r] = 0x2000 + r as u64;

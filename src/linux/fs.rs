@@ -192,8 +192,8 @@ pub fn fcntl(t: &mut Thread, a: [u64; 6]) -> R {
 pub fn ioctl(t: &mut Thread, a: [u64; 6]) -> R {
     // Terminal structures and request numbers are the asm-generic ones on both sides.
     let size = match a[1] {
-        0x5401 | 0x5402 | 0x5403 | 0x5404 => 36, // TCGETS, TCSETS, TCSETSW, TCSETSF
-        0x5413 | 0x5414 => 8,                    // TIOCGWINSZ, TIOCSWINSZ
+        0x5401..=0x5404 => 36, // TCGETS, TCSETS, TCSETSW, TCSETSF
+        0x5413 | 0x5414 => 8,  // TIOCGWINSZ, TIOCSWINSZ
         0x540F | 0x5410 | 0x541B | 0x5421 | 0x5452 => 4, // TIOCGPGRP, TIOCSPGRP, FIONREAD, FIONBIO, FIOASYNC
         0x8004_5430 | 0x4004_5431 => 4,                  // TIOCGPTN, TIOCSPTLCK
         0x5409 | 0x540A | 0x540B | 0x540E | 0x5422 | 0x5450 | 0x5451 => {

@@ -283,3 +283,35 @@ pub fn fill_random(buf: &mut [u8]) {
         done += r as usize;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysroot_prefix_lookup() {
+        let d = std::env::temp_dir().join(format!("heron-prefix-{}", std::process::id()));
+        std::fs::create_dir_all(d.join("lib")).unwrap();
+        std::fs::write(d.join("lib/libx.so"), b"x").unwrap();
+        // Found under the prefix.
+        assert_eq!(
+            prefixed_path(Some(&d), b"/lib/libx.so"),
+            d.join("lib/libx.so")
+        );
+        // Not under the prefix: the host path.
+        assert_eq!(
+            prefixed_path(Some(&d), b"/etc/passwd"),
+            PathBuf::from("/etc/passwd")
+        );
+        // Relative paths and no prefix are left alone.
+        assert_eq!(
+            prefixed_path(Some(&d), b"lib/libx.so"),
+            PathBuf::from("lib/libx.so")
+        );
+        assert_eq!(
+            prefixed_path(None, b"/lib/libx.so"),
+            PathBuf::from("/lib/libx.so")
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

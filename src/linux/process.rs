@@ -61,6 +61,8 @@ pub fn clone(t: &mut Thread, a: [u64; 6]) -> R {
             .unwrap_or_else(|e| e.into_inner())
             .insert(tid, shared.clone());
         t.shared = shared;
+        // SAFETY: exit_req points into this thread's CPU state, which lives on.
+        signal::reset_after_fork(unsafe { &*t.shared.exit_req }, tid);
         p.sig
             .pending
             .lock()
@@ -241,6 +243,9 @@ fn queue_thread(t: &Thread, tid: i32, info: signal::SigInfo) -> bool {
         info,
     );
     target.kick();
+    if tid != t.tid() {
+        signal::wake_thread(tid);
+    }
     true
 }
 
@@ -267,6 +272,7 @@ pub fn kill(t: &mut Thread, pid: i32, sig: i32) -> R {
             info,
         );
         signal::kick_all_threads();
+        signal::wake_other_threads();
         return Ok(0);
     }
     host(libc::SYS_kill, [pid as u64, sig as u64, 0, 0, 0, 0])
@@ -294,6 +300,56 @@ pub fn tgkill(t: &mut Thread, tgid: i32, tid: i32, sig: i32) -> R {
     }
 }
 
+/// rt_sigqueueinfo / rt_tgsigqueueinfo: the caller supplies the siginfo.
+pub fn sigqueueinfo(t: &mut Thread, tgid: i32, tid: Option<i32>, sig: i32, uinfo: u64) -> R {
+    if sig <= 0 || sig as usize > signal::NSIG {
+        return Err(libc::EINVAL);
+    }
+    let mut info = [0u8; 128];
+    t.proc_
+        .mem
+        .read_bytes(uinfo, &mut info)
+        .map_err(|_| libc::EFAULT)?;
+    info[0..4].copy_from_slice(&sig.to_le_bytes());
+    // SAFETY: no arguments.
+    let me = unsafe { libc::getpid() };
+    if tgid == me {
+        match tid {
+            Some(tid) => {
+                if queue_thread(t, tid, info) {
+                    return Ok(0);
+                }
+                return Err(libc::ESRCH);
+            }
+            None => {
+                signal::enqueue(
+                    &mut t
+                        .proc_
+                        .sig
+                        .pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()),
+                    info,
+                );
+                signal::kick_all_threads();
+                return Ok(0);
+            }
+        }
+    }
+    // The siginfo layout is the same on the host.
+    let p = info.as_ptr() as u64;
+    match tid {
+        Some(tid) => host(
+            libc::SYS_rt_tgsigqueueinfo,
+            [tgid as u64, tid as u64, sig as u64, p, 0, 0],
+        ),
+        None => host(
+            libc::SYS_rt_sigqueueinfo,
+            [tgid as u64, sig as u64, p, 0, 0, 0],
+        ),
+    }
+}
+
 pub fn futex(t: &mut Thread, a: [u64; 6]) -> R {
     const FUTEX_WAIT: u64 = 0;
     const FUTEX_WAKE: u64 = 1;
@@ -311,7 +367,7 @@ pub fn futex(t: &mut Thread, a: [u64; 6]) -> R {
     const FUTEX_LOCK_PI2: u64 = 13;
     let op = a[1] & 0x7f;
     let uaddr = t.g2h(a[0], 4)?;
-    if a[0] % 4 != 0 {
+    if !a[0].is_multiple_of(4) {
         return Err(libc::EINVAL);
     }
     let (a3, a4) = match op {

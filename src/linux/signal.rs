@@ -4,7 +4,7 @@
 //! exit status matches), and the generic `siginfo` layout (identical on riscv64 and x86-64).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 pub const SIGILL: i32 = 4;
 pub const SIGTRAP: i32 = 5;
@@ -154,13 +154,18 @@ const MAX_THREADS: usize = 1024;
 static THREAD_REQS: [AtomicPtr<AtomicU32>; MAX_THREADS] =
     [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_THREADS];
 
-/// Register a guest thread's exit_request word; returns its slot (or None if full).
-pub fn register_thread(req: &AtomicU32) -> Option<usize> {
+/// Host tids of the registered threads (same slots as THREAD_REQS).
+static THREAD_TIDS: [AtomicI32; MAX_THREADS] = [const { AtomicI32::new(0) }; MAX_THREADS];
+
+/// Register a guest thread's exit_request word and host tid; returns its slot (or None if
+/// full).
+pub fn register_thread(req: &AtomicU32, tid: i32) -> Option<usize> {
     let p = req as *const AtomicU32 as *mut AtomicU32;
     for (i, s) in THREAD_REQS.iter().enumerate() {
         if s.compare_exchange(std::ptr::null_mut(), p, Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
+            THREAD_TIDS[i].store(tid, Ordering::SeqCst);
             return Some(i);
         }
     }
@@ -168,7 +173,36 @@ pub fn register_thread(req: &AtomicU32) -> Option<usize> {
 }
 
 pub fn unregister_thread(slot: usize) {
+    THREAD_TIDS[slot].store(0, Ordering::SeqCst);
     THREAD_REQS[slot].store(std::ptr::null_mut(), Ordering::SeqCst);
+}
+
+/// In the child of a fork only the forking thread (exit_request word `keep`) exists, under
+/// a new tid: forget the other threads and record the new tid.
+pub fn reset_after_fork(keep: &AtomicU32, new_tid: i32) {
+    let keep = keep as *const AtomicU32 as *mut AtomicU32;
+    for (r, t) in THREAD_REQS.iter().zip(THREAD_TIDS.iter()) {
+        if r.load(Ordering::SeqCst) == keep {
+            t.store(new_tid, Ordering::SeqCst);
+        } else {
+            t.store(0, Ordering::SeqCst);
+            r.store(std::ptr::null_mut(), Ordering::SeqCst);
+        }
+    }
+}
+
+/// Interrupt the blocking host syscalls of every other guest thread (async-signal-safe), so
+/// that one which does not block a newly queued process signal picks it up.
+pub fn wake_other_threads() {
+    // SAFETY: plain syscalls without pointers.
+    let (me, pid) = unsafe { (libc::gettid(), libc::getpid()) };
+    for t in THREAD_TIDS.iter() {
+        let tid = t.load(Ordering::SeqCst);
+        if tid != 0 && tid != me {
+            // SAFETY: signalling one of our own threads with a signal we handle.
+            unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, WAKE_SIG) };
+        }
+    }
 }
 
 /// Ask every guest thread to leave generated code (async-signal-safe).
@@ -200,6 +234,7 @@ extern "C" fn host_queue_handler(
     }
     HOST_PENDING.fetch_or(bit(sig), Ordering::SeqCst);
     kick_all_threads();
+    wake_other_threads();
 }
 
 extern "C" fn host_fault_handler(
@@ -240,10 +275,30 @@ pub fn drain_host_pending(proc_pending: &Mutex<Vec<SigInfo>>) {
     }
 }
 
-/// True for signals heron must not catch for the guest (unblockable, used by the JIT, or
-/// reserved by the host C library).
+/// Host signal heron sends to one of its own threads to interrupt a blocking host syscall
+/// after queueing a guest signal for it (SIGRTMAX; the guest can still use its own signal
+/// 64 between its threads, but not receive it from other processes).
+pub const WAKE_SIG: i32 = 64;
+
+/// True for signals heron must not catch for the guest (unblockable, used by the JIT,
+/// reserved by the host C library, or heron's wake-up signal).
 fn host_reserved(sig: i32) -> bool {
-    matches!(sig, SIGKILL | SIGSTOP | SIGSEGV | SIGBUS | 32 | 33)
+    matches!(
+        sig,
+        SIGKILL | SIGSTOP | SIGSEGV | SIGBUS | 32 | 33 | WAKE_SIG
+    )
+}
+
+extern "C" fn host_wake_handler(_sig: libc::c_int) {
+    // Nothing to do: being interrupted (EINTR) is the point.
+}
+
+/// Interrupt a blocking host syscall of our thread `tid` (which has just been kicked).
+pub fn wake_thread(tid: i32) {
+    // SAFETY: signalling one of our own threads with a signal we handle.
+    unsafe {
+        libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, WAKE_SIG);
+    }
 }
 
 /// Install the host handler of `sig` according to the guest disposition: SIG_IGN is
@@ -285,6 +340,13 @@ pub fn install_host_handlers() {
         if !ignored || sig == SIGPIPE {
             set_host_disposition(sig, false);
         }
+    }
+    // SAFETY: installing a handler that does nothing, without SA_RESTART.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = host_wake_handler as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(WAKE_SIG, &sa, std::ptr::null_mut());
     }
     for sig in [SIGSEGV, SIGBUS] {
         // SAFETY: installing the fault handler with SA_ONSTACK (each thread has an altstack).

@@ -120,8 +120,10 @@ pub fn build(
 mod tests {
     use super::*;
 
+    type Parsed = (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<(u64, u64)>);
+
     /// Parse a stack image back the way a C runtime does.
-    fn parse(st: &InitialStack) -> (Vec<Vec<u8>>, Vec<Vec<u8>>, Vec<(u64, u64)>) {
+    fn parse(st: &InitialStack) -> Parsed {
         let word = |addr: u64| {
             let o = (addr - st.sp) as usize;
             u64::from_le_bytes(st.bytes[o..o + 8].try_into().unwrap())

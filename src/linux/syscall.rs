@@ -97,6 +97,7 @@ pub mod nr {
     pub const RT_SIGPROCMASK: u64 = 135;
     pub const RT_SIGPENDING: u64 = 136;
     pub const RT_SIGTIMEDWAIT: u64 = 137;
+    pub const RT_SIGQUEUEINFO: u64 = 138;
     pub const RT_SIGRETURN: u64 = 139;
     pub const SETPRIORITY: u64 = 140;
     pub const GETPRIORITY: u64 = 141;
@@ -161,6 +162,7 @@ pub mod nr {
     pub const MUNLOCKALL: u64 = 231;
     pub const MINCORE: u64 = 232;
     pub const MADVISE: u64 = 233;
+    pub const RT_TGSIGQUEUEINFO: u64 = 240;
     pub const ACCEPT4: u64 = 242;
     pub const RISCV_HWPROBE: u64 = 258;
     pub const RISCV_FLUSH_ICACHE: u64 = 259;
@@ -229,14 +231,16 @@ pub fn dispatch(t: &mut Thread, nr: u64, a: [u64; 6]) -> SysRet {
             nr,
             nr::EXIT | nr::EXIT_GROUP | nr::EXECVE | nr::RT_SIGRETURN
         )
+        && let Some(p) = &pre
     {
-        if let Some(p) = &pre {
-            tracing::info!(target: "strace", "{} {p}", gettid());
-        }
+        tracing::info!(target: "strace", "{} {p}", gettid());
     }
     let r = match nr {
         nr::EXIT => return SysRet::ExitThread(a[0] as i32),
-        nr::EXIT_GROUP => crate::exit_process(a[0] as i32),
+        nr::EXIT_GROUP => {
+            t.log_stats();
+            crate::exit_process(a[0] as i32)
+        }
         nr::RT_SIGRETURN => return sys_rt_sigreturn(t),
         nr::EXECVE => process::execve(t, a[0], a[1], a[2]),
         _ => dispatch_value(t, nr, a),
@@ -559,6 +563,10 @@ fn dispatch_value(t: &mut Thread, n: u64, a: [u64; 6]) -> R {
         nr::KILL => process::kill(t, a[0] as i32, a[1] as i32),
         nr::TKILL => process::tgkill(t, -1, a[0] as i32, a[1] as i32),
         nr::TGKILL => process::tgkill(t, a[0] as i32, a[1] as i32, a[2] as i32),
+        nr::RT_SIGQUEUEINFO => process::sigqueueinfo(t, a[0] as i32, None, a[1] as i32, a[2]),
+        nr::RT_TGSIGQUEUEINFO => {
+            process::sigqueueinfo(t, a[0] as i32, Some(a[1] as i32), a[2] as i32, a[3])
+        }
         nr::SET_TID_ADDRESS => {
             t.clear_child_tid = a[0];
             Ok(t.tid() as i64)
@@ -666,16 +674,8 @@ fn dispatch_value(t: &mut Thread, n: u64, a: [u64; 6]) -> R {
             let tz = t.g2h(a[1], 8)?;
             host(l::SYS_gettimeofday, [tv, tz, 0, 0, 0, 0])
         }
-        nr::NANOSLEEP => {
-            let r = t.g2h(a[0], 16)?;
-            let rem = t.g2h(a[1], 16)?;
-            host(l::SYS_nanosleep, [r, rem, 0, 0, 0, 0])
-        }
-        nr::CLOCK_NANOSLEEP => {
-            let r = t.g2h(a[2], 16)?;
-            let rem = t.g2h(a[3], 16)?;
-            host(l::SYS_clock_nanosleep, [a[0], a[1], r, rem, 0, 0])
-        }
+        nr::NANOSLEEP => sleep(t, None, 0, a[0], a[1]),
+        nr::CLOCK_NANOSLEEP => sleep(t, Some(a[0]), a[1], a[2], a[3]),
         nr::GETITIMER | nr::SETITIMER => {
             if n == nr::GETITIMER {
                 let p = t.g2h(a[1], 32)?;
@@ -831,7 +831,7 @@ fn sys_brk(t: &mut Thread, new: u64) -> u64 {
 
 fn sys_mmap(t: &mut Thread, a: [u64; 6]) -> R {
     let (addr, len, prot, flags, fd, off) = (a[0], a[1], a[2], a[3], a[4] as i32, a[5]);
-    if len == 0 || off % PAGE != 0 {
+    if len == 0 || !off.is_multiple_of(PAGE) {
         return Err(libc::EINVAL);
     }
     let len = page_up(len).ok_or(libc::ENOMEM)?;
@@ -845,7 +845,7 @@ fn sys_mmap(t: &mut Thread, a: [u64; 6]) -> R {
     let mut mm = t.proc_.mm.lock().unwrap_or_else(|p| p.into_inner());
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let start = if fixed {
-        if addr % PAGE != 0 {
+        if !addr.is_multiple_of(PAGE) {
             return Err(libc::EINVAL);
         }
         let end = addr.checked_add(len).ok_or(libc::ENOMEM)?;
@@ -904,7 +904,7 @@ fn sys_mmap(t: &mut Thread, a: [u64; 6]) -> R {
 }
 
 fn check_range(addr: u64, len: u64) -> Result<(u64, u64), i32> {
-    if addr % PAGE != 0 {
+    if !addr.is_multiple_of(PAGE) {
         return Err(libc::EINVAL);
     }
     let len = page_up(len).ok_or(libc::EINVAL)?;
@@ -963,7 +963,7 @@ fn sys_mremap(t: &mut Thread, a: [u64; 6]) -> R {
     const MAYMOVE: u64 = 1;
     const FIXED: u64 = 2;
     let (old, old_len, new_len, flags, new_addr) = (a[0], a[1], a[2], a[3], a[4]);
-    if old % PAGE != 0 || flags & !(MAYMOVE | FIXED) != 0 || new_len == 0 {
+    if !old.is_multiple_of(PAGE) || flags & !(MAYMOVE | FIXED) != 0 || new_len == 0 {
         return Err(libc::EINVAL);
     }
     if flags & FIXED != 0 && flags & MAYMOVE == 0 {
@@ -1004,7 +1004,7 @@ fn sys_mremap(t: &mut Thread, a: [u64; 6]) -> R {
         }
     }
     let dest = if flags & FIXED != 0 {
-        if new_addr % PAGE != 0 {
+        if !new_addr.is_multiple_of(PAGE) {
             return Err(libc::EINVAL);
         }
         let e = new_addr.checked_add(new_len).ok_or(libc::EINVAL)?;
@@ -1262,6 +1262,45 @@ fn sys_sigaltstack(t: &mut Thread, new: u64, old: u64) -> R {
 
 // ---- misc -----------------------------------------------------------------------------
 
+/// nanosleep / clock_nanosleep. A host signal that brings no deliverable guest signal (one
+/// the guest ignores or blocks) does not cut the sleep short: it goes on for the remaining
+/// time, as on Linux where such a signal never interrupts it.
+fn sleep(t: &mut Thread, clock: Option<u64>, flags: u64, req: u64, rem: u64) -> R {
+    const TIMER_ABSTIME: u64 = 1;
+    let m = t.proc_.mem.clone();
+    let mut ts = [0u64; 2];
+    ts[0] = m.load(req, 8).map_err(|_| libc::EFAULT)?;
+    ts[1] = m.load(req + 8, 8).map_err(|_| libc::EFAULT)?;
+    loop {
+        let mut left = [0u64; 2];
+        let r = match clock {
+            None => host(
+                libc::SYS_nanosleep,
+                [ts.as_ptr() as u64, left.as_mut_ptr() as u64, 0, 0, 0, 0],
+            ),
+            Some(c) => host(
+                libc::SYS_clock_nanosleep,
+                [c, flags, ts.as_ptr() as u64, left.as_mut_ptr() as u64, 0, 0],
+            ),
+        };
+        match r {
+            Err(libc::EINTR) if !t.has_deliverable(t.mask()) => {
+                if flags & TIMER_ABSTIME == 0 {
+                    ts = left;
+                }
+            }
+            Err(libc::EINTR) => {
+                if rem != 0 && flags & TIMER_ABSTIME == 0 {
+                    m.store(rem, 8, left[0]).map_err(|_| libc::EFAULT)?;
+                    m.store(rem + 8, 8, left[1]).map_err(|_| libc::EFAULT)?;
+                }
+                return Err(libc::EINTR);
+            }
+            other => return other,
+        }
+    }
+}
+
 fn sys_uname(t: &mut Thread, buf: u64) -> R {
     // SAFETY: utsname is plain old data; uname fills it.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
@@ -1489,6 +1528,7 @@ const NAMES: &[(u64, &str, u8)] = &[
     (229, "munlock", 2),
     (232, "mincore", 3),
     (233, "madvise", 3),
+    (240, "rt_tgsigqueueinfo", 4),
     (242, "accept4", 4),
     (258, "riscv_hwprobe", 5),
     (259, "riscv_flush_icache", 3),

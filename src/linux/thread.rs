@@ -87,7 +87,7 @@ impl Thread {
             exit_req: req,
         });
         // SAFETY: req points into `cpu`, which lives until the thread ends and is then leaked.
-        let slot = signal::register_thread(unsafe { &*req });
+        let slot = signal::register_thread(unsafe { &*req }, shared.tid);
         proc_
             .threads
             .lock()
@@ -108,6 +108,26 @@ impl Thread {
             saved_mask: None,
             slot,
         })
+    }
+
+    /// `-d stats`: this thread's engine counters and hottest blocks.
+    pub fn log_stats(&self) {
+        if !self.proc_.cfg.trace.stats {
+            return;
+        }
+        let mut text = format!(
+            "thread {} engine statistics:\n{}",
+            self.tid(),
+            self.engine.stats()
+        );
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("hottest blocks (pc: runs):\n");
+        for (pc, runs) in self.engine.hottest_blocks(10) {
+            text.push_str(&format!("  {pc:#x}: {runs}\n"));
+        }
+        tracing::info!(target: "stats", "{}", text.trim_end());
     }
 
     pub fn tid(&self) -> i32 {
@@ -134,7 +154,16 @@ impl Thread {
                     let nr = self.cpu.syscall_nr();
                     let args = self.cpu.syscall_args();
                     let pc = self.cpu.pc();
-                    match syscall::dispatch(self, nr, args) {
+                    // A signal queued since the last check: do not start a blocking host
+                    // syscall that nothing would interrupt (the window left is the few
+                    // instructions up to the host syscall).
+                    let pending = self.cpu.header().exit_request.load(Ordering::SeqCst) != 0;
+                    let r = if pending && may_block(nr) && self.has_deliverable(self.mask()) {
+                        syscall::SysRet::Value(-(libc::EINTR as i64))
+                    } else {
+                        syscall::dispatch(self, nr, args)
+                    };
+                    match r {
                         syscall::SysRet::Value(v) => {
                             self.cpu.set_syscall_ret(v as u64);
                             self.cpu
@@ -208,9 +237,8 @@ impl Thread {
 
     fn dump_fatal(&self, sig: i32, info: &SigInfo) {
         if self.proc_.cfg.strace {
-            let addr = u64::from_le_bytes(info[16..24].try_into().unwrap_or([0; 8]));
-            tracing::info!(target: "strace", "--- SIG{} {{si_signo={sig}, si_addr={addr:#x}}} at pc={:#x} ---",
-                signame(sig), self.cpu.pc());
+            tracing::info!(target: "strace", "{} at pc={:#x} ---", describe_signal(info).trim_end_matches(" ---"), self.cpu.pc());
+            tracing::info!(target: "strace", "+++ killed by SIG{} +++", signame(sig));
         }
     }
 
@@ -312,14 +340,15 @@ impl Thread {
                 },
                 _ => {}
             }
-            if let Some(r) = restart.take() {
-                if act.flags & signal::SA_RESTART != 0 && restartable(r.nr) {
-                    self.cpu.set_pc(r.pc);
-                    self.cpu.set_syscall_ret(r.a0);
-                }
+            if let Some(r) = restart.take()
+                && act.flags & signal::SA_RESTART != 0
+                && restartable(r.nr)
+            {
+                self.cpu.set_pc(r.pc);
+                self.cpu.set_syscall_ret(r.a0);
             }
             if self.proc_.cfg.strace {
-                tracing::info!(target: "strace", "--- SIG{} {{si_signo={sig}}} ---", signame(sig));
+                tracing::info!(target: "strace", "{}", describe_signal(&info));
             }
             if !self.setup_frame(sig, act, info) {
                 signal::die_by_signal(signal::SIGSEGV);
@@ -458,10 +487,41 @@ fn restartable(nr: u64) -> bool {
     )
 }
 
+/// Syscalls that may block in the host kernel until a signal interrupts them.
+fn may_block(nr: u64) -> bool {
+    use syscall::nr::*;
+    restartable(nr)
+        || matches!(
+            nr,
+            NANOSLEEP | CLOCK_NANOSLEEP | PPOLL | PSELECT6 | EPOLL_PWAIT
+        )
+}
+
 /// Syscalls whose EINTR is their result even when no handler ran.
 fn never_restart(nr: u64) -> bool {
     use syscall::nr::*;
-    matches!(nr, RT_SIGSUSPEND | RT_SIGTIMEDWAIT)
+    matches!(
+        nr,
+        RT_SIGSUSPEND | RT_SIGTIMEDWAIT | NANOSLEEP | CLOCK_NANOSLEEP
+    )
+}
+
+/// strace line for a delivered signal: number, code and the address or sender.
+fn describe_signal(info: &SigInfo) -> String {
+    let sig = signal::siginfo_signo(info);
+    let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
+    let extra = if is_sync(info) {
+        let addr = u64::from_le_bytes(info[16..24].try_into().unwrap_or([0; 8]));
+        format!("si_addr={addr:#x}")
+    } else {
+        let pid = i32::from_le_bytes([info[16], info[17], info[18], info[19]]);
+        format!("si_pid={pid}")
+    };
+    format!(
+        "--- SIG{} {{si_signo=SIG{}, si_code={code}, {extra}}} ---",
+        signame(sig),
+        signame(sig)
+    )
 }
 
 pub fn signame(sig: i32) -> &'static str {
@@ -480,6 +540,7 @@ pub fn run_main_thread(
 ) -> Result<std::convert::Infallible, String> {
     let mut t = Thread::new(proc_, cpu, 0)?;
     let ThreadEnd::Thread(code) = t.run_loop();
+    t.log_stats();
     if t.finish() {
         crate::exit_process(code);
     }
@@ -538,6 +599,7 @@ pub fn spawn_thread(
         }
         let _ = tx.send(Ok(tid));
         let ThreadEnd::Thread(code) = t.run_loop();
+        t.log_stats();
         if t.finish() {
             crate::exit_process(code);
         }

@@ -6,6 +6,7 @@ pub mod cpu;
 pub mod decode;
 pub mod disas;
 pub mod fpu;
+pub mod privileged;
 pub mod translate;
 pub mod translate_fp;
 

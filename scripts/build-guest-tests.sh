@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Cross-compiles heron's guest test programs into tests/guest/build/riscv64/:
+#   tests/guest/riscv64/asm/*.S  -> build/riscv64/asm/NAME  (bare metal-ish, -nostdlib, linked with rt.S)
+#   tests/guest/riscv64/c/*.c    -> build/riscv64/c/NAME    (glibc, -static -O2 unless marked dynamic)
+#   tests/guest/go/*.go          -> build/riscv64/go/NAME   (GOARCH=riscv64, CGO_ENABLED=0)
+# A source may carry one line "// heron-build: KEY=VALUE ..." with keys
+#   march=ISA (default rv64g for asm, rv64gc for C), link=dynamic,
+#   cflags=FLAG[,FLAG...] (placed after the source, so libraries work)
+# Incremental: a target is rebuilt only when it is older than its source, the
+# shared asm runtime/macros, or this script. Runs up to $(nproc) compilers at once.
+set -euo pipefail
+shopt -s nullglob
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+src="$root/tests/guest/riscv64"
+out="$root/tests/guest/build/riscv64"
+CC="${HERON_RISCV64_CC:-riscv64-linux-gnu-gcc}"
+if ! command -v "$CC" >/dev/null 2>&1; then
+  echo "build-guest-tests: cross compiler '$CC' not found; run scripts/install-deps.sh" >&2
+  exit 1
+fi
+self="$root/scripts/build-guest-tests.sh"
+mkdir -p "$out/asm" "$out/c" "$out/go"
+# one build at a time (parallel test binaries may call this script together)
+exec 9>"$out/.lock"
+flock 9
+jobs_max="$(nproc 2>/dev/null || echo 2)"
+pids=()
+failed=0
+
+# stale TARGET DEP...: true when TARGET is missing or older than any DEP
+stale() {
+  local t="$1"; shift
+  [ -e "$t" ] || return 0
+  local d
+  for d in "$@"; do
+    [ "$d" -nt "$t" ] && return 0
+  done
+  return 1
+}
+
+# directive FILE KEY: the value of KEY in FILE's "heron-build:" line, or empty
+directive() {
+  sed -n 's/.*heron-build:\(.*\)$/\1/p' "$1" | head -n1 | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1
+}
+
+wait_slot() {
+  while [ "${#pids[@]}" -ge "$jobs_max" ]; do
+    if ! wait "${pids[0]}"; then failed=1; fi
+    pids=("${pids[@]:1}")
+  done
+}
+
+spawn() {
+  wait_slot
+  "$@" &
+  pids+=("$!")
+}
+
+# compile LOG-NAME TARGET CMD...: runs CMD into a temporary file, renames on success
+compile() {
+  local name="$1" target="$2"; shift 2
+  local tmp="$target.tmp.$$"
+  if "$@" -o "$tmp"; then
+    mv -f "$tmp" "$target"
+    echo "  built $name" >&2
+  else
+    rm -f "$tmp"
+    echo "build-guest-tests: FAILED $name" >&2
+    return 1
+  fi
+}
+
+asm_common=("$src/asm/rt.S" "$src/asm/macros.inc" "$self")
+for s in "$src"/asm/*.S; do
+  name="$(basename "$s" .S)"
+  [ "$name" = rt ] && continue
+  t="$out/asm/$name"
+  stale "$t" "$s" "${asm_common[@]}" || continue
+  march="$(directive "$s" march)"; march="${march:-rv64g}"
+  spawn compile "asm/$name" "$t" "$CC" -march="$march" -mabi=lp64d -nostdlib -nostartfiles -static \
+    -Wl,--build-id=none -I"$src/asm" "$src/asm/rt.S" "$s"
+done
+
+for s in "$src"/c/*.c; do
+  name="$(basename "$s" .c)"
+  t="$out/c/$name"
+  hdrs=("$src"/c/*.h)
+  stale "$t" "$s" "$self" "${hdrs[@]}" || continue
+  march="$(directive "$s" march)"; march="${march:-rv64gc}"
+  link="$(directive "$s" link)"
+  extra="$(directive "$s" cflags | tr ',' ' ')"
+  flags=(-march="$march" -mabi=lp64d -O2 -g0 -Wall -Wextra -Werror -pthread)
+  [ "$link" = dynamic ] || flags+=(-static)
+  # shellcheck disable=SC2206
+  [ -n "$extra" ] && flags+=($extra)
+  spawn compile "c/$name" "$t" "$CC" "$s" "${flags[@]}"
+done
+
+gosrc="$root/tests/guest/go"
+gofiles=("$gosrc"/*.go)
+if [ "${#gofiles[@]}" -gt 0 ]; then
+  if command -v go >/dev/null 2>&1; then
+    for s in "$gosrc"/*.go; do
+      name="$(basename "$s" .go)"
+      t="$out/go/$name"
+      stale "$t" "$s" "$self" || continue
+      export GOCACHE="${GOCACHE:-$root/tests/guest/build/.gocache}"
+      export GOPATH="${GOPATH:-$root/tests/guest/build/.gopath}"
+      export GOFLAGS="${GOFLAGS:-} -trimpath"
+      spawn env GOOS=linux GOARCH=riscv64 CGO_ENABLED=0 GO111MODULE=off GOTOOLCHAIN=local \
+        bash -c 'cd "$(dirname "$1")" && go build -o "$2.tmp.$$" "$(basename "$1")" && mv -f "$2.tmp.$$" "$2" && echo "  built go/$3" >&2' \
+        _ "$s" "$t" "$name"
+    done
+  else
+    echo "build-guest-tests: 'go' not found; run scripts/install-deps.sh" >&2
+    failed=1
+  fi
+fi
+
+for p in "${pids[@]}"; do
+  if ! wait "$p"; then failed=1; fi
+done
+exit "$failed"
