@@ -15,7 +15,14 @@ const MTIMECMP: u64 = 0x4000;
 const MTIME: u64 = 0xbff8;
 
 /// Per-hart interrupt outputs of the CLINT.
-type Notifier = Box<dyn Fn(usize) + Send + Sync>;
+type Notifier = Box<dyn Fn(usize, ClintLine, bool) + Send + Sync>;
+
+/// Which per-hart output of the CLINT changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClintLine {
+    Msip,
+    Mtip,
+}
 
 pub struct ClintOutputs {
     pub msip: Vec<AtomicBool>,
@@ -49,8 +56,9 @@ impl Clint {
         self.out.clone()
     }
 
-    /// Called with the hart index whenever its MSIP or MTIP rises.
-    pub fn set_notifier(&self, f: impl Fn(usize) + Send + Sync + 'static) {
+    /// Called with (hart, line, level) whenever a hart's MSIP or MTIP changes. MTIP changes
+    /// with time only when [`Clint::refresh`] runs. Must not access devices.
+    pub fn set_notifier(&self, f: impl Fn(usize, ClintLine, bool) + Send + Sync + 'static) {
         *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
     }
 
@@ -69,9 +77,9 @@ impl Clint {
         self.mtimecmp.get(hart).map(|c| c.load(Ordering::Relaxed))
     }
 
-    fn notify(&self, hart: usize) {
+    fn notify(&self, hart: usize, line: ClintLine, level: bool) {
         if let Some(f) = &*self.notifier.lock().unwrap_or_else(|e| e.into_inner()) {
-            f(hart);
+            f(hart, line, level);
         }
     }
 
@@ -80,8 +88,8 @@ impl Clint {
         let now = self.mtime();
         for (h, cmp) in self.mtimecmp.iter().enumerate() {
             let on = now >= cmp.load(Ordering::Relaxed);
-            if !self.out.mtip[h].swap(on, Ordering::SeqCst) && on {
-                self.notify(h);
+            if self.out.mtip[h].swap(on, Ordering::SeqCst) != on {
+                self.notify(h, ClintLine::Mtip, on);
             }
         }
     }
@@ -152,8 +160,8 @@ impl MmioDevice for Clint {
                 }
                 let h = (o / 4) as usize;
                 let on = value & 1 != 0;
-                if !self.out.msip[h].swap(on, Ordering::SeqCst) && on {
-                    self.notify(h);
+                if self.out.msip[h].swap(on, Ordering::SeqCst) != on {
+                    self.notify(h, ClintLine::Msip, on);
                 }
             }
             o if (MTIMECMP..MTIMECMP + 8 * harts).contains(&o) => {
@@ -227,12 +235,13 @@ mod tests {
         let out = c.outputs();
         let hits = Arc::new(Mutex::new(vec![]));
         let h = hits.clone();
-        c.set_notifier(move |x| h.lock().unwrap().push(x));
+        c.set_notifier(move |x, l, v| h.lock().unwrap().push((x, l, v)));
         c.write(4, 4, 1).unwrap();
         assert!(out.msip[1].load(Ordering::SeqCst));
         assert_eq!(c.read(4, 4).unwrap(), 1);
-        assert_eq!(*hits.lock().unwrap(), vec![1]);
+        assert_eq!(*hits.lock().unwrap(), vec![(1, ClintLine::Msip, true)]);
         c.write(4, 4, 0).unwrap();
+        assert_eq!(hits.lock().unwrap()[1], (1, ClintLine::Msip, false));
         assert_eq!(c.read(4, 4).unwrap(), 0);
         c.write(MTIME, 8, 1 << 40).unwrap();
         let t = c.mtime();

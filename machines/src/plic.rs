@@ -28,7 +28,7 @@ struct State {
     threshold: Vec<u32>,
 }
 
-type Notifier = Box<dyn Fn(usize) + Send + Sync>;
+type Notifier = Box<dyn Fn(usize, bool) + Send + Sync>;
 
 pub struct Plic {
     st: Mutex<State>,
@@ -84,8 +84,10 @@ impl Plic {
         self.eip.clone()
     }
 
-    /// Called with the context index whenever its output rises (e.g. to unpark a hart in WFI).
-    pub fn set_notifier(&self, f: impl Fn(usize) + Send + Sync + 'static) {
+    /// Called with (context, level) whenever a context's output changes (e.g. to set the
+    /// hart's mip bit and unpark it from WFI). Runs under the PLIC lock: it must not access
+    /// devices.
+    pub fn set_notifier(&self, f: impl Fn(usize, bool) + Send + Sync + 'static) {
         *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
     }
 
@@ -97,11 +99,10 @@ impl Plic {
         for ctx in 0..self.eip.len() {
             let on = st.best(ctx) != 0;
             let was = self.eip[ctx].swap(on, Ordering::SeqCst);
-            if on
-                && !was
+            if on != was
                 && let Some(f) = &*self.notifier.lock().unwrap_or_else(|e| e.into_inner())
             {
-                f(ctx);
+                f(ctx, on);
             }
         }
     }
@@ -304,12 +305,13 @@ mod tests {
         let p = Plic::new(2);
         let hits = Arc::new(Mutex::new(vec![]));
         let h = hits.clone();
-        p.set_notifier(move |c| h.lock().unwrap().push(c));
+        p.set_notifier(move |c, l| h.lock().unwrap().push((c, l)));
         p.write(4, 4, 1).unwrap();
         enable(&p, M0, 1);
         p.set_level(1, true);
-        assert_eq!(*hits.lock().unwrap(), vec![0]);
+        assert_eq!(*hits.lock().unwrap(), vec![(0, true)]);
         assert_eq!(claim(&p, M0), 1);
+        assert_eq!(*hits.lock().unwrap(), vec![(0, true), (0, false)]);
         p.write(0x2000, 4, 0).unwrap();
         complete(&p, M0, 1); // ignored: not enabled
         enable(&p, M0, 1);

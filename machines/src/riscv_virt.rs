@@ -4,7 +4,7 @@
 //! device tree generated from the devices that were actually instantiated.
 
 use crate::bus::{Bus, BusError, Ram};
-use crate::clint::{self, Clint};
+use crate::clint::{self, Clint, ClintLine};
 use crate::irq::IrqLine;
 use crate::plic::{self, Plic};
 use crate::power::{self, FINISHER_PASS, FINISHER_RESET, TestFinisher};
@@ -18,6 +18,7 @@ use crate::virtio::{self, VirtioDevice, VirtioMmio};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const TEST_BASE: u64 = 0x10_0000;
 pub const RTC_BASE: u64 = 0x10_1000;
@@ -32,6 +33,11 @@ pub const UART_IRQ: u32 = 10;
 pub const RTC_IRQ: u32 = 11;
 pub const VIRTIO_IRQ_BASE: u32 = 1;
 pub const UART_CLOCK_HZ: u32 = 3_686_400;
+/// Bits of the RISC-V `mip` register that the board's devices drive.
+pub const MIP_MSIP: u64 = 1 << 3;
+pub const MIP_MTIP: u64 = 1 << 7;
+pub const MIP_SEIP: u64 = 1 << 9;
+pub const MIP_MEIP: u64 = 1 << 11;
 
 /// One `-drive` attached as virtio-blk.
 #[derive(Clone, Debug)]
@@ -188,6 +194,64 @@ impl VirtBoard {
             }
             None => false,
         }
+    }
+
+    /// Wires the interrupt outputs to each hart's device-driven `mip` bits (one
+    /// `AtomicU64` per hart in `mip` layout: MSIP bit 3, MTIP 7, SEIP 9, MEIP 11, as the
+    /// CPU side's `irq_lines()` expects). `wake(hart)` runs after a bit changes (to unpark a
+    /// hart in WFI); it must not access devices. Current levels are applied at once.
+    pub fn connect_harts(
+        &self,
+        lines: Vec<Arc<AtomicU64>>,
+        wake: impl Fn(usize) + Send + Sync + 'static,
+    ) -> Result<(), BoardError> {
+        if lines.len() != self.harts {
+            return Err(BoardError::Config("one mip line set per hart"));
+        }
+        let lines: Arc<[Arc<AtomicU64>]> = lines.into();
+        let wake: Arc<dyn Fn(usize) + Send + Sync> = Arc::new(wake);
+        let set = {
+            let lines = lines.clone();
+            move |hart: usize, bit: u64, level: bool| {
+                if let Some(l) = lines.get(hart) {
+                    if level {
+                        l.fetch_or(bit, Ordering::SeqCst);
+                    } else {
+                        l.fetch_and(!bit, Ordering::SeqCst);
+                    }
+                }
+            }
+        };
+        let (set1, wake1) = (set.clone(), wake.clone());
+        self.plic.set_notifier(move |ctx, level| {
+            let bit = if ctx % 2 == 0 { MIP_MEIP } else { MIP_SEIP };
+            set1(ctx / 2, bit, level);
+            wake1(ctx / 2);
+        });
+        let (set2, wake2) = (set.clone(), wake.clone());
+        self.clint.set_notifier(move |hart, line, level| {
+            let bit = match line {
+                ClintLine::Msip => MIP_MSIP,
+                ClintLine::Mtip => MIP_MTIP,
+            };
+            set2(hart, bit, level);
+            wake2(hart);
+        });
+        let eip = self.plic.eip();
+        let out = self.clint.outputs();
+        for h in 0..self.harts {
+            set(h, MIP_MEIP, eip[2 * h].load(Ordering::SeqCst));
+            set(h, MIP_SEIP, eip[2 * h + 1].load(Ordering::SeqCst));
+            set(h, MIP_MSIP, out.msip[h].load(Ordering::SeqCst));
+            set(h, MIP_MTIP, out.mtip[h].load(Ordering::SeqCst));
+        }
+        Ok(())
+    }
+
+    /// A `time` CSR source: the CLINT's mtime.
+    pub fn mtime_source(&self) -> Box<dyn Fn() -> u64 + Send> {
+        let clint = self.clint.clone();
+        Box::new(move || clint.mtime())
     }
 
     /// Time-driven device updates (CLINT MTIP, RTC alarm); call from the run loop.
@@ -361,7 +425,6 @@ mod tests {
     use crate::power::PowerEvent;
     use std::collections::BTreeMap;
     use std::sync::Mutex;
-    use std::sync::atomic::Ordering;
 
     type Props = BTreeMap<String, Vec<u8>>;
 
@@ -637,6 +700,42 @@ mod tests {
         w(0x64, 1);
         b.bus.write(claim, 4, 2).unwrap();
         assert!(!b.plic.eip()[s0].load(Ordering::SeqCst));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn hart_mip_lines() {
+        let path = disk("mip");
+        let b = board(2, &path, Sink::default());
+        let lines: Vec<Arc<AtomicU64>> = (0..2).map(|_| Arc::new(AtomicU64::new(0))).collect();
+        let woken = Arc::new(Mutex::new(vec![]));
+        let w = woken.clone();
+        b.bus.write(CLINT_BASE + 4, 4, 1).unwrap(); // hart 1 MSIP before connecting
+        b.connect_harts(lines.clone(), move |h| w.lock().unwrap().push(h))
+            .unwrap();
+        assert_eq!(lines[1].load(Ordering::SeqCst), MIP_MSIP);
+        b.bus.write(CLINT_BASE + 4, 4, 0).unwrap();
+        assert_eq!(lines[1].load(Ordering::SeqCst), 0);
+        b.bus.write(CLINT_BASE + 0x4000, 8, 0).unwrap(); // hart 0 timer fires
+        assert_eq!(lines[0].load(Ordering::SeqCst), MIP_MTIP);
+        b.bus.write(CLINT_BASE + 0x4000, 8, u64::MAX).unwrap();
+        assert_eq!(lines[0].load(Ordering::SeqCst), 0);
+        // UART irq to hart 1's M context.
+        let m1 = Plic::context(1, false) as u64;
+        b.bus
+            .write(PLIC_BASE + 4 * u64::from(UART_IRQ), 4, 1)
+            .unwrap();
+        b.bus
+            .write(PLIC_BASE + 0x2000 + 0x80 * m1, 4, 1 << UART_IRQ)
+            .unwrap();
+        b.bus.write(UART_BASE + 1, 1, 2).unwrap(); // THR-empty interrupt
+        assert_eq!(lines[1].load(Ordering::SeqCst), MIP_MEIP);
+        b.bus.write(UART_BASE + 1, 1, 0).unwrap();
+        assert_eq!(lines[1].load(Ordering::SeqCst), 0);
+        assert_eq!(*woken.lock().unwrap(), vec![1, 0, 0, 1, 1]);
+        assert!(b.connect_harts(vec![], |_| {}).is_err());
+        let t = b.mtime_source();
+        assert!(t() <= b.clint.mtime());
         std::fs::remove_file(&path).unwrap();
     }
 
