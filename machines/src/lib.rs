@@ -4,6 +4,7 @@
 //! device-tree generation ([`fdt`]) and the board itself ([`riscv_virt`]). Nothing here
 //! knows about CPUs: the CPU side reads interrupt outputs (atomics) and calls the bus.
 
+pub mod boot;
 pub mod bus;
 pub mod clint;
 pub mod irq;
