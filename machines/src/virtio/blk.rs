@@ -317,4 +317,36 @@ mod tests {
         assert_ne!(d.r(0x70) & super::super::STATUS_NEEDS_RESET, 0);
         std::fs::remove_file(&path).unwrap();
     }
+
+    /// The shared guest disk (ext2, label GUESTDISK) read through the device; a write in
+    /// snapshot mode leaves the read-only file as it was.
+    #[test]
+    fn shared_disk_image() {
+        let path = std::path::Path::new("/work/shared/guests/disk.img");
+        if !path.exists() {
+            eprintln!("SKIPPED: {} not present", path.display());
+            return;
+        }
+        let disk = BlockBackend::open(path, false, true).unwrap();
+        let mut d = Driver::new(Box::new(VirtioBlk::new(disk, "hd0")));
+        d.init(F_VERSION_1 | F_FLUSH);
+        assert_eq!(d.config(0, 8), 16 * 1024 * 1024 / 512);
+        assert_eq!(request(&mut d, T_IN, 2, 1024, true), (1025, S_OK));
+        let mut sb = vec![0u8; 1024];
+        d.ram.read(DATA, &mut sb).unwrap();
+        assert_eq!(u16::from_le_bytes([sb[56], sb[57]]), 0xef53, "ext2 magic");
+        assert_eq!(&sb[120..129], b"GUESTDISK");
+        d.ram.write(DATA, &[0xee; 512]).unwrap();
+        assert_eq!(request(&mut d, T_OUT, 2, 512, false).1, S_OK);
+        assert_eq!(request(&mut d, T_IN, 2, 512, true).1, S_OK);
+        let mut back = [0u8; 512];
+        d.ram.read(DATA, &mut back).unwrap();
+        assert_eq!(back, [0xee; 512]);
+        let mut file_sb = [0u8; 2];
+        std::fs::File::open(path)
+            .unwrap()
+            .read_exact_at(&mut file_sb, 1024 + 56)
+            .unwrap();
+        assert_eq!(file_sb, [0x53, 0xef]);
+    }
 }
