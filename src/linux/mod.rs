@@ -194,6 +194,8 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
     mem.map_anon(stack_lo, cfg.stack_size, PERM_R | PERM_W)
         .map_err(|e| format!("heron: cannot map the guest stack: {e}"))?;
     mm.insert(stack_lo, stack_top, PERM_R | PERM_W, VmaKind::Anon);
+    mm.stack = (stack_lo, stack_top);
+    mm.vdso = SIGTRAMP_PAGE;
     // Signal trampoline page (`li a7, 139; ecall`).
     mem.map_anon(SIGTRAMP_PAGE, PAGE, PERM_R | PERM_W)
         .map_err(|e| format!("heron: cannot map the signal trampoline: {e}"))?;

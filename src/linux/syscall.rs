@@ -547,7 +547,13 @@ fn dispatch_value(t: &mut Thread, n: u64, a: [u64; 6]) -> R {
             heron_backend::engine::request_flush_all();
             Ok(0)
         }
-        nr::MEMBARRIER | nr::RSEQ | nr::RISCV_HWPROBE | nr::CLONE3 => Err(l::ENOSYS),
+        nr::RISCV_HWPROBE => {
+            let (mask, _) = super::abi_riscv64::host_cpus();
+            super::abi_riscv64::sys_riscv_hwprobe(&t.proc_.mem, a, &mask)
+        }
+        nr::MEMBARRIER => sys_membarrier(a),
+        // glibc copes with both: no rseq registration, and clone3 falls back to clone.
+        nr::RSEQ | nr::CLONE3 => Err(l::ENOSYS),
         // ---- processes and threads ----
         nr::CLONE => process::clone(t, a),
         nr::WAIT4 => {
@@ -889,6 +895,9 @@ fn sys_mmap(t: &mut Thread, a: [u64; 6]) -> R {
     } else {
         mem.map_file(start, len, perms, shared, fd, off)
             .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
+        if let Ok(p) = std::fs::read_link(format!("/proc/self/fd/{fd}")) {
+            mm.set_name(start, end, off, p.to_string_lossy().into_owned());
+        }
         if shared {
             VmaKind::Shared
         } else {
@@ -1325,6 +1334,29 @@ fn sys_uname(t: &mut Thread, buf: u64) -> R {
         .write_bytes(buf, bytes)
         .map_err(|_| libc::EFAULT)?;
     Ok(0)
+}
+
+const MEMBARRIER_CMD_QUERY: u64 = 0;
+const MEMBARRIER_SYNC_CORE: u64 = 32 | 64;
+const MEMBARRIER_RSEQ: u64 = 128 | 256;
+
+/// membarrier: guest threads are host threads of this process, so the host's barriers are
+/// the right ones. The rseq commands are not offered (rseq is not supported); the
+/// sync-core ones also make every thread re-translate guest code.
+fn sys_membarrier(a: [u64; 6]) -> R {
+    let (cmd, flags, cpu) = (a[0], a[1], a[2]);
+    if cmd == MEMBARRIER_CMD_QUERY {
+        let r = host(libc::SYS_membarrier, [cmd, flags, cpu, 0, 0, 0])?;
+        return Ok(r & !(MEMBARRIER_RSEQ as i64));
+    }
+    if cmd & MEMBARRIER_RSEQ != 0 {
+        return Err(libc::EINVAL);
+    }
+    let r = host(libc::SYS_membarrier, [cmd, flags, cpu, 0, 0, 0])?;
+    if cmd & MEMBARRIER_SYNC_CORE == 32 {
+        heron_backend::engine::request_flush_all();
+    }
+    Ok(r)
 }
 
 fn sys_prlimit(t: &mut Thread, pid: u64, res: u64, new: u64, old: u64) -> R {
