@@ -46,14 +46,19 @@ pub fn init(targets: &[&str], file: Option<&Path>, append: bool) -> Result<(), S
         .with_ansi(false);
     match file {
         Some(path) => {
+            // Always O_APPEND: forked children and re-executed herons (`append`, which
+            // must not truncate) write to the same file without overwriting each other.
             let f = if append {
+                Ok(())
+            } else {
+                File::create(path).map(drop)
+            }
+            .and_then(|()| {
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(path)
-            } else {
-                File::create(path)
-            };
+            });
             let f = f.map_err(|e| format!("heron: -D {}: {e}", path.display()))?;
             let f = Arc::new(Mutex::new(f));
             let layer = layer.with_writer(move || LockedFile(f.clone()));
