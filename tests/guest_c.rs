@@ -204,6 +204,7 @@ fn procinfo_self_maps_membarrier_rseq_clone3() {
     assert_eq!(out.status, Status::Exit(0));
     let s = out.stdout_str();
     assert!(s.contains("self maps: text r-x: 1\n"), "{s}");
+    assert!(s.contains("pid maps: text names the program: 1\n"), "{s}");
     assert!(s.contains("pid maps: stack rw- [stack]: 1\n"), "{s}");
     assert!(
         s.contains("clone3: -1 errno ENOSYS 1\nthread ran: 1\n"),

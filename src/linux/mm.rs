@@ -192,9 +192,19 @@ impl Mm {
             page_down(self.brk_start),
             page_up(self.brk_cur).unwrap_or(0),
         );
+        // The heap starts a line of its own even where it continues the program's data.
+        let mut areas: Vec<(u64, Vma)> = Vec::new();
         for (&s, v) in &self.vmas {
+            if s < heap.0 && v.end > heap.0 && heap.1 > heap.0 {
+                areas.push((s, Vma { end: heap.0, ..*v }));
+                areas.push((heap.0, *v));
+            } else {
+                areas.push((s, *v));
+            }
+        }
+        for (s, v) in areas {
             let (off, name) = match self.name_of(s) {
-                Some((off, n)) if v.kind != VmaKind::Anon => (off, n.to_string()),
+                Some((off, n)) => (off, n.to_string()),
                 _ if s >= heap.0 && v.end <= heap.1 && heap.1 > heap.0 => (0, "[heap]".into()),
                 _ if s < self.stack.1 && v.end > self.stack.0 => (0, "[stack]".into()),
                 _ if s == self.vdso => (0, "[vdso]".into()),
@@ -352,13 +362,15 @@ mod tests {
         m.set_name(0x10000, 0x12000, 0x3000, "/bin/x".into());
         m.brk_start = 0x20000;
         m.brk_cur = 0x20800;
-        m.insert(0x20000, 0x21000, RW, VmaKind::Anon);
+        m.insert(0x1f000, 0x21000, RW, VmaKind::Anon);
         m.stack = (0x80000, 0x90000);
         m.insert(0x80000, 0x90000, RW, VmaKind::Anon);
         m.insert(0x30000, 0x31000, RW, VmaKind::Shared);
         let text = m.render_maps();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 4);
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[1], "0001f000-00020000 rw-p 00000000 00:00 0");
+        let lines: Vec<&str> = [&lines[..1], &lines[2..]].concat();
         assert_eq!(
             lines[0],
             format!("{:<73}/bin/x", "00010000-00012000 r-xp 00003000 00:00 0")

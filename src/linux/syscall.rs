@@ -867,6 +867,7 @@ fn sys_mmap(t: &mut Thread, a: [u64; 6]) -> R {
     };
     let end = start + len;
     let flush = had_exec(&mm, start, end);
+    let mut name = None;
     let kind = if flags & MAP_ANONYMOUS != 0 {
         if shared {
             // Shared anonymous memory: back it with a memfd so forks share it.
@@ -895,9 +896,7 @@ fn sys_mmap(t: &mut Thread, a: [u64; 6]) -> R {
     } else {
         mem.map_file(start, len, perms, shared, fd, off)
             .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
-        if let Ok(p) = std::fs::read_link(format!("/proc/self/fd/{fd}")) {
-            mm.set_name(start, end, off, p.to_string_lossy().into_owned());
-        }
+        name = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok();
         if shared {
             VmaKind::Shared
         } else {
@@ -905,6 +904,9 @@ fn sys_mmap(t: &mut Thread, a: [u64; 6]) -> R {
         }
     };
     mm.insert(start, end, perms, kind);
+    if let Some(p) = name {
+        mm.set_name(start, end, off, p.to_string_lossy().into_owned());
+    }
     drop(mm);
     if flush {
         heron_backend::engine::request_flush_all();

@@ -103,6 +103,13 @@ static int self(void) {
     if (!m) continue;
     char *t = line_for(m, (uintptr_t)&self, line, sizeof line);
     printf("%s: text r-x: %d\n", i ? "pid maps" : "self maps", t && strstr(t, " r-xp ") != NULL);
+    /* the text line ends with the program's path (qemu and heron both show it) */
+    char exe[256];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = 0;
+    size_t tl = t ? strlen(t) : 0, el = strlen(exe);
+    printf("%s: text names the program: %d\n", i ? "pid maps" : "self maps",
+           t && el && tl > el && !strcmp(t + tl - el, exe));
     char *s = line_for(m, (uintptr_t)&local, line, sizeof line);
     printf("%s: stack rw- [stack]: %d\n", i ? "pid maps" : "self maps",
            s && strstr(s, " rw-p ") && strstr(s, "[stack]"));
