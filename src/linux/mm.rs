@@ -210,13 +210,20 @@ impl Mm {
                 _ if s == self.vdso => (0, "[vdso]".into()),
                 _ => (0, String::new()),
             };
+            let (dev, ino) = if name.starts_with('/') {
+                file_id(&name)
+            } else {
+                (0, 0)
+            };
             let mut line = format!(
-                "{s:08x}-{:08x} {}{}{}{} {off:08x} 00:00 0",
+                "{s:08x}-{:08x} {}{}{}{} {off:08x} {:02x}:{:02x} {ino}",
                 v.end,
                 if v.prot & 1 != 0 { 'r' } else { '-' },
                 if v.prot & 2 != 0 { 'w' } else { '-' },
                 if v.prot & 4 != 0 { 'x' } else { '-' },
                 if v.kind == VmaKind::Shared { 's' } else { 'p' },
+                dev_major(dev),
+                dev_minor(dev),
             );
             if !name.is_empty() {
                 while line.len() < 73 {
@@ -297,6 +304,20 @@ impl Mm {
     }
 }
 
+/// Device number and inode of a host file, (0, 0) if it cannot be inspected.
+fn file_id(path: &str) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).map_or((0, 0), |m| (m.dev(), m.ino()))
+}
+
+/// Major and minor parts of a Linux dev_t (the kernel's 12+20-bit split, extended to 64 bits).
+fn dev_major(dev: u64) -> u64 {
+    ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)
+}
+fn dev_minor(dev: u64) -> u64 {
+    (dev & 0xff) | ((dev >> 12) & !0xff)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +374,17 @@ mod tests {
         assert_eq!(areas[0].0, 0x23800);
         assert_eq!(areas[1].0, 0x25000);
         assert_eq!(areas[1].1.end, 0x26000);
+    }
+
+    #[test]
+    fn dev_numbers_and_file_ids() {
+        // makedev(0xfe, 0) and makedev(259, 0x12345).
+        assert_eq!((dev_major(0xfe00), dev_minor(0xfe00)), (0xfe, 0));
+        let d = (259u64 & 0xfff) << 8 | (0x12345u64 & 0xff) | (0x12345u64 & !0xff) << 12;
+        assert_eq!((dev_major(d), dev_minor(d)), (259, 0x12345));
+        let (dev, ino) = file_id("/proc/self/exe");
+        assert!(ino != 0 && dev != 0);
+        assert_eq!(file_id("/nonexistent/file"), (0, 0));
     }
 
     #[test]
