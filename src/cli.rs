@@ -555,6 +555,22 @@ mod tests {
     }
 
     #[test]
+    fn log_append_flag_for_reexec() {
+        let run = |v: &[&str]| match resolve(v, &[]) {
+            Ok(RunRequest::Run(c)) => (c.log_file.clone(), c.log_append, c.strace),
+            _ => panic!("not run"),
+        };
+        assert_eq!(
+            run(&["heron", "run", "-D", "/l", "--log-append", "--strace", "p"]),
+            (Some(PathBuf::from("/l")), true, true)
+        );
+        assert_eq!(
+            run(&["heron", "run", "-D", "/l", "p", "--log-append"]),
+            (Some(PathBuf::from("/l")), false, false)
+        );
+    }
+
+    #[test]
     fn resolve_merges_env_and_flags() {
         let RunRequest::Run(c) = resolve(
             &[
