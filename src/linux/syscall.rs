@@ -1643,6 +1643,24 @@ mod tests {
     }
 
     #[test]
+    fn membarrier_commands() {
+        // QUERY: the host's commands without the rseq ones; a fresh process may not use
+        // private expedited before registering, and may afterwards.
+        let q = sys_membarrier([MEMBARRIER_CMD_QUERY, 0, 0, 0, 0, 0]).unwrap();
+        assert_eq!(q & MEMBARRIER_RSEQ as i64, 0);
+        assert_ne!(
+            q & 8,
+            0,
+            "host lacks MEMBARRIER_CMD_PRIVATE_EXPEDITED: {q:#x}"
+        );
+        assert_eq!(sys_membarrier([256, 0, 0, 0, 0, 0]), Err(libc::EINVAL));
+        assert_eq!(sys_membarrier([128, 0, 0, 0, 0, 0]), Err(libc::EINVAL));
+        assert_eq!(sys_membarrier([16, 0, 0, 0, 0, 0]), Ok(0));
+        assert_eq!(sys_membarrier([8, 0, 0, 0, 0, 0]), Ok(0));
+        assert_eq!(sys_membarrier([1 << 20, 0, 0, 0, 0, 0]), Err(libc::EINVAL));
+    }
+
+    #[test]
     fn prot_bits() {
         assert_eq!(perms_of_prot(7), PERM_R | PERM_W | PERM_X);
         assert_eq!(perms_of_prot(0), 0);
