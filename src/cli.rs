@@ -66,6 +66,9 @@ pub struct RunArgs {
     /// Write logs to FILE instead of stderr (QEMU_LOG_FILENAME).
     #[arg(short = 'D', value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// Append to the -D file instead of truncating it (used when heron re-executes itself).
+    #[arg(long = "log-append", hide = true)]
+    pub log_append: bool,
     /// Log system calls (QEMU_STRACE).
     #[arg(long = "strace")]
     pub strace: bool,
@@ -104,8 +107,23 @@ const VALUE_OPTS: &[&str] = &[
     "--tier",
     "--jit-threshold",
 ];
-const FLAG_OPTS: &[&str] = &["--strace", "-h", "--help", "-V", "--version"];
-const LONG_NAMES: &[&str] = &["cpu", "strace", "tier", "jit-threshold", "help", "version"];
+const FLAG_OPTS: &[&str] = &[
+    "--strace",
+    "--log-append",
+    "-h",
+    "--help",
+    "-V",
+    "--version",
+];
+const LONG_NAMES: &[&str] = &[
+    "cpu",
+    "strace",
+    "log-append",
+    "tier",
+    "jit-threshold",
+    "help",
+    "version",
+];
 
 /// Canonical spelling of an option word (without any `=value`), or None if unknown.
 fn canonical(word: &str) -> Option<String> {
@@ -246,6 +264,8 @@ pub struct RunConfig {
     /// Raw -d item list (for re-exec).
     pub log_items: Vec<String>,
     pub log_file: Option<PathBuf>,
+    /// Open the log file for appending (set by a re-executing heron).
+    pub log_append: bool,
     pub tier: Tier,
     pub tier_name: String,
     pub jit_threshold: Option<u32>,
@@ -429,6 +449,7 @@ pub fn resolve_run(
             .log_file
             .clone()
             .or_else(|| env("QEMU_LOG_FILENAME").map(PathBuf::from)),
+        log_append: args.log_append,
         tier,
         tier_name,
         jit_threshold: args.jit_threshold,
@@ -531,6 +552,22 @@ mod tests {
                 (b"X".to_vec(), b"1".to_vec()),
             ],
         )
+    }
+
+    #[test]
+    fn log_append_flag_for_reexec() {
+        let run = |v: &[&str]| match resolve(v, &[]) {
+            Ok(RunRequest::Run(c)) => (c.log_file.clone(), c.log_append, c.strace),
+            _ => panic!("not run"),
+        };
+        assert_eq!(
+            run(&["heron", "run", "-D", "/l", "--log-append", "--strace", "p"]),
+            (Some(PathBuf::from("/l")), true, true)
+        );
+        assert_eq!(
+            run(&["heron", "run", "-D", "/l", "p", "--log-append"]),
+            (Some(PathBuf::from("/l")), false, false)
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@ where
 /// Install the global subscriber. `targets` are the enabled targets (log items that are not
 /// trace targets, like `nochain`, are ignored here). Returns an error message for `-D` files
 /// that cannot be created.
-pub fn init(targets: &[&str], file: Option<&Path>) -> Result<(), String> {
+pub fn init(targets: &[&str], file: Option<&Path>, append: bool) -> Result<(), String> {
     if targets.is_empty() {
         return Ok(());
     }
@@ -46,7 +46,20 @@ pub fn init(targets: &[&str], file: Option<&Path>) -> Result<(), String> {
         .with_ansi(false);
     match file {
         Some(path) => {
-            let f = File::create(path).map_err(|e| format!("heron: -D {}: {e}", path.display()))?;
+            // Always O_APPEND: forked children and re-executed herons (`append`, which
+            // must not truncate) write to the same file without overwriting each other.
+            let f = if append {
+                Ok(())
+            } else {
+                File::create(path).map(drop)
+            }
+            .and_then(|()| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+            });
+            let f = f.map_err(|e| format!("heron: -D {}: {e}", path.display()))?;
             let f = Arc::new(Mutex::new(f));
             let layer = layer.with_writer(move || LockedFile(f.clone()));
             tracing_subscriber::registry()

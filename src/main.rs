@@ -93,7 +93,7 @@ fn main() {
             if cfg.strace && !targets.contains(&"strace") {
                 targets.push("strace");
             }
-            if let Err(m) = logging::init(&targets, cfg.log_file.as_deref()) {
+            if let Err(m) = logging::init(&targets, cfg.log_file.as_deref(), cfg.log_append) {
                 eprintln!("{m}");
                 std::process::exit(1);
             }

@@ -191,3 +191,92 @@ fn execve_guest_program() {
     };
     check("exec", g, &opts);
 }
+
+/// /proc/self/maps, /proc/PID/maps, membarrier, rseq/clone3 = ENOSYS with glibc threads
+/// still working: qemu-riscv64 behaves like Linux here, so it is the reference.
+#[test]
+fn procinfo_self_maps_membarrier_rseq_clone3() {
+    let out = check(
+        "procinfo self",
+        c("procinfo").args(["self"]),
+        &Check::default(),
+    );
+    assert_eq!(out.status, Status::Exit(0));
+    let s = out.stdout_str();
+    assert!(s.contains("self maps: text r-x: 1\n"), "{s}");
+    assert!(s.contains("pid maps: text names the program: 1\n"), "{s}");
+    assert!(s.contains("pid maps: stack rw- [stack]: 1\n"), "{s}");
+    assert!(
+        s.contains("clone3: -1 errno ENOSYS 1\nthread ran: 1\n"),
+        "{s}"
+    );
+}
+
+/// /proc/cpuinfo and riscv_hwprobe, with and without -L (the prefix must not hide the
+/// generated cpuinfo). qemu-user 7.2 shows the host's cpuinfo and lacks hwprobe, so the
+/// expected output is written here from Linux's documented formats.
+#[test]
+fn procinfo_cpuinfo_and_hwprobe() {
+    let isa = "rv64imafdc_zicsr_zifencei_zba_zbb_zbs_zicond";
+    let expected = format!(
+        "cpuinfo blocks == usable cpus: 1, all usable: 1\nfirst block:\n\
+         processor\t: 0\nhart\t\t: 0\nisa\t\t: {isa}\nmmu\t\t: sv39\nuarch\t\t: heron\n\
+         mvendorid\t: 0x0\nmarchid\t\t: 0x0\nmimpid\t\t: 0x0\nhart isa\t: {isa}\n\
+         hwprobe key 4 value 0x80000003b\nhwprobe key 0 value 0\nhwprobe key 1 value 0\n\
+         hwprobe key 2 value 0\nhwprobe key 3 value 0x1\nhwprobe key 5 value 0x3\n\
+         hwprobe key 9 value 0x3\nhwprobe key -1 value 0\n\
+         errors: flags -22, set without pointer -14, bad pairs -14, which without set -22\n\
+         which cpus FD|C|ZBA: all 1\nwhich cpus V: none 1\ndone\n"
+    );
+    // The first block is processor 0 only when CPU 0 is usable; the test machine's is.
+    let mut cpu0 = std::mem::MaybeUninit::<libc::cpu_set_t>::zeroed();
+    // SAFETY: the kernel fills the zeroed cpu_set_t we own.
+    let usable0 = unsafe {
+        libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpu0.as_mut_ptr()) == 0
+            && libc::CPU_ISSET(0, &cpu0.assume_init())
+    };
+    if !usable0 {
+        eprintln!("skipping: CPU 0 is not usable by this process");
+        return;
+    }
+    let sysroot = std::path::Path::new("/usr/riscv64-linux-gnu");
+    for g in [
+        c("procinfo").args(["hw"]),
+        c("procinfo").args(["hw"]).sysroot(sysroot),
+    ] {
+        let opts = Check {
+            qemu: false,
+            expected: Some((expected.clone().into_bytes(), Status::Exit(0))),
+            ..Check::default()
+        };
+        check("procinfo hw", g, &opts);
+    }
+}
+
+/// execve under `-D FILE -strace`: the re-executed heron appends to the same log, so the
+/// log holds the system calls of every program (exec, its forked child and itself after
+/// replacing its image), each ending in exit_group.
+#[test]
+fn execve_keeps_log_file_and_strace() {
+    let hello = guest("c/hello");
+    let d = temp_dir("execlog");
+    let log = d.join("log");
+    let g = c("exec").args([hello.to_string_lossy().into_owned()]);
+    let out = run_heron(&g, Tier::Auto, &["-D", log.to_str().unwrap(), "-strace"]);
+    assert_eq!(out.status, Status::Exit(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let exits = text
+        .lines()
+        .filter(|l| l.contains(" exit_group(0)"))
+        .count();
+    // The forked child, posix_spawn's child and the replaced process.
+    assert_eq!(exits, 3, "{text}");
+    let execs = text
+        .lines()
+        .filter(|l| l.contains(" execve(\"") && l.contains("/c/hello\""))
+        .count();
+    assert!(execs >= 3, "{text}");
+    // After the process replaced itself, hello's own calls are logged too.
+    let last_exec = text.rfind("/c/hello\"").unwrap();
+    assert!(text[last_exec..].contains("write(1,"), "{text}");
+}

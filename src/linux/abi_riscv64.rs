@@ -17,17 +17,248 @@ pub const SIGRETURN_CODE: [u8; 8] = {
     [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
 };
 
+/// One ISA extension heron's RISC-V frontend implements.
+#[derive(Debug, Clone, Copy)]
+pub struct Extension {
+    /// Name as written in an ISA string ("m", "zba").
+    pub name: &'static str,
+    /// Bit in the hwprobe IMA_EXT_0 value, if the kernel interface has one.
+    pub hwprobe: Option<u64>,
+}
+
+/// The single source of truth for what the guest CPU implements (frontends/riscv:
+/// RV64IMAFDC, Zicsr, Zifencei, Zba, Zbb, Zbs, Zicond). /proc/cpuinfo, riscv_hwprobe and
+/// AT_HWCAP are all derived from it. Single letters first, in canonical order.
+pub const EXTENSIONS: &[Extension] = &[
+    Extension {
+        name: "i",
+        hwprobe: None,
+    },
+    Extension {
+        name: "m",
+        hwprobe: None,
+    },
+    Extension {
+        name: "a",
+        hwprobe: None,
+    },
+    // F and D together are hwprobe's IMA_FD bit.
+    Extension {
+        name: "f",
+        hwprobe: Some(hwprobe::IMA_FD),
+    },
+    Extension {
+        name: "d",
+        hwprobe: Some(hwprobe::IMA_FD),
+    },
+    Extension {
+        name: "c",
+        hwprobe: Some(hwprobe::IMA_C),
+    },
+    Extension {
+        name: "zicsr",
+        hwprobe: None,
+    },
+    Extension {
+        name: "zifencei",
+        hwprobe: None,
+    },
+    Extension {
+        name: "zba",
+        hwprobe: Some(hwprobe::EXT_ZBA),
+    },
+    Extension {
+        name: "zbb",
+        hwprobe: Some(hwprobe::EXT_ZBB),
+    },
+    Extension {
+        name: "zbs",
+        hwprobe: Some(hwprobe::EXT_ZBS),
+    },
+    Extension {
+        name: "zicond",
+        hwprobe: Some(hwprobe::EXT_ZICOND),
+    },
+];
+
+/// The ISA string as Linux prints it in /proc/cpuinfo ("rv64imafdc_zicsr_...").
+pub fn isa_string() -> String {
+    let mut s = String::from("rv64");
+    for e in EXTENSIONS {
+        if e.name.len() == 1 {
+            s.push_str(e.name);
+        } else {
+            s.push('_');
+            s.push_str(e.name);
+        }
+    }
+    s
+}
+
 /// AT_HWCAP: one bit per implemented single-letter extension (bit = letter - 'a').
 pub const HWCAP: u64 = {
-    let letters = b"imafdc";
     let mut v = 0u64;
     let mut i = 0;
-    while i < letters.len() {
-        v |= 1 << (letters[i] - b'a');
+    while i < EXTENSIONS.len() {
+        let n = EXTENSIONS[i].name.as_bytes();
+        if n.len() == 1 {
+            v |= 1 << (n[0] - b'a');
+        }
         i += 1;
     }
     v
 };
+
+/// Keys and values of the riscv_hwprobe syscall (Documentation/arch/riscv/hwprobe.rst,
+/// uapi asm/hwprobe.h).
+pub mod hwprobe {
+    pub const KEY_MVENDORID: i64 = 0;
+    pub const KEY_MARCHID: i64 = 1;
+    pub const KEY_MIMPID: i64 = 2;
+    pub const KEY_BASE_BEHAVIOR: i64 = 3;
+    pub const BASE_BEHAVIOR_IMA: u64 = 1;
+    pub const KEY_IMA_EXT_0: i64 = 4;
+    pub const IMA_FD: u64 = 1 << 0;
+    pub const IMA_C: u64 = 1 << 1;
+    pub const EXT_ZBA: u64 = 1 << 3;
+    pub const EXT_ZBB: u64 = 1 << 4;
+    pub const EXT_ZBS: u64 = 1 << 5;
+    pub const EXT_ZICOND: u64 = 1 << 35;
+    pub const KEY_CPUPERF_0: i64 = 5;
+    pub const MISALIGNED_FAST: u64 = 3;
+    pub const KEY_ZICBOZ_BLOCK_SIZE: i64 = 6;
+    pub const KEY_HIGHEST_VIRT_ADDRESS: i64 = 7;
+    pub const KEY_MISALIGNED_SCALAR_PERF: i64 = 9;
+    pub const WHICH_CPUS: u64 = 1;
+
+    /// The value of `key` on every heron hart, or None for a key heron does not know.
+    pub fn value(key: i64) -> Option<u64> {
+        Some(match key {
+            KEY_MVENDORID | KEY_MARCHID | KEY_MIMPID => 0,
+            KEY_BASE_BEHAVIOR => BASE_BEHAVIOR_IMA,
+            KEY_IMA_EXT_0 => super::EXTENSIONS
+                .iter()
+                .filter_map(|e| e.hwprobe)
+                .fold(0, |a, b| a | b),
+            // Scalar misaligned loads and stores are done directly by the host: fast.
+            KEY_CPUPERF_0 | KEY_MISALIGNED_SCALAR_PERF => MISALIGNED_FAST,
+            // No Zicboz: the block size is 0, as Linux reports without it.
+            KEY_ZICBOZ_BLOCK_SIZE => 0,
+            KEY_HIGHEST_VIRT_ADDRESS => super::super::GUEST_LIMIT - 1,
+            _ => return None,
+        })
+    }
+
+    /// True if a hart whose value for `key` is `have` satisfies the request `want`
+    /// (WHICH_CPUS): bitmask keys need all requested bits, the others equality.
+    pub fn matches(key: i64, have: u64, want: u64) -> bool {
+        match key {
+            KEY_BASE_BEHAVIOR | KEY_IMA_EXT_0 => have & want == want,
+            _ => have == want,
+        }
+    }
+}
+
+/// riscv_hwprobe(pairs, pair_count, cpusetsize, cpus, flags). `online` is the set of host
+/// CPUs the guest may use (bit i of byte i/8); every one is an identical heron hart.
+pub fn sys_riscv_hwprobe(mem: &GuestMemory, a: [u64; 6], online: &[u8]) -> Result<i64, i32> {
+    let (pairs, count, setsize, cpus, flags) = (a[0], a[1], a[2], a[3], a[4]);
+    if flags & !hwprobe::WHICH_CPUS != 0 {
+        return Err(libc::EINVAL);
+    }
+    let which = flags & hwprobe::WHICH_CPUS != 0;
+    if setsize != 0 && cpus == 0 {
+        return Err(libc::EFAULT);
+    }
+    if which && (setsize == 0 || cpus == 0) {
+        return Err(libc::EINVAL);
+    }
+    // The caller's set, limited to the CPUs that exist; bytes beyond our set stay unread.
+    let n = (setsize as usize).min(online.len());
+    let mut set = vec![0u8; n];
+    if cpus != 0 {
+        mem.read_bytes(cpus, &mut set).map_err(|_| libc::EFAULT)?;
+    }
+    for (b, o) in set.iter_mut().zip(online) {
+        *b &= o;
+    }
+    let empty = set.iter().all(|&b| b == 0);
+    if !which && cpus != 0 && empty {
+        return Err(libc::EINVAL);
+    }
+    if which && empty {
+        set.copy_from_slice(&online[..n]);
+    }
+    let count = count.min(1 << 20);
+    let mut all_match = true;
+    for i in 0..count {
+        let at = pairs.checked_add(16 * i).ok_or(libc::EFAULT)?;
+        let key = mem.load(at, 8).map_err(|_| libc::EFAULT)? as i64;
+        if which {
+            let want = mem.load(at + 8, 8).map_err(|_| libc::EFAULT)?;
+            match hwprobe::value(key) {
+                Some(have) => all_match &= hwprobe::matches(key, have, want),
+                None => {
+                    all_match = false;
+                    mem.store(at, 8, u64::MAX).map_err(|_| libc::EFAULT)?;
+                }
+            }
+        } else {
+            let (k, v) = match hwprobe::value(key) {
+                Some(v) => (key as u64, v),
+                None => (u64::MAX, 0),
+            };
+            mem.store(at, 8, k).map_err(|_| libc::EFAULT)?;
+            mem.store(at + 8, 8, v).map_err(|_| libc::EFAULT)?;
+        }
+    }
+    if which {
+        if !all_match {
+            set.fill(0);
+        }
+        mem.write_bytes(cpus, &set).map_err(|_| libc::EFAULT)?;
+    }
+    Ok(0)
+}
+
+/// /proc/cpuinfo as Linux 6.x prints it on RISC-V: one block per usable CPU number in
+/// `cpus`, each ending with an empty line.
+pub fn cpuinfo(cpus: &[usize]) -> String {
+    let isa = isa_string();
+    let mut s = String::new();
+    for &c in cpus {
+        s.push_str(&format!(
+            "processor\t: {c}\nhart\t\t: {c}\nisa\t\t: {isa}\nmmu\t\t: sv39\n\
+             uarch\t\t: heron\nmvendorid\t: 0x0\nmarchid\t\t: 0x0\nmimpid\t\t: 0x0\n\
+             hart isa\t: {isa}\n\n"
+        ));
+    }
+    s
+}
+
+/// The host CPUs this process may run on, as a cpumask (bit i of byte i/8) and a list.
+pub fn host_cpus() -> (Vec<u8>, Vec<usize>) {
+    let mut mask = vec![0u8; 128];
+    // SAFETY: the kernel writes at most mask.len() bytes into our buffer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sched_getaffinity,
+            0,
+            mask.len(),
+            mask.as_mut_ptr(),
+        )
+    };
+    if r <= 0 {
+        mask.fill(0);
+        mask[0] = 1;
+    } else {
+        mask.truncate(r as usize);
+    }
+    let list = (0..mask.len() * 8)
+        .filter(|i| mask[i / 8] & (1 << (i % 8)) != 0)
+        .collect();
+    (mask, list)
+}
 
 /// AT_MINSIGSTKSZ: the kernel's MINSIGSTKSZ for riscv (a frame is FRAME_SIZE bytes).
 pub const MINSIGSTKSZ: u64 = 2048;
@@ -240,6 +471,94 @@ mod tests {
         assert_eq!(frame::SIZE, 128 + 960);
         assert_eq!(frame::SC_FPREGS - frame::MCONTEXT, 256);
         assert_eq!(frame::UC_SIGMASK - frame::UC, 40);
+    }
+
+    #[test]
+    fn one_table_for_isa_hwcap_and_hwprobe() {
+        assert_eq!(isa_string(), "rv64imafdc_zicsr_zifencei_zba_zbb_zbs_zicond");
+        assert_eq!(
+            hwprobe::value(hwprobe::KEY_IMA_EXT_0),
+            Some(1 | 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 35)
+        );
+        let text = cpuinfo(&[0, 3]);
+        assert!(text.starts_with(
+            "processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64imafdc_zicsr_zifencei_zba_zbb_zbs_zicond\n\
+             mmu\t\t: sv39\nuarch\t\t: heron\nmvendorid\t: 0x0\nmarchid\t\t: 0x0\n\
+             mimpid\t\t: 0x0\nhart isa\t: rv64imafdc_"
+        ));
+        assert!(text.contains("\n\nprocessor\t: 3\nhart\t\t: 3\n"));
+        assert!(text.ends_with("\n\n"));
+    }
+
+    #[test]
+    fn hwprobe_pairs_cpusets_and_errors() {
+        let mem = GuestMemory::reserve(1 << 24).unwrap();
+        mem.map_anon(0x10000, 0x10000, PERM_R | PERM_W).unwrap();
+        let online = [0b0000_0101u8, 0]; // CPUs 0 and 2
+        let (p, c) = (0x10000u64, 0x11000u64);
+        for (i, k) in [4i64, 0, 3, 5, 9, 99, -5].iter().enumerate() {
+            mem.store(p + 16 * i as u64, 8, *k as u64).unwrap();
+            mem.store(p + 16 * i as u64 + 8, 8, 0x77).unwrap();
+        }
+        assert_eq!(sys_riscv_hwprobe(&mem, [p, 7, 0, 0, 0, 0], &online), Ok(0));
+        let kv = |i: u64| {
+            (
+                mem.load(p + 16 * i, 8).unwrap() as i64,
+                mem.load(p + 16 * i + 8, 8).unwrap(),
+            )
+        };
+        assert_eq!(kv(0), (4, 0x8_0000_003b));
+        assert_eq!(kv(1), (0, 0));
+        assert_eq!(kv(2), (3, 1));
+        assert_eq!(kv(3), (5, 3));
+        assert_eq!(kv(4), (9, 3));
+        assert_eq!(kv(5), (-1, 0));
+        assert_eq!(kv(6), (-1, 0));
+        // Errors: unknown flags, size without set, a set of only offline CPUs, bad pointers.
+        assert_eq!(
+            sys_riscv_hwprobe(&mem, [p, 1, 0, 0, 2, 0], &online),
+            Err(libc::EINVAL)
+        );
+        assert_eq!(
+            sys_riscv_hwprobe(&mem, [p, 1, 8, 0, 0, 0], &online),
+            Err(libc::EFAULT)
+        );
+        mem.store(c, 8, 0b10).unwrap();
+        assert_eq!(
+            sys_riscv_hwprobe(&mem, [p, 1, 8, c, 0, 0], &online),
+            Err(libc::EINVAL)
+        );
+        mem.store(c, 8, 0b110).unwrap();
+        assert_eq!(sys_riscv_hwprobe(&mem, [p, 1, 8, c, 0, 0], &online), Ok(0));
+        assert_eq!(
+            sys_riscv_hwprobe(&mem, [8, 1, 0, 0, 0, 0], &online),
+            Err(libc::EFAULT)
+        );
+        assert_eq!(
+            sys_riscv_hwprobe(&mem, [p, 1, 8, 8, 0, 0], &online),
+            Err(libc::EFAULT)
+        );
+        // WHICH_CPUS: needs a set; an empty set means all; a mismatch empties it.
+        assert_eq!(
+            sys_riscv_hwprobe(&mem, [p, 1, 0, 0, 1, 0], &online),
+            Err(libc::EINVAL)
+        );
+        mem.store(p, 8, 4).unwrap();
+        mem.store(p + 8, 8, hwprobe::EXT_ZBA | hwprobe::IMA_C)
+            .unwrap();
+        mem.store(c, 8, 0).unwrap();
+        assert_eq!(sys_riscv_hwprobe(&mem, [p, 1, 2, c, 1, 0], &online), Ok(0));
+        assert_eq!(mem.load(c, 2).unwrap(), 0b101);
+        mem.store(p + 8, 8, 1 << 2).unwrap(); // V: not implemented
+        assert_eq!(sys_riscv_hwprobe(&mem, [p, 1, 2, c, 1, 0], &online), Ok(0));
+        assert_eq!(mem.load(c, 2).unwrap(), 0);
+        mem.store(p, 8, 99).unwrap();
+        mem.store(c, 8, 0b1).unwrap();
+        assert_eq!(sys_riscv_hwprobe(&mem, [p, 1, 2, c, 1, 0], &online), Ok(0));
+        assert_eq!(
+            (mem.load(p, 8).unwrap() as i64, mem.load(c, 2).unwrap()),
+            (-1, 0)
+        );
     }
 
     #[test]

@@ -35,8 +35,84 @@ fn is_self_exe(raw: &[u8]) -> bool {
     raw == format!("/proc/{pid}/exe").as_bytes()
 }
 
+/// Files under /proc that describe the guest rather than the host.
+#[derive(Debug, PartialEq, Eq)]
+enum ProcFile {
+    CpuInfo,
+    Maps,
+}
+
+fn proc_file(raw: &[u8], pid: i32) -> Option<ProcFile> {
+    if raw == b"/proc/cpuinfo" {
+        return Some(ProcFile::CpuInfo);
+    }
+    let rest = raw.strip_prefix(b"/proc/")?;
+    let rest = rest.strip_suffix(b"/maps")?;
+    (rest == b"self" || rest == b"thread-self" || rest == pid.to_string().as_bytes())
+        .then_some(ProcFile::Maps)
+}
+
+/// A read-only-ish memfd holding `content`, positioned at its start.
+fn memfd_with(content: &[u8], flags: u64) -> R {
+    let cloexec = if flags & libc::O_CLOEXEC as u64 != 0 {
+        libc::MFD_CLOEXEC
+    } else {
+        0
+    };
+    // SAFETY: valid C string.
+    let fd = unsafe { libc::memfd_create(c"heron-proc".as_ptr(), cloexec) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::ENOMEM));
+    }
+    let mut done = 0;
+    while done < content.len() {
+        // SAFETY: reads from our own buffer into our own fd.
+        let r = unsafe {
+            libc::write(
+                fd,
+                content[done..].as_ptr() as *const libc::c_void,
+                content.len() - done,
+            )
+        };
+        if r <= 0 {
+            // SAFETY: closing our own fd.
+            unsafe { libc::close(fd) };
+            return Err(libc::EIO);
+        }
+        done += r as usize;
+    }
+    // SAFETY: our own fd.
+    unsafe { libc::lseek(fd, 0, libc::SEEK_SET) };
+    Ok(fd as i64)
+}
+
 pub fn openat(t: &mut Thread, a: [u64; 6]) -> R {
-    let p = guest_path(t, a[1])?;
+    let raw = t
+        .proc_
+        .mem
+        .read_cstr(a[1], 4096)
+        .map_err(|_| libc::EFAULT)?;
+    // SAFETY: no arguments.
+    let pid = unsafe { libc::getpid() };
+    match proc_file(&raw, pid) {
+        Some(ProcFile::CpuInfo) => {
+            let (_, cpus) = super::abi_riscv64::host_cpus();
+            return memfd_with(super::abi_riscv64::cpuinfo(&cpus).as_bytes(), a[2]);
+        }
+        Some(ProcFile::Maps) => {
+            let text = t
+                .proc_
+                .mm
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .render_maps();
+            return memfd_with(text.as_bytes(), a[2]);
+        }
+        None => {}
+    }
+    let p = host_path(t, &raw)?;
     host(
         libc::SYS_openat,
         [a[0], p.as_ptr() as u64, a[2], a[3], 0, 0],
@@ -336,6 +412,22 @@ mod tests {
             ],
             [11, 12, 13, 14, 15, 16]
         );
+    }
+
+    #[test]
+    fn proc_files_of_the_guest() {
+        assert_eq!(proc_file(b"/proc/cpuinfo", 7), Some(ProcFile::CpuInfo));
+        assert_eq!(proc_file(b"/proc/self/maps", 7), Some(ProcFile::Maps));
+        assert_eq!(proc_file(b"/proc/7/maps", 7), Some(ProcFile::Maps));
+        assert_eq!(proc_file(b"/proc/8/maps", 7), None);
+        assert_eq!(proc_file(b"/proc/self/status", 7), None);
+        let fd = memfd_with(b"abc", libc::O_CLOEXEC as u64).unwrap() as i32;
+        let mut b = [0u8; 8];
+        // SAFETY: reading into our buffer from our fd, then closing it.
+        let n = unsafe { libc::read(fd, b.as_mut_ptr() as *mut libc::c_void, 8) };
+        // SAFETY: as above.
+        unsafe { libc::close(fd) };
+        assert_eq!(&b[..n as usize], b"abc");
     }
 
     #[test]

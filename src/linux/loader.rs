@@ -28,6 +28,8 @@ pub struct Image {
     pub end: u64,
     /// PT_INTERP path, if any.
     pub interp: Option<String>,
+    /// File-backed page ranges of the segments: (start, end, file offset of start).
+    pub segments: Vec<(u64, u64, u64)>,
 }
 
 fn machine_name(m: u16) -> String {
@@ -266,6 +268,15 @@ pub fn load(
         phnum: elf.header.e_phnum as u64,
         end,
         interp,
+        segments: loads
+            .iter()
+            .filter(|p| p.p_filesz > 0)
+            .map(|p| {
+                let s = page_down(p.p_vaddr + bias);
+                let e = page_up(p.p_vaddr + bias + p.p_filesz).unwrap_or(u64::MAX);
+                (s, e, p.p_offset - (p.p_vaddr + bias - s))
+            })
+            .collect(),
     })
 }
 

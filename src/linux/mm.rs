@@ -40,6 +40,11 @@ pub struct Mm {
     pub mmap_top: u64,
     pub brk_start: u64,
     pub brk_cur: u64,
+    /// File mappings by start: (end, file offset at start, path) for /proc/self/maps.
+    names: BTreeMap<u64, (u64, u64, String)>,
+    /// The initial thread's stack [lo, hi) and the signal trampoline page ([vdso]).
+    pub stack: (u64, u64),
+    pub vdso: u64,
 }
 
 impl Mm {
@@ -50,6 +55,9 @@ impl Mm {
             mmap_top,
             brk_start: 0,
             brk_cur: 0,
+            names: BTreeMap::new(),
+            stack: (0, 0),
+            vdso: u64::MAX,
         }
     }
 
@@ -117,6 +125,9 @@ impl Mm {
     /// Record [start, end) as mapped (replacing anything there).
     pub fn insert(&mut self, start: u64, end: u64, prot: u8, kind: VmaKind) {
         self.remove(start, end);
+        if kind == VmaKind::Anon {
+            self.clear_names(start, end);
+        }
         self.vmas.insert(start, Vma { end, prot, kind });
         self.merge_around(start);
     }
@@ -129,6 +140,7 @@ impl Mm {
         for k in keys {
             self.vmas.remove(&k);
         }
+        self.clear_names(start, end);
     }
 
     /// Change protections of [start, end). Fails (ENOMEM) unless it is fully mapped.
@@ -144,6 +156,90 @@ impl Mm {
         self.merge_around(start);
         self.merge_around(end);
         Ok(())
+    }
+
+    /// Remember that [start, end) maps `path` from file offset `off`.
+    pub fn set_name(&mut self, start: u64, end: u64, off: u64, path: String) {
+        self.clear_names(start, end);
+        self.names.insert(start, (end, off, path));
+    }
+
+    /// Forget file names in [start, end), keeping the parts of entries outside it.
+    fn clear_names(&mut self, start: u64, end: u64) {
+        let hit: Vec<u64> = self
+            .names
+            .range(..end)
+            .filter(|(_, (e, _, _))| *e > start)
+            .map(|(s, _)| *s)
+            .collect();
+        for s in hit {
+            let Some((e, off, n)) = self.names.remove(&s) else {
+                continue;
+            };
+            if s < start {
+                self.names.insert(s, (start, off, n.clone()));
+            }
+            if e > end {
+                self.names.insert(end, (e, off + (end - s), n));
+            }
+        }
+    }
+
+    /// /proc/self/maps in Linux's format: one line per area with guest addresses.
+    pub fn render_maps(&self) -> String {
+        let mut out = String::new();
+        let heap = (
+            page_down(self.brk_start),
+            page_up(self.brk_cur).unwrap_or(0),
+        );
+        // The heap starts a line of its own even where it continues the program's data.
+        let mut areas: Vec<(u64, Vma)> = Vec::new();
+        for (&s, v) in &self.vmas {
+            if s < heap.0 && v.end > heap.0 && heap.1 > heap.0 {
+                areas.push((s, Vma { end: heap.0, ..*v }));
+                areas.push((heap.0, *v));
+            } else {
+                areas.push((s, *v));
+            }
+        }
+        for (s, v) in areas {
+            let (off, name) = match self.name_of(s) {
+                Some((off, n)) => (off, n.to_string()),
+                _ if s >= heap.0 && v.end <= heap.1 && heap.1 > heap.0 => (0, "[heap]".into()),
+                _ if s < self.stack.1 && v.end > self.stack.0 => (0, "[stack]".into()),
+                _ if s == self.vdso => (0, "[vdso]".into()),
+                _ => (0, String::new()),
+            };
+            let (dev, ino) = if name.starts_with('/') {
+                file_id(&name)
+            } else {
+                (0, 0)
+            };
+            let mut line = format!(
+                "{s:08x}-{:08x} {}{}{}{} {off:08x} {:02x}:{:02x} {ino}",
+                v.end,
+                if v.prot & 1 != 0 { 'r' } else { '-' },
+                if v.prot & 2 != 0 { 'w' } else { '-' },
+                if v.prot & 4 != 0 { 'x' } else { '-' },
+                if v.kind == VmaKind::Shared { 's' } else { 'p' },
+                dev_major(dev),
+                dev_minor(dev),
+            );
+            if !name.is_empty() {
+                while line.len() < 73 {
+                    line.push(' ');
+                }
+                line.push_str(&name);
+            }
+            line.push('\n');
+            out.push_str(&line);
+        }
+        out
+    }
+
+    fn name_of(&self, addr: u64) -> Option<(u64, &str)> {
+        let (&s, (e, off, n)) = self.names.range(..=addr).next_back()?;
+        (*e > addr).then(|| (off + (addr - s), n.as_str()))
     }
 
     /// Areas overlapping [start, end), clipped to it.
@@ -208,6 +304,20 @@ impl Mm {
     }
 }
 
+/// Device number and inode of a host file, (0, 0) if it cannot be inspected.
+fn file_id(path: &str) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).map_or((0, 0), |m| (m.dev(), m.ino()))
+}
+
+/// Major and minor parts of a Linux dev_t (the kernel's 12+20-bit split, extended to 64 bits).
+fn dev_major(dev: u64) -> u64 {
+    ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)
+}
+fn dev_minor(dev: u64) -> u64 {
+    (dev & 0xff) | ((dev >> 12) & !0xff)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +374,52 @@ mod tests {
         assert_eq!(areas[0].0, 0x23800);
         assert_eq!(areas[1].0, 0x25000);
         assert_eq!(areas[1].1.end, 0x26000);
+    }
+
+    #[test]
+    fn dev_numbers_and_file_ids() {
+        // makedev(0xfe, 0) and makedev(259, 0x12345).
+        assert_eq!((dev_major(0xfe00), dev_minor(0xfe00)), (0xfe, 0));
+        let d = (259u64 & 0xfff) << 8 | (0x12345u64 & 0xff) | (0x12345u64 & !0xff) << 12;
+        assert_eq!((dev_major(d), dev_minor(d)), (259, 0x12345));
+        let (dev, ino) = file_id("/proc/self/exe");
+        assert!(ino != 0 && dev != 0);
+        assert_eq!(file_id("/nonexistent/file"), (0, 0));
+    }
+
+    #[test]
+    fn maps_format() {
+        let mut m = Mm::new(0x10000, 0x100000);
+        m.insert(0x10000, 0x12000, 5, VmaKind::File);
+        m.set_name(0x10000, 0x12000, 0x3000, "/bin/x".into());
+        m.brk_start = 0x20000;
+        m.brk_cur = 0x20800;
+        m.insert(0x1f000, 0x21000, RW, VmaKind::Anon);
+        m.stack = (0x80000, 0x90000);
+        m.insert(0x80000, 0x90000, RW, VmaKind::Anon);
+        m.insert(0x30000, 0x31000, RW, VmaKind::Shared);
+        let text = m.render_maps();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[1], "0001f000-00020000 rw-p 00000000 00:00 0");
+        let lines: Vec<&str> = [&lines[..1], &lines[2..]].concat();
+        assert_eq!(
+            lines[0],
+            format!("{:<73}/bin/x", "00010000-00012000 r-xp 00003000 00:00 0")
+        );
+        assert!(
+            lines[1].starts_with("00020000-00021000 rw-p 00000000 00:00 0 ")
+                && lines[1].ends_with(" [heap]")
+        );
+        assert_eq!(lines[2], "00030000-00031000 rw-s 00000000 00:00 0");
+        assert!(lines[3].ends_with(" [stack]"), "{}", lines[3]);
+        // An anonymous mapping over the file range forgets the name.
+        m.insert(0x10000, 0x11000, RW, VmaKind::Anon);
+        assert!(m.render_maps().lines().next().unwrap().ends_with(" 0"));
+        assert!(
+            m.render_maps()
+                .contains("00011000-00012000 r-xp 00004000 00:00 0 ")
+        );
     }
 
     #[test]

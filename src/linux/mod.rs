@@ -160,6 +160,10 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
 
     let main = loader::load(&mem, &mut mm, &bytes, Some(loader::PIE_BASE))
         .map_err(|m| format!("heron: {}: {m}", prog.display()))?;
+    let exe_path = std::fs::canonicalize(prog).unwrap_or_else(|_| prog.clone());
+    for &(s, e, off) in &main.segments {
+        mm.set_name(s, e, off, exe_path.to_string_lossy().into_owned());
+    }
     let mut entry = main.entry;
     let mut base = 0;
     if let Some(interp) = &main.interp {
@@ -186,6 +190,10 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
             .map_err(|m| format!("heron: {}: {m}", ipath.display()))?;
         entry = img.entry;
         base = img.bias;
+        let iname = std::fs::canonicalize(&ipath).unwrap_or(ipath);
+        for &(s, e, off) in &img.segments {
+            mm.set_name(s, e, off, iname.to_string_lossy().into_owned());
+        }
     }
     mm.brk_start = main.end;
     mm.brk_cur = main.end;
@@ -194,6 +202,8 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
     mem.map_anon(stack_lo, cfg.stack_size, PERM_R | PERM_W)
         .map_err(|e| format!("heron: cannot map the guest stack: {e}"))?;
     mm.insert(stack_lo, stack_top, PERM_R | PERM_W, VmaKind::Anon);
+    mm.stack = (stack_lo, stack_top);
+    mm.vdso = SIGTRAMP_PAGE;
     // Signal trampoline page (`li a7, 139; ecall`).
     mem.map_anon(SIGTRAMP_PAGE, PAGE, PERM_R | PERM_W)
         .map_err(|e| format!("heron: cannot map the signal trampoline: {e}"))?;
@@ -209,7 +219,6 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
         VmaKind::Anon,
     );
 
-    let exe_path = std::fs::canonicalize(prog).unwrap_or_else(|_| prog.clone());
     // SAFETY: plain getters without arguments.
     let (uid, euid, gid, egid) = unsafe {
         (

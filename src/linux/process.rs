@@ -151,14 +151,19 @@ fn heron_options(t: &Thread) -> Vec<Vec<u8>> {
     if let Some(n) = c.jit_threshold {
         o.push(format!("--jit-threshold={n}").into_bytes());
     }
-    if c.log_file.is_none() {
-        if !c.log_items.is_empty() {
-            o.push(b"-d".to_vec());
-            o.push(c.log_items.join(",").into_bytes());
-        }
-        if c.strace {
-            o.push(b"--strace".to_vec());
-        }
+    if let Some(f) = &c.log_file {
+        // The new heron appends to the same log (an absolute path survives chdir).
+        let f = std::path::absolute(f).unwrap_or_else(|_| f.clone());
+        o.push(b"-D".to_vec());
+        o.push(f.as_os_str().as_bytes().to_vec());
+        o.push(b"--log-append".to_vec());
+    }
+    if !c.log_items.is_empty() {
+        o.push(b"-d".to_vec());
+        o.push(c.log_items.join(",").into_bytes());
+    }
+    if c.strace {
+        o.push(b"--strace".to_vec());
     }
     if c.stack_size != crate::cli::DEFAULT_STACK_SIZE {
         o.push(b"-s".to_vec());

@@ -547,7 +547,13 @@ fn dispatch_value(t: &mut Thread, n: u64, a: [u64; 6]) -> R {
             heron_backend::engine::request_flush_all();
             Ok(0)
         }
-        nr::MEMBARRIER | nr::RSEQ | nr::RISCV_HWPROBE | nr::CLONE3 => Err(l::ENOSYS),
+        nr::RISCV_HWPROBE => {
+            let (mask, _) = super::abi_riscv64::host_cpus();
+            super::abi_riscv64::sys_riscv_hwprobe(&t.proc_.mem, a, &mask)
+        }
+        nr::MEMBARRIER => sys_membarrier(a),
+        // glibc copes with both: no rseq registration, and clone3 falls back to clone.
+        nr::RSEQ | nr::CLONE3 => Err(l::ENOSYS),
         // ---- processes and threads ----
         nr::CLONE => process::clone(t, a),
         nr::WAIT4 => {
@@ -861,6 +867,7 @@ fn sys_mmap(t: &mut Thread, a: [u64; 6]) -> R {
     };
     let end = start + len;
     let flush = had_exec(&mm, start, end);
+    let mut name = None;
     let kind = if flags & MAP_ANONYMOUS != 0 {
         if shared {
             // Shared anonymous memory: back it with a memfd so forks share it.
@@ -889,6 +896,7 @@ fn sys_mmap(t: &mut Thread, a: [u64; 6]) -> R {
     } else {
         mem.map_file(start, len, perms, shared, fd, off)
             .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOMEM))?;
+        name = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok();
         if shared {
             VmaKind::Shared
         } else {
@@ -896,6 +904,9 @@ fn sys_mmap(t: &mut Thread, a: [u64; 6]) -> R {
         }
     };
     mm.insert(start, end, perms, kind);
+    if let Some(p) = name {
+        mm.set_name(start, end, off, p.to_string_lossy().into_owned());
+    }
     drop(mm);
     if flush {
         heron_backend::engine::request_flush_all();
@@ -1327,6 +1338,29 @@ fn sys_uname(t: &mut Thread, buf: u64) -> R {
     Ok(0)
 }
 
+const MEMBARRIER_CMD_QUERY: u64 = 0;
+const MEMBARRIER_SYNC_CORE: u64 = 32 | 64;
+const MEMBARRIER_RSEQ: u64 = 128 | 256;
+
+/// membarrier: guest threads are host threads of this process, so the host's barriers are
+/// the right ones. The rseq commands are not offered (rseq is not supported); the
+/// sync-core ones also make every thread re-translate guest code.
+fn sys_membarrier(a: [u64; 6]) -> R {
+    let (cmd, flags, cpu) = (a[0], a[1], a[2]);
+    if cmd == MEMBARRIER_CMD_QUERY {
+        let r = host(libc::SYS_membarrier, [cmd, flags, cpu, 0, 0, 0])?;
+        return Ok(r & !(MEMBARRIER_RSEQ as i64));
+    }
+    if cmd & MEMBARRIER_RSEQ != 0 {
+        return Err(libc::EINVAL);
+    }
+    let r = host(libc::SYS_membarrier, [cmd, flags, cpu, 0, 0, 0])?;
+    if cmd & MEMBARRIER_SYNC_CORE == 32 {
+        heron_backend::engine::request_flush_all();
+    }
+    Ok(r)
+}
+
 fn sys_prlimit(t: &mut Thread, pid: u64, res: u64, new: u64, old: u64) -> R {
     const RLIMIT_STACK: u64 = 3;
     const RLIMIT_DATA: u64 = 2;
@@ -1606,6 +1640,24 @@ mod tests {
         assert_eq!(syscall_name(64), "write");
         assert_eq!(syscall_name(221), "execve");
         assert_eq!(syscall_name(9999), "unknown");
+    }
+
+    #[test]
+    fn membarrier_commands() {
+        // QUERY: the host's commands without the rseq ones; a fresh process may not use
+        // private expedited before registering, and may afterwards.
+        let q = sys_membarrier([MEMBARRIER_CMD_QUERY, 0, 0, 0, 0, 0]).unwrap();
+        assert_eq!(q & MEMBARRIER_RSEQ as i64, 0);
+        assert_ne!(
+            q & 8,
+            0,
+            "host lacks MEMBARRIER_CMD_PRIVATE_EXPEDITED: {q:#x}"
+        );
+        assert_eq!(sys_membarrier([256, 0, 0, 0, 0, 0]), Err(libc::EINVAL));
+        assert_eq!(sys_membarrier([128, 0, 0, 0, 0, 0]), Err(libc::EINVAL));
+        assert_eq!(sys_membarrier([16, 0, 0, 0, 0, 0]), Ok(0));
+        assert_eq!(sys_membarrier([8, 0, 0, 0, 0, 0]), Ok(0));
+        assert_eq!(sys_membarrier([1 << 20, 0, 0, 0, 0, 0]), Err(libc::EINVAL));
     }
 
     #[test]
