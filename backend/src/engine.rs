@@ -155,6 +155,13 @@ pub struct Engine {
     generation: u64,
     /// The code buffer is full: drop all translations before the next block.
     flush_pending: bool,
+    /// Translation flags of every block in the Jit's jump table (None: table empty). Rule:
+    /// the table (used by `ExitIndirect` in JIT code) is keyed by PC alone, so it only ever
+    /// holds blocks of one flags value and is cleared when the engine enters a block with
+    /// other flags, and on every flush. Like exit-slot chaining, this relies on frontends
+    /// ending a block with a status other than Next after changing `tb_flags`, so that
+    /// generated code never continues under different flags. (User mode: flags always 0.)
+    jump_flags: Option<u64>,
     stats: EngineStats,
 }
 
@@ -175,6 +182,10 @@ impl Engine {
                 verify: cfg!(debug_assertions),
             })?)
         };
+        let mut jit = jit;
+        if let Some(j) = &mut jit {
+            j.set_self_loops(!cfg.trace.nochain && !cfg.trace.exec);
+        }
         Ok(Engine {
             guest,
             mem,
@@ -184,6 +195,7 @@ impl Engine {
             regs: InterpRegs::default(),
             generation: FLUSH_GENERATION.load(Ordering::SeqCst),
             flush_pending: false,
+            jump_flags: None,
             stats: EngineStats::default(),
             cfg,
         })
@@ -215,6 +227,7 @@ impl Engine {
     pub fn flush_translations(&mut self) {
         self.tbs.clear();
         self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
+        self.jump_flags = None;
         if let Some(jit) = &mut self.jit {
             jit.flush();
         }
@@ -265,8 +278,17 @@ impl Engine {
             }
             tb.total_runs += 1;
             let status = if let Some(cb) = &tb.jit {
-                let jit = self.jit.as_ref().expect("JIT block without a JIT");
-                if pending_slot != 0 && !self.cfg.trace.nochain && !self.cfg.trace.exec {
+                let chaining = !self.cfg.trace.nochain && !self.cfg.trace.exec;
+                let jit = self.jit.as_mut().expect("JIT block without a JIT");
+                if chaining {
+                    if self.jump_flags != Some(flags) {
+                        jit.clear_jumps();
+                        self.jump_flags = Some(flags);
+                    }
+                    jit.set_jump(pc, cb.entry);
+                }
+                let jit = &*jit;
+                if pending_slot != 0 && chaining {
                     let slot = ExitSlot {
                         target_pc: pc,
                         slot: pending_slot as *const AtomicUsize,

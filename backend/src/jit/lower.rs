@@ -30,6 +30,12 @@ pub(crate) struct LowerEnv {
     pub guest_limit: u64,
     /// Address of the exit stub (initial value of every exit slot).
     pub exit_stub: usize,
+    /// Address of the Jit's jump table: [`super::JUMP_TABLE_SIZE`] entries of
+    /// {guest pc: u64, host entry: u64}, indexed by `(pc >> 1) % JUMP_TABLE_SIZE`.
+    pub jump_table: usize,
+    /// Compile a `GotoBlock` to the block's own PC as a jump back to its entry check
+    /// instead of an exit through a slot (off for `-d nochain`/`exec` tracing).
+    pub self_loops: bool,
 }
 
 /// What lowering produced besides the function.
@@ -186,6 +192,13 @@ struct Lower<'a, 'b> {
     raise_blk: Option<cranelift_codegen::ir::Block>,
     helper_sigs: [Option<SigRef>; Helper::MAX_ARGS + 1],
     tail_sig: Option<SigRef>,
+    /// The block's entry check (exit_request test), target of self loops.
+    head: Option<cranelift_codegen::ir::Block>,
+    /// Guest globals known to hold a value in this stretch of straight-line code:
+    /// (offset, type, value). Write-through: `SetGlobal` still stores at once, so memory is
+    /// always exact; this only skips reloading. Cleared at every label (merge point) and after
+    /// helpers that write globals.
+    gcache: Vec<(u32, Type, Value)>,
     out: LowerOut,
 }
 
@@ -225,6 +238,8 @@ pub(crate) fn lower_block(
         raise_blk: None,
         helper_sigs: [None; Helper::MAX_ARGS + 1],
         tail_sig: None,
+        head: None,
+        gcache: Vec::new(),
         out: LowerOut::default(),
     };
     l.entry_check();
@@ -241,6 +256,7 @@ pub(crate) fn lower_block(
                 if reachable {
                     l.b.ins().jump(lb, &[]);
                 }
+                l.gcache.clear();
                 l.b.switch_to_block(lb);
                 reachable = true;
             }
@@ -309,6 +325,14 @@ impl Lower<'_, '_> {
         let env = self.env;
         self.b.ins().store(env_flags(), v, env, off as i32);
     }
+    /// Record that global bytes [off, off + size of `ty`) hold `v`, forgetting every cached
+    /// global that overlaps them.
+    fn gcache_put(&mut self, off: u32, ty: Type, v: Value) {
+        let end = off + ty.bytes();
+        self.gcache
+            .retain(|&(o, t, _)| o + t.bytes() <= off || end <= o);
+        self.gcache.push((off, ty, v));
+    }
     fn load_env(&mut self, ty: Type, off: u32) -> Value {
         let env = self.env;
         self.b.ins().load(ty, env_flags(), env, off as i32)
@@ -320,6 +344,10 @@ impl Lower<'_, '_> {
 
     /// Block entry: leave with Interrupted if someone set `exit_request`.
     fn entry_check(&mut self) {
+        let head = self.b.create_block();
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(head);
+        self.head = Some(head);
         let req = self.load_env(types::I32, ho::EXIT_REQUEST);
         let intr = self.b.create_block();
         let body = self.b.create_block();
@@ -404,22 +432,25 @@ impl Lower<'_, '_> {
         }
     }
 
-    /// Branch to the fault block when `cond` is nonzero, else continue in a new block.
+    /// Branch to a cold fault path when `cond` is nonzero, else continue in a new block.
+    /// Each check gets its own small cold block that materializes the pc and kind, so the
+    /// hot path is only the compare and branch.
     fn fault_if(&mut self, cond: Value, addr: Value, kind: FaultKind) {
         let fb = self.fault_block();
+        let site = self.b.create_block();
+        self.b.set_cold_block(site);
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, site, &[], cont, &[]);
+        self.b.switch_to_block(site);
         let pc = self.i64c(self.cur_pc);
         let k = self.i32c(kind as u32);
-        let cont = self.b.create_block();
-        self.b.ins().brif(
-            cond,
+        self.b.ins().jump(
             fb,
             &[
                 BlockArg::Value(pc),
                 BlockArg::Value(addr),
                 BlockArg::Value(k),
             ],
-            cont,
-            &[],
         );
         self.b.switch_to_block(cont);
     }
@@ -494,12 +525,26 @@ impl Lower<'_, '_> {
             }
             Op::GetGlobal { dst, ty, offset } => {
                 self.check_dst(dst, ty)?;
-                let v = self.load_env(clif_ty(ty), offset);
+                let cty = clif_ty(ty);
+                let hit = self
+                    .gcache
+                    .iter()
+                    .find(|&&(o, t, _)| o == offset && t == cty)
+                    .map(|&(_, _, v)| v);
+                let v = match hit {
+                    Some(v) => v,
+                    None => {
+                        let v = self.load_env(cty, offset);
+                        self.gcache_put(offset, cty, v);
+                        v
+                    }
+                };
                 self.set(dst, v)?;
             }
             Op::SetGlobal { offset, ty, src } => {
                 let v = self.get(src, ty)?;
                 self.store_env(v, offset);
+                self.gcache_put(offset, clif_ty(ty), v);
             }
             Op::Bin { op, ty, dst, a, b } => {
                 let a = self.get(a, ty)?;
@@ -770,6 +815,13 @@ impl Lower<'_, '_> {
                 self.b.ins().brif(c, lb, &[], cont, &[]);
                 self.b.switch_to_block(cont);
             }
+            Op::GotoBlock { pc } if pc == self.blk.pc && self.lenv.self_loops => {
+                // A loop onto itself: go straight back to the entry check (which honours
+                // exit_request and stores the PC if it leaves). Nothing else reads
+                // `CpuHeader::pc` inside a block: fault and raise paths store their own.
+                let head = self.head.ok_or_else(|| err("no entry block"))?;
+                self.b.ins().jump(head, &[]);
+            }
             Op::GotoBlock { pc } => {
                 let slot = slots
                     .alloc(self.lenv.exit_stub)
@@ -780,14 +832,7 @@ impl Lower<'_, '_> {
                 let sa = self.i64c(slot as u64);
                 self.store_env(sa, ho::LAST_EXIT_SLOT);
                 let target = self.b.ins().load(types::I64, env_flags(), sa, 0);
-                let sig = match self.tail_sig {
-                    Some(s) => s,
-                    None => {
-                        let s = self.b.import_signature(block_sig());
-                        self.tail_sig = Some(s);
-                        s
-                    }
-                };
+                let sig = self.tail_sig();
                 let env = self.env;
                 self.b.ins().return_call_indirect(sig, target, &[env]);
             }
@@ -796,6 +841,27 @@ impl Lower<'_, '_> {
                 self.store_env(p, ho::PC);
                 let z = self.i64c(0);
                 self.store_env(z, ho::LAST_EXIT_SLOT);
+                // Inline lookup in the jump table: on a tag hit, tail-call the target block
+                // (which checks exit_request at its entry); else return Next to the engine.
+                let idx = self.b.ins().ushr_imm_u(p, 1);
+                let idx = self
+                    .b
+                    .ins()
+                    .band_imm_u(idx, (super::JUMP_TABLE_SIZE - 1) as i64);
+                let off = self.b.ins().ishl_imm_u(idx, 4);
+                let tbl = self.i64c(self.lenv.jump_table as u64);
+                let ea = self.b.ins().iadd(tbl, off);
+                let tag = self.b.ins().load(types::I64, env_flags(), ea, 0);
+                let hit = self.b.ins().icmp(IntCC::Equal, tag, p);
+                let hit_blk = self.b.create_block();
+                let miss_blk = self.b.create_block();
+                self.b.ins().brif(hit, hit_blk, &[], miss_blk, &[]);
+                self.b.switch_to_block(hit_blk);
+                let target = self.b.ins().load(types::I64, env_flags(), ea, 8);
+                let sig = self.tail_sig();
+                let env = self.env;
+                self.b.ins().return_call_indirect(sig, target, &[env]);
+                self.b.switch_to_block(miss_blk);
                 self.ret(ExitStatus::Next as u32);
             }
             Op::Exit { status, pc } => {
@@ -807,6 +873,18 @@ impl Lower<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// The imported signature of block functions, for tail calls.
+    fn tail_sig(&mut self) -> SigRef {
+        match self.tail_sig {
+            Some(s) => s,
+            None => {
+                let s = self.b.import_signature(block_sig());
+                self.tail_sig = Some(s);
+                s
+            }
+        }
     }
 
     fn check_dst(&self, dst: Temp, ty: Ty) -> Result<(), JitError> {
@@ -1279,6 +1357,9 @@ impl Lower<'_, '_> {
         let f = self.i64c(helper.func as u64);
         let call = self.b.ins().call_indirect(sig, f, &vals);
         let r = self.b.inst_results(call)[0];
+        if helper.effects.writes_globals {
+            self.gcache.clear();
+        }
         if let Some(d) = dst {
             self.check_dst(d, Ty::I64)?;
             self.set(d, r)?;

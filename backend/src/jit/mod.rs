@@ -87,7 +87,8 @@ pub struct CompiledBlock {
     pub code_start: usize,
     /// Bytes of host code, including its constant pool.
     pub code_len: usize,
-    /// One per `GotoBlock` op, in op order.
+    /// One per `GotoBlock` op, in op order, except gotos to the block itself when self
+    /// loops are on (see [`Jit::set_self_loops`]).
     pub exits: Vec<ExitSlot>,
 }
 
@@ -145,8 +146,17 @@ impl FaultMap {
     }
 }
 
+/// Entries of a [`Jit`]'s jump table (a power of two).
+pub const JUMP_TABLE_SIZE: usize = 4096;
+
 /// The Cranelift JIT of one vCPU thread.
 pub struct Jit {
+    /// Jump table for `ExitIndirect`: pairs {guest pc, host entry}, direct-mapped by
+    /// `(pc >> 1) % JUMP_TABLE_SIZE`; an empty entry is {`u64::MAX`, exit stub}, so that
+    /// even a lookup of that PC is harmless (it returns Next). Generated code reads it at a fixed
+    /// address baked into each block; only [`Jit::set_jump`] and flushes write it, never
+    /// while JIT code runs.
+    jump_table: Box<[u64]>,
     cfg: JitConfig,
     isa: OwnedTargetIsa,
     ctx: Context,
@@ -211,7 +221,10 @@ impl Jit {
                 guest_base: cfg.guest_base as u64,
                 guest_limit: cfg.guest_limit,
                 exit_stub: 0,
+                jump_table: 0,
+                self_loops: false,
             },
+            jump_table: vec![u64::MAX; 2 * JUMP_TABLE_SIZE].into_boxed_slice(),
             cfg,
             isa,
             ctx: Context::new(),
@@ -239,6 +252,8 @@ impl Jit {
         }
         jit.exit_stub = jit.code.base() + jit.install(f)?.0;
         jit.lenv.exit_stub = jit.exit_stub;
+        jit.lenv.jump_table = jit.jump_table.as_ptr() as usize;
+        jit.clear_jumps();
         // Entry trampoline: SystemV (env, entry) -> status, calls the tail-convention block.
         let mut sig = Signature::new(CallConv::SystemV);
         sig.params.push(AbiParam::new(types::I64));
@@ -421,9 +436,36 @@ impl Jit {
         unsafe { &*slot.slot }.store(self.exit_stub, Ordering::Release);
     }
 
+    /// Let indirect exits (`ExitIndirect`) to guest `pc` jump straight to `entry`, a block
+    /// of this Jit compiled for `pc`. The table is keyed by PC alone: callers must only
+    /// record blocks translated with the translation flags in force whenever generated code
+    /// runs, and call [`Jit::clear_jumps`] when those flags change.
+    pub fn set_jump(&mut self, pc: u64, entry: *const u8) {
+        let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
+        self.jump_table[i] = pc;
+        self.jump_table[i + 1] = entry as u64;
+    }
+
+    /// Whether blocks compiled from now on branch straight back to themselves on a
+    /// `GotoBlock` to their own PC, never returning to the caller until another exit (the
+    /// engine turns this on when it chains), or leave through an exit slot like any other
+    /// goto (default: then every block run returns or chains exactly as it exits).
+    pub fn set_self_loops(&mut self, on: bool) {
+        self.lenv.self_loops = on;
+    }
+
+    /// Forget every jump table entry (indirect exits return to the engine again).
+    pub fn clear_jumps(&mut self) {
+        for e in self.jump_table.chunks_exact_mut(2) {
+            e[0] = u64::MAX;
+            e[1] = self.exit_stub as u64;
+        }
+    }
+
     /// Drop all compiled code and exit slots: every [`CompiledBlock`] becomes invalid.
     /// No thread may be running code of this Jit.
     pub fn flush(&mut self) {
+        self.clear_jumps();
         self.code.reset_to(self.base_mark);
         self.slots.reset_to(0);
         self.map.clear();

@@ -950,6 +950,89 @@ fn chained_transition_cost() {
     eprintln!("chained block transition: {ns:.2} ns per block");
 }
 
+/// The self-loop block of `chained_transition_cost`, `g0 -= 1` until 0, from 0x1000.
+fn countdown_block() -> Block {
+    let mut b = Builder::new(0x1000);
+    let x = b.get_global(Ty::I64, g(0));
+    let x = b.bin_imm(BinOp::Sub, x, 1);
+    b.set_global(Ty::I64, g(0), x);
+    let zero = b.const64(0);
+    let done = b.setcond(Cond::Eq, x, zero);
+    let out = b.new_label();
+    b.br_cond(done, out);
+    b.goto_block(0x1000);
+    b.label(out);
+    b.exit(ExitStatus::Halt, 0x1004);
+    b.finish()
+}
+
+#[test]
+fn self_loops_branch_back_and_honour_exit_request() {
+    let mut rig = Rig::new();
+    rig.jit.set_self_loops(true);
+    let cb = rig.jit.compile(&countdown_block()).unwrap();
+    // No exit slot: the goto to itself is a branch back to the entry check.
+    assert!(cb.exits.is_empty());
+    let mut env = Env::default();
+    env.g[0] = 1000;
+    assert_eq!(rig.enter(&cb, &mut env), ExitStatus::Halt);
+    assert_eq!(env.g[0], 0);
+    assert_eq!(env.hdr.pc, 0x1004);
+    // An exit request stops the loop at the block's entry, state exact.
+    env.g[0] = 1000;
+    env.hdr.exit_request.store(1, Ordering::Relaxed);
+    assert_eq!(rig.enter(&cb, &mut env), ExitStatus::Interrupted);
+    assert_eq!(env.g[0], 1000);
+    assert_eq!(env.hdr.pc, 0x1000);
+    // With self loops off, the same block leaves through a slot (Next at 0x1000).
+    rig.jit.set_self_loops(false);
+    let cb = rig.jit.compile(&countdown_block()).unwrap();
+    assert_eq!(cb.exits.len(), 1);
+    assert_eq!(cb.exits[0].target_pc, 0x1000);
+    env.hdr.exit_request.store(0, Ordering::Relaxed);
+    assert_eq!(rig.enter(&cb, &mut env), ExitStatus::Next);
+    assert_eq!(env.g[0], 999);
+    assert_eq!(env.hdr.pc, 0x1000);
+}
+
+#[test]
+fn indirect_exit_jump_table() {
+    let mut rig = Rig::new();
+    // Block A at 0x2000: g1 += 1; exit_indirect g2. Block B at 0x3000: exit Halt at 0x3004.
+    let mut b = Builder::new(0x2000);
+    let x = b.get_global(Ty::I64, g(1));
+    let x = b.bin_imm(BinOp::Add, x, 1);
+    b.set_global(Ty::I64, g(1), x);
+    let t = b.get_global(Ty::I64, g(2));
+    b.exit_indirect(t);
+    let a = rig.jit.compile(&b.finish()).unwrap();
+    let mut b = Builder::new(0x3000);
+    b.exit(ExitStatus::Halt, 0x3004);
+    let bb = rig.jit.compile(&b.finish()).unwrap();
+    let mut env = Env::default();
+    env.g[2] = 0x3000;
+    // Empty table: back to the engine with Next and the target PC.
+    assert_eq!(rig.enter(&a, &mut env), ExitStatus::Next);
+    assert_eq!((env.hdr.pc, env.g[1]), (0x3000, 1));
+    // Filled: straight into B.
+    rig.jit.set_jump(0x3000, bb.entry);
+    assert_eq!(rig.enter(&a, &mut env), ExitStatus::Halt);
+    assert_eq!((env.hdr.pc, env.g[1]), (0x3004, 2));
+    // Another PC with the same index misses (tag compare).
+    env.g[2] = 0x3000 + 2 * crate::jit::JUMP_TABLE_SIZE as u64;
+    assert_eq!(rig.enter(&a, &mut env), ExitStatus::Next);
+    assert_eq!(env.hdr.pc, env.g[2]);
+    // The empty-entry tag is harmless: the exit stub returns Next.
+    env.g[2] = u64::MAX;
+    assert_eq!(rig.enter(&a, &mut env), ExitStatus::Next);
+    assert_eq!(env.hdr.pc, u64::MAX);
+    // Cleared: misses again.
+    rig.jit.clear_jumps();
+    env.g[2] = 0x3000;
+    assert_eq!(rig.enter(&a, &mut env), ExitStatus::Next);
+    assert_eq!(env.hdr.pc, 0x3000);
+}
+
 #[test]
 fn flush_when_full() {
     let mut rig = Rig::with_code_size(8192);
