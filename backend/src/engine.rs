@@ -435,7 +435,12 @@ mod tests {
     use super::*;
     use crate::ir::{BinOp, Cond, Ty};
     use crate::mem::{PERM_R, PERM_W, PERM_X};
+    use std::sync::RwLock;
     use std::sync::atomic::AtomicU64 as Counter;
+
+    /// `request_flush_all` is process-wide: tests that count translations hold this for
+    /// reading, the test that requests a flush holds it for writing.
+    static GLOBAL_FLUSH: RwLock<()> = RwLock::new(());
 
     /// A toy guest whose "code" is generated from the PC alone:
     /// - 0x1000 + 0x10*k (k < 64): counter += 1; if counter < limit goto 0x1000 + 0x10*((k+1)%ring) else goto 0x9000
@@ -556,6 +561,7 @@ mod tests {
 
     #[test]
     fn every_tier_runs_the_loop_to_completion() {
+        let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
         for tier in [Tier::Interp, Tier::Jit, Tier::Auto] {
             let (cpu, stats, _) = run_toy(tier, 10_000, 8, 1 << 20);
             assert_eq!(cpu.counter, 10_000, "{tier:?}");
@@ -580,6 +586,7 @@ mod tests {
 
     #[test]
     fn indirect_exits_are_looked_up() {
+        let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
         // Ring of 5: block 4 jumps back to block 0 through ExitIndirect.
         for tier in [Tier::Interp, Tier::Jit, Tier::Auto] {
             let (cpu, stats, _) = run_toy(tier, 1000, 5, 1 << 20);
@@ -590,6 +597,7 @@ mod tests {
 
     #[test]
     fn full_code_buffer_is_flushed_and_execution_continues() {
+        let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
         // 64 distinct blocks with a buffer that holds only a few of them.
         let (cpu, stats, translations) = run_toy(Tier::Jit, 5000, 64, 4096);
         assert_eq!(cpu.counter, 5000);
@@ -599,6 +607,7 @@ mod tests {
 
     #[test]
     fn flush_request_drops_translations() {
+        let _flushing = GLOBAL_FLUSH.write().unwrap_or_else(|e| e.into_inner());
         let (toy, mem) = setup();
         let mut engine = Engine::new(
             toy.clone(),
