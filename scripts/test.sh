@@ -26,11 +26,16 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings || failed+=("cargo clippy")
 profile="${HERON_TEST_PROFILE:-release}"
 step "cargo test ($profile)"
+HERON_DIFFTEST_SUMMARY="$(mktemp)"
+export HERON_DIFFTEST_SUMMARY
 if [ "$profile" = release ]; then
   cargo test --workspace --release --locked --no-fail-fast || failed+=("cargo test")
 else
   cargo test --workspace --locked --no-fail-fast || failed+=("cargo test")
 fi
+# The differential tester's count of compared sequences (cargo captures test output).
+cat "$HERON_DIFFTEST_SUMMARY"
+rm -f "$HERON_DIFFTEST_SUMMARY"
 if [ "${#failed[@]}" -gt 0 ]; then
   step "FAILED: ${failed[*]}"
   exit 1

@@ -319,7 +319,7 @@ fn differential_random_sequences() {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    eprintln!(
+    let summary = format!(
         "difftest: compared {n_seq} sequences ({n_insn} instructions) across {}; {} differences \
          ({n_batches} batches in {secs:.1} s, {:.0} sequences/min{})",
         runners
@@ -335,6 +335,11 @@ fn differential_random_sequences() {
             String::new()
         }
     );
+    eprintln!("{summary}");
+    // cargo captures test output; scripts/test.sh names a file to show the count in CI.
+    if let Ok(path) = std::env::var("HERON_DIFFTEST_SUMMARY") {
+        let _ = std::fs::write(path, format!("{summary}\n"));
+    }
     if diffs.is_empty() && !keep {
         let _ = std::fs::remove_dir_all(&dir);
     } else {
