@@ -7,6 +7,12 @@ use crate::ir::*;
 #[derive(Debug, Default)]
 pub struct Builder {
     pub block: Block,
+    /// Most guest instructions the block may hold (0: the frontend's own limit). The engine
+    /// sets 1 for single-stepping.
+    pub max_insns: u32,
+    /// Guest addresses where a block must end before the instruction (breakpoints): the
+    /// engine checks them at block entry, so they must start a block.
+    pub stop_pcs: Vec<u64>,
 }
 
 impl Builder {
@@ -16,7 +22,15 @@ impl Builder {
                 pc,
                 ..Block::default()
             },
+            max_insns: 0,
+            stop_pcs: Vec::new(),
         }
+    }
+    /// Whether the block must end before the instruction at `pc`, given that `done`
+    /// instructions are already in it. Frontends call this before every instruction after
+    /// the first and end the block with a direct jump to `pc` when it returns true.
+    pub fn stop_before(&self, pc: u64, done: u32) -> bool {
+        done > 0 && ((self.max_insns != 0 && done >= self.max_insns) || self.stop_pcs.contains(&pc))
     }
     pub fn finish(self) -> Block {
         self.block

@@ -352,7 +352,7 @@ impl Engine {
     fn translate(&mut self, pc: u64, flags: u64) -> Result<Tb, TranslateError> {
         let start = Instant::now();
         let mut b = crate::Builder::new(pc);
-        self.guest.translate(pc, flags, &self.mem, &mut b)?;
+        self.guest.translate(pc, flags, &*self.mem, &mut b)?;
         let block = b.finish();
         if cfg!(debug_assertions)
             && let Err(e) = crate::verify::verify(&block)
@@ -468,7 +468,7 @@ mod tests {
             &self,
             pc: u64,
             _flags: u64,
-            mem: &GuestMemory,
+            mem: &dyn crate::CodeFetch,
             b: &mut crate::Builder,
         ) -> Result<(), TranslateError> {
             self.translations.fetch_add(1, Ordering::Relaxed);

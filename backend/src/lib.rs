@@ -85,19 +85,35 @@ pub enum TranslateError {
     FetchFault(u64),
 }
 
+/// Where a frontend reads guest code from while translating: user-mode memory
+/// ([`GuestMemory`]) or, in system mode, the vCPU's instruction-fetch view through its MMU.
+pub trait CodeFetch {
+    /// Copy code bytes at guest virtual address `addr` into `buf`; returns how many leading
+    /// bytes could be fetched (fewer than `buf.len()` when a fetch fault stops it).
+    fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize;
+}
+
+impl CodeFetch for GuestMemory {
+    fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize {
+        GuestMemory::fetch(self, addr, buf)
+    }
+}
+
 /// What the backend needs from a guest-ISA frontend.
 pub trait Guest: Send + Sync {
     /// Short ISA name ("riscv64").
     fn name(&self) -> &'static str;
     /// Translate the guest block starting at `pc` (with translation-affecting mode bits
-    /// `flags`, from [`Guest::tb_flags`]) into `b`. Code bytes are read through `mem` with
-    /// [`GuestMemory::fetch`]. The block must end with an exit op. A fetch fault on the first
-    /// instruction is an error; on a later one the block ends before it.
+    /// `flags`, from [`Guest::tb_flags`]) into `b`. Code bytes are read through `code`. The
+    /// block must end with an exit op. A fetch fault on the first instruction is an error; on
+    /// a later one the block ends before it. Before translating each instruction after the
+    /// first, the frontend asks [`Builder::stop_before`] and, when it says so, ends the block
+    /// with a direct jump to that instruction (single-step and breakpoints rely on this).
     fn translate(
         &self,
         pc: u64,
         flags: u64,
-        mem: &GuestMemory,
+        code: &dyn CodeFetch,
         b: &mut Builder,
     ) -> Result<(), TranslateError>;
     /// The mode bits of the current CPU state that change how code translates.

@@ -7,7 +7,7 @@
 use crate::cpu::{cause, off};
 use crate::decode::{self, AmoOp, Insn, Op};
 use heron_backend::ir::{BinOp, Cond, Effects, FenceKind, MemOp, RmwOp, Temp, Ty, UnOp};
-use heron_backend::{Builder, ExitStatus, Guest, GuestMemory, TranslateError};
+use heron_backend::{Builder, CodeFetch, ExitStatus, Guest, TranslateError};
 
 /// Most guest instructions in one block.
 pub const MAX_BLOCK_INSNS: u32 = 64;
@@ -37,10 +37,10 @@ impl Guest for RiscvGuest {
         &self,
         pc: u64,
         _flags: u64,
-        mem: &GuestMemory,
+        code: &dyn CodeFetch,
         b: &mut Builder,
     ) -> Result<(), TranslateError> {
-        translate_block(pc, mem, b)
+        translate_block(pc, code, b)
     }
 
     fn tb_flags(&self, _env: *const u8) -> u64 {
@@ -57,11 +57,19 @@ impl Guest for RiscvGuest {
 }
 
 /// Translate the block at `pc` into `b` (see [`Guest::translate`]).
-pub fn translate_block(pc: u64, mem: &GuestMemory, b: &mut Builder) -> Result<(), TranslateError> {
+pub fn translate_block(
+    pc: u64,
+    mem: &dyn CodeFetch,
+    b: &mut Builder,
+) -> Result<(), TranslateError> {
     let start_page = pc / PAGE_SIZE;
     let mut cur = pc;
     let mut n = 0u32;
     loop {
+        if b.stop_before(cur, n) {
+            b.goto_block(cur);
+            break;
+        }
         // Fetch the first parcel, then the second one for a 32-bit instruction.
         let mut buf = [0u8; 4];
         let got = mem.fetch(cur, &mut buf[..2]);
