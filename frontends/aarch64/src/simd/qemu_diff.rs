@@ -153,8 +153,21 @@ fn tools() -> bool {
     .all(|t| Command::new(t).arg("--version").output().is_ok())
 }
 
-/// Run `insns` x `states` under qemu; returns the raw output records.
-fn run_qemu(insns: &[u32], states: &[[u8; IN_SIZE]], tag: &str) -> Vec<u8> {
+/// Extra input (initial buffer) and output (final buffer + its address) of memory cases.
+const MEM_BUF: usize = 512;
+const MEM_IN: usize = IN_SIZE + MEM_BUF;
+const MEM_OUT: usize = OUT_SIZE + MEM_BUF + 8;
+
+/// Run `insns` x `states` under qemu; returns the raw output records. With `mem`, each
+/// state carries a 512-byte buffer image (after the register state) that is copied to a
+/// buffer before each case, x15 points 128 bytes into it, and each record carries the
+/// buffer afterwards and its address.
+fn run_qemu(insns: &[u32], states: &[Vec<u8>], tag: &str, mem: bool) -> Vec<u8> {
+    let (in_size, out_size) = if mem {
+        (MEM_IN, MEM_OUT)
+    } else {
+        (IN_SIZE, OUT_SIZE)
+    };
     let dir: PathBuf =
         std::env::temp_dir().join(format!("heron-a64fp-{}-{}", tag, std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -193,6 +206,15 @@ _start:
         msr fpsr, xzr
 "#,
     );
+    if mem {
+        a.push_str("        add x19, x20, #656\n");
+        a.push_str("        adrp x18, membuf\n        add x18, x18, :lo12:membuf\n");
+        for k in (0..MEM_BUF).step_by(32) {
+            a.push_str(&format!(
+                "        ldp q0, q1, [x19, #{k}]\n        stp q0, q1, [x18, #{k}]\n"
+            ));
+        }
+    }
     for i in (0..32).step_by(2) {
         a.push_str(&format!(
             "        ldp q{}, q{}, [x20, #{}]\n",
@@ -209,6 +231,10 @@ _start:
             i + 1,
             8 * i
         ));
+    }
+    if mem {
+        a.push_str("        adrp x15, membuf\n        add x15, x15, :lo12:membuf\n");
+        a.push_str("        add x15, x15, #128\n");
     }
     a.push_str(
         r#"        str xzr, [x22]
@@ -239,8 +265,8 @@ _start:
         stp x16, x17, [x19, #128]
         ldr x16, [x22]
         str x16, [x19, #144]
-        add x21, x21, #{OUT_SIZE}
-        add x20, x20, #{IN_SIZE}
+{memout}        add x21, x21, #{out_size}
+        add x20, x20, #{in_size}
         add x26, x26, #1
         cmp x26, #{ns}
         b.lo 2b
@@ -289,14 +315,26 @@ stubs:
 "#,
         ns = states.len(),
         ni = insns.len(),
-        total = insns.len() * states.len() * OUT_SIZE,
+        total = insns.len() * states.len() * out_size,
+        memout = if mem {
+            let mut m = String::from(
+                "        add x19, x21, #664\n        adrp x18, membuf\n        add x18, x18, :lo12:membuf\n",
+            );
+            for k in (0..MEM_BUF).step_by(32) {
+                m += &format!("        ldp q0, q1, [x18, #{k}]\n        stp q0, q1, [x19, #{k}]\n");
+            }
+            m += &format!("        str x18, [x19, #{MEM_BUF}]\n");
+            m
+        } else {
+            String::new()
+        },
     ));
     for w in insns {
         a.push_str(&format!("        .inst {w:#010x}\n        ret\n"));
     }
     a.push_str(&format!(
-        "        .bss\n        .balign 16\nflag:   .skip 8\noutbuf: .skip {}\n",
-        insns.len() * states.len() * OUT_SIZE
+        "        .bss\n        .balign 16\nflag:   .skip 8\nmembuf: .skip {MEM_BUF}\noutbuf: .skip {}\n",
+        insns.len() * states.len() * out_size
     ));
     std::fs::write(dir.join("t.s"), a).expect("write t.s");
     let st = Command::new("aarch64-linux-gnu-as")
@@ -449,7 +487,8 @@ fn compare(insns: &[u32], nstates: usize, seed: u64, tag: &str, jit_every: usize
     let mut jit = Runner::new(Tier::Jit, 0, 0);
     let mut rng = Rng(seed);
     let states: Vec<[u8; IN_SIZE]> = (0..nstates).map(|_| random_state(&mut rng)).collect();
-    let out = run_qemu(insns, &states, tag);
+    let raw: Vec<Vec<u8>> = states.iter().map(|s| s.to_vec()).collect();
+    let out = run_qemu(insns, &raw, tag, false);
     assert_eq!(
         out.len(),
         insns.len() * nstates * OUT_SIZE,
@@ -820,4 +859,104 @@ fn qemu_common_instructions() {
         );
     }
     check(insns, "common", 1);
+}
+
+/// Random LD1-4/ST1-4/LDnR (multiple and single structures, with and without post-index)
+/// with x15 as the base, replayed on the interpreter and the JIT.
+#[test]
+fn qemu_structure_loads_stores() {
+    if !tools() {
+        eprintln!("skipping qemu differential test: cross binutils or qemu-aarch64 missing");
+        return;
+    }
+    let mut r = Rng(0x57ac_4ed0_0000_0001);
+    let n: usize = std::env::var("HERON_A64FP_MEM")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    let insns: Vec<u32> = (0..n)
+        .map(|_| {
+            let w = r.next() as u32;
+            let single = w & (1 << 24);
+            let post = w & (1 << 23);
+            let mut rm = (w >> 16) & 31;
+            if post == 0 && r.below(8) != 0 {
+                rm = 0;
+            }
+            if rm > 14 && rm != 31 {
+                rm = if rm == 15 || r.below(2) == 0 {
+                    31
+                } else {
+                    rm - 16
+                };
+            }
+            0x0c00_0000 | (w & 0x4060_fc1f) | single | post | rm << 16 | 15 << 5
+        })
+        .collect();
+    let states: Vec<Vec<u8>> = (0..3)
+        .map(|_| {
+            let mut s = random_state(&mut r).to_vec();
+            for i in 0..15 {
+                let x = r.below(64);
+                s[512 + 8 * i..520 + 8 * i].copy_from_slice(&x.to_le_bytes());
+            }
+            s.extend((0..MEM_BUF).map(|_| r.next() as u8));
+            s
+        })
+        .collect();
+    let out = run_qemu(&insns, &states, "mem", true);
+    assert_eq!(out.len(), insns.len() * states.len() * MEM_OUT);
+    let buf = u64_at(&out, OUT_SIZE + MEM_BUF);
+    let mut runners = [
+        ("interp", Runner::new(Tier::Interp, buf, MEM_BUF as u64)),
+        ("jit", Runner::new(Tier::Jit, buf, MEM_BUF as u64)),
+    ];
+    let mut fails = Vec::new();
+    let mut illegal = 0;
+    for (i, &insn) in insns.iter().enumerate() {
+        'states: for (k, s) in states.iter().enumerate() {
+            let at = (i * states.len() + k) * MEM_OUT;
+            let q = &out[at..at + MEM_OUT];
+            illegal += (k == 0 && u64_at(q, 656) != 0) as usize;
+            for (name, runner) in runners.iter_mut() {
+                let mut cpu = state_cpu(s);
+                cpu.x[15] = buf + 128;
+                runner
+                    .mem
+                    .write_bytes(buf, &s[MEM_IN - MEM_BUF..])
+                    .expect("write buffer");
+                let (rec, ill) = match block_of(&[insn]) {
+                    None => (cpu_record(&cpu, true), true),
+                    Some(block) => {
+                        let st = runner.run(&mut cpu, &block);
+                        assert_eq!(st, heron_backend::ExitStatus::Next, "{insn:#010x}");
+                        (cpu_record(&cpu, false), false)
+                    }
+                };
+                let mut after = vec![0u8; MEM_BUF];
+                runner.mem.read_bytes(buf, &mut after).expect("read buffer");
+                let mut d = describe(&q[..OUT_SIZE], &rec);
+                if !ill && after[..] != q[OUT_SIZE..OUT_SIZE + MEM_BUF] {
+                    d += " memory differs;";
+                }
+                if !d.is_empty() {
+                    fails.push(format!("{insn:#010x} state {k} {name}:{d}"));
+                    break 'states;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "mem: {} instructions, {illegal} undefined in qemu",
+        insns.len()
+    );
+    if !fails.is_empty() {
+        let n = fails.len();
+        let shown: Vec<_> = fails.into_iter().take(40).collect();
+        panic!(
+            "{n} of {} instructions differ from qemu:\n{}",
+            insns.len(),
+            shown.join("\n")
+        );
+    }
 }
