@@ -11,6 +11,7 @@
 //! accesses, with a helper only to (de)interleave LD2-4/ST2-4 multiple structures.
 
 pub mod exec;
+pub mod fast;
 
 use crate::cpu::{A64Cpu, off};
 use crate::fp::{self, Io, Out, Regs, Undef};
@@ -66,6 +67,9 @@ helper!(H_FPSIMD = fpsimd_helper, 3, Effects::WRITES);
 /// Translate one instruction of the "Data Processing -- Scalar Floating-Point and Advanced
 /// SIMD" group. Returns false when the encoding is unallocated (nothing emitted).
 pub fn translate_fp_simd(b: &mut Builder, insn: u32, _pc: u64) -> bool {
+    if fast::translate(b, insn) {
+        return true;
+    }
     let mut v = [0u128; 32];
     let mut fpsr = 0;
     let mut scratch = Regs {

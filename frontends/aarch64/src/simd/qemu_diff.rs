@@ -960,3 +960,34 @@ fn qemu_structure_loads_stores() {
         );
     }
 }
+
+/// Random operands of the inline fast-path forms (see `fast`), every one also on the JIT.
+#[test]
+fn qemu_fast_paths() {
+    let forms: [(u32, u32); 16] = [
+        (0x9f20_fc00, 0x0e20_1c00), // logic
+        (0xbfff_fc00, 0x2e20_5800), // not
+        (0x7fff_fc00, 0x1e26_0000), // fmov w/x <-> s/d, fmov reg (varied below)
+        (0x7fff_fc00, 0x1e27_0000),
+        (0xffff_fc00, 0x9eae_0000),
+        (0xffff_fc00, 0x9eaf_0000),
+        (0xffbf_fc00, 0x1e20_4000),
+        (0x9fe0_8400, 0x0e00_0400), // copy
+        (0x9ff8_0400, 0x0f00_0400), // modified immediate
+        (0xbfff_fc00, 0x0e20_9800), // cmeq #0
+        (0xbfe0_fc00, 0x2e20_8c00), // cmeq
+        (0xbfe0_8400, 0x2e00_0000), // ext
+        (0xbfe0_fc00, 0x2e20_a400), // umaxp
+        (0xbfe0_ec00, 0x0e20_ac00), // uminp/addp (U random)
+        (0xbffe_fc00, 0x2e30_a800), // umaxv/uminv
+        (0xbff8_fc00, 0x0f08_8400), // shrn
+    ];
+    let mut r = Rng(0xfa57_0000_1234_0001);
+    let mut insns = Vec::new();
+    for (m, v) in forms {
+        for _ in 0..60 {
+            insns.push((r.next() as u32 & !m) | v);
+        }
+    }
+    check(insns, "fast", 1);
+}
