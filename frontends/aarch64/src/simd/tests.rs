@@ -243,3 +243,32 @@ fn helper_cost_probe() {
         eprintln!("{name}: {:.1} ns", t.elapsed().as_nanos() as f64 / n as f64);
     }
 }
+
+#[test]
+fn crc32_glue_on_both_tiers() {
+    use crate::crypto::{crc32, translate_crc32};
+    for tier in [Tier::Interp, Tier::Jit] {
+        let mut r = Runner::new(tier, 0, 0);
+        let mut cpu = Box::<A64Cpu>::default();
+        cpu.x[0] = 0xffff_ffff_1234_5678; // upper half ignored
+        cpu.x[1] = 0x1ab;
+        cpu.x[4] = 0x8765_4321;
+        cpu.x[5] = 0x0102_0304_0506_0708;
+        cpu.x[6] = 0xdead_beef;
+        cpu.x[7] = 0xffff_0000_5555_aaaa;
+        let mut b = Builder::new(PC);
+        for (i, w) in [0x1ac1_4000u32, 0x9ac5_5c83, 0x1ac7_44c6].into_iter().enumerate() {
+            b.insn_start(PC + 4 * i as u64);
+            assert!(translate_crc32(&mut b, w, PC));
+        }
+        // crc32x with sf=0 and crc32b with sf=1 are unallocated.
+        assert!(!translate_crc32(&mut b, 0x1ac5_4c83, PC));
+        assert!(!translate_crc32(&mut b, 0x9ac1_4000, PC));
+        b.exit(ExitStatus::Next, PC + 12);
+        let block = b.finish();
+        assert_eq!(r.run(&mut cpu, &block), ExitStatus::Next);
+        assert_eq!(cpu.x[0], crc32(0x1234_5678, 0xab, 1, false) as u64);
+        assert_eq!(cpu.x[3], crc32(0x8765_4321, 0x0102_0304_0506_0708, 8, true) as u64);
+        assert_eq!(cpu.x[6], crc32(0xdead_beef, 0xaaaa, 2, false) as u64);
+    }
+}
