@@ -257,7 +257,10 @@ fn crc32_glue_on_both_tiers() {
         cpu.x[6] = 0xdead_beef;
         cpu.x[7] = 0xffff_0000_5555_aaaa;
         let mut b = Builder::new(PC);
-        for (i, w) in [0x1ac1_4000u32, 0x9ac5_5c83, 0x1ac7_44c6].into_iter().enumerate() {
+        for (i, w) in [0x1ac1_4000u32, 0x9ac5_5c83, 0x1ac7_44c6]
+            .into_iter()
+            .enumerate()
+        {
             b.insn_start(PC + 4 * i as u64);
             assert!(translate_crc32(&mut b, w, PC));
         }
@@ -268,7 +271,10 @@ fn crc32_glue_on_both_tiers() {
         let block = b.finish();
         assert_eq!(r.run(&mut cpu, &block), ExitStatus::Next);
         assert_eq!(cpu.x[0], crc32(0x1234_5678, 0xab, 1, false) as u64);
-        assert_eq!(cpu.x[3], crc32(0x8765_4321, 0x0102_0304_0506_0708, 8, true) as u64);
+        assert_eq!(
+            cpu.x[3],
+            crc32(0x8765_4321, 0x0102_0304_0506_0708, 8, true) as u64
+        );
         assert_eq!(cpu.x[6], crc32(0xdead_beef, 0xaaaa, 2, false) as u64);
     }
 }
