@@ -13,7 +13,7 @@
 
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
-use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError};
+use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
 use crate::mem::{GuestMemory, MemFault};
 use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb};
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
@@ -223,9 +223,6 @@ impl Engine {
     /// The CPU state passed to [`Engine::run`] must hold its [`Tlb`] at `sys.tlb_offset`
     /// and stay alive (at the same address) until the engine is dropped: the engine
     /// registers that TLB with `sys.code_pages`, whose users write-protect it.
-    ///
-    /// Until the JIT's inline softmmu path exists, a system-mode engine runs every block
-    /// in the interpreter, whatever `cfg.tier` says.
     pub fn new_system(
         guest: Arc<dyn Guest>,
         sys: SoftmmuConfig,
@@ -242,13 +239,16 @@ impl Engine {
                 tlb: std::ptr::null_mut(),
                 slot_src: FxHashMap::default(),
             })),
-            EngineConfig {
-                // The JIT has no softmmu path yet: interpret.
-                tier: Tier::Interp,
-                ..cfg
-            },
+            cfg,
         )?;
-        e.jit = None;
+        if let (Some(jit), Mode::System(sys)) = (&mut e.jit, &e.mode) {
+            // `sys` is boxed: its address is stable for the engine's life, which bounds
+            // the life of the Jit and its code.
+            jit.set_softmmu(SoftmmuJit {
+                tlb_offset: sys.cfg.tlb_offset,
+                config: &sys.cfg as *const SoftmmuConfig as usize,
+            });
+        }
         Ok(e)
     }
 

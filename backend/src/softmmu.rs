@@ -512,7 +512,6 @@ impl SoftmmuConfig {
         let page = vaddr & PAGE_MASK;
         // SAFETY: per the contract, `tlb` is live and ours; indices in range.
         unsafe {
-            (*tlb).slow += 1;
             let ep = &raw mut (*tlb).entries[i][j];
             let tag_ptr = match access {
                 Access::Read => &raw mut (*ep).read,
@@ -545,6 +544,11 @@ impl SoftmmuConfig {
             let addend = atomic_at(&raw mut (*ep).addend).load(Ordering::Relaxed);
             Ok(Target::Ram(vaddr.wrapping_add(addend) as *mut u8))
         }
+    }
+
+    fn count_slow(&self, env: *mut u8) {
+        // SAFETY: the callers' contract: env holds our Tlb.
+        unsafe { (*self.tlb(env)).slow += 1 };
     }
 
     /// Ask the translator and fill entry (i, index of vaddr).
@@ -620,6 +624,7 @@ impl SoftmmuConfig {
         be: bool,
         mmu_idx: u8,
     ) -> Result<u128, MemFault> {
+        self.count_slow(env);
         check_align(vaddr, size, aligned)?;
         let n = size as usize;
         let mut bytes = [0u8; 16];
@@ -689,6 +694,7 @@ impl SoftmmuConfig {
         mmu_idx: u8,
         v: u128,
     ) -> Result<(), MemFault> {
+        self.count_slow(env);
         check_align(vaddr, size, aligned)?;
         let n = size as usize;
         let bytes = to_bytes(v, n, be);
@@ -760,6 +766,7 @@ impl SoftmmuConfig {
         ram: impl FnOnce(*mut u8) -> u128,
         io: impl FnOnce(u128) -> Option<u128>,
     ) -> Result<u128, MemFault> {
+        self.count_slow(env);
         check_align(vaddr, size, true)?;
         // SAFETY: per the contract.
         match unsafe { self.resolve(env, vaddr, Access::Write, mmu_idx)? } {

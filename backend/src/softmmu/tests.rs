@@ -227,6 +227,9 @@ fn djnz(r: u8, off: i8) -> [u8; 4] {
 fn jr(r: u8) -> [u8; 4] {
     [9, r, 0, 0]
 }
+fn fence_i() -> [u8; 4] {
+    [0x0b, 0, 0, 0]
+}
 
 struct ToyMmu {
     map: Mutex<HashMap<u64, (u64, bool, bool, bool)>>,
@@ -383,7 +386,7 @@ fn run(e: &mut Engine, cpu: &mut ToyCpu) -> ExitStatus {
 }
 
 fn tiers() -> Vec<Tier> {
-    vec![Tier::Interp]
+    vec![Tier::Interp, Tier::Jit, Tier::Auto]
 }
 
 /// Program: r1 = V_DATA, r2 = n, loop { [r1] = r3; r4 = [r1]; r5 += r4 }.
@@ -413,6 +416,12 @@ fn loads_and_stores_hit_after_one_fill() {
         // One fill for code and one for the data page (the read fill grants write too).
         assert_eq!(mach.mmu.calls.load(Ordering::SeqCst), 2, "{tier:?}");
         assert_eq!(cpu.tlb.fills(), 2);
+        if tier == Tier::Jit {
+            // JIT code serves hits inline: only the first access reaches the slow path.
+            assert_eq!(cpu.tlb.slow_accesses(), 1, "{tier:?}");
+        } else if tier == Tier::Interp {
+            assert!(cpu.tlb.slow_accesses() >= 2000, "{tier:?}");
+        }
         assert_eq!(mach.peek(ram(1), 8), 5u64.to_le_bytes());
     }
 }
@@ -569,11 +578,13 @@ fn cmpxchg_and_amoadd_on_ram() {
     }
 }
 
-/// Program at V_CODE storing the word in r3 to V_CODE2 and jumping there.
+/// Program at V_CODE storing the word in r3 to V_CODE2, synchronising the instruction
+/// stream (like fence.i: end the block, back to the engine) and jumping there.
 fn patch_and_jump(word: [u8; 4]) -> Vec<[u8; 4]> {
     let mut p = li64(2, V_CODE2);
     p.extend(li64(3, u32::from_le_bytes(word) as u64));
     p.push(st(3, 2, m(4, false, 0)));
+    p.push(fence_i());
     p.push(jr(2));
     p
 }
