@@ -9,8 +9,10 @@
 //! MMU indices (the `mmu_idx` of every memory access, see [`mmu_idx`]) encode the effective
 //! privilege of data accesses (mstatus.MPRV/MPP), SUM and MXR, so toggling those bits needs
 //! no TLB flush; satp and PMP writes and `sfence.vma` flush. Counters: mcycle and minstret
-//! (and cycle/instret) both count retired instructions, estimated per block: every block adds
-//! its instruction count at entry (a block that faults midway still counts whole).
+//! (and cycle/instret) both count retired instructions: every block adds its instruction
+//! count at entry and counter CSR reads subtract the instructions of the block not yet
+//! executed, so reads are exact; a block that traps midway still counts whole (the count is
+//! an estimate across traps and interrupts).
 
 #[cfg(test)]
 mod tests;
@@ -20,7 +22,7 @@ mod softmmu_shim;
 use crate::cpu::{RiscvCpu, cause};
 use crate::privileged::{self, CsrOp, PhysMem, PhysMemError, Priv, PrivState, Trap, csr};
 use crate::translate::{Ctx, get_x, set_x, translate_block_ctx};
-use heron_backend::ir::{BinOp, Effects, Op as IrOp, Ty};
+use heron_backend::ir::{BinOp, Effects, Op as IrOp, Temp, Ty};
 use heron_backend::{Builder, CodeFetch, ExitStatus, FaultKind, Guest, TranslateError};
 use softmmu_shim::{Access, AddressTranslator, PageMapping, PhysMemory, Tlb};
 use std::mem::offset_of;
@@ -332,6 +334,7 @@ impl Guest for RiscvSystemGuest {
     ) -> Result<(), TranslateError> {
         let ctx = Ctx {
             sys: Some(SysFlags::from_bits(flags)),
+            retire: None,
         };
         translate_block_ctx(pc, code, b, ctx)
     }
@@ -361,14 +364,14 @@ impl Guest for RiscvSystemGuest {
 // ---------------------------------------------------------------------------------------
 
 /// Emits the block-entry increment of the retired-instruction counter with a placeholder
-/// count; returns the index of the constant op for [`patch_retire_count`].
-pub(crate) fn emit_retire_count(b: &mut Builder) -> usize {
+/// count; returns the index of the constant op for [`patch_retire_count`] and its temp.
+pub(crate) fn emit_retire_count(b: &mut Builder) -> (usize, Temp) {
     let count = b.get_global(Ty::I64, goff::RETIRED);
     let at = b.block.ops.len();
     let n = b.const64(0);
     let sum = b.bin(BinOp::Add, count, n);
     b.set_global(Ty::I64, goff::RETIRED, sum);
-    at
+    (at, n)
 }
 
 /// Sets the count emitted by [`emit_retire_count`] to the block's `n` instructions.
@@ -477,7 +480,7 @@ fn csr_write_is_plain(num: u32) -> bool {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn translate_csr(
     b: &mut Builder,
-    _sys: SysFlags,
+    ctx: Ctx,
     op: crate::decode::Op,
     rd: u8,
     src: u8,
@@ -497,9 +500,14 @@ pub(crate) fn translate_csr(
         Op::Csrrs | Op::Csrrsi => 1,
         _ => 2,
     };
-    let packed = b.const64(u64::from(csr_num) | cop << 12 | u64::from(writes) << 14);
+    let (total, index) = match ctx.retire {
+        Some((t, i)) => (t, i),
+        None => (b.const64(0), 0),
+    };
+    let packed = b
+        .const64(u64::from(csr_num) | cop << 12 | u64::from(writes) << 14 | u64::from(index) << 16);
     let iw = b.const64(u64::from(raw));
-    let old = b.call(&HELPER_CSR, &[packed, operand, iw]);
+    let old = b.call(&HELPER_CSR, &[packed, operand, iw, total]);
     set_x(b, rd, old);
     if writes && !csr_write_is_plain(csr_num) {
         b.exit(ExitStatus::Next, pc.wrapping_add(4));
@@ -529,8 +537,17 @@ fn raise_illegal(cpu: &mut RiscvSystemCpu, insn: u64) {
     cpu.cpu.hdr.pending_status = ExitStatus::Exception as u32;
 }
 
-/// Zicsr: `packed` = CSR number | op << 12 (0 write, 1 set, 2 clear) | writes << 14.
-extern "C" fn helper_csr(env: *mut u8, packed: u64, operand: u64, insn: u64) -> u64 {
+/// Zicsr: `packed` = CSR number | op << 12 (0 write, 1 set, 2 clear) | writes << 14 |
+/// (index of the instruction in its block) << 16; `block_insns` = the block's instruction
+/// count, already added to the retired counter at block entry: counters see only the
+/// instructions before this one.
+extern "C" fn helper_csr(
+    env: *mut u8,
+    packed: u64,
+    operand: u64,
+    insn: u64,
+    block_insns: u64,
+) -> u64 {
     // SAFETY: called from system-mode blocks only (see sys_cpu).
     let cpu = unsafe { sys_cpu(env) };
     let num = (packed & 0xfff) as u16;
@@ -540,8 +557,12 @@ extern "C" fn helper_csr(env: *mut u8, packed: u64, operand: u64, insn: u64) -> 
         _ => CsrOp::Clear,
     };
     let writes = (packed >> 14) & 1 != 0;
+    let not_retired = block_insns.saturating_sub(packed >> 16);
     let p = cpu.privs.priv_level;
-    match cpu.privs.csr_rmw(num, op, operand, writes, p) {
+    cpu.privs.retired_count = cpu.privs.retired_count.wrapping_sub(not_retired);
+    let r = cpu.privs.csr_rmw(num, op, operand, writes, p);
+    cpu.privs.retired_count = cpu.privs.retired_count.wrapping_add(not_retired);
+    match r {
         Ok((old, eff)) => {
             // SUM/MXR/MPRV/MPP changes select other MMU indices: no flush needed for them.
             if eff.flush_tlb && !matches!(num, csr::MSTATUS | csr::SSTATUS) {
@@ -609,7 +630,7 @@ extern "C" fn helper_sfence_vma(env: *mut u8, vaddr: u64, all: u64, insn: u64) -
     0
 }
 
-heron_backend::helper!(pub HELPER_CSR = helper_csr, 3, Effects::RAISES);
+heron_backend::helper!(pub HELPER_CSR = helper_csr, 4, Effects::RAISES);
 heron_backend::helper!(pub HELPER_MRET = helper_xret, 1, Effects::RAISES);
 heron_backend::helper!(pub HELPER_SRET = helper_xret, 1, Effects::RAISES);
 heron_backend::helper!(pub HELPER_WFI = helper_wfi, 1, Effects::RAISES);

@@ -62,6 +62,10 @@ impl Guest for RiscvGuest {
 pub(crate) struct Ctx {
     /// `None` in user mode.
     pub(crate) sys: Option<crate::system::SysFlags>,
+    /// System mode: the temporary holding the block's instruction count (added to the
+    /// retired counter at block entry), and the index of the current instruction in the
+    /// block, so counter reads can subtract what has not retired yet.
+    pub(crate) retire: Option<(Temp, u32)>,
 }
 
 impl Ctx {
@@ -95,7 +99,7 @@ pub(crate) fn translate_block_ctx(
     let start_page = pc / PAGE_SIZE;
     let mut cur = pc;
     let mut n = 0u32;
-    let count_const = ctx.sys.map(|_| crate::system::emit_retire_count(b));
+    let count = ctx.sys.map(|_| crate::system::emit_retire_count(b));
     loop {
         if b.stop_before(cur, n) {
             b.goto_block(cur);
@@ -129,7 +133,11 @@ pub(crate) fn translate_block_ctx(
         };
         b.insn_start(cur);
         n += 1;
-        let ended = translate_insn(b, raw, len, cur, ctx);
+        let ictx = Ctx {
+            retire: count.map(|(_, t)| (t, n - 1)),
+            ..ctx
+        };
+        let ended = translate_insn(b, raw, len, cur, ictx);
         cur = cur.wrapping_add(len);
         if ended {
             break;
@@ -141,7 +149,7 @@ pub(crate) fn translate_block_ctx(
     }
     b.block.guest_size = cur.wrapping_sub(pc) as u32;
     b.block.num_insns = n;
-    if let Some(at) = count_const {
+    if let Some((at, _)) = count {
         crate::system::patch_retire_count(b, at, n);
     }
     Ok(())
@@ -657,7 +665,7 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64, ctx: Ctx) -> boo
             if let Some(sys) = ctx.sys {
                 let is_fp_csr = matches!(csr_num, csr::FFLAGS | csr::FRM | csr::FCSR);
                 if !is_fp_csr {
-                    return crate::system::translate_csr(b, sys, op, rd, rs1, csr_num, raw, pc);
+                    return crate::system::translate_csr(b, ctx, op, rd, rs1, csr_num, raw, pc);
                 }
                 if sys.fs == 0 {
                     return illegal(b, pc, raw);
