@@ -1018,3 +1018,69 @@ fn tb_flags_track_privilege_mmu_index_and_fs() {
     );
     assert_eq!(RiscvSystemGuest::fetch_idx(f.to_bits()), mmu_idx::U);
 }
+
+#[test]
+fn misaligned_atomics_raise_load_or_store_misaligned() {
+    let src = format!(
+        "{PROLOGUE}
+    li a0, 0x41003
+    lr.w a1, (a0)            # load address misaligned
+    amoadd.w a2, a1, (a0)    # store/AMO address misaligned
+    li a3, 0x41001
+    ld a4, 0(a3)             # plain misaligned loads are done, not trapped
+    sd a4, 0(a3)
+    ecall
+    wfi
+{M_HANDLER}"
+    );
+    on_tiers(
+        &src,
+        |_| {},
+        |f, tier| {
+            assert_eq!(log(f, 0).0, cause::MISALIGNED_LOAD, "{tier:?}");
+            assert_eq!(log(f, 0).1, 0x41003);
+            assert_eq!(log(f, 1).0, cause::MISALIGNED_STORE);
+            assert_eq!(log(f, 1).1, 0x41003);
+            assert_eq!(log(f, 2).0, cause::ECALL_M);
+        },
+    );
+}
+
+#[test]
+fn user_counters_work_when_enabled() {
+    let time = Arc::new(AtomicU64::new(777));
+    let src = format!(
+        "{PROLOGUE}
+    li t0, 7
+    csrw mcounteren, t0      # CY, TM, IR for S
+    csrw scounteren, t0      # and for U
+    la t0, umode
+    csrw mepc, t0
+    mret
+umode:
+    rdinstret a0
+    rdtime a1
+    rdcycle a2
+    rdinstret a3
+    ecall
+{M_HANDLER}"
+    );
+    let Some(code) = assemble(&src) else { return };
+    for tier in [Tier::Interp, Tier::Jit] {
+        let mut f = Flat::new(&code);
+        let t = Arc::clone(&time);
+        f.cpu
+            .privs
+            .set_time_source(Box::new(move || t.load(Ordering::SeqCst)));
+        assert!(f.run(tier, 100));
+        let c = &f.cpu.cpu;
+        assert_eq!(log(&f, 0).0, cause::ECALL_U, "{tier:?}");
+        assert_eq!(c.x[11], 777);
+        assert_eq!(
+            c.x[13] - c.x[10],
+            3,
+            "instret counts the instructions between"
+        );
+        assert_eq!(c.x[12], c.x[10] + 2, "mcycle counts instructions too");
+    }
+}
