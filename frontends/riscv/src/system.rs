@@ -272,9 +272,19 @@ impl RiscvSystemCpu {
         self.privs.wfi_wakeup()
     }
 
-    /// The mtime value at which the Sstc timer raises STIP while STIP is enabled in mie and
-    /// not yet pending, or None. A WFI loop sleeps until then.
+    /// The mtime value at which the Sstc timer raises STIP, while STIP is enabled in mie
+    /// and not yet pending (None otherwise, e.g. once time >= stimecmp: then
+    /// [`RiscvSystemCpu::interrupt_pending`] tells). A WFI loop sleeps until then.
     pub fn timer_deadline(&self) -> Option<u64> {
+        let d = self.raw_deadline()?;
+        match self.privs.time() {
+            Some(t) if t >= d => None,
+            _ => Some(d),
+        }
+    }
+
+    /// stimecmp while Sstc is on and STIE is set.
+    fn raw_deadline(&self) -> Option<u64> {
         let p = &self.privs;
         let stce = p.menvcfg() & csr::envcfg::STCE != 0;
         if !stce || p.mie() & csr::irq::STIP == 0 || p.stimecmp() == u64::MAX {
@@ -283,15 +293,16 @@ impl RiscvSystemCpu {
         Some(p.stimecmp())
     }
 
-    /// A cell holding [`RiscvSystemCpu::timer_deadline`] (u64::MAX for None), kept current by
-    /// the hart whenever stimecmp, menvcfg or mie change, so that a timer thread can set
-    /// `exit_request` when mtime reaches it while the hart runs.
+    /// A cell holding the Sstc deadline (stimecmp while menvcfg.STCE and mie.STIE are set,
+    /// else u64::MAX), kept current by the hart whenever stimecmp, menvcfg, mie or mideleg
+    /// change, so that a timer thread can set `exit_request` once when mtime reaches it
+    /// while the hart runs (the hart then takes the interrupt if it is enabled).
     pub fn deadline_cell(&self) -> Arc<AtomicU64> {
         Arc::clone(&self.deadline)
     }
 
     fn update_deadline(&self) {
-        let d = self.timer_deadline().unwrap_or(u64::MAX);
+        let d = self.raw_deadline().unwrap_or(u64::MAX);
         self.deadline.store(d, Ordering::SeqCst);
     }
 

@@ -24,6 +24,11 @@ const U: Priv = Priv::User;
 
 /// Assemble `src` linked at CODE; `None` (after a notice) without the cross assembler.
 fn assemble(src: &str) -> Option<Vec<u8>> {
+    assemble_at(src, CODE)
+}
+
+/// Assemble `src` (no compressed instructions) linked at `base`.
+pub(crate) fn assemble_at(src: &str, base: u64) -> Option<Vec<u8>> {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir: PathBuf = std::env::temp_dir().join(format!(
         "heron-rvsys-{}-{}",
@@ -62,7 +67,7 @@ fn assemble(src: &str) -> Option<Vec<u8>> {
         String::from_utf8_lossy(&out.stderr)
     );
     let st = Command::new("riscv64-linux-gnu-ld")
-        .arg(format!("-Ttext={CODE:#x}"))
+        .arg(format!("-Ttext={base:#x}"))
         .arg("-o")
         .arg(&elf)
         .arg(&o)
@@ -700,6 +705,7 @@ strap:
         assert_eq!(f.cpu.deadline_cell().load(Ordering::SeqCst), 1500);
         assert!(!f.cpu.interrupt_pending());
         time.store(1500, Ordering::SeqCst);
+        assert_eq!(f.cpu.timer_deadline(), None, "reached");
         assert!(f.cpu.interrupt_pending());
         assert!(f.cpu.take_pending_interrupt());
         assert!(f.run(tier, 100));
