@@ -3,6 +3,9 @@
 //! expands compressed instructions, decodes them with [`crate::decode`], and emits the IR of
 //! every integer instruction (RV64IMAC, Zicsr, Zifencei, Zba, Zbb, Zbs, Zicond); F/D
 //! instructions go to [`crate::translate_fp`]. Also owns the CSR and fence.i helpers.
+//! The same code translates system mode ([`crate::system`]): with `Ctx::sys` set, memory
+//! accesses use the mode's MMU index and the privileged cases (mret/sret/wfi/sfence.vma,
+//! CSRs, ecall by privilege, FS) call into `crate::system`.
 
 use crate::cpu::{cause, off};
 use crate::decode::{self, AmoOp, Insn, Op};
