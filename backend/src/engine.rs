@@ -5,6 +5,7 @@
 
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
+use crate::jit::region::{self, RegionLimits};
 use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError};
 use crate::mem::GuestMemory;
 use crate::{CpuHeader, FaultKind, Guest, TranslateError, printer};
@@ -79,6 +80,8 @@ pub enum EngineError {
 pub struct EngineStats {
     pub blocks_translated: u64,
     pub blocks_compiled: u64,
+    /// Compiled blocks that are multi-block regions.
+    pub regions_compiled: u64,
     pub translate_time: Duration,
     pub compile_time: Duration,
     pub interp_runs: u64,
@@ -94,6 +97,7 @@ impl std::fmt::Display for EngineStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "blocks translated      {}", self.blocks_translated)?;
         writeln!(f, "blocks jit-compiled    {}", self.blocks_compiled)?;
+        writeln!(f, "  of them regions      {}", self.regions_compiled)?;
         writeln!(
             f,
             "translate time         {:.3} ms",
@@ -129,6 +133,7 @@ pub fn request_flush_all() {
 /// One translation block and its forms in each tier.
 struct Tb {
     pc: u64,
+    flags: u64,
     /// The IR, kept until the block is compiled.
     ir: Option<Block>,
     interp: InterpBlock,
@@ -162,6 +167,9 @@ pub struct Engine {
     /// ending a block with a status other than Next after changing `tb_flags`, so that
     /// generated code never continues under different flags. (User mode: flags always 0.)
     jump_flags: Option<u64>,
+    /// Compile hot blocks as multi-block regions (see [`crate::jit::region`]); on whenever
+    /// JIT blocks chain (off for `-d nochain`/`exec`, whose traces name every block).
+    regions: bool,
     stats: EngineStats,
 }
 
@@ -196,6 +204,7 @@ impl Engine {
             generation: FLUSH_GENERATION.load(Ordering::SeqCst),
             flush_pending: false,
             jump_flags: None,
+            regions: cfg.tier != Tier::Interp && !cfg.trace.nochain && !cfg.trace.exec,
             stats: EngineStats::default(),
             cfg,
         })
@@ -203,6 +212,12 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
+    }
+
+    /// Turn multi-block regions on or off for blocks compiled from now on (single-stepping
+    /// and breakpoints need every guest block to be entered through the engine).
+    pub fn set_regions(&mut self, on: bool) {
+        self.regions = on && self.cfg.tier != Tier::Interp;
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -349,8 +364,8 @@ impl Engine {
         Ok(ptr)
     }
 
-    fn translate(&mut self, pc: u64, flags: u64) -> Result<Tb, TranslateError> {
-        let start = Instant::now();
+    /// The IR of the guest block at (pc, flags).
+    fn translate_ir(&self, pc: u64, flags: u64) -> Result<Block, TranslateError> {
         let mut b = crate::Builder::new(pc);
         self.guest.translate(pc, flags, &*self.mem, &mut b)?;
         let block = b.finish();
@@ -362,6 +377,12 @@ impl Engine {
                 self.guest.name()
             );
         }
+        Ok(block)
+    }
+
+    fn translate(&mut self, pc: u64, flags: u64) -> Result<Tb, TranslateError> {
+        let start = Instant::now();
+        let block = self.translate_ir(pc, flags)?;
         let interp = InterpBlock::new(&block);
         self.stats.translate_time += start.elapsed();
         self.stats.blocks_translated += 1;
@@ -379,6 +400,7 @@ impl Engine {
         }
         Ok(Tb {
             pc,
+            flags,
             ir: Some(block),
             interp,
             runs: 0,
@@ -391,14 +413,35 @@ impl Engine {
     /// Compile a TB with Cranelift. A full code buffer schedules a flush of all
     /// translations; on a codegen error the TB stays interpreted, which is always correct.
     fn compile(&mut self, tb: *mut Tb) {
-        let Some(jit) = self.jit.as_mut() else { return };
+        if self.jit.is_none() {
+            return;
+        }
         // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
         // live while this function runs.
         let Some(block) = (unsafe { (*tb).ir.take() }) else {
             return;
         };
         let start = Instant::now();
-        let result = jit.compile(&block);
+        // SAFETY: as above.
+        let (pc, flags) = unsafe { ((*tb).pc, (*tb).flags) };
+        let region = if self.regions {
+            let r = region::form(block.clone(), RegionLimits::default(), |p| {
+                self.translate_ir(p, flags).ok()
+            });
+            if cfg!(debug_assertions)
+                && let Err(e) = crate::verify::verify(&r)
+            {
+                panic!("region at {pc:#x} is invalid IR: {e}");
+            }
+            Some(r).filter(|r| r.ops.len() != block.ops.len())
+        } else {
+            None
+        };
+        let Some(jit) = self.jit.as_mut() else { return };
+        let result = jit.compile(region.as_ref().unwrap_or(&block));
+        if region.is_some() && result.is_ok() {
+            self.stats.regions_compiled += 1;
+        }
         self.stats.compile_time += start.elapsed();
         // SAFETY: as above; the loop over `self.tbs` has ended.
         let tb = unsafe { &mut *tb };

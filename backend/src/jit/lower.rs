@@ -199,7 +199,65 @@ struct Lower<'a, 'b> {
     /// always exact; this only skips reloading. Cleared at every label (merge point) and after
     /// helpers that write globals.
     gcache: Vec<(u32, Type, Value)>,
+    /// Guest globals carried in Cranelift variables across the whole function (loops and
+    /// merge points included): those the block reads, always with one width and not
+    /// overlapping another accessed global. Write-through like `gcache`.
+    gvars: Vec<GVar>,
+    /// Per entry of `gvars`: memory may differ from the variable (a helper wrote globals
+    /// since the variable was last loaded or set); reload before the next read.
+    stale: Vec<bool>,
+    /// Per label: union of `stale` over the branches to it seen so far (before placement),
+    /// then its state at placement (for branches back to it).
+    label_stale: Vec<Vec<bool>>,
     out: LowerOut,
+}
+
+/// A guest global held in a Cranelift variable (see `Lower::gvars`).
+struct GVar {
+    offset: u32,
+    ty: Type,
+    var: Variable,
+}
+
+/// The globals of `blk` to carry in variables: read at least once, always accessed with
+/// one size, overlapping no other accessed global. Returns (offset, canonical type).
+fn global_vars(blk: &Block) -> Vec<(u32, Type)> {
+    // offset -> (type of first access, read?, usable?)
+    let mut acc: std::collections::BTreeMap<u32, (Type, bool, bool)> = Default::default();
+    for op in &blk.ops {
+        let (offset, ty, read) = match *op {
+            Op::GetGlobal { offset, ty, .. } => (offset, clif_ty(ty), true),
+            Op::SetGlobal { offset, ty, .. } => (offset, clif_ty(ty), false),
+            _ => continue,
+        };
+        let e = acc.entry(offset).or_insert((ty, false, true));
+        e.1 |= read;
+        if e.0.bytes() != ty.bytes() {
+            e.2 = false;
+        }
+    }
+    let v: Vec<(u32, Type, bool, bool)> = acc
+        .into_iter()
+        .map(|(o, (t, r, ok))| (o, t, r, ok))
+        .collect();
+    let mut ok: Vec<bool> = v.iter().map(|e| e.3).collect();
+    for i in 1..v.len() {
+        // Sorted by offset: an overlap is with the previous entry (or further back, which
+        // overlaps the previous one too, since sizes are powers of two... check all).
+        let mut j = i;
+        while j > 0 {
+            j -= 1;
+            if v[j].0 + v[j].1.bytes() > v[i].0 {
+                ok[i] = false;
+                ok[j] = false;
+            }
+        }
+    }
+    v.iter()
+        .zip(ok)
+        .filter(|(e, ok)| *ok && e.2)
+        .map(|(e, _)| (e.0, e.1))
+        .collect()
 }
 
 /// Build the Cranelift function for `blk` into `func` (already cleared, with
@@ -240,22 +298,37 @@ pub(crate) fn lower_block(
         tail_sig: None,
         head: None,
         gcache: Vec::new(),
+        gvars: Vec::new(),
+        stale: Vec::new(),
+        label_stale: vec![Vec::new(); blk.num_labels as usize],
         out: LowerOut::default(),
     };
+    for (offset, ty) in global_vars(blk) {
+        let var = l.b.declare_var(ty);
+        let v = l.load_env(ty, offset);
+        l.b.def_var(var, v);
+        l.gvars.push(GVar { offset, ty, var });
+    }
+    l.stale = vec![false; l.gvars.len()];
+    for s in &mut l.label_stale {
+        *s = vec![false; l.gvars.len()];
+    }
     l.entry_check();
     let mut reachable = true;
     for op in &blk.ops {
         match op {
             Op::Label { label } => {
                 let lb = l.label_block(label.0)?;
-                let placed = &mut l.placed[label.0 as usize];
-                if *placed {
+                if l.placed[label.0 as usize] {
                     return Err(err(format!("label L{} placed twice", label.0)));
                 }
-                *placed = true;
                 if reachable {
+                    l.note_branch(label.0)?;
                     l.b.ins().jump(lb, &[]);
                 }
+                l.placed[label.0 as usize] = true;
+                let st = l.label_stale[label.0 as usize].clone();
+                l.stale = st;
                 l.gcache.clear();
                 l.b.switch_to_block(lb);
                 reachable = true;
@@ -340,6 +413,41 @@ impl Lower<'_, '_> {
     fn ret(&mut self, status: u32) {
         let s = self.i32c(status);
         self.b.ins().return_(&[s]);
+    }
+
+    /// Index in `gvars` of the global at `offset`, if it is carried in a variable.
+    fn gvar(&self, offset: u32) -> Option<usize> {
+        self.gvars.iter().position(|g| g.offset == offset)
+    }
+
+    /// Load global variable `i` from memory again.
+    fn reload(&mut self, i: usize) {
+        let (offset, ty, var) = (self.gvars[i].offset, self.gvars[i].ty, self.gvars[i].var);
+        let v = self.load_env(ty, offset);
+        self.b.def_var(var, v);
+        self.stale[i] = false;
+    }
+
+    /// Account for a branch from the current point to `label`: before the label is placed,
+    /// its stale set grows by ours; after (a backward branch), we reload what it expects
+    /// fresh.
+    fn note_branch(&mut self, label: u32) -> Result<(), JitError> {
+        let idx = label as usize;
+        if idx >= self.label_stale.len() {
+            return Err(err(format!("label L{label} out of range")));
+        }
+        if self.placed[idx] {
+            for i in 0..self.gvars.len() {
+                if self.stale[i] && !self.label_stale[idx][i] {
+                    self.reload(i);
+                }
+            }
+        } else {
+            for i in 0..self.gvars.len() {
+                self.label_stale[idx][i] |= self.stale[i];
+            }
+        }
+        Ok(())
     }
 
     /// Block entry: leave with Interrupted if someone set `exit_request`.
@@ -526,6 +634,21 @@ impl Lower<'_, '_> {
             Op::GetGlobal { dst, ty, offset } => {
                 self.check_dst(dst, ty)?;
                 let cty = clif_ty(ty);
+                if let Some(i) = self.gvar(offset) {
+                    if self.stale[i] {
+                        self.reload(i);
+                    }
+                    let g = &self.gvars[i];
+                    let (gty, var) = (g.ty, g.var);
+                    let v = self.b.use_var(var);
+                    let v = if gty == cty {
+                        v
+                    } else {
+                        self.b.ins().bitcast(cty, MemFlagsData::new(), v)
+                    };
+                    self.set(dst, v)?;
+                    return Ok(());
+                }
                 let hit = self
                     .gcache
                     .iter()
@@ -544,7 +667,18 @@ impl Lower<'_, '_> {
             Op::SetGlobal { offset, ty, src } => {
                 let v = self.get(src, ty)?;
                 self.store_env(v, offset);
-                self.gcache_put(offset, clif_ty(ty), v);
+                if let Some(i) = self.gvar(offset) {
+                    let (gty, var) = (self.gvars[i].ty, self.gvars[i].var);
+                    let v = if gty == clif_ty(ty) {
+                        v
+                    } else {
+                        self.b.ins().bitcast(gty, MemFlagsData::new(), v)
+                    };
+                    self.b.def_var(var, v);
+                    self.stale[i] = false;
+                } else {
+                    self.gcache_put(offset, clif_ty(ty), v);
+                }
             }
             Op::Bin { op, ty, dst, a, b } => {
                 let a = self.get(a, ty)?;
@@ -806,11 +940,13 @@ impl Lower<'_, '_> {
             } => self.call(helper, args, dst)?,
             Op::Br { label } => {
                 let lb = self.label_block(label.0)?;
+                self.note_branch(label.0)?;
                 self.b.ins().jump(lb, &[]);
             }
             Op::BrCond { cond, label } => {
                 let c = self.get(cond, Ty::I64)?;
                 let lb = self.label_block(label.0)?;
+                self.note_branch(label.0)?;
                 let cont = self.b.create_block();
                 self.b.ins().brif(c, lb, &[], cont, &[]);
                 self.b.switch_to_block(cont);
@@ -820,6 +956,12 @@ impl Lower<'_, '_> {
                 // exit_request and stores the PC if it leaves). Nothing else reads
                 // `CpuHeader::pc` inside a block: fault and raise paths store their own.
                 let head = self.head.ok_or_else(|| err("no entry block"))?;
+                // The head expects every global variable fresh.
+                for i in 0..self.gvars.len() {
+                    if self.stale[i] {
+                        self.reload(i);
+                    }
+                }
                 self.b.ins().jump(head, &[]);
             }
             Op::GotoBlock { pc } => {
@@ -1359,6 +1501,7 @@ impl Lower<'_, '_> {
         let r = self.b.inst_results(call)[0];
         if helper.effects.writes_globals {
             self.gcache.clear();
+            self.stale.fill(true);
         }
         if let Some(d) = dst {
             self.check_dst(d, Ty::I64)?;
