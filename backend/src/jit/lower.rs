@@ -209,7 +209,36 @@ struct Lower<'a, 'b> {
     /// Per label: union of `stale` over the branches to it seen so far (before placement),
     /// then its state at placement (for branches back to it).
     label_stale: Vec<Vec<bool>>,
+    /// Per entry of `gvars`: a `SetGlobal` whose store is deferred (the variable already
+    /// holds the value). Stores are emitted before anything that can observe guest state
+    /// or leave the straight-line stretch (see `observes_state`), so a later `SetGlobal` to
+    /// the same global in between makes the earlier store dead.
+    pending: Vec<Option<Value>>,
     out: LowerOut,
+}
+
+/// Whether `op` may read guest globals from memory, leave the block (exit, fault, raise) or
+/// end a straight-line stretch: deferred global stores must be in memory before it.
+/// Unknown ops count as observing.
+fn observes_state(op: &Op) -> bool {
+    !matches!(
+        op,
+        Op::InsnStart { .. }
+            | Op::Const { .. }
+            | Op::Mov { .. }
+            | Op::GetGlobal { .. }
+            | Op::SetGlobal { .. }
+            | Op::Bin { .. }
+            | Op::Un { .. }
+            | Op::Ext { .. }
+            | Op::Extract { .. }
+            | Op::Deposit { .. }
+            | Op::SetCond { .. }
+            | Op::FCmp { .. }
+            | Op::Select { .. }
+            | Op::Conv { .. }
+            | Op::FMa { .. }
+    )
 }
 
 /// A guest global held in a Cranelift variable (see `Lower::gvars`).
@@ -217,11 +246,13 @@ struct GVar {
     offset: u32,
     ty: Type,
     var: Variable,
+    /// Some `GetGlobal` reads it (else the variable only defers its stores).
+    read: bool,
 }
 
-/// The globals of `blk` to carry in variables: read at least once, always accessed with
-/// one size, overlapping no other accessed global. Returns (offset, canonical type).
-fn global_vars(blk: &Block) -> Vec<(u32, Type)> {
+/// The globals of `blk` to carry in variables: always accessed with one size, overlapping
+/// no other accessed global. Returns (offset, canonical type, read at least once).
+fn global_vars(blk: &Block) -> Vec<(u32, Type, bool)> {
     // offset -> (type of first access, read?, usable?)
     let mut acc: std::collections::BTreeMap<u32, (Type, bool, bool)> = Default::default();
     for op in &blk.ops {
@@ -255,8 +286,8 @@ fn global_vars(blk: &Block) -> Vec<(u32, Type)> {
     }
     v.iter()
         .zip(ok)
-        .filter(|(e, ok)| *ok && e.2)
-        .map(|(e, _)| (e.0, e.1))
+        .filter(|(_, ok)| *ok)
+        .map(|(e, _)| (e.0, e.1, e.2))
         .collect()
 }
 
@@ -301,15 +332,24 @@ pub(crate) fn lower_block(
         gvars: Vec::new(),
         stale: Vec::new(),
         label_stale: vec![Vec::new(); blk.num_labels as usize],
+        pending: Vec::new(),
         out: LowerOut::default(),
     };
-    for (offset, ty) in global_vars(blk) {
+    for (offset, ty, read) in global_vars(blk) {
         let var = l.b.declare_var(ty);
-        let v = l.load_env(ty, offset);
-        l.b.def_var(var, v);
-        l.gvars.push(GVar { offset, ty, var });
+        if read {
+            let v = l.load_env(ty, offset);
+            l.b.def_var(var, v);
+        }
+        l.gvars.push(GVar {
+            offset,
+            ty,
+            var,
+            read,
+        });
     }
     l.stale = vec![false; l.gvars.len()];
+    l.pending = vec![None; l.gvars.len()];
     for s in &mut l.label_stale {
         *s = vec![false; l.gvars.len()];
     }
@@ -323,6 +363,7 @@ pub(crate) fn lower_block(
                     return Err(err(format!("label L{} placed twice", label.0)));
                 }
                 if reachable {
+                    l.flush_stores();
                     l.note_branch(label.0)?;
                     l.b.ins().jump(lb, &[]);
                 }
@@ -338,6 +379,9 @@ pub(crate) fn lower_block(
             }
             _ if !reachable => {}
             _ => {
+                if observes_state(op) {
+                    l.flush_stores();
+                }
                 l.op(op, slots)?;
                 if op.is_terminator() {
                     reachable = false;
@@ -418,6 +462,15 @@ impl Lower<'_, '_> {
     /// Index in `gvars` of the global at `offset`, if it is carried in a variable.
     fn gvar(&self, offset: u32) -> Option<usize> {
         self.gvars.iter().position(|g| g.offset == offset)
+    }
+
+    /// Emit the deferred global stores.
+    fn flush_stores(&mut self) {
+        for i in 0..self.pending.len() {
+            if let Some(v) = self.pending[i].take() {
+                self.store_env(v, self.gvars[i].offset);
+            }
+        }
     }
 
     /// Load global variable `i` from memory again.
@@ -666,7 +719,6 @@ impl Lower<'_, '_> {
             }
             Op::SetGlobal { offset, ty, src } => {
                 let v = self.get(src, ty)?;
-                self.store_env(v, offset);
                 if let Some(i) = self.gvar(offset) {
                     let (gty, var) = (self.gvars[i].ty, self.gvars[i].var);
                     let v = if gty == clif_ty(ty) {
@@ -676,7 +728,9 @@ impl Lower<'_, '_> {
                     };
                     self.b.def_var(var, v);
                     self.stale[i] = false;
+                    self.pending[i] = Some(v);
                 } else {
+                    self.store_env(v, offset);
                     self.gcache_put(offset, clif_ty(ty), v);
                 }
             }
@@ -1501,7 +1555,9 @@ impl Lower<'_, '_> {
         let r = self.b.inst_results(call)[0];
         if helper.effects.writes_globals {
             self.gcache.clear();
-            self.stale.fill(true);
+            for (st, g) in self.stale.iter_mut().zip(&self.gvars) {
+                *st = g.read;
+            }
         }
         if let Some(d) = dst {
             self.check_dst(d, Ty::I64)?;
