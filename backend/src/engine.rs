@@ -2,12 +2,21 @@
 //! current guest PC, runs it on the interpreter or in JIT code, promotes hot blocks from the
 //! interpreter to Cranelift, chains JIT blocks through their exit slots, and flushes
 //! translations when guest code changes or the code buffer fills.
+//!
+//! Two memory modes: user mode ([`Engine::new`], guest memory = one [`GuestMemory`]) and
+//! system mode ([`Engine::new_system`], guest memory through the softmmu of
+//! [`crate::softmmu`]). In system mode TBs are keyed by (virtual PC, physical PC, flags),
+//! instruction fetch goes through the MMU, translated RAM pages are registered in
+//! [`crate::softmmu::CodePages`] (a write to one drops its TBs in every engine before the next lookup),
+//! direct chaining only links blocks on the same virtual page, and the jump cache and JIT
+//! jump table are cleared whenever the vCPU's [`crate::softmmu::Tlb`] is flushed.
 
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
 use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError};
-use crate::mem::GuestMemory;
-use crate::{CpuHeader, FaultKind, Guest, TranslateError, printer};
+use crate::mem::{GuestMemory, MemFault};
+use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb};
+use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -126,9 +135,16 @@ pub fn request_flush_all() {
     FLUSH_GENERATION.fetch_add(1, Ordering::SeqCst);
 }
 
+/// (virtual PC, physical PC, flags); user mode: physical PC = virtual PC.
+type TbKey = (u64, u64, u64);
+
 /// One translation block and its forms in each tier.
 struct Tb {
     pc: u64,
+    /// System mode: (virtual page, physical page) of a second code page the block reads.
+    page2: Option<(u64, u64)>,
+    /// Exit slots of other blocks chained to this one (unchained when it is dropped).
+    incoming: Vec<ExitSlot>,
     /// The IR, kept until the block is compiled.
     ir: Option<Block>,
     interp: InterpBlock,
@@ -142,13 +158,34 @@ struct Tb {
 
 const JUMP_CACHE_SIZE: usize = 4096;
 
+/// Guest memory of an engine.
+enum Mode {
+    User(Arc<GuestMemory>),
+    System(Box<SysState>),
+}
+
+/// System-mode state of an engine.
+struct SysState {
+    cfg: SoftmmuConfig,
+    /// `Tlb::flush_count` when the virtual-PC caches were last cleared.
+    tlb_flushes: u64,
+    /// Position in the CodePages invalidation log.
+    log_cursor: u64,
+    /// TBs by physical code page.
+    page_tbs: FxHashMap<u64, Vec<TbKey>>,
+    /// The TLB registered with `cfg.code_pages` (null: none yet).
+    tlb: *mut Tlb,
+    /// Guest PC of the block owning each JIT exit slot (same-page chaining).
+    slot_src: FxHashMap<usize, u64>,
+}
+
 /// The execution engine of one vCPU.
 pub struct Engine {
     guest: Arc<dyn Guest>,
-    mem: Arc<GuestMemory>,
+    mode: Mode,
     cfg: EngineConfig,
     jit: Option<Jit>,
-    tbs: FxHashMap<(u64, u64), Box<Tb>>,
+    tbs: FxHashMap<TbKey, Box<Tb>>,
     /// Direct-mapped cache by PC of raw pointers into `tbs`' boxes (cleared with `tbs`).
     jump_cache: Vec<(u64, u64, *mut Tb)>,
     regs: InterpRegs,
@@ -165,19 +202,88 @@ pub struct Engine {
     stats: EngineStats,
 }
 
+// SAFETY: the raw pointers (jump cache into `tbs`' boxes, the registered TLB) are only
+// used by the thread that runs the engine; moving the engine to another thread between runs
+// is sound.
+unsafe impl Send for Engine {}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Mode::System(sys) = &self.mode
+            && !sys.tlb.is_null()
+        {
+            sys.cfg.code_pages.unregister_tlb(sys.tlb);
+        }
+    }
+}
+
 impl Engine {
+    /// A system-mode engine: guest memory through the softmmu in `sys`.
+    ///
+    /// The CPU state passed to [`Engine::run`] must hold its [`Tlb`] at `sys.tlb_offset`
+    /// and stay alive (at the same address) until the engine is dropped: the engine
+    /// registers that TLB with `sys.code_pages`, whose users write-protect it.
+    ///
+    /// Until the JIT's inline softmmu path exists, a system-mode engine runs every block
+    /// in the interpreter, whatever `cfg.tier` says.
+    pub fn new_system(
+        guest: Arc<dyn Guest>,
+        sys: SoftmmuConfig,
+        cfg: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let log_cursor = sys.code_pages.log_position();
+        let mut e = Engine::with_mode(
+            guest,
+            Mode::System(Box::new(SysState {
+                cfg: sys,
+                tlb_flushes: 0,
+                log_cursor,
+                page_tbs: FxHashMap::default(),
+                tlb: std::ptr::null_mut(),
+                slot_src: FxHashMap::default(),
+            })),
+            EngineConfig {
+                // The JIT has no softmmu path yet: interpret.
+                tier: Tier::Interp,
+                ..cfg
+            },
+        )?;
+        e.jit = None;
+        Ok(e)
+    }
+
+    /// The softmmu configuration of a system-mode engine.
+    pub fn softmmu(&self) -> Option<&SoftmmuConfig> {
+        match &self.mode {
+            Mode::System(s) => Some(&s.cfg),
+            Mode::User(_) => None,
+        }
+    }
+
     pub fn new(
         guest: Arc<dyn Guest>,
         mem: Arc<GuestMemory>,
         cfg: EngineConfig,
     ) -> Result<Engine, EngineError> {
+        Engine::with_mode(guest, Mode::User(mem), cfg)
+    }
+
+    fn with_mode(
+        guest: Arc<dyn Guest>,
+        mode: Mode,
+        cfg: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let (guest_base, guest_limit) = match &mode {
+            Mode::User(mem) => (mem.base(), mem.limit()),
+            Mode::System(_) => (0, 0),
+        };
         let jit = if cfg.tier == Tier::Interp {
             None
         } else {
             Some(Jit::new(JitConfig {
                 code_size: cfg.code_buffer_size,
-                guest_base: mem.base(),
-                guest_limit: mem.limit(),
+                guest_base,
+                guest_limit,
                 opt_speed: false,
                 verify: cfg!(debug_assertions),
             })?)
@@ -188,7 +294,7 @@ impl Engine {
         }
         Ok(Engine {
             guest,
-            mem,
+            mode,
             jit,
             tbs: FxHashMap::default(),
             jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); JUMP_CACHE_SIZE],
@@ -231,6 +337,78 @@ impl Engine {
         if let Some(jit) = &mut self.jit {
             jit.flush();
         }
+        if let Mode::System(sys) = &mut self.mode {
+            sys.page_tbs.clear();
+            sys.slot_src.clear();
+        }
+    }
+
+    /// Forget every cached virtual-PC -> block association (jump cache, JIT jump table).
+    fn clear_pc_caches(&mut self) {
+        self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
+        self.jump_flags = None;
+        if let Some(jit) = &mut self.jit {
+            jit.clear_jumps();
+        }
+    }
+
+    /// Drop one TB (unchaining the slots that jump to it).
+    fn remove_tb(&mut self, key: TbKey) {
+        if let Some(tb) = self.tbs.remove(&key)
+            && let Some(jit) = &self.jit
+        {
+            for slot in &tb.incoming {
+                jit.unchain(slot);
+            }
+        }
+    }
+
+    /// System mode, before each lookup: register the TLB for code protection, clear the
+    /// virtual-PC caches after a TLB flush, drop TBs of pages written since the last look.
+    /// Returns true when chaining to the next block must not happen.
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    unsafe fn sys_sync(&mut self, env: *mut u8) -> bool {
+        let Mode::System(sys) = &mut self.mode else {
+            return false;
+        };
+        let tlb = sys.cfg.tlb(env);
+        if sys.tlb != tlb {
+            if !sys.tlb.is_null() {
+                sys.cfg.code_pages.unregister_tlb(sys.tlb);
+            }
+            sys.cfg.code_pages.register_tlb(tlb);
+            sys.tlb = tlb;
+        }
+        // SAFETY: env holds a live Tlb at tlb_offset (new_system's contract).
+        let flushes = unsafe { (*tlb).flush_count() };
+        let mut clear = flushes != sys.tlb_flushes;
+        sys.tlb_flushes = flushes;
+        let mut drop_keys = Vec::new();
+        match sys.cfg.code_pages.invalidations_since(&mut sys.log_cursor) {
+            Invalidations::None => {}
+            Invalidations::Pages(pages) => {
+                for p in pages {
+                    if let Some(keys) = sys.page_tbs.remove(&p) {
+                        drop_keys.extend(keys);
+                    }
+                }
+                clear = true;
+            }
+            Invalidations::All => {
+                self.stats.code_flushes += 1;
+                self.flush_translations();
+                return true;
+            }
+        }
+        for k in drop_keys {
+            self.remove_tb(k);
+        }
+        if clear {
+            self.clear_pc_caches();
+        }
+        clear
     }
 
     /// Run guest code from `CpuHeader::pc` until a block ends with a status other than
@@ -255,15 +433,20 @@ impl Engine {
                 pending_slot = 0;
             }
             // SAFETY: env is valid per this function's contract.
+            if unsafe { self.sys_sync(env) } {
+                pending_slot = 0;
+            }
+            // SAFETY: env is valid per this function's contract.
             let pc = unsafe { (*hdr).pc };
             let flags = self.guest.tb_flags(env);
-            let tb = match self.lookup(pc, flags) {
+            // SAFETY: as above.
+            let tb = match unsafe { self.lookup(env, pc, flags) } {
                 Ok(tb) => tb,
-                Err(TranslateError::FetchFault(addr)) => {
+                Err(f) => {
                     // SAFETY: as above.
                     unsafe {
-                        (*hdr).fault_addr = addr;
-                        (*hdr).fault_kind = FaultKind::Exec as u32;
+                        (*hdr).fault_addr = f.addr;
+                        (*hdr).fault_kind = f.kind as u32;
                     }
                     return ExitStatus::Fault;
                 }
@@ -288,12 +471,22 @@ impl Engine {
                     jit.set_jump(pc, cb.entry);
                 }
                 let jit = &*jit;
-                if pending_slot != 0 && chaining {
+                // System mode: only between blocks of one virtual page (a block on another
+                // page must be looked up: its mapping may have changed).
+                let same_page = match &self.mode {
+                    Mode::User(_) => true,
+                    Mode::System(sys) => sys
+                        .slot_src
+                        .get(&pending_slot)
+                        .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK),
+                };
+                if pending_slot != 0 && chaining && same_page {
                     let slot = ExitSlot {
                         target_pc: pc,
                         slot: pending_slot as *const AtomicUsize,
                     };
                     jit.chain(&slot, cb.entry);
+                    tb.incoming.push(slot);
                     self.stats.chains_made += 1;
                 }
                 self.stats.jit_entries += 1;
@@ -309,8 +502,14 @@ impl Engine {
                 pending_slot = 0;
                 self.stats.interp_runs += 1;
                 tb.runs += 1;
-                // SAFETY: env valid per contract; the interpreter checks guest accesses.
-                let status = unsafe { tb.interp.run(env, &self.mem, &mut self.regs) };
+                // SAFETY: env valid per contract; the interpreter checks guest accesses (in
+                // system mode env holds the Tlb, new_system's contract).
+                let status = unsafe {
+                    match &self.mode {
+                        Mode::User(mem) => tb.interp.run(env, mem, &mut self.regs),
+                        Mode::System(sys) => tb.interp.run_system(env, &sys.cfg, &mut self.regs),
+                    }
+                };
                 if self.cfg.tier == Tier::Auto
                     && tb.runs >= self.cfg.jit_threshold
                     && !tb.jit_failed
@@ -325,20 +524,47 @@ impl Engine {
         }
     }
 
-    /// Find the TB for (pc, flags), translating it if needed.
-    fn lookup(&mut self, pc: u64, flags: u64) -> Result<*mut Tb, TranslateError> {
+    /// Find the TB for (pc, flags), translating it if needed. Err: instruction fetch fault.
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    unsafe fn lookup(&mut self, env: *mut u8, pc: u64, flags: u64) -> Result<*mut Tb, MemFault> {
         let idx = ((pc >> 1) as usize) & (JUMP_CACHE_SIZE - 1);
         let (cpc, cflags, ptr) = self.jump_cache[idx];
         if cpc == pc && cflags == flags && !ptr.is_null() {
             return Ok(ptr);
         }
-        let ptr: *mut Tb = match self.tbs.get_mut(&(pc, flags)) {
+        let fetch_idx = self.guest.fetch_mmu_idx(flags);
+        // System mode: the physical PC (and a check of a block's second page).
+        let ppc = match &self.mode {
+            Mode::User(_) => pc,
+            Mode::System(sys) => {
+                let f = SysFetch::new(&sys.cfg, env, fetch_idx);
+                // SAFETY: env per this function's contract.
+                unsafe { f.phys_of(pc) }?.0
+            }
+        };
+        let key = (pc, ppc, flags);
+        if let (Some(tb), Mode::System(sys)) = (self.tbs.get(&key), &self.mode)
+            && let Some((vp2, pp2)) = tb.page2
+        {
+            let f = SysFetch::new(&sys.cfg, env, fetch_idx);
+            // SAFETY: env per this function's contract.
+            let now = unsafe { f.phys_of(vp2) }.map(|(p, _)| p & PAGE_MASK);
+            if now != Ok(pp2) {
+                // The block's second page maps elsewhere now: translate afresh.
+                self.remove_tb(key);
+                self.clear_pc_caches();
+            }
+        }
+        let ptr: *mut Tb = match self.tbs.get_mut(&key) {
             Some(tb) => &mut **tb,
             None => {
-                let tb = self.translate(pc, flags)?;
+                // SAFETY: env per this function's contract.
+                let tb = unsafe { self.translate(env, key, fetch_idx) }?;
                 let mut boxed = Box::new(tb);
                 let ptr: *mut Tb = &mut *boxed;
-                self.tbs.insert((pc, flags), boxed);
+                self.tbs.insert(key, boxed);
                 if self.cfg.tier == Tier::Jit {
                     self.compile(ptr);
                 }
@@ -349,10 +575,63 @@ impl Engine {
         Ok(ptr)
     }
 
-    fn translate(&mut self, pc: u64, flags: u64) -> Result<Tb, TranslateError> {
+    /// Translate the block at `key` (system mode: fetching through the MMU and recording
+    /// its code pages).
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    unsafe fn translate(
+        &mut self,
+        env: *mut u8,
+        key: TbKey,
+        fetch_idx: u8,
+    ) -> Result<Tb, MemFault> {
+        let (pc, _, flags) = key;
         let start = Instant::now();
         let mut b = crate::Builder::new(pc);
-        self.guest.translate(pc, flags, &*self.mem, &mut b)?;
+        let mut page2 = None;
+        let mut in_asm_bytes = Vec::new();
+        match &mut self.mode {
+            Mode::User(mem) => {
+                self.guest.translate(pc, flags, &**mem, &mut b).map_err(
+                    |TranslateError::FetchFault(addr)| MemFault {
+                        addr,
+                        kind: FaultKind::Exec,
+                    },
+                )?;
+                if self.cfg.trace.in_asm {
+                    in_asm_bytes = vec![0u8; b.block.guest_size as usize];
+                    let n = mem.fetch(pc, &mut in_asm_bytes);
+                    in_asm_bytes.truncate(n);
+                }
+            }
+            Mode::System(sys) => {
+                let fetch = SysFetch::new(&sys.cfg, env, fetch_idx);
+                if let Err(TranslateError::FetchFault(addr)) =
+                    self.guest.translate(pc, flags, &fetch, &mut b)
+                {
+                    return Err(match fetch.fault.get() {
+                        Some(f) => f,
+                        None => MemFault {
+                            addr,
+                            kind: FaultKind::Exec,
+                        },
+                    });
+                }
+                if self.cfg.trace.in_asm {
+                    in_asm_bytes = vec![0u8; b.block.guest_size as usize];
+                    let n = fetch.fetch(pc, &mut in_asm_bytes);
+                    in_asm_bytes.truncate(n);
+                }
+                let pages = fetch.pages.take();
+                for &(vp, pp) in &pages {
+                    sys.page_tbs.entry(pp).or_default().push(key);
+                    if vp != pc & PAGE_MASK {
+                        page2 = Some((vp, pp));
+                    }
+                }
+            }
+        }
         let block = b.finish();
         if cfg!(debug_assertions)
             && let Err(e) = crate::verify::verify(&block)
@@ -366,10 +645,7 @@ impl Engine {
         self.stats.translate_time += start.elapsed();
         self.stats.blocks_translated += 1;
         if self.cfg.trace.in_asm {
-            let mut bytes = vec![0u8; block.guest_size as usize];
-            let n = self.mem.fetch(pc, &mut bytes);
-            bytes.truncate(n);
-            let lines = self.guest.disassemble(pc, &bytes);
+            let lines = self.guest.disassemble(pc, &in_asm_bytes);
             tracing::info!(target: "in_asm", "IN: {pc:#x}\n{}\n", lines.join("\n"));
         }
         if self.cfg.trace.op {
@@ -379,6 +655,8 @@ impl Engine {
         }
         Ok(Tb {
             pc,
+            page2,
+            incoming: Vec::new(),
             ir: Some(block),
             interp,
             runs: 0,
@@ -408,6 +686,11 @@ impl Engine {
                 if self.cfg.trace.out_asm {
                     let lines = jit.disassemble(&cb);
                     tracing::info!(target: "out_asm", "OUT: [{:#x}] {} bytes\n{}\n", tb.pc, cb.code_len, lines.join("\n"));
+                }
+                if let Mode::System(sys) = &mut self.mode {
+                    for e in &cb.exits {
+                        sys.slot_src.insert(e.slot as usize, tb.pc);
+                    }
                 }
                 tb.jit = Some(cb);
             }
