@@ -14,6 +14,7 @@ use heron_machines::boot::{self, BootImages};
 use heron_machines::power::PowerEvent;
 use heron_machines::riscv_virt::{DriveConfig, FdtOptions, VirtBoard, VirtConfig};
 use std::ffi::OsString;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// How one run of the machine ended.
@@ -30,6 +31,8 @@ pub enum Outcome {
 pub struct Shutdown {
     outcome: Mutex<Option<Outcome>>,
     cond: Condvar,
+    /// Set with the outcome: a lock-free check for the harts' run loops.
+    stopping: AtomicBool,
 }
 
 impl Shutdown {
@@ -38,7 +41,11 @@ impl Shutdown {
         if g.is_none() {
             *g = Some(o);
         }
+        self.stopping.store(true, Ordering::SeqCst);
         self.cond.notify_all();
+    }
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
     }
     pub fn get(&self) -> Option<Outcome> {
         *self.outcome.lock().unwrap_or_else(|e| e.into_inner())
@@ -231,8 +238,10 @@ mod tests {
     fn shutdown_first_request_wins() {
         let s = Shutdown::default();
         assert_eq!(s.wait(Duration::from_millis(1)), None);
+        assert!(!s.stopping());
         s.request(Outcome::Reset);
         s.request(Outcome::Exit(3));
+        assert!(s.stopping());
         assert_eq!(s.get(), Some(Outcome::Reset));
         assert_eq!(s.wait(Duration::from_secs(5)), Some(Outcome::Reset));
         assert_eq!(power_outcome(PowerEvent::PowerOff), Outcome::Exit(0));
