@@ -15,16 +15,16 @@
 //! an estimate across traps and interrupts).
 
 #[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
 mod tests;
-
-mod softmmu_shim;
 
 use crate::cpu::{RiscvCpu, cause};
 use crate::privileged::{self, CsrOp, PhysMem, PhysMemError, Priv, PrivState, Trap, csr};
 use crate::translate::{Ctx, get_x, set_x, translate_block_ctx};
 use heron_backend::ir::{BinOp, Effects, Op as IrOp, Temp, Ty};
+use heron_backend::softmmu::{Access, AddressTranslator, PageMapping, PhysMemory, Tlb};
 use heron_backend::{Builder, CodeFetch, ExitStatus, FaultKind, Guest, TranslateError};
-use softmmu_shim::{Access, AddressTranslator, PageMapping, PhysMemory, Tlb};
 use std::mem::offset_of;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -231,10 +231,18 @@ impl RiscvSystemCpu {
                     tval: addr,
                 };
             }
+            // No RAM or device at the physical address: access faults.
+            FaultKind::BusRead => (cause::LOAD_ACCESS, cause::LOAD_ACCESS),
+            FaultKind::BusWrite => (cause::STORE_ACCESS, cause::STORE_ACCESS),
+            FaultKind::BusExec => (cause::FETCH_ACCESS, cause::FETCH_ACCESS),
         };
         // The translator's own verdict (page fault or PMP access fault, at the address of
         // the part of the access that failed) when it is about this kind of access.
-        if recorded == page || recorded == access {
+        let bus = matches!(
+            FaultKind::from_u32(self.cpu.hdr.fault_kind),
+            FaultKind::BusRead | FaultKind::BusWrite | FaultKind::BusExec
+        );
+        if !bus && (recorded == page || recorded == access) {
             return Trap {
                 cause: recorded,
                 tval: self.mmu_fault_addr,
@@ -334,6 +342,10 @@ impl RiscvSystemGuest {
 impl Guest for RiscvSystemGuest {
     fn name(&self) -> &'static str {
         "riscv64"
+    }
+
+    fn fetch_mmu_idx(&self, flags: u64) -> u8 {
+        Self::fetch_idx(flags)
     }
 
     fn translate(

@@ -3,7 +3,7 @@
 //! S-mode, A/D updates, SUM, `sfence.vma`, and the run loop a board uses
 //! (`Engine::run` + [`RiscvSystemCpu::handle_exit`]).
 
-use super::tests::{FakePhys, assemble_at, sv39_tables};
+use super::tests::{FakePhys, LEAF0, ROOT, assemble_at, sv39_tables};
 use super::*;
 use heron_backend::engine::{Engine, EngineConfig, Tier};
 use heron_backend::softmmu::{CodePages, SoftmmuConfig};
@@ -30,7 +30,19 @@ fn run_system(phys: &Arc<FakePhys>, tier: Tier, max_exits: usize) -> (Box<RiscvS
     for _ in 0..max_exits {
         // SAFETY: cpu is a live RiscvSystemCpu used only by this thread.
         let status = unsafe { engine.run(cpu.env()) };
-        if cpu.handle_exit(status) == HartEvent::Wfi {
+        let pc = cpu.cpu.hdr.pc;
+        let ev = cpu.handle_exit(status);
+        if std::env::var_os("HERON_RVSYS_TRACE").is_some() {
+            eprintln!(
+                "{tier:?} {status:?} at {pc:#x} -> {:#x} {:?} kind {} addr {:#x} exc {}",
+                cpu.cpu.hdr.pc,
+                cpu.privs.priv_level,
+                cpu.cpu.hdr.fault_kind,
+                cpu.cpu.hdr.fault_addr,
+                cpu.cpu.exc_cause
+            );
+        }
+        if ev == HartEvent::Wfi {
             return (cpu, true);
         }
     }
@@ -84,7 +96,7 @@ strap:
 fn tables(phys: &FakePhys, leaves: &[u64]) -> u64 {
     let satp_v = sv39_tables(phys, leaves);
     // VPN2 = 2: 0x8000_0000 -> 0x8000_0000, RWX, A, D.
-    phys.write(RAM + 16, (RAM >> 12) << 10 | 0xcf);
+    phys.write(ROOT + 16, (RAM >> 12) << 10 | 0xcf);
     satp_v
 }
 
@@ -172,7 +184,7 @@ fn sv39_walk_faults_ad_and_sum() {
         assert_eq!(slog(&phys, 3).2, 0x4000_2000, "sepc = the target");
         assert_eq!(cpu.cpu.x[15], 0x5555, "read with SUM");
         // A and D of page 0 were set in the guest's page table.
-        let pte0 = phys.read(RAM + 0x2000);
+        let pte0 = phys.read(LEAF0);
         assert_eq!(pte0 & (PTE_A | PTE_D), PTE_A | PTE_D);
     }
 }
@@ -182,7 +194,7 @@ fn sfence_vma_makes_a_changed_pte_visible() {
     let body = "
     li a1, 0x40000000
     ld a2, 0(a1)             # page 0 -> RAM + 0x10000
-    li t0, 0x80002000        # its PTE, through the identity gigapage
+    li t0, 0x80022000        # its PTE, through the identity gigapage
     ld t1, 0(t0)
     li t2, 2 << 10
     add t1, t1, t2           # now -> RAM + 0x12000

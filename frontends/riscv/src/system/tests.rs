@@ -10,6 +10,7 @@ use heron_backend::GuestMemory;
 use heron_backend::interp::{InterpBlock, InterpRegs};
 use heron_backend::jit::{Jit, JitConfig};
 use heron_backend::mem::{PERM_R, PERM_W, PERM_X};
+use heron_backend::softmmu::BusFault;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::AtomicUsize;
@@ -783,11 +784,11 @@ impl PhysMemory for FakePhys {
         // SAFETY: inside the RAM allocation.
         Some(unsafe { (self.ram.as_ptr() as *mut u8).add((off & !0xfff) as usize) })
     }
-    fn io_read(&self, _paddr: u64, _size: u8) -> Result<u64, softmmu_shim::BusFault> {
-        Err(softmmu_shim::BusFault)
+    fn io_read(&self, paddr: u64, _size: u8) -> Result<u64, BusFault> {
+        Err(BusFault { paddr })
     }
-    fn io_write(&self, _paddr: u64, _size: u8, _v: u64) -> Result<(), softmmu_shim::BusFault> {
-        Err(softmmu_shim::BusFault)
+    fn io_write(&self, paddr: u64, _size: u8, _v: u64) -> Result<(), BusFault> {
+        Err(BusFault { paddr })
     }
 }
 
@@ -799,18 +800,23 @@ const PTE_U: u64 = 16;
 const PTE_A: u64 = 64;
 const PTE_D: u64 = 128;
 
-/// Sv39 tables: root at page 0, level-1 table at page 1, level-0 at page 2; maps
-/// 0x4000_0000 + 0x1000*i to 0x8001_0000 + 0x1000*i with the given leaf flags.
+/// Physical address of the Sv39 root table of [`sv39_tables`] (the level-1 and level-0
+/// tables follow it); below it lies room for code.
+pub(crate) const ROOT: u64 = FakePhys::BASE + 0x2_0000;
+/// Physical address of the level-0 PTE of page 0 of [`sv39_tables`].
+pub(crate) const LEAF0: u64 = ROOT + 0x2000;
+
+/// Sv39 tables at [`ROOT`]: maps 0x4000_0000 + 0x1000*i to 0x8001_0000 + 0x1000*i with
+/// the given leaf flags; returns the satp value.
 pub(crate) fn sv39_tables(phys: &FakePhys, leaves: &[u64]) -> u64 {
-    let b = FakePhys::BASE;
     let ptr = |pa: u64| (pa >> 12) << 10 | PTE_V;
-    phys.write(b + 8, ptr(b + 0x1000)); // VPN2 = 1 (0x4000_0000)
-    phys.write(b + 0x1000, ptr(b + 0x2000)); // VPN1 = 0
+    phys.write(ROOT + 8, ptr(ROOT + 0x1000)); // VPN2 = 1 (0x4000_0000)
+    phys.write(ROOT + 0x1000, ptr(LEAF0 & !0xfff)); // VPN1 = 0
     for (i, &fl) in leaves.iter().enumerate() {
-        let pa = b + 0x1_0000 + 0x1000 * i as u64;
-        phys.write(b + 0x2000 + 8 * i as u64, (pa >> 12) << 10 | fl);
+        let pa = FakePhys::BASE + 0x1_0000 + 0x1000 * i as u64;
+        phys.write(LEAF0 + 8 * i as u64, (pa >> 12) << 10 | fl);
     }
-    satp::MODE_SV39 << 60 | (b >> 12)
+    satp::MODE_SV39 << 60 | (ROOT >> 12)
 }
 
 #[test]
@@ -842,15 +848,12 @@ fn mmu_translates_sv39_with_ad_updates_and_records_faults() {
         .unwrap();
     assert_eq!(m.paddr, FakePhys::BASE + 0x1_0000);
     assert!(m.read && !m.write && !m.exec);
-    assert_eq!(phys.read(FakePhys::BASE + 0x2000) & (PTE_A | PTE_D), PTE_A);
+    assert_eq!(phys.read(LEAF0) & (PTE_A | PTE_D), PTE_A);
     let m = mmu
         .translate(env, page(0), Access::Write, mmu_idx::S)
         .unwrap();
     assert!(m.read && m.write);
-    assert_eq!(
-        phys.read(FakePhys::BASE + 0x2000) & (PTE_A | PTE_D),
-        PTE_A | PTE_D
-    );
+    assert_eq!(phys.read(LEAF0) & (PTE_A | PTE_D), PTE_A | PTE_D);
     // User page from S: only with SUM; from U: readable, not writable.
     assert_eq!(
         mmu.translate(env, page(1), Access::Read, mmu_idx::S),
