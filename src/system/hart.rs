@@ -87,10 +87,7 @@ pub fn run_machine(
     shutdown: Arc<Shutdown>,
     console: &ConsoleTarget,
 ) -> Result<Outcome, String> {
-    let code_pages = CodePages::new(
-        heron_machines::riscv_virt::RAM_BASE,
-        cfg.ram_size,
-    );
+    let code_pages = CodePages::new(heron_machines::riscv_virt::RAM_BASE, cfg.ram_size);
     let cp = code_pages.clone();
     let board = Arc::new(super::build_board(
         cfg,
@@ -133,11 +130,14 @@ pub fn run_machine(
     {
         let l = links.clone();
         board
-            .connect_harts(cpus.iter().map(|c| c.privs.irq_lines()).collect(), move |h| {
-                if let Some(link) = l.get(h) {
-                    link.kick();
-                }
-            })
+            .connect_harts(
+                cpus.iter().map(|c| c.privs.irq_lines()).collect(),
+                move |h| {
+                    if let Some(link) = l.get(h) {
+                        link.kick();
+                    }
+                },
+            )
             .map_err(|e| e.to_string())?;
     }
     {
