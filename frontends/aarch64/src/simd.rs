@@ -352,3 +352,6 @@ mod tests;
 
 #[cfg(test)]
 mod qemu_diff;
+
+#[cfg(test)]
+mod guest_run;

@@ -46,6 +46,13 @@ pub(super) struct Runner {
     pub mem: GuestMemory,
     jit: Option<Jit>,
     regs: InterpRegs,
+    /// Translated blocks by guest PC, for [`Runner::run_at`].
+    cache: std::collections::HashMap<u64, Cached>,
+}
+
+enum Cached {
+    Interp(InterpBlock),
+    Jit(*const u8),
 }
 
 extern "C" fn host_fault_handler(signo: i32, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
@@ -97,6 +104,38 @@ impl Runner {
             mem,
             jit,
             regs: InterpRegs::default(),
+            cache: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Run the block at `cpu.hdr.pc`, translating it with `translate` the first time
+    /// (code is never modified by the programs these tests run).
+    pub fn run_at(
+        &mut self,
+        cpu: &mut A64Cpu,
+        translate: impl FnOnce(&GuestMemory) -> heron_backend::Block,
+    ) -> ExitStatus {
+        let pc = cpu.hdr.pc;
+        if !self.cache.contains_key(&pc) {
+            let block = translate(&self.mem);
+            let c = match &mut self.jit {
+                Some(jit) => Cached::Jit(jit.compile(&block).expect("compile").entry),
+                None => Cached::Interp(InterpBlock::new(&block)),
+            };
+            self.cache.insert(pc, c);
+        }
+        let env = cpu as *mut A64Cpu as *mut u8;
+        match (self.cache.get(&pc), &self.jit) {
+            (Some(Cached::Jit(entry)), Some(jit)) => {
+                // SAFETY: env is our live A64Cpu, used by this thread only; the entry was
+                // compiled by this Jit, whose guest range is self.mem's.
+                unsafe { jit.enter(env, *entry) }
+            }
+            (Some(Cached::Interp(ib)), _) => {
+                // SAFETY: as in `run`.
+                unsafe { ib.run(env, &self.mem, &mut self.regs) }
+            }
+            _ => unreachable!("cached block of the wrong tier"),
         }
     }
 
