@@ -262,28 +262,6 @@ fn unallocated_encodings_are_rejected() {
 }
 
 #[test]
-#[ignore = "timing probe"]
-fn helper_cost_probe() {
-    let mut cpu = Box::<A64Cpu>::default();
-    cpu.v[1] = 0x0102_0304_0000_0506_0708_090a_0b0c_0d0e;
-    let env = &mut *cpu as *mut A64Cpu as *mut u8;
-    for (name, insn) in [
-        ("cmeq", 0x4e20_9820u32),
-        ("umaxp", 0x6e20_a400),
-        ("fadd d", 0x1e62_2820),
-        ("fmul s", 0x1e22_0820),
-        ("fmadd d", 0x1f42_0c20),
-    ] {
-        let t = std::time::Instant::now();
-        let n = 2_000_000;
-        for _ in 0..n {
-            std::hint::black_box(fpsimd_helper(env, insn as u64, 0, 0));
-        }
-        eprintln!("{name}: {:.1} ns", t.elapsed().as_nanos() as f64 / n as f64);
-    }
-}
-
-#[test]
 fn crc32_glue_on_both_tiers() {
     use crate::crypto::{crc32, translate_crc32};
     for tier in [Tier::Interp, Tier::Jit] {
