@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
-const IN_SIZE: usize = 512 + 128 + 16;
+const IN_SIZE: usize = 512 + 128 + 24;
 const OUT_SIZE: usize = 512 + 128 + 24;
 
 struct Rng(u64);
@@ -100,6 +100,14 @@ fn random_state(r: &mut Rng) -> [u8; IN_SIZE] {
     s[640..648].copy_from_slice(&fpcr.to_le_bytes());
     let nzcv = r.below(16) << 28;
     s[648..656].copy_from_slice(&nzcv.to_le_bytes());
+    // Initial FPSR: clear, Inexact already set (enables the inline FP fast path), or a
+    // random mix of cumulative flags and QC.
+    let fpsr = match r.below(3) {
+        0 => 0,
+        1 => 0x10,
+        _ => r.next() & 0x0800_009f,
+    };
+    s[656..664].copy_from_slice(&fpsr.to_le_bytes());
     s
 }
 
@@ -203,11 +211,12 @@ _start:
         msr fpcr, x16
         ldr x16, [x20, #648]
         msr nzcv, x16
-        msr fpsr, xzr
+        ldr x16, [x20, #656]
+        msr fpsr, x16
 "#,
     );
     if mem {
-        a.push_str("        add x19, x20, #656\n");
+        a.push_str(&format!("        add x19, x20, #{IN_SIZE}\n"));
         a.push_str("        adrp x18, membuf\n        add x18, x18, :lo12:membuf\n");
         for k in (0..MEM_BUF).step_by(32) {
             a.push_str(&format!(
@@ -380,7 +389,7 @@ fn replay(insn: u32, s: &[u8; IN_SIZE], runner: Option<&mut Runner>) -> [u8; OUT
     let mut x: Vec<u64> = (0..16).map(|i| u64_at(s, 512 + 8 * i)).collect();
     let fpcr = u64_at(s, 640);
     let mut nzcv = u64_at(s, 648);
-    let mut fpsr = 0u64;
+    let mut fpsr = u64_at(s, 656);
     let io = io(insn);
     let rn = ((insn >> 5) & 31) as usize;
     let xn = if io.reads_xn && rn != 31 { x[rn] } else { 0 };
@@ -427,6 +436,7 @@ fn state_cpu(s: &[u8]) -> Box<A64Cpu> {
     }
     cpu.fpcr = u64_at(s, 640);
     cpu.set_nzcv(u64_at(s, 648));
+    cpu.fpsr = u64_at(s, 656);
     cpu
 }
 
@@ -982,10 +992,23 @@ fn qemu_fast_paths() {
         (0xbffe_fc00, 0x2e30_a800), // umaxv/uminv
         (0xbff8_fc00, 0x0f08_8400), // shrn
     ];
+    let fp_forms: [(u32, u32); 6] = [
+        (0xffa0_0c00, 0x1e20_0800), // FP 2-source
+        (0xff80_0000, 0x1f00_0000), // FP 3-source
+        (0xffa0_7c00, 0x1e20_4000), // FP 1-source
+        (0xffa0_fc07, 0x1e20_2000), // FCMP/FCMPE
+        (0xffa0_0c00, 0x1e20_0c00), // FCSEL
+        (0xffa0_1fe0, 0x1e20_1000), // FMOV immediate
+    ];
     let mut r = Rng(0xfa57_0000_1234_0001);
     let mut insns = Vec::new();
     for (m, v) in forms {
         for _ in 0..60 {
+            insns.push((r.next() as u32 & !m) | v);
+        }
+    }
+    for (m, v) in fp_forms {
+        for _ in 0..250 {
             insns.push((r.next() as u32 & !m) | v);
         }
     }
