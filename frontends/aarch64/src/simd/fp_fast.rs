@@ -8,7 +8,8 @@
 //! recorded: NaN operands or results, infinities, division by zero, overflow and
 //! (before-rounding) tininess all fail the result test. Anything else takes the exact
 //! helper. FABS/FNEG/FCSEL/FMOV (immediate) are plain bit operations; FCMP/FCMPE of two
-//! ordered operands (with FZ = 0) raise nothing and set NZCV inline.
+//! ordered operands (with FZ = 0) raise nothing and set NZCV inline. The vector forms of
+//! FADD/FSUB/FMUL/FDIV/FMLA/FMLS (by vector and by element) use the same guard on every lane.
 
 use super::emit_generic;
 use crate::cpu::off;
@@ -45,8 +46,8 @@ fn fpcr_plain(b: &mut Builder) -> Temp {
     b.setcond(Cond::Eq, m, z)
 }
 
-/// I64 1 when the fast path may be used for result `r`.
-fn guard(b: &mut Builder, r: Temp, double: bool) -> Temp {
+/// I64 1 when the result `r` is finite and above the smallest normal in magnitude.
+fn lane_ok(b: &mut Builder, r: Temp, double: bool) -> Temp {
     let (ity, sign, min_normal, inf) = if double {
         (Ty::I64, 1u64 << 63, 1u64 << 52, 0x7ff0_0000_0000_0000u64)
     } else {
@@ -59,12 +60,22 @@ fn guard(b: &mut Builder, r: Temp, double: bool) -> Temp {
     let hi = b.const64(inf);
     let above = b.setcond(Cond::GtU, mag, lo);
     let finite = b.setcond(Cond::LtU, mag, hi);
+    b.bin(BinOp::And, above, finite)
+}
+
+/// I64 1 when FPCR is plain (round to nearest, FZ = 0) and FPSR.IXC is already set.
+fn env_ok(b: &mut Builder) -> Temp {
     let fpsr = b.get_global(Ty::I64, off::FPSR);
     let ixc = b.extract(fpsr, IXC.trailing_zeros() as u8, 1, false);
     let plain = fpcr_plain(b);
-    let ok = b.bin(BinOp::And, above, finite);
-    let ok = b.bin(BinOp::And, ok, ixc);
-    b.bin(BinOp::And, ok, plain)
+    b.bin(BinOp::And, ixc, plain)
+}
+
+/// I64 1 when the fast path may be used for result `r`.
+fn guard(b: &mut Builder, r: Temp, double: bool) -> Temp {
+    let ok = lane_ok(b, r, double);
+    let env = env_ok(b);
+    b.bin(BinOp::And, ok, env)
 }
 
 /// Emit: if guard(r) { V[d] = r } else { generic(insn) }.
@@ -82,9 +93,134 @@ fn guarded(b: &mut Builder, insn: u32, rd: u32, r: Temp, double: bool) {
     b.label(done);
 }
 
+/// Vector FP arithmetic forms handled inline.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mla,
+    Mls,
+}
+
+/// Inline vector FADD/FSUB/FMUL/FDIV/FMLA/FMLS (by vector, or by element `elem` of Rm),
+/// guarded like the scalar forms on every lane.
+fn vector(b: &mut Builder, insn: u32, op: VOp, double: bool, q: bool, rm: u32, elem: Option<u32>) {
+    let rd = insn & 31;
+    let rn = (insn >> 5) & 31;
+    let ty = fty(double);
+    let eb = if double { 8 } else { 4 };
+    let n = if q { 16 / eb } else { 8 / eb };
+    let mut ok = env_ok(b);
+    let mut lanes = Vec::new();
+    for i in 0..n {
+        let x = b.get_global(ty, off::v(rn) + i * eb);
+        let y = b.get_global(ty, off::v(rm) + elem.unwrap_or(i) * eb);
+        let r = match op {
+            VOp::Add => b.bin(BinOp::FAdd, x, y),
+            VOp::Sub => b.bin(BinOp::FSub, x, y),
+            VOp::Mul => b.bin(BinOp::FMul, x, y),
+            VOp::Div => b.bin(BinOp::FDiv, x, y),
+            VOp::Mla | VOp::Mls => {
+                let d = b.get_global(ty, off::v(rd) + i * eb);
+                let x = if op == VOp::Mls {
+                    b.un(UnOp::FNeg, x)
+                } else {
+                    x
+                };
+                b.fma(x, y, d)
+            }
+        };
+        let l = lane_ok(b, r, double);
+        ok = b.bin(BinOp::And, ok, l);
+        lanes.push(r);
+    }
+    let slow = b.new_label();
+    let done = b.new_label();
+    let z = b.const64(0);
+    let bad = b.setcond(Cond::Eq, ok, z);
+    b.br_cond(bad, slow);
+    let ity = if double { Ty::I64 } else { Ty::I32 };
+    let mut acc: Option<Temp> = None;
+    for (i, r) in lanes.into_iter().enumerate() {
+        let bits = b.conv(ConvOp::Bitcast, r, ity);
+        let w = b.zext(bits, Ty::I128);
+        let w = if i == 0 {
+            w
+        } else {
+            let sh = b.const_(Ty::I128, (i as u32 * eb * 8) as u64);
+            b.bin(BinOp::Shl, w, sh)
+        };
+        acc = Some(match acc {
+            None => w,
+            Some(a) => b.bin(BinOp::Or, a, w),
+        });
+    }
+    if let Some(v) = acc {
+        b.set_global(Ty::I128, off::v(rd), v);
+    }
+    b.br(done);
+    b.label(slow);
+    emit_generic(b, insn);
+    b.label(done);
+}
+
+/// Match the vector FP forms; true when handled (IR emitted). Binary literals are grouped
+/// by encoding field (U, a, opcode).
+#[allow(clippy::unusual_byte_groupings)]
+fn translate_vector(b: &mut Builder, insn: u32) -> bool {
+    let q = insn & (1 << 30) != 0;
+    let double = insn & (1 << 22) != 0;
+    if double && !q {
+        return false;
+    }
+    let rm = (insn >> 16) & 31;
+    if insn & 0x9f20_0400 == 0x0e20_0400 {
+        // three same: key = U : a : opcode
+        let key = (insn >> 29 & 1) << 6 | (insn >> 23 & 1) << 5 | (insn >> 11) & 31;
+        let op = match key {
+            0b0_0_11010 => VOp::Add,
+            0b0_1_11010 => VOp::Sub,
+            0b1_0_11011 => VOp::Mul,
+            0b1_0_11111 => VOp::Div,
+            0b0_0_11001 => VOp::Mla,
+            0b0_1_11001 => VOp::Mls,
+            _ => return false,
+        };
+        vector(b, insn, op, double, q, rm, None);
+        return true;
+    }
+    if insn & 0xbf80_0400 == 0x0f80_0000 {
+        // by element (U = 0): FMLA 0001, FMLS 0101, FMUL 1001
+        let op = match (insn >> 12) & 15 {
+            0b0001 => VOp::Mla,
+            0b0101 => VOp::Mls,
+            0b1001 => VOp::Mul,
+            _ => return false,
+        };
+        let h = (insn >> 11) & 1;
+        let l = (insn >> 21) & 1;
+        let idx = if double {
+            if l != 0 {
+                return false;
+            }
+            h
+        } else {
+            h << 1 | l
+        };
+        vector(b, insn, op, double, q, rm, Some(idx));
+        return true;
+    }
+    false
+}
+
 /// Emit inline IR for `insn` when it is one of the scalar-FP fast forms; false otherwise
 /// (nothing emitted).
 pub fn translate(b: &mut Builder, insn: u32) -> bool {
+    if insn & 0x1e00_0000 == 0x0e00_0000 && insn >> 31 == 0 && translate_vector(b, insn) {
+        return true;
+    }
     let rd = insn & 31;
     let rn = (insn >> 5) & 31;
     let rm = (insn >> 16) & 31;
