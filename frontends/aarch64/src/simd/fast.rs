@@ -1,6 +1,7 @@
 //! Inline IR for the Advanced SIMD instructions on the hot paths of glibc's string and
 //! memory functions and of register moves: bitwise ops, NOT, FMOV (general and register),
-//! UMOV/INS/DUP, modified immediates, CMEQ on bytes (exact SWAR), EXT, and pure helpers
+//! UMOV/INS/DUP, modified immediates, CMEQ on bytes, ADD/SUB and SHL/USHR by immediate
+//! (exact SWAR on 128 bits), EXT, and pure helpers
 //! (no guest-state access, so the JIT keeps its cached registers) for the byte pairwise ops
 //! UMAXP/UMINP/ADDP, the across-lane UMAXV/UMINV/ADDV and SHRN from halfwords. Everything
 //! else goes through the generic executor. The differential tests replay these through the
@@ -69,6 +70,17 @@ fn replicate(b: &mut Builder, x: Temp, es: u32) -> Temp {
         w *= 2;
     }
     r
+}
+
+/// `x` (an `es`-bit lane value) replicated across 128 bits.
+fn lane_pattern(es: u32, x: u64) -> u128 {
+    let mut v = 0u128;
+    let mut i = 0;
+    while i < 128 {
+        v |= (x as u128) << i;
+        i += es;
+    }
+    v
 }
 
 /// V[d] after the instruction on scratch state whose registers all hold `fill`: the
@@ -408,6 +420,65 @@ pub fn translate(b: &mut Builder, insn: u32) -> bool {
         let r = b.call(&H_ACROSS8, &[al, ah, k]);
         let v = b.zext(r, Ty::I128);
         vset(b, rd, v, true);
+        true
+    } else if insn & 0x9f20_fc00 == 0x0e20_8400 {
+        // ADD / SUB (vector), any lane size (SWAR on 128 bits)
+        let size = (insn >> 22) & 3;
+        if size == 3 && !q {
+            return false;
+        }
+        let es = 8u32 << size;
+        let h = lane_pattern(es, 1u64 << (es - 1));
+        let hk = c128(b, h);
+        let a = vget(b, rn);
+        let m = vget(b, rm);
+        let v = if insn & (1 << 29) == 0 {
+            // ((a & ~H) + (m & ~H)) ^ ((a ^ m) & H)
+            let a0 = b.bin(BinOp::AndNot, a, hk);
+            let m0 = b.bin(BinOp::AndNot, m, hk);
+            let s0 = b.bin(BinOp::Add, a0, m0);
+            let x = b.bin(BinOp::Xor, a, m);
+            let x = b.bin(BinOp::And, x, hk);
+            b.bin(BinOp::Xor, s0, x)
+        } else {
+            // ((a | H) - (m & ~H)) ^ ((a ^ ~m) & H)
+            let a1 = b.bin(BinOp::Or, a, hk);
+            let m0 = b.bin(BinOp::AndNot, m, hk);
+            let d0 = b.bin(BinOp::Sub, a1, m0);
+            let x = b.bin(BinOp::XorNot, a, m);
+            let x = b.bin(BinOp::And, x, hk);
+            b.bin(BinOp::Xor, d0, x)
+        };
+        vset(b, rd, v, q);
+        true
+    } else if (insn & 0xbf80_fc00 == 0x0f00_5400 || insn & 0xbf80_fc00 == 0x2f00_0400)
+        && (insn >> 19) & 15 != 0
+    {
+        // SHL / USHR by immediate (vector)
+        let immh = (insn >> 19) & 15;
+        let hb = 31 - immh.leading_zeros();
+        let es = 8u32 << hb;
+        if es == 64 && !q {
+            return false;
+        }
+        let immhb = (insn >> 16) & 127;
+        let a = vget(b, rn);
+        let lane = if es == 64 { u64::MAX } else { (1u64 << es) - 1 };
+        let v = if insn & (1 << 29) == 0 {
+            let sh = immhb - es;
+            let k = b.const_(Ty::I128, sh as u64);
+            let t = b.bin(BinOp::Shl, a, k);
+            let mk = c128(b, lane_pattern(es, (lane << sh) & lane));
+            b.bin(BinOp::And, t, mk)
+        } else {
+            let sh = 2 * es - immhb;
+            let k = b.const_(Ty::I128, sh as u64);
+            let t = b.bin(BinOp::ShrU, a, k);
+            let keep = if sh >= es { 0 } else { lane >> sh };
+            let mk = c128(b, lane_pattern(es, keep));
+            b.bin(BinOp::And, t, mk)
+        };
+        vset(b, rd, v, q);
         true
     } else if insn & 0xbff8_fc00 == 0x0f08_8400 {
         // SHRN / SHRN2 .8b/.16b from .8h

@@ -1010,7 +1010,7 @@ fn qemu_structure_loads_stores() {
 /// Random operands of the inline fast-path forms (see `fast`), every one also on the JIT.
 #[test]
 fn qemu_fast_paths() {
-    let forms: [(u32, u32); 16] = [
+    let forms: [(u32, u32); 19] = [
         (0x9f20_fc00, 0x0e20_1c00), // logic
         (0xbfff_fc00, 0x2e20_5800), // not
         (0x7fff_fc00, 0x1e26_0000), // fmov w/x <-> s/d, fmov reg (varied below)
@@ -1027,6 +1027,9 @@ fn qemu_fast_paths() {
         (0xbfe0_ec00, 0x0e20_ac00), // uminp/addp (U random)
         (0xbffe_fc00, 0x2e30_a800), // umaxv/uminv
         (0xbff8_fc00, 0x0f08_8400), // shrn
+        (0x9f20_fc00, 0x0e20_8400), // add/sub vector
+        (0xbf80_fc00, 0x0f00_5400), // shl #imm
+        (0xbf80_fc00, 0x2f00_0400), // ushr #imm
     ];
     let fp_forms: [(u32, u32); 15] = [
         (0xbfa0_fc00, 0x0e20_d400), // FADD vector
