@@ -206,17 +206,17 @@ mod tests {
 /// of the feature is translated.
 pub mod features {
     /// Scalar floating point (FP) and half-precision conversions.
-    pub const FP: bool = false;
+    pub const FP: bool = true;
     /// Advanced SIMD.
-    pub const ASIMD: bool = false;
+    pub const ASIMD: bool = true;
     /// AES instructions.
-    pub const AES: bool = false;
+    pub const AES: bool = true;
     /// PMULL/PMULL2 on 64-bit lanes.
-    pub const PMULL: bool = false;
-    pub const SHA1: bool = false;
-    pub const SHA2: bool = false;
+    pub const PMULL: bool = true;
+    pub const SHA1: bool = true;
+    pub const SHA2: bool = true;
     pub const SHA512: bool = false;
-    pub const CRC32: bool = false;
+    pub const CRC32: bool = true;
     /// LSE atomics (CAS, CASP, SWP, LD<op>).
     pub const ATOMICS: bool = true;
     /// LDAPR (RCpc loads).

@@ -5,6 +5,8 @@
 pub mod cpu;
 pub mod crypto;
 pub mod disas;
+pub mod fp;
+pub mod fpu;
 pub mod simd;
 pub mod translate;
 
