@@ -33,6 +33,9 @@ pub fn exec_any(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Und
     if crate::crypto::is_crypto(insn) {
         return crate::crypto::exec(r, insn);
     }
+    if crate::crypto::is_crypto_v82(insn) {
+        return crate::crypto::exec_v82(r, insn);
+    }
     exec::exec(r, insn, xn)
 }
 

@@ -388,7 +388,11 @@ stubs:
     assert!(st.success(), "linker failed");
     let out = Command::new("qemu-aarch64")
         .current_dir(&dir)
-        .args(["-cpu", "cortex-a72", "./t"])
+        .args([
+            "-cpu",
+            if tag == "v82" { "max" } else { "cortex-a72" },
+            "./t",
+        ])
         .output()
         .expect("qemu");
     assert!(out.status.success(), "qemu run failed: {out:?}");
@@ -610,8 +614,10 @@ fn qemu_random_group() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
+    // The Armv8.2 crypto group (op0 = 1100) is compared with `-cpu max` in qemu_crypto_v82.
     let insns: Vec<u32> = (0..n)
         .map(|_| (r.next() as u32 & !0x0e00_0000) | 0x0e00_0000)
+        .filter(|w| w >> 24 != 0xce)
         .collect();
     check(insns, "rand", 7);
 }
@@ -1061,4 +1067,27 @@ fn qemu_fast_paths() {
         }
     }
     check(insns, "fast", 1);
+}
+
+/// SHA512H/H2/SU0/SU1, EOR3, BCAX, RAX1, XAR against `qemu-aarch64 -cpu max`.
+#[test]
+fn qemu_crypto_v82() {
+    let forms: [(u32, u32); 8] = [
+        (0xffe0_fc00, 0xce60_8000), // SHA512H
+        (0xffe0_fc00, 0xce60_8400), // SHA512H2
+        (0xffe0_fc00, 0xce60_8800), // SHA512SU1
+        (0xffe0_fc00, 0xce60_8c00), // RAX1
+        (0xffff_fc00, 0xcec0_8000), // SHA512SU0
+        (0xffe0_8000, 0xce00_0000), // EOR3
+        (0xffe0_8000, 0xce20_0000), // BCAX
+        (0xffe0_0000, 0xce80_0000), // XAR
+    ];
+    let mut r = Rng(0x5a51_2000_0000_0001);
+    let mut insns = Vec::new();
+    for (m, v) in forms {
+        for _ in 0..40 {
+            insns.push((r.next() as u32 & !m) | v);
+        }
+    }
+    check(insns, "v82", 1);
 }

@@ -252,12 +252,12 @@ fn structure_loads_and_stores_on_both_tiers() {
 #[test]
 fn unallocated_encodings_are_rejected() {
     let mut b = Builder::new(PC);
-    // FP16 fadd h0, h1, h2 (no FEAT_FP16), fmov with ftype 10, ld4 with .1d, sha512h.
+    // FP16 fadd h0, h1, h2 (no FEAT_FP16), fmov with ftype 10, ld4 with .1d, SM3SS1 (no SM3).
     for w in [0x1ee2_2820u32, 0x1ea2_2820] {
         assert!(!translate_fp_simd(&mut b, w, PC), "{w:#x}");
     }
     assert!(!translate_ldst_struct(&mut b, 0x0c40_0c00, PC));
-    assert!(!translate_fp_simd(&mut b, 0xce60_8000, PC));
+    assert!(!translate_fp_simd(&mut b, 0xce40_0000, PC));
     assert!(b.block.ops.is_empty());
 }
 
