@@ -97,6 +97,14 @@ pub struct EngineStats {
     pub code_flushes: u64,
     pub code_bytes: usize,
     pub code_capacity: usize,
+    /// System mode: TLB fills by the slow path (= TLB misses that translated).
+    pub tlb_fills: u64,
+    /// System mode: guest accesses that took the softmmu slow path (misses, MMIO, page
+    /// crossings, writes to code pages; in the interpreter every access). Accesses served
+    /// by the JIT's inline hit path are not counted.
+    pub tlb_slow_accesses: u64,
+    /// System mode: translation blocks dropped because their code page was written.
+    pub code_page_invalidations: u64,
 }
 
 impl std::fmt::Display for EngineStats {
@@ -122,7 +130,15 @@ impl std::fmt::Display for EngineStats {
             self.code_bytes, self.code_capacity
         )?;
         writeln!(f, "code buffer flushes    {}", self.buffer_flushes)?;
-        write!(f, "translation flushes    {}", self.code_flushes)
+        write!(f, "translation flushes    {}", self.code_flushes)?;
+        if self.tlb_fills != 0 || self.tlb_slow_accesses != 0 {
+            write!(
+                f,
+                "\nsoftmmu TLB fills      {}\nsoftmmu slow accesses  {} (inline JIT hits not counted)\nSMC/DMA TB drops       {}",
+                self.tlb_fills, self.tlb_slow_accesses, self.code_page_invalidations
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -403,6 +419,9 @@ impl Engine {
             }
         }
         for k in drop_keys {
+            if self.tbs.contains_key(&k) {
+                self.stats.code_page_invalidations += 1;
+            }
             self.remove_tb(k);
         }
         if clear {
@@ -418,6 +437,22 @@ impl Engine {
     /// `env` points to the frontend's `#[repr(C)]` CPU state (a [`CpuHeader`] first), valid
     /// and used only by this thread for the duration of the call.
     pub unsafe fn run(&mut self, env: *mut u8) -> ExitStatus {
+        // SAFETY: the caller's contract.
+        let status = unsafe { self.run_blocks(env) };
+        if let Mode::System(sys) = &self.mode {
+            let tlb = sys.cfg.tlb(env);
+            // SAFETY: env holds its Tlb (new_system's contract).
+            unsafe {
+                self.stats.tlb_fills = (*tlb).fills();
+                self.stats.tlb_slow_accesses = (*tlb).slow_accesses();
+            }
+        }
+        status
+    }
+
+    /// # Safety
+    /// As for [`Engine::run`].
+    unsafe fn run_blocks(&mut self, env: *mut u8) -> ExitStatus {
         let hdr = env as *mut CpuHeader;
         // Slot through which the previous JIT block left, to be chained to the next block.
         let mut pending_slot: usize = 0;
