@@ -15,7 +15,7 @@ use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
 use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
 use crate::mem::{GuestMemory, MemFault};
-use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb};
+use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -183,8 +183,11 @@ enum Mode {
 /// System-mode state of an engine.
 struct SysState {
     cfg: SoftmmuConfig,
-    /// `Tlb::flush_count` when the virtual-PC caches were last cleared.
-    tlb_flushes: u64,
+    /// TLB flush counters last seen (`Tlb::flushes_since`).
+    tlb_seen: (u64, u64),
+    /// Virtual pages with entries in the jump cache or the JIT jump table: a flush of
+    /// another page leaves those caches alone.
+    cached_pages: rustc_hash::FxHashSet<u64>,
     /// Position in the CodePages invalidation log.
     log_cursor: u64,
     /// TBs by physical code page.
@@ -249,7 +252,8 @@ impl Engine {
             guest,
             Mode::System(Box::new(SysState {
                 cfg: sys,
-                tlb_flushes: 0,
+                tlb_seen: (0, 0),
+                cached_pages: Default::default(),
                 log_cursor,
                 page_tbs: FxHashMap::default(),
                 tlb: std::ptr::null_mut(),
@@ -356,11 +360,15 @@ impl Engine {
         if let Mode::System(sys) = &mut self.mode {
             sys.page_tbs.clear();
             sys.slot_src.clear();
+            sys.cached_pages.clear();
         }
     }
 
     /// Forget every cached virtual-PC -> block association (jump cache, JIT jump table).
     fn clear_pc_caches(&mut self) {
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.clear();
+        }
         self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
         self.jump_flags = None;
         if let Some(jit) = &mut self.jit {
@@ -398,9 +406,11 @@ impl Engine {
             sys.tlb = tlb;
         }
         // SAFETY: env holds a live Tlb at tlb_offset (new_system's contract).
-        let flushes = unsafe { (*tlb).flush_count() };
-        let mut clear = flushes != sys.tlb_flushes;
-        sys.tlb_flushes = flushes;
+        let mut clear = match unsafe { (*tlb).flushes_since(&mut sys.tlb_seen) } {
+            TlbFlushes::None => false,
+            TlbFlushes::All => true,
+            TlbFlushes::Pages(pages) => pages.iter().any(|p| sys.cached_pages.contains(p)),
+        };
         let mut drop_keys = Vec::new();
         match sys.cfg.code_pages.invalidations_since(&mut sys.log_cursor) {
             Invalidations::None => {}
@@ -607,6 +617,9 @@ impl Engine {
             }
         };
         self.jump_cache[idx] = (pc, flags, ptr);
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.insert(pc & PAGE_MASK);
+        }
         Ok(ptr)
     }
 

@@ -91,10 +91,28 @@ pub struct Tlb {
     /// Guest-physical page of each valid entry (slow path and code protection only).
     phys: [[u64; TLB_ENTRIES]; MAX_MMU_IDX],
     flushes: u64,
+    /// Flushes of more than one page (flush_all, flush_mmu_idx).
+    full_flushes: u64,
+    /// Single-page flushes, and the last [`PAGE_FLUSH_LOG`] pages flushed (entry `n` at
+    /// `n % PAGE_FLUSH_LOG`), so the engine can keep virtual-PC caches of other pages.
+    page_flushes: u64,
+    flushed_pages: [u64; PAGE_FLUSH_LOG],
     /// Slow-path fills (translator calls that succeeded), for `-d stats`.
     fills: u64,
     /// Slow-path entries (every access the fast path could not serve, including MMIO).
     slow: u64,
+}
+
+/// Single-page flushes remembered by a [`Tlb`].
+pub(crate) const PAGE_FLUSH_LOG: usize = 8;
+
+/// What changed in a TLB since an observer last looked (see [`Tlb::flushes_since`]).
+pub(crate) enum TlbFlushes<'a> {
+    None,
+    /// Only these virtual pages were flushed.
+    Pages(&'a [u64]),
+    /// Too much to tell: treat every virtual address as remapped.
+    All,
 }
 
 impl Default for Tlb {
@@ -129,6 +147,9 @@ impl Tlb {
             entries: [[TlbEntry::INVALID; TLB_ENTRIES]; MAX_MMU_IDX],
             phys: [[u64::MAX; TLB_ENTRIES]; MAX_MMU_IDX],
             flushes: 0,
+            full_flushes: 0,
+            page_flushes: 0,
+            flushed_pages: [0; PAGE_FLUSH_LOG],
             fills: 0,
             slow: 0,
         }
@@ -161,6 +182,7 @@ impl Tlb {
             }
         }
         self.flushes += 1;
+        self.full_flushes += 1;
     }
 
     /// Invalidate the entries of the page holding `vaddr` in every MMU index.
@@ -178,6 +200,8 @@ impl Tlb {
                 unsafe { Tlb::store_entry(t, i, j, TlbEntry::INVALID, u64::MAX) };
             }
         }
+        self.flushed_pages[self.page_flushes as usize % PAGE_FLUSH_LOG] = page;
+        self.page_flushes += 1;
         self.flushes += 1;
     }
 
@@ -193,6 +217,28 @@ impl Tlb {
             unsafe { Tlb::store_entry(t, i, j, TlbEntry::INVALID, u64::MAX) };
         }
         self.flushes += 1;
+        self.full_flushes += 1;
+    }
+
+    /// Which virtual pages were flushed since an observer saw `*seen` = (full flushes,
+    /// page flushes); updates `*seen`.
+    pub(crate) fn flushes_since(&self, seen: &mut (u64, u64)) -> TlbFlushes<'_> {
+        let (full, pages) = *seen;
+        *seen = (self.full_flushes, self.page_flushes);
+        if full != self.full_flushes || self.page_flushes - pages > PAGE_FLUSH_LOG as u64 {
+            return TlbFlushes::All;
+        }
+        if pages == self.page_flushes {
+            return TlbFlushes::None;
+        }
+        let a = pages as usize % PAGE_FLUSH_LOG;
+        let b = self.page_flushes as usize % PAGE_FLUSH_LOG;
+        if a < b {
+            TlbFlushes::Pages(&self.flushed_pages[a..b])
+        } else {
+            // Wrapped: report all remembered pages (a superset is harmless).
+            TlbFlushes::Pages(&self.flushed_pages[..])
+        }
     }
 
     /// Number of flushes so far (the engine clears its virtual-PC caches when it changes).

@@ -752,6 +752,22 @@ fn tlb_flushes_invalidate_entries() {
     t.flush_mmu_idx(1);
     assert_eq!(t.entry(1, 0), TlbEntry::INVALID);
     assert_eq!(entry_offset(1, 2), (TLB_ENTRIES + 2) * 32);
+    let mut seen = (0, 0);
+    let mut t = Tlb::new();
+    assert!(matches!(t.flushes_since(&mut seen), TlbFlushes::None));
+    t.flush_page(0x7123);
+    t.flush_page(0x9000);
+    match t.flushes_since(&mut seen) {
+        TlbFlushes::Pages(p) => assert_eq!(p, &[0x7000, 0x9000]),
+        _ => panic!("expected two pages"),
+    }
+    for k in 0..PAGE_FLUSH_LOG as u64 + 1 {
+        t.flush_page(k << PAGE_BITS);
+    }
+    assert!(matches!(t.flushes_since(&mut seen), TlbFlushes::All));
+    t.flush_all();
+    assert!(matches!(t.flushes_since(&mut seen), TlbFlushes::All));
+    assert!(matches!(t.flushes_since(&mut seen), TlbFlushes::None));
 }
 
 #[test]
