@@ -11,6 +11,8 @@
 //! direct chaining only links blocks on the same virtual page, and the jump cache and JIT
 //! jump table are cleared whenever the vCPU's [`crate::softmmu::Tlb`] is flushed.
 
+use crate::debug::EntryAction;
+use crate::instrument::{InstrConfig, InstrState};
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
 use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
@@ -54,6 +56,12 @@ pub struct Trace {
     pub exec: bool,
     pub nochain: bool,
     pub stats: bool,
+    /// Log the guest registers at each block entry (turns chaining off).
+    pub cpu: bool,
+    /// Count guest instructions (instrumentation; [`Engine::icount`]).
+    pub icount: bool,
+    /// Log every guest memory access on the `memtrace` target (instrumentation).
+    pub memtrace: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -200,14 +208,14 @@ struct SysState {
 
 /// The execution engine of one vCPU.
 pub struct Engine {
-    guest: Arc<dyn Guest>,
+    pub(crate) guest: Arc<dyn Guest>,
     mode: Mode,
-    cfg: EngineConfig,
-    jit: Option<Jit>,
+    pub(crate) cfg: EngineConfig,
+    pub(crate) jit: Option<Jit>,
     tbs: FxHashMap<TbKey, Box<Tb>>,
     /// Direct-mapped cache by PC of raw pointers into `tbs`' boxes (cleared with `tbs`).
     jump_cache: Vec<(u64, u64, *mut Tb)>,
-    regs: InterpRegs,
+    pub(crate) regs: InterpRegs,
     generation: u64,
     /// The code buffer is full: drop all translations before the next block.
     flush_pending: bool,
@@ -219,6 +227,12 @@ pub struct Engine {
     /// generated code never continues under different flags. (User mode: flags always 0.)
     jump_flags: Option<u64>,
     stats: EngineStats,
+    /// Debugger state of this vCPU (see [`crate::debug`]).
+    pub(crate) debug: Option<crate::debug::VcpuDebug>,
+    /// Which instrumentation hooks translations get, and the state they update (boxed: its
+    /// address is baked into instrumented blocks).
+    pub(crate) instr_cfg: InstrConfig,
+    pub(crate) instr: Box<InstrState>,
 }
 
 // SAFETY: the raw pointers (jump cache into `tbs`' boxes, the registered TLB) are only
@@ -272,6 +286,38 @@ impl Engine {
         Ok(e)
     }
 
+    /// Translate the block at `pc` into `b` without caching it (debugger single steps),
+    /// fetching through this engine's memory mode.
+    pub(crate) fn translate_uncached(
+        &self,
+        env: *mut u8,
+        pc: u64,
+        flags: u64,
+        b: &mut crate::Builder,
+    ) -> Result<(), TranslateError> {
+        match &self.mode {
+            Mode::User(mem) => self.guest.translate(pc, flags, &**mem, b),
+            Mode::System(sys) => {
+                let fetch = SysFetch::new(&sys.cfg, env, self.guest.fetch_mmu_idx(flags));
+                self.guest.translate(pc, flags, &fetch, b)
+            }
+        }
+    }
+
+    /// Interpret `ib` in this engine's memory mode.
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    pub(crate) unsafe fn interp_run(&mut self, ib: &InterpBlock, env: *mut u8) -> ExitStatus {
+        // SAFETY: the caller's contract; the interpreter checks guest accesses.
+        unsafe {
+            match &self.mode {
+                Mode::User(mem) => ib.run(env, mem, &mut self.regs),
+                Mode::System(sys) => ib.run_system(env, &sys.cfg, &mut self.regs),
+            }
+        }
+    }
+
     /// The softmmu configuration of a system-mode engine.
     pub fn softmmu(&self) -> Option<&SoftmmuConfig> {
         match &self.mode {
@@ -310,8 +356,17 @@ impl Engine {
         };
         let mut jit = jit;
         if let Some(j) = &mut jit {
-            j.set_self_loops(!cfg.trace.nochain && !cfg.trace.exec);
+            j.set_self_loops(!cfg.trace.nochain && !cfg.trace.exec && !cfg.trace.cpu);
         }
+        let instr = Box::new(InstrState {
+            memtrace: cfg.trace.memtrace,
+            ..InstrState::default()
+        });
+        let instr_cfg = InstrConfig {
+            icount: cfg.trace.icount,
+            mem: cfg.trace.memtrace,
+            watch: false,
+        };
         Ok(Engine {
             guest,
             mode,
@@ -323,6 +378,9 @@ impl Engine {
             flush_pending: false,
             jump_flags: None,
             stats: EngineStats::default(),
+            debug: None,
+            instr_cfg,
+            instr,
             cfg,
         })
     }
@@ -347,6 +405,16 @@ impl Engine {
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v.truncate(n);
         v
+    }
+
+    /// Guest instructions started so far on this vCPU (with `Trace::icount`; else 0).
+    pub fn icount(&self) -> u64 {
+        self.instr.icount
+    }
+
+    /// Guest memory accesses seen by the memory hook (with `Trace::memtrace` or watchpoints).
+    pub fn mem_accesses(&self) -> u64 {
+        self.instr.mem_accesses
     }
 
     /// Drop every translation of this engine.
@@ -484,6 +552,14 @@ impl Engine {
             // SAFETY: env is valid per this function's contract.
             let pc = unsafe { (*hdr).pc };
             let flags = self.guest.tb_flags(env);
+            if self.debug.is_some()
+                && let EntryAction::Return(status) = self.debug_block_entry(env, pc, flags)
+            {
+                return status;
+            }
+            if self.cfg.trace.cpu {
+                tracing::info!(target: "cpu", "{}", self.guest.dump_state(env));
+            }
             // SAFETY: as above.
             let tb = match unsafe { self.lookup(env, pc, flags) } {
                 Ok(tb) => tb,
@@ -506,7 +582,11 @@ impl Engine {
             }
             tb.total_runs += 1;
             let status = if let Some(cb) = &tb.jit {
-                let chaining = !self.cfg.trace.nochain && !self.cfg.trace.exec;
+                let chaining = !self.cfg.trace.nochain
+                    && !self.cfg.trace.exec
+                    && !self.cfg.trace.cpu
+                    && !self.instr_cfg.watch
+                    && self.debug.as_ref().is_none_or(|d| d.chaining_allowed());
                 let jit = self.jit.as_mut().expect("JIT block without a JIT");
                 if chaining {
                     if self.jump_flags != Some(flags) {
@@ -563,6 +643,11 @@ impl Engine {
                 }
                 status
             };
+            if status == ExitStatus::Interrupted
+                && let Some(status) = self.debug_watch_exit(env, flags)
+            {
+                return status;
+            }
             if status != ExitStatus::Next {
                 return status;
             }
@@ -637,6 +722,9 @@ impl Engine {
         let (pc, _, flags) = key;
         let start = Instant::now();
         let mut b = crate::Builder::new(pc);
+        if let Some(d) = &self.debug {
+            b.stop_pcs = d.stop_pcs();
+        }
         let mut page2 = None;
         let mut in_asm_bytes = Vec::new();
         match &mut self.mode {
@@ -680,7 +768,11 @@ impl Engine {
                 }
             }
         }
-        let block = b.finish();
+        let mut block = b.finish();
+        if self.instr_cfg.any() {
+            let st: *mut InstrState = &mut *self.instr;
+            block = crate::instrument::instrument(&block, self.instr_cfg, st);
+        }
         if cfg!(debug_assertions)
             && let Err(e) = crate::verify::verify(&block)
         {
