@@ -14,7 +14,7 @@
 
 use crate::mem::MemFault;
 use crate::{CodeFetch, FaultKind};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub const PAGE_BITS: u32 = 12;
@@ -335,6 +335,8 @@ pub trait PhysMemory: Send + Sync {
 
 /// Slots of the invalidation log (pages written since they held code).
 const LOG_SIZE: usize = 1024;
+/// log2 of the granule of code tracking inside a page (64 bytes: 64 granules per page).
+const CHUNK_BITS: u32 = 6;
 
 /// Shared by all vCPUs of one machine: which RAM pages hold translated code. A write to such
 /// a page (by any vCPU's store slow path, or by device DMA through [`CodePages::notify_write`])
@@ -342,8 +344,10 @@ const LOG_SIZE: usize = 1024;
 pub struct CodePages {
     ram_base: u64,
     pages: u64,
-    /// One byte per RAM page: nonzero while some engine may hold a translation of it.
-    code: Box<[AtomicU8]>,
+    /// One word per RAM page: bit k set while some engine may hold a translation of code
+    /// in bytes [64k, 64k + 64) of the page. Writes elsewhere in the page (data sharing a
+    /// page with code) invalidate nothing.
+    code: Box<[AtomicU64]>,
     /// Ring of invalidated physical page addresses; entry `n` is at `n % LOG_SIZE`.
     log: Box<[AtomicU64]>,
     /// Entries ever logged.
@@ -380,7 +384,7 @@ impl CodePages {
         Arc::new(CodePages {
             ram_base: ram_base & PAGE_MASK,
             pages,
-            code: (0..pages).map(|_| AtomicU8::new(0)).collect(),
+            code: (0..pages).map(|_| AtomicU64::new(0)).collect(),
             log: (0..LOG_SIZE).map(|_| AtomicU64::new(0)).collect(),
             log_len: AtomicU64::new(0),
             log_lock: Mutex::new(()),
@@ -391,6 +395,14 @@ impl CodePages {
     fn page_index(&self, paddr: u64) -> Option<usize> {
         let p = paddr.checked_sub(self.ram_base)? >> PAGE_BITS;
         (p < self.pages).then_some(p as usize)
+    }
+
+    /// Chunk bits of the bytes [paddr, paddr + len) that lie in paddr's page (len > 0).
+    fn chunk_bits(paddr: u64, len: u64) -> u64 {
+        let off = paddr & !PAGE_MASK;
+        let end = (off + len).min(PAGE_SIZE) - 1;
+        let (a, b) = (off >> CHUNK_BITS, end >> CHUNK_BITS);
+        (u64::MAX >> (63 - b)) & (u64::MAX << a)
     }
 
     /// Whether the page holding `paddr` may hold translated code.
@@ -406,20 +418,21 @@ impl CodePages {
         if len == 0 {
             return;
         }
-        let first = paddr & PAGE_MASK;
-        let last = paddr.saturating_add(len - 1) & PAGE_MASK;
-        let mut page = first;
+        let end = paddr.saturating_add(len - 1);
+        let mut a = paddr;
         loop {
+            let page = a & PAGE_MASK;
+            let bits = CodePages::chunk_bits(a, end - a + 1);
             if let Some(i) = self.page_index(page)
-                && self.code[i].load(Ordering::Relaxed) != 0
+                && self.code[i].load(Ordering::SeqCst) & bits != 0
                 && self.code[i].swap(0, Ordering::SeqCst) != 0
             {
                 self.log_page(page);
             }
-            if page >= last {
+            if page >= end & PAGE_MASK {
                 break;
             }
-            page += PAGE_SIZE;
+            a = page + PAGE_SIZE;
         }
     }
 
@@ -456,14 +469,16 @@ impl CodePages {
         Invalidations::Pages(pages)
     }
 
-    /// Record that an engine is about to translate code from the RAM page holding `paddr`:
-    /// from now on stores to it take the slow path in every registered TLB.
-    pub(crate) fn mark_code(&self, paddr: u64) {
+    /// Record that an engine is about to translate code from RAM [paddr, paddr + len)
+    /// (within one page): from now on stores to the page take the slow path in every
+    /// registered TLB, and those that touch these bytes invalidate the page's translations.
+    pub(crate) fn mark_code(&self, paddr: u64, len: u64) {
         let Some(i) = self.page_index(paddr) else {
             return;
         };
-        if self.code[i].load(Ordering::Relaxed) != 0 || self.code[i].swap(1, Ordering::SeqCst) != 0
-        {
+        let bits = CodePages::chunk_bits(paddr, len.max(1));
+        let old = self.code[i].load(Ordering::SeqCst);
+        if old & bits == bits || self.code[i].fetch_or(bits, Ordering::SeqCst) != 0 {
             return;
         }
         let page = paddr & PAGE_MASK;
@@ -549,6 +564,7 @@ impl SoftmmuConfig {
         &self,
         env: *mut u8,
         vaddr: u64,
+        len: u64,
         access: Access,
         mmu_idx: u8,
     ) -> Result<Target, MemFault> {
@@ -582,7 +598,7 @@ impl SoftmmuConfig {
                 return Ok(Target::Io(phys | off));
             }
             if tag & TLB_CODE != 0 {
-                self.code_pages.notify_write(phys | off, 1);
+                self.code_pages.notify_write(phys | off, len);
                 if !self.code_pages.is_code(phys) {
                     atomic_at(tag_ptr).fetch_and(!TLB_CODE, Ordering::SeqCst);
                 }
@@ -681,8 +697,8 @@ impl SoftmmuConfig {
             // SAFETY: per the contract.
             let (t0, t1) = unsafe {
                 (
-                    self.resolve(env, vaddr, Access::Read, mmu_idx)?,
-                    self.resolve(env, second, Access::Read, mmu_idx)?,
+                    self.resolve(env, vaddr, split as u64, Access::Read, mmu_idx)?,
+                    self.resolve(env, second, (n - split) as u64, Access::Read, mmu_idx)?,
                 )
             };
             for (k, byte) in bytes[..n].iter_mut().enumerate() {
@@ -703,7 +719,7 @@ impl SoftmmuConfig {
             }
         } else {
             // SAFETY: per the contract.
-            match unsafe { self.resolve(env, vaddr, Access::Read, mmu_idx)? } {
+            match unsafe { self.resolve(env, vaddr, n as u64, Access::Read, mmu_idx)? } {
                 Target::Ram(p) => {
                     // SAFETY: [p, p + n) lies in one translated RAM page.
                     unsafe { std::ptr::copy_nonoverlapping(p, bytes.as_mut_ptr(), n) }
@@ -751,8 +767,8 @@ impl SoftmmuConfig {
             // SAFETY: per the contract.
             let (t0, t1) = unsafe {
                 (
-                    self.resolve(env, vaddr, Access::Write, mmu_idx)?,
-                    self.resolve(env, second, Access::Write, mmu_idx)?,
+                    self.resolve(env, vaddr, split as u64, Access::Write, mmu_idx)?,
+                    self.resolve(env, second, (n - split) as u64, Access::Write, mmu_idx)?,
                 )
             };
             for (k, &byte) in bytes[..n].iter().enumerate() {
@@ -773,7 +789,7 @@ impl SoftmmuConfig {
             return Ok(());
         }
         // SAFETY: per the contract.
-        match unsafe { self.resolve(env, vaddr, Access::Write, mmu_idx)? } {
+        match unsafe { self.resolve(env, vaddr, n as u64, Access::Write, mmu_idx)? } {
             Target::Ram(p) => {
                 // SAFETY: [p, p + n) lies in one translated, writable RAM page.
                 unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, n) }
@@ -815,7 +831,7 @@ impl SoftmmuConfig {
         self.count_slow(env);
         check_align(vaddr, size, true)?;
         // SAFETY: per the contract.
-        match unsafe { self.resolve(env, vaddr, Access::Write, mmu_idx)? } {
+        match unsafe { self.resolve(env, vaddr, size as u64, Access::Write, mmu_idx)? } {
             Target::Ram(p) => Ok(ram(p)),
             Target::Io(_) => {
                 let _g = IO_ATOMIC.lock().unwrap_or_else(|e| e.into_inner());
@@ -902,7 +918,7 @@ impl<'a> SysFetch<'a> {
         // SAFETY: per the contract.
         let t = unsafe {
             self.sys
-                .resolve(self.env, vaddr, Access::Exec, self.mmu_idx)?
+                .resolve(self.env, vaddr, 1, Access::Exec, self.mmu_idx)?
         };
         let tlb = self.sys.tlb(self.env);
         let i = self.mmu_idx as usize % MAX_MMU_IDX;
@@ -932,11 +948,11 @@ impl CodeFetch for SysFetch<'_> {
                 let mut pages = self.pages.borrow_mut();
                 if !pages.contains(&pair) {
                     pages.push(pair);
-                    if matches!(t, Target::Ram(_)) {
-                        // Before reading: a store racing with us then invalidates.
-                        self.sys.code_pages.mark_code(pair.1);
-                    }
                 }
+            }
+            if matches!(t, Target::Ram(_)) {
+                // Before reading: a store racing with us then invalidates.
+                self.sys.code_pages.mark_code(pa, take as u64);
             }
             match t {
                 Target::Ram(p) => {

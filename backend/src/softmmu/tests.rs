@@ -624,6 +624,37 @@ fn stores_to_code_pages_invalidate_translations() {
 }
 
 #[test]
+fn data_beside_code_in_one_page_does_not_drop_translations() {
+    for tier in tiers() {
+        let mach = Machine::new();
+        // Code at the start of V_CODE2's page, data at +0x800 in the same page.
+        mach.asm(ram(4), &[li(1, 1), add(6, 1), halt()]);
+        let mut p = li64(2, V_CODE2 + 0x800);
+        p.push(li(3, 100));
+        p.push(st(3, 2, m(8, false, 0)));
+        p.push(add(7, 3));
+        p.extend(li64(4, V_CODE2));
+        p.push(jr(4));
+        mach.asm(ram(0), &p);
+        let mut e = mach.engine(tier);
+        let mut cpu = ToyCpu::new(V_CODE2);
+        assert_eq!(run(&mut e, &mut cpu), ExitStatus::Halt);
+        let translated = e.stats().blocks_translated;
+        for k in 0..5 {
+            cpu.hdr.pc = V_CODE;
+            assert_eq!(run(&mut e, &mut cpu), ExitStatus::Halt);
+            assert_eq!(cpu.regs[6], 2 + k);
+        }
+        assert_eq!(mach.peek(ram(4) + 0x800, 8), 100u64.to_le_bytes());
+        let st = e.stats();
+        assert_eq!(st.code_page_invalidations, 0, "{tier:?}: {st:?}");
+        // Only the program at V_CODE was added (one or two blocks).
+        assert!(st.blocks_translated <= translated + 2, "{tier:?}: {st:?}");
+        assert!(mach.code.is_code(ram(4)));
+    }
+}
+
+#[test]
 fn dma_writes_invalidate_translations() {
     for tier in tiers() {
         let mach = Machine::new();
@@ -778,23 +809,31 @@ fn code_pages_log_overflow_asks_for_a_full_flush() {
         cp.invalidations_since(&mut cursor),
         Invalidations::None
     ));
-    cp.mark_code(RAM_BASE + 5);
-    cp.notify_write(RAM_BASE + 8, 1);
+    cp.mark_code(RAM_BASE + 5, 4);
+    // Data next to code in the same page: nothing to drop.
+    cp.notify_write(RAM_BASE + 64, 64);
+    cp.notify_write(RAM_BASE + PAGE_SIZE - 8, 16);
+    assert!(matches!(
+        cp.invalidations_since(&mut cursor),
+        Invalidations::None
+    ));
+    assert!(cp.is_code(RAM_BASE));
+    cp.notify_write(RAM_BASE + 60, 8);
     cp.notify_write(RAM_BASE + 8, 1); // no longer code: not logged twice
     match cp.invalidations_since(&mut cursor) {
         Invalidations::Pages(p) => assert_eq!(p, vec![RAM_BASE]),
         _ => panic!("expected one page"),
     }
     for _ in 0..LOG_SIZE + 1 {
-        cp.mark_code(RAM_BASE + PAGE_SIZE);
-        cp.notify_write(RAM_BASE + PAGE_SIZE, 1);
+        cp.mark_code(RAM_BASE + PAGE_SIZE, 1);
+        cp.notify_write(RAM_BASE + PAGE_SIZE - 1, 2);
     }
     assert!(matches!(
         cp.invalidations_since(&mut cursor),
         Invalidations::All
     ));
     // Outside RAM: ignored.
-    cp.mark_code(0x1000);
+    cp.mark_code(0x1000, 4);
     assert!(!cp.is_code(0x1000));
 }
 
