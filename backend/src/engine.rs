@@ -597,13 +597,17 @@ impl Engine {
                 }
                 let jit = &*jit;
                 // System mode: only between blocks of one virtual page (a block on another
-                // page must be looked up: its mapping may have changed).
+                // page must be looked up: its mapping may have changed), and never into a
+                // block that reads a second page.
                 let same_page = match &self.mode {
                     Mode::User(_) => true,
-                    Mode::System(sys) => sys
-                        .slot_src
-                        .get(&pending_slot)
-                        .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK),
+                    Mode::System(sys) => {
+                        tb.page2.is_none()
+                            && sys
+                                .slot_src
+                                .get(&pending_slot)
+                                .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK)
+                    }
                 };
                 if pending_slot != 0 && chaining && same_page {
                     let slot = ExitSlot {
@@ -704,6 +708,10 @@ impl Engine {
         self.jump_cache[idx] = (pc, flags, ptr);
         if let Mode::System(sys) = &mut self.mode {
             sys.cached_pages.insert(pc & PAGE_MASK);
+            // SAFETY: `ptr` points into a box of `self.tbs`.
+            if let Some((vp2, _)) = unsafe { (*ptr).page2 } {
+                sys.cached_pages.insert(vp2);
+            }
         }
         Ok(ptr)
     }

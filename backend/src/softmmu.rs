@@ -91,6 +91,8 @@ pub struct Tlb {
     /// Guest-physical page of each valid entry (slow path and code protection only).
     phys: [[u64; TLB_ENTRIES]; MAX_MMU_IDX],
     flushes: u64,
+    /// Bit i: MMU index i may hold valid entries (filled since its last full flush).
+    used: u8,
     /// Flushes of more than one page (flush_all, flush_mmu_idx).
     full_flushes: u64,
     /// Single-page flushes, and the last [`PAGE_FLUSH_LOG`] pages flushed (entry `n` at
@@ -147,6 +149,7 @@ impl Tlb {
             entries: [[TlbEntry::INVALID; TLB_ENTRIES]; MAX_MMU_IDX],
             phys: [[u64::MAX; TLB_ENTRIES]; MAX_MMU_IDX],
             flushes: 0,
+            used: 0,
             full_flushes: 0,
             page_flushes: 0,
             flushed_pages: [0; PAGE_FLUSH_LOG],
@@ -172,14 +175,40 @@ impl Tlb {
         }
     }
 
+    /// Make entry (i, j) invalid. Plain (relaxed) stores suffice: a concurrent code-page
+    /// scan that sets TLB_CODE in an invalid tag leaves it invalid (all bits set).
+    ///
+    /// # Safety
+    /// As for [`Tlb::store_entry`].
+    unsafe fn invalidate_entry(tlb: *mut Tlb, i: usize, j: usize) {
+        // SAFETY: per the contract; fields are aligned u64s.
+        unsafe {
+            let ep = &raw mut (*tlb).entries[i][j];
+            atomic_at(&raw mut (*ep).write).store(TLB_INVALID, Ordering::Relaxed);
+            atomic_at(&raw mut (*tlb).phys[i][j]).store(u64::MAX, Ordering::Relaxed);
+            atomic_at(&raw mut (*ep).read).store(TLB_INVALID, Ordering::Relaxed);
+            atomic_at(&raw mut (*ep).code).store(TLB_INVALID, Ordering::Relaxed);
+            atomic_at(&raw mut (*ep).addend).store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Invalidate every entry of MMU index `i` (if it was filled since its last flush).
+    fn clear_idx(&mut self, i: usize) {
+        if self.used & (1 << i) == 0 {
+            return;
+        }
+        self.used &= !(1 << i);
+        let t: *mut Tlb = self;
+        for j in 0..TLB_ENTRIES {
+            // SAFETY: indices in range, `t` from `&mut self`.
+            unsafe { Tlb::invalidate_entry(t, i, j) };
+        }
+    }
+
     /// Invalidate every entry of every MMU index (satp write, sfence.vma without address).
     pub fn flush_all(&mut self) {
-        let t: *mut Tlb = self;
         for i in 0..MAX_MMU_IDX {
-            for j in 0..TLB_ENTRIES {
-                // SAFETY: indices in range, `t` from `&mut self`.
-                unsafe { Tlb::store_entry(t, i, j, TlbEntry::INVALID, u64::MAX) };
-            }
+            self.clear_idx(i);
         }
         self.flushes += 1;
         self.full_flushes += 1;
@@ -197,7 +226,7 @@ impl Tlb {
                 .any(|&tag| tag != TLB_INVALID && tag & PAGE_MASK == page);
             if hit {
                 // SAFETY: indices in range, `t` from `&mut self`.
-                unsafe { Tlb::store_entry(t, i, j, TlbEntry::INVALID, u64::MAX) };
+                unsafe { Tlb::invalidate_entry(t, i, j) };
             }
         }
         self.flushed_pages[self.page_flushes as usize % PAGE_FLUSH_LOG] = page;
@@ -211,11 +240,7 @@ impl Tlb {
         if i >= MAX_MMU_IDX {
             return;
         }
-        let t: *mut Tlb = self;
-        for j in 0..TLB_ENTRIES {
-            // SAFETY: indices in range, `t` from `&mut self`.
-            unsafe { Tlb::store_entry(t, i, j, TlbEntry::INVALID, u64::MAX) };
-        }
+        self.clear_idx(i);
         self.flushes += 1;
         self.full_flushes += 1;
     }
@@ -651,6 +676,7 @@ impl SoftmmuConfig {
         // SAFETY: per the contract.
         unsafe {
             Tlb::store_entry(tlb, i, j, e, ppage);
+            (*tlb).used |= 1 << i;
             (*tlb).fills += 1;
             // A page that became code between our check and the store: protect it now
             // (the marker scans TLBs after setting the bit; one of us sees the other).

@@ -325,6 +325,7 @@ impl Machine {
         map.insert(V_CODE2, (ram(4), true, true, true));
         map.insert(V_EDGE, (ram(6), true, true, false));
         map.insert(V_CODE3, (ram(8), true, false, true));
+        map.insert(V_CODE3 + PAGE_SIZE, (ram(10), true, false, true));
         Machine {
             mmu: Arc::new(ToyMmu {
                 map: Mutex::new(map),
@@ -756,6 +757,43 @@ fn tlb_flush_makes_a_new_mapping_visible() {
 }
 
 #[test]
+fn blocks_spanning_two_pages_follow_the_second_pages_mapping() {
+    for tier in tiers() {
+        let mach = Machine::new();
+        mach.asm(ram(8) + PAGE_SIZE - 8, &[li(1, 1), add(5, 1)]);
+        mach.asm(ram(10), &[li(2, 7), halt()]);
+        mach.asm(ram(11), &[li(2, 9), halt()]);
+        let mut e = mach.engine(tier);
+        let start = V_CODE3 + PAGE_SIZE - 8;
+        let mut cpu = ToyCpu::new(start);
+        let go = |cpu: &mut ToyCpu, e: &mut Engine| {
+            cpu.hdr.pc = start;
+            assert_eq!(run(e, cpu), ExitStatus::Halt);
+            assert_eq!(cpu.hdr.pc, V_CODE3 + PAGE_SIZE + 4);
+            cpu.regs[2]
+        };
+        assert_eq!(go(&mut cpu, &mut e), 7);
+        assert_eq!(go(&mut cpu, &mut e), 7);
+        let remap = |p: u64| {
+            mach.mmu
+                .map
+                .lock()
+                .unwrap()
+                .insert(V_CODE3 + PAGE_SIZE, (ram(p), true, false, true));
+        };
+        // Only the second page is remapped and flushed.
+        remap(11);
+        cpu.tlb.flush_page(V_CODE3 + PAGE_SIZE);
+        assert_eq!(go(&mut cpu, &mut e), 9, "{tier:?}");
+        // Back, with a full flush (the block is found by its first page again).
+        remap(10);
+        cpu.tlb.flush_all();
+        assert_eq!(go(&mut cpu, &mut e), 7, "{tier:?}");
+        assert_eq!(cpu.regs[5], 4);
+    }
+}
+
+#[test]
 fn tlb_flushes_invalidate_entries() {
     let mut t = Tlb::new();
     let tp: *mut Tlb = &mut t;
@@ -767,6 +805,7 @@ fn tlb_flushes_invalidate_entries() {
     };
     // SAFETY: `tp` is a live Tlb; indices in range.
     unsafe { Tlb::store_entry(tp, 3, tlb_index(0x5000), e, 0x9000) };
+    t.used |= 1 << 3;
     assert_eq!(t.entry(3, 0x5abc), e);
     t.flush_page(0x6000); // another index
     assert_eq!(t.entry(3, 0x5000), e);
@@ -778,6 +817,7 @@ fn tlb_flushes_invalidate_entries() {
     assert!(t.flush_count() > before);
     // SAFETY: as above.
     unsafe { Tlb::store_entry(tp, 1, 0, e, 0) };
+    t.used |= 1 << 1;
     t.flush_mmu_idx(2);
     assert_eq!(t.entry(1, 0), e);
     t.flush_mmu_idx(1);
