@@ -380,6 +380,54 @@ impl Guest for RiscvSystemGuest {
     fn disassemble(&self, pc: u64, bytes: &[u8]) -> Vec<String> {
         crate::disas::disassemble(pc, bytes)
     }
+
+    fn dump_state(&self, env: *const u8) -> String {
+        // SAFETY: the engine passes the CPU state it runs, a RiscvSystemCpu for this guest.
+        let cpu = unsafe { &*(env as *const RiscvSystemCpu) };
+        dump(cpu)
+    }
+}
+
+/// The hart state as text: pc, privilege, integer registers and the main trap CSRs.
+pub fn dump(cpu: &RiscvSystemCpu) -> String {
+    use std::fmt::Write;
+    let p = &cpu.privs;
+    let mut s = String::new();
+    let level = match p.priv_level {
+        Priv::Machine => 'M',
+        Priv::Supervisor => 'S',
+        Priv::User => 'U',
+    };
+    let _ = writeln!(s, "pc {:016x}  priv {level}", cpu.cpu.hdr.pc);
+    for (i, name) in crate::cpu::XREG_NAMES.iter().enumerate() {
+        let sep = if i % 4 == 3 { '\n' } else { ' ' };
+        let _ = write!(s, "{name:>4} {:016x}{sep}", cpu.cpu.x[i]);
+    }
+    let csrs = [
+        ("mstatus", p.mstatus()),
+        ("mie", p.mie()),
+        ("mip", p.mip()),
+        ("mideleg", p.mideleg()),
+        ("medeleg", p.medeleg()),
+        ("mtvec", p.mtvec()),
+        ("mepc", p.mepc()),
+        ("mcause", p.mcause),
+        ("mtval", p.mtval),
+        ("stvec", p.stvec()),
+        ("sepc", p.sepc()),
+        ("scause", p.scause),
+        ("stval", p.stval),
+        ("satp", p.satp()),
+    ];
+    for (i, (name, v)) in csrs.iter().enumerate() {
+        let sep = if i % 4 == 3 || i == csrs.len() - 1 {
+            '\n'
+        } else {
+            ' '
+        };
+        let _ = write!(s, "{name:>7} {v:016x}{sep}");
+    }
+    s
 }
 
 // ---------------------------------------------------------------------------------------

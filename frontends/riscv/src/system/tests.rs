@@ -1192,3 +1192,16 @@ umode:
         assert_eq!(c.x[12], c.x[10] + 2, "mcycle counts instructions too");
     }
 }
+
+#[test]
+fn dump_state_shows_registers_and_trap_csrs() {
+    let mut cpu = RiscvSystemCpu::new(0);
+    cpu.cpu.hdr.pc = 0x8000_0000;
+    cpu.cpu.x[10] = 0xabcd;
+    cpu.privs.csr_write(csr::MEPC, 0x1234, M).unwrap();
+    let text = RiscvSystemGuest.dump_state(cpu.env());
+    assert!(text.starts_with("pc 0000000080000000  priv M\n"), "{text}");
+    assert!(text.contains("  a0 000000000000abcd"), "{text}");
+    assert!(text.contains("   mepc 0000000000001234"), "{text}");
+    assert_eq!(text.lines().count(), 1 + 8 + 4);
+}
