@@ -47,6 +47,7 @@ impl Shutdown {
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
     }
+    #[cfg(test)]
     pub fn get(&self) -> Option<Outcome> {
         *self.outcome.lock().unwrap_or_else(|e| e.into_inner())
     }
