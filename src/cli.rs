@@ -73,7 +73,7 @@ pub struct RunArgs {
     /// Log system calls (QEMU_STRACE).
     #[arg(long = "strace")]
     pub strace: bool,
-    /// Wait for a gdb connection on PORT (QEMU_GDB; not implemented yet).
+    /// Wait for a gdb connection on PORT before the first instruction (QEMU_GDB).
     #[arg(short = 'g', value_name = "PORT")]
     pub gdb: Option<String>,
     /// argv[0] for the guest program.
@@ -294,6 +294,8 @@ pub struct RunConfig {
     pub tier_name: String,
     pub jit_threshold: Option<u32>,
     pub stack_size: u64,
+    /// `-g PORT`: wait for gdb on this TCP port before the first instruction.
+    pub gdb: Option<String>,
 }
 
 /// Parse a size with an optional k/M/G suffix (binary multiples).
@@ -373,8 +375,11 @@ pub fn resolve_run(
             )));
         }
     }
-    if args.gdb.is_some() || env("QEMU_GDB").is_some() {
-        return Err(CliError::usage("-g: the gdb stub is not implemented yet"));
+    let gdb = args.gdb.clone().or_else(|| env("QEMU_GDB"));
+    if let Some(p) = &gdb
+        && p.trim().trim_start_matches("tcp::").parse::<u16>().is_err()
+    {
+        return Err(CliError::usage(format!("-g: invalid port '{p}'")));
     }
     let items = match &log_spec {
         Some(s) => parse_log_items(s)?,
@@ -478,6 +483,7 @@ pub fn resolve_run(
         tier_name,
         jit_threshold: args.jit_threshold,
         stack_size,
+        gdb,
     })))
 }
 
@@ -619,11 +625,15 @@ mod tests {
         assert!(resolve(&["heron", "run", "-d", "nope", "p"], &[]).is_err());
         assert!(resolve(&["heron", "run", "-tier", "fast", "p"], &[]).is_err());
         assert!(resolve(&["heron", "run", "-s", "abc", "p"], &[]).is_err());
-        let e = resolve(&["heron", "run", "-g", "1234", "p"], &[])
+        let e = resolve(&["heron", "run", "-g", "12x", "p"], &[])
             .err()
             .unwrap();
         assert_eq!(e.status, 2);
-        assert!(e.msg.contains("gdb stub is not implemented"));
+        assert!(e.msg.contains("invalid port"));
+        match resolve(&["heron", "run", "p"], &[("QEMU_GDB", "1234")]) {
+            Ok(RunRequest::Run(c)) => assert_eq!(c.gdb.as_deref(), Some("1234")),
+            _ => panic!("QEMU_GDB not taken"),
+        }
         assert!(matches!(
             resolve(&["heron", "run", "-d", "help", "p"], &[]),
             Ok(RunRequest::Print(_))

@@ -2,6 +2,7 @@
 //! alias), logging setup, and process exit. Linux user mode lives in [`linux`].
 
 mod cli;
+mod gdb;
 mod linux;
 mod logging;
 mod system;
@@ -28,6 +29,7 @@ pub fn flush_logs() {
 
 /// End the whole process with the guest's exit code (exit_group or last thread's exit).
 pub fn exit_process(code: i32) -> ! {
+    gdb::report_exit(code, None);
     flush_logs();
     // SAFETY: _exit ends the process immediately; other guest threads may still be
     // running, so no Rust destructors or atexit handlers must run.

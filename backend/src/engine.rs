@@ -11,11 +11,13 @@
 //! direct chaining only links blocks on the same virtual page, and the jump cache and JIT
 //! jump table are cleared whenever the vCPU's [`crate::softmmu::Tlb`] is flushed.
 
+use crate::debug::EntryAction;
+use crate::instrument::{InstrConfig, InstrState};
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
-use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError};
+use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
 use crate::mem::{GuestMemory, MemFault};
-use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb};
+use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -54,6 +56,12 @@ pub struct Trace {
     pub exec: bool,
     pub nochain: bool,
     pub stats: bool,
+    /// Log the guest registers at each block entry (turns chaining off).
+    pub cpu: bool,
+    /// Count guest instructions (instrumentation; [`Engine::icount`]).
+    pub icount: bool,
+    /// Log every guest memory access on the `memtrace` target (instrumentation).
+    pub memtrace: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -97,6 +105,14 @@ pub struct EngineStats {
     pub code_flushes: u64,
     pub code_bytes: usize,
     pub code_capacity: usize,
+    /// System mode: TLB fills by the slow path (= TLB misses that translated).
+    pub tlb_fills: u64,
+    /// System mode: guest accesses that took the softmmu slow path (misses, MMIO, page
+    /// crossings, writes to code pages; in the interpreter every access). Accesses served
+    /// by the JIT's inline hit path are not counted.
+    pub tlb_slow_accesses: u64,
+    /// System mode: translation blocks dropped because their code page was written.
+    pub code_page_invalidations: u64,
 }
 
 impl std::fmt::Display for EngineStats {
@@ -122,7 +138,15 @@ impl std::fmt::Display for EngineStats {
             self.code_bytes, self.code_capacity
         )?;
         writeln!(f, "code buffer flushes    {}", self.buffer_flushes)?;
-        write!(f, "translation flushes    {}", self.code_flushes)
+        write!(f, "translation flushes    {}", self.code_flushes)?;
+        if self.tlb_fills != 0 || self.tlb_slow_accesses != 0 {
+            write!(
+                f,
+                "\nsoftmmu TLB fills      {}\nsoftmmu slow accesses  {} (inline JIT hits not counted)\nSMC/DMA TB drops       {}",
+                self.tlb_fills, self.tlb_slow_accesses, self.code_page_invalidations
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -167,8 +191,11 @@ enum Mode {
 /// System-mode state of an engine.
 struct SysState {
     cfg: SoftmmuConfig,
-    /// `Tlb::flush_count` when the virtual-PC caches were last cleared.
-    tlb_flushes: u64,
+    /// TLB flush counters last seen (`Tlb::flushes_since`).
+    tlb_seen: (u64, u64),
+    /// Virtual pages with entries in the jump cache or the JIT jump table: a flush of
+    /// another page leaves those caches alone.
+    cached_pages: rustc_hash::FxHashSet<u64>,
     /// Position in the CodePages invalidation log.
     log_cursor: u64,
     /// TBs by physical code page.
@@ -181,14 +208,14 @@ struct SysState {
 
 /// The execution engine of one vCPU.
 pub struct Engine {
-    guest: Arc<dyn Guest>,
+    pub(crate) guest: Arc<dyn Guest>,
     mode: Mode,
-    cfg: EngineConfig,
-    jit: Option<Jit>,
+    pub(crate) cfg: EngineConfig,
+    pub(crate) jit: Option<Jit>,
     tbs: FxHashMap<TbKey, Box<Tb>>,
     /// Direct-mapped cache by PC of raw pointers into `tbs`' boxes (cleared with `tbs`).
     jump_cache: Vec<(u64, u64, *mut Tb)>,
-    regs: InterpRegs,
+    pub(crate) regs: InterpRegs,
     generation: u64,
     /// The code buffer is full: drop all translations before the next block.
     flush_pending: bool,
@@ -200,6 +227,12 @@ pub struct Engine {
     /// generated code never continues under different flags. (User mode: flags always 0.)
     jump_flags: Option<u64>,
     stats: EngineStats,
+    /// Debugger state of this vCPU (see [`crate::debug`]).
+    pub(crate) debug: Option<crate::debug::VcpuDebug>,
+    /// Which instrumentation hooks translations get, and the state they update (boxed: its
+    /// address is baked into instrumented blocks).
+    pub(crate) instr_cfg: InstrConfig,
+    pub(crate) instr: Box<InstrState>,
 }
 
 // SAFETY: the raw pointers (jump cache into `tbs`' boxes, the registered TLB) are only
@@ -223,9 +256,6 @@ impl Engine {
     /// The CPU state passed to [`Engine::run`] must hold its [`Tlb`] at `sys.tlb_offset`
     /// and stay alive (at the same address) until the engine is dropped: the engine
     /// registers that TLB with `sys.code_pages`, whose users write-protect it.
-    ///
-    /// Until the JIT's inline softmmu path exists, a system-mode engine runs every block
-    /// in the interpreter, whatever `cfg.tier` says.
     pub fn new_system(
         guest: Arc<dyn Guest>,
         sys: SoftmmuConfig,
@@ -236,20 +266,56 @@ impl Engine {
             guest,
             Mode::System(Box::new(SysState {
                 cfg: sys,
-                tlb_flushes: 0,
+                tlb_seen: (0, 0),
+                cached_pages: Default::default(),
                 log_cursor,
                 page_tbs: FxHashMap::default(),
                 tlb: std::ptr::null_mut(),
                 slot_src: FxHashMap::default(),
             })),
-            EngineConfig {
-                // The JIT has no softmmu path yet: interpret.
-                tier: Tier::Interp,
-                ..cfg
-            },
+            cfg,
         )?;
-        e.jit = None;
+        if let (Some(jit), Mode::System(sys)) = (&mut e.jit, &e.mode) {
+            // `sys` is boxed: its address is stable for the engine's life, which bounds
+            // the life of the Jit and its code.
+            jit.set_softmmu(SoftmmuJit {
+                tlb_offset: sys.cfg.tlb_offset,
+                config: &sys.cfg as *const SoftmmuConfig as usize,
+            });
+        }
         Ok(e)
+    }
+
+    /// Translate the block at `pc` into `b` without caching it (debugger single steps),
+    /// fetching through this engine's memory mode.
+    pub(crate) fn translate_uncached(
+        &self,
+        env: *mut u8,
+        pc: u64,
+        flags: u64,
+        b: &mut crate::Builder,
+    ) -> Result<(), TranslateError> {
+        match &self.mode {
+            Mode::User(mem) => self.guest.translate(pc, flags, &**mem, b),
+            Mode::System(sys) => {
+                let fetch = SysFetch::new(&sys.cfg, env, self.guest.fetch_mmu_idx(flags));
+                self.guest.translate(pc, flags, &fetch, b)
+            }
+        }
+    }
+
+    /// Interpret `ib` in this engine's memory mode.
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    pub(crate) unsafe fn interp_run(&mut self, ib: &InterpBlock, env: *mut u8) -> ExitStatus {
+        // SAFETY: the caller's contract; the interpreter checks guest accesses.
+        unsafe {
+            match &self.mode {
+                Mode::User(mem) => ib.run(env, mem, &mut self.regs),
+                Mode::System(sys) => ib.run_system(env, &sys.cfg, &mut self.regs),
+            }
+        }
     }
 
     /// The softmmu configuration of a system-mode engine.
@@ -290,8 +356,17 @@ impl Engine {
         };
         let mut jit = jit;
         if let Some(j) = &mut jit {
-            j.set_self_loops(!cfg.trace.nochain && !cfg.trace.exec);
+            j.set_self_loops(!cfg.trace.nochain && !cfg.trace.exec && !cfg.trace.cpu);
         }
+        let instr = Box::new(InstrState {
+            memtrace: cfg.trace.memtrace,
+            ..InstrState::default()
+        });
+        let instr_cfg = InstrConfig {
+            icount: cfg.trace.icount,
+            mem: cfg.trace.memtrace,
+            watch: false,
+        };
         Ok(Engine {
             guest,
             mode,
@@ -303,6 +378,9 @@ impl Engine {
             flush_pending: false,
             jump_flags: None,
             stats: EngineStats::default(),
+            debug: None,
+            instr_cfg,
+            instr,
             cfg,
         })
     }
@@ -329,6 +407,16 @@ impl Engine {
         v
     }
 
+    /// Guest instructions started so far on this vCPU (with `Trace::icount`; else 0).
+    pub fn icount(&self) -> u64 {
+        self.instr.icount
+    }
+
+    /// Guest memory accesses seen by the memory hook (with `Trace::memtrace` or watchpoints).
+    pub fn mem_accesses(&self) -> u64 {
+        self.instr.mem_accesses
+    }
+
     /// Drop every translation of this engine.
     pub fn flush_translations(&mut self) {
         self.tbs.clear();
@@ -340,11 +428,15 @@ impl Engine {
         if let Mode::System(sys) = &mut self.mode {
             sys.page_tbs.clear();
             sys.slot_src.clear();
+            sys.cached_pages.clear();
         }
     }
 
     /// Forget every cached virtual-PC -> block association (jump cache, JIT jump table).
     fn clear_pc_caches(&mut self) {
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.clear();
+        }
         self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
         self.jump_flags = None;
         if let Some(jit) = &mut self.jit {
@@ -382,9 +474,11 @@ impl Engine {
             sys.tlb = tlb;
         }
         // SAFETY: env holds a live Tlb at tlb_offset (new_system's contract).
-        let flushes = unsafe { (*tlb).flush_count() };
-        let mut clear = flushes != sys.tlb_flushes;
-        sys.tlb_flushes = flushes;
+        let mut clear = match unsafe { (*tlb).flushes_since(&mut sys.tlb_seen) } {
+            TlbFlushes::None => false,
+            TlbFlushes::All => true,
+            TlbFlushes::Pages(pages) => pages.iter().any(|p| sys.cached_pages.contains(p)),
+        };
         let mut drop_keys = Vec::new();
         match sys.cfg.code_pages.invalidations_since(&mut sys.log_cursor) {
             Invalidations::None => {}
@@ -403,6 +497,9 @@ impl Engine {
             }
         }
         for k in drop_keys {
+            if self.tbs.contains_key(&k) {
+                self.stats.code_page_invalidations += 1;
+            }
             self.remove_tb(k);
         }
         if clear {
@@ -418,6 +515,22 @@ impl Engine {
     /// `env` points to the frontend's `#[repr(C)]` CPU state (a [`CpuHeader`] first), valid
     /// and used only by this thread for the duration of the call.
     pub unsafe fn run(&mut self, env: *mut u8) -> ExitStatus {
+        // SAFETY: the caller's contract.
+        let status = unsafe { self.run_blocks(env) };
+        if let Mode::System(sys) = &self.mode {
+            let tlb = sys.cfg.tlb(env);
+            // SAFETY: env holds its Tlb (new_system's contract).
+            unsafe {
+                self.stats.tlb_fills = (*tlb).fills();
+                self.stats.tlb_slow_accesses = (*tlb).slow_accesses();
+            }
+        }
+        status
+    }
+
+    /// # Safety
+    /// As for [`Engine::run`].
+    unsafe fn run_blocks(&mut self, env: *mut u8) -> ExitStatus {
         let hdr = env as *mut CpuHeader;
         // Slot through which the previous JIT block left, to be chained to the next block.
         let mut pending_slot: usize = 0;
@@ -439,6 +552,14 @@ impl Engine {
             // SAFETY: env is valid per this function's contract.
             let pc = unsafe { (*hdr).pc };
             let flags = self.guest.tb_flags(env);
+            if self.debug.is_some()
+                && let EntryAction::Return(status) = self.debug_block_entry(env, pc, flags)
+            {
+                return status;
+            }
+            if self.cfg.trace.cpu {
+                tracing::info!(target: "cpu", "{}", self.guest.dump_state(env));
+            }
             // SAFETY: as above.
             let tb = match unsafe { self.lookup(env, pc, flags) } {
                 Ok(tb) => tb,
@@ -461,7 +582,11 @@ impl Engine {
             }
             tb.total_runs += 1;
             let status = if let Some(cb) = &tb.jit {
-                let chaining = !self.cfg.trace.nochain && !self.cfg.trace.exec;
+                let chaining = !self.cfg.trace.nochain
+                    && !self.cfg.trace.exec
+                    && !self.cfg.trace.cpu
+                    && !self.instr_cfg.watch
+                    && self.debug.as_ref().is_none_or(|d| d.chaining_allowed());
                 let jit = self.jit.as_mut().expect("JIT block without a JIT");
                 if chaining {
                     if self.jump_flags != Some(flags) {
@@ -472,13 +597,17 @@ impl Engine {
                 }
                 let jit = &*jit;
                 // System mode: only between blocks of one virtual page (a block on another
-                // page must be looked up: its mapping may have changed).
+                // page must be looked up: its mapping may have changed), and never into a
+                // block that reads a second page.
                 let same_page = match &self.mode {
                     Mode::User(_) => true,
-                    Mode::System(sys) => sys
-                        .slot_src
-                        .get(&pending_slot)
-                        .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK),
+                    Mode::System(sys) => {
+                        tb.page2.is_none()
+                            && sys
+                                .slot_src
+                                .get(&pending_slot)
+                                .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK)
+                    }
                 };
                 if pending_slot != 0 && chaining && same_page {
                     let slot = ExitSlot {
@@ -518,6 +647,11 @@ impl Engine {
                 }
                 status
             };
+            if status == ExitStatus::Interrupted
+                && let Some(status) = self.debug_watch_exit(env, flags)
+            {
+                return status;
+            }
             if status != ExitStatus::Next {
                 return status;
             }
@@ -572,6 +706,13 @@ impl Engine {
             }
         };
         self.jump_cache[idx] = (pc, flags, ptr);
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.insert(pc & PAGE_MASK);
+            // SAFETY: `ptr` points into a box of `self.tbs`.
+            if let Some((vp2, _)) = unsafe { (*ptr).page2 } {
+                sys.cached_pages.insert(vp2);
+            }
+        }
         Ok(ptr)
     }
 
@@ -589,6 +730,9 @@ impl Engine {
         let (pc, _, flags) = key;
         let start = Instant::now();
         let mut b = crate::Builder::new(pc);
+        if let Some(d) = &self.debug {
+            b.stop_pcs = d.stop_pcs();
+        }
         let mut page2 = None;
         let mut in_asm_bytes = Vec::new();
         match &mut self.mode {
@@ -632,7 +776,11 @@ impl Engine {
                 }
             }
         }
-        let block = b.finish();
+        let mut block = b.finish();
+        if self.instr_cfg.any() {
+            let st: *mut InstrState = &mut *self.instr;
+            block = crate::instrument::instrument(&block, self.instr_cfg, st);
+        }
         if cfg!(debug_assertions)
             && let Err(e) = crate::verify::verify(&block)
         {

@@ -1546,6 +1546,38 @@ impl MemIf for GuestMemory {
     }
 }
 
+/// One guest memory access of [`system_access`].
+pub(crate) enum SysAccess {
+    Load,
+    Store(u128),
+    Rmw(RmwOp, u128),
+    Cmpxchg(u128, u128),
+}
+
+/// One guest memory access through the softmmu with the interpreter's semantics (the JIT's
+/// slow paths use it, so both tiers agree bit for bit). Returns the loaded or old value,
+/// zero-extended from `mem.size` bytes (0 for a store).
+///
+/// # Safety
+/// As for [`InterpBlock::run_system`]: `env` is the live CPU state of the calling vCPU
+/// thread with its Tlb at `sys.tlb_offset`; `mem.mmu_idx < MAX_MMU_IDX`.
+pub(crate) unsafe fn system_access(
+    sys: &SoftmmuConfig,
+    env: *mut u8,
+    addr: u64,
+    mem: MemOp,
+    op: SysAccess,
+) -> Result<u128, MemFault> {
+    let m = M::of(mem);
+    let sm = SysMem { sys, env };
+    match op {
+        SysAccess::Load => sm.load(addr, m),
+        SysAccess::Store(v) => sm.store(addr, m, v).map(|()| 0),
+        SysAccess::Rmw(op, v) => sm.rmw(addr, m, op, v),
+        SysAccess::Cmpxchg(e, n) => sm.cmpxchg(addr, m, e, n),
+    }
+}
+
 /// The softmmu of one vCPU, for the duration of one block run.
 struct SysMem<'a> {
     sys: &'a SoftmmuConfig,

@@ -3,7 +3,9 @@
 //! cache, tiering, chaining). It never names a guest ISA: frontends implement [`Guest`].
 
 pub mod builder;
+pub mod debug;
 pub mod engine;
+pub mod instrument;
 pub mod interp;
 pub mod ir;
 pub mod jit;
@@ -137,4 +139,9 @@ pub trait Guest: Send + Sync {
     fn global_name(&self, offset: u32) -> Option<String>;
     /// One-line disassembly of guest instructions in `bytes` at `pc` (for `-d in_asm`).
     fn disassemble(&self, pc: u64, bytes: &[u8]) -> Vec<String>;
+    /// The guest registers of the CPU state at `env`, as text (for `-d cpu`).
+    fn dump_state(&self, env: *const u8) -> String {
+        let _ = env;
+        String::new()
+    }
 }

@@ -89,6 +89,8 @@ pub struct Process {
     pub live_threads: AtomicUsize,
     pub unknown_logged: Mutex<HashSet<u64>>,
     pub sigtramp: u64,
+    /// The gdb stub's control block (`-g PORT`).
+    pub gdb: Option<Arc<crate::gdb::Control>>,
 }
 
 fn engine_config(cfg: &RunConfig) -> EngineConfig {
@@ -257,8 +259,23 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
     signal::initial_actions(&mut sig.actions.lock().unwrap_or_else(|p| p.into_inner()));
     signal::install_host_handlers();
     let engine_cfg = engine_config(&cfg);
+    let mem = Arc::new(mem);
+    let gdb = match &cfg.gdb {
+        Some(port) => {
+            let conn = crate::gdb::listen(port)?;
+            let ctl = crate::gdb::Control::new();
+            crate::gdb::start_user_stub::<crate::gdb::riscv64::RiscvGdb>(
+                conn,
+                ctl.clone(),
+                mem.clone(),
+            );
+            Some(ctl)
+        }
+        None => None,
+    };
     let proc_ = Arc::new(Process {
-        mem: Arc::new(mem),
+        mem,
+        gdb,
         mm: Mutex::new(mm),
         exe_path,
         guest,

@@ -125,18 +125,24 @@ smode:
 }
 
 fn load(phys: &FakePhys, code: &[u8], satp_v: u64) {
+    load_code(phys, code);
+    // satp_value is the dword at offset 8 (after the `j`).
+    phys.write(RAM + 8, satp_v);
+}
+
+/// Copies `code` to the start of RAM.
+fn load_code(phys: &FakePhys, code: &[u8]) {
     for (i, chunk) in code.chunks(8).enumerate() {
         let mut w = [0u8; 8];
         w[..chunk.len()].copy_from_slice(chunk);
         phys.write(RAM + 8 * i as u64, u64::from_le_bytes(w));
     }
-    // satp_value is the dword at offset 8 (after the `j`).
-    phys.write(RAM + 8, satp_v);
 }
 
 const PTE_V: u64 = 1;
 const PTE_R: u64 = 2;
 const PTE_W: u64 = 4;
+const PTE_X: u64 = 8;
 const PTE_U: u64 = 16;
 const PTE_A: u64 = 64;
 const PTE_D: u64 = 128;
@@ -221,5 +227,182 @@ fn sfence_vma_makes_a_changed_pte_visible() {
         assert_eq!(cpu.cpu.x[13], 0xbbbb);
         assert_eq!(phys.read(RAM + 0x1_2008), 0xbbbb);
         assert_eq!(phys.read(RAM + 0x1_0008), 0);
+    }
+}
+
+#[test]
+fn mprv_uses_the_page_tables_for_m_mode_data_only() {
+    // Runs in M-mode throughout: with MPRV = 1 and MPP = S, loads translate through satp;
+    // fetches do not. Then a page-crossing load whose second page is invalid faults with
+    // the address of the second page (delegation does not apply to M: mtvec).
+    let src = "
+    j setup
+    .balign 8
+satp_value:
+    .dword 0
+setup:
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+    ld t0, satp_value
+    csrw satp, t0
+    la t0, mtrap
+    csrw mtvec, t0
+    li t0, (1 << 17) | (1 << 11)     # MPRV, MPP = S
+    csrs mstatus, t0
+    li a1, 0x40000000
+    ld a2, 0(a1)                     # through the page table: RAM + 0x10000
+    li a3, 0x40002ffc
+    ld a4, 0(a3)                     # crosses into page 3 (invalid): load page fault
+    wfi
+mtrap:
+    csrr a5, mcause
+    csrr a6, mtval
+    wfi
+";
+    let Some(code) = assemble_at(src, RAM) else {
+        return;
+    };
+    for tier in [Tier::Interp, Tier::Jit] {
+        let phys = Arc::new(FakePhys::new());
+        let rwad = PTE_V | PTE_R | PTE_W | PTE_A | PTE_D;
+        let satp_v = tables(&phys, &[rwad, rwad, rwad, 0]);
+        load(&phys, &code, satp_v);
+        phys.write(RAM + 0x1_0000, 0x1234_5678);
+        let (cpu, done) = run_system(&phys, tier, 50);
+        assert!(done, "{tier:?}");
+        let x = &cpu.cpu.x;
+        assert_eq!(x[12], 0x1234_5678, "{tier:?}");
+        assert_eq!(x[15], cause::LOAD_PAGE_FAULT);
+        assert_eq!(
+            x[16], 0x4000_3000,
+            "tval: the part of the access that faulted"
+        );
+        assert_eq!(cpu.privs.priv_level, Priv::Machine);
+    }
+}
+
+#[test]
+fn user_code_on_user_pages_and_fetch_faults() {
+    // S maps page 0 as a user RWX page, copies a tiny U program there (through SUM),
+    // runs it with sret; the U program reads page 1 (user) and then jumps to page 2 (a
+    // supervisor page: fetch page fault for U), whose handler ends the test.
+    let body = "
+    li t0, 1 << 18
+    csrs sstatus, t0         # SUM: S may write the user page
+    li a1, 0x40000000
+    la t1, uprog
+    lw t2, 0(t1)
+    sw t2, 0(a1)
+    lw t2, 4(t1)
+    sw t2, 4(a1)
+    lw t2, 8(t1)
+    sw t2, 8(a1)
+    fence.i
+    la t0, stop
+    csrw stvec, t0
+    csrw sepc, a1
+    li a3, 0x40002000
+    li a4, 0x40001000
+    li t0, 1 << 8
+    csrc sstatus, t0         # SPP = U
+    sret
+uprog:
+    ld a2, 0(a4)             # page 1: user data
+    jalr ra, 0(a3)           # page 2: not a user page
+    nop
+stop:
+    csrr a3, scause
+    csrr a4, stval
+    csrr a5, sepc
+";
+    let Some(code) = assemble_at(&program(body), RAM) else {
+        return;
+    };
+    for tier in [Tier::Interp, Tier::Jit] {
+        let phys = Arc::new(FakePhys::new());
+        let urwx = PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D;
+        let srwx = urwx & !PTE_U;
+        let satp_v = tables(&phys, &[urwx, urwx, srwx]);
+        load(&phys, &code, satp_v);
+        phys.write(RAM + 0x1_1000, 77);
+        let (cpu, done) = run_system(&phys, tier, 50);
+        assert!(done, "{tier:?}");
+        let x = &cpu.cpu.x;
+        assert_eq!(x[12], 77, "{tier:?}: U read its page");
+        let page2 = 0x4000_2000;
+        assert_eq!(
+            (x[13], x[14], x[15]),
+            (cause::FETCH_PAGE_FAULT, page2, page2)
+        );
+        assert_eq!(cpu.privs.mcause, cause::ECALL_S);
+    }
+}
+
+#[test]
+fn device_interrupt_from_another_thread_stops_a_loop() {
+    let src = "
+    la t0, mtrap
+    csrw mtvec, t0
+    li t0, 1 << 11
+    csrw mie, t0             # MEIE
+    csrsi mstatus, 8         # MIE
+loop:
+    addi a0, a0, 1
+    j loop
+mtrap:
+    csrr a1, mcause
+    csrr a2, mepc
+    wfi
+";
+    let Some(code) = assemble_at(src, RAM) else {
+        return;
+    };
+    for tier in [Tier::Interp, Tier::Jit] {
+        let phys = Arc::new(FakePhys::new());
+        load_code(&phys, &code);
+        let code_pages = CodePages::new(RAM, FakePhys::PAGES * 4096);
+        let sys = SoftmmuConfig {
+            translator: Arc::new(RiscvMmu::new(phys.clone())),
+            phys: phys.clone(),
+            code_pages,
+            tlb_offset: TLB_OFFSET,
+        };
+        let cfg = EngineConfig {
+            tier,
+            ..EngineConfig::default()
+        };
+        let mut engine = Engine::new_system(Arc::new(RiscvSystemGuest), sys, cfg).expect("engine");
+        let mut cpu = RiscvSystemCpu::new(0);
+        cpu.cpu.hdr.pc = RAM;
+        let lines = cpu.privs.irq_lines();
+        let request = &cpu.cpu.hdr.exit_request as *const std::sync::atomic::AtomicU32 as usize;
+        let device = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            lines.fetch_or(csr::irq::MEIP, Ordering::SeqCst);
+            // SAFETY: the CPU outlives this thread (joined below); the field is atomic.
+            let req = unsafe { &*(request as *const std::sync::atomic::AtomicU32) };
+            req.store(1, Ordering::SeqCst);
+        });
+        let mut events = Vec::new();
+        for _ in 0..10 {
+            // SAFETY: cpu is a live RiscvSystemCpu; the other thread touches only atomics.
+            let status = unsafe { engine.run(cpu.env()) };
+            events.push(status);
+            if cpu.handle_exit(status) == HartEvent::Wfi {
+                break;
+            }
+        }
+        device.join().expect("device thread");
+        assert_eq!(events.first(), Some(&ExitStatus::Interrupted), "{tier:?}");
+        assert_eq!(events.last(), Some(&ExitStatus::Halt));
+        assert_eq!(cpu.cpu.x[11], (1 << 63) | 11);
+        assert!(cpu.cpu.x[10] > 0, "the loop ran");
+        assert!(
+            (RAM..RAM + 0x40).contains(&cpu.cpu.x[12]),
+            "mepc inside the loop"
+        );
+        assert!(cpu.interrupt_pending(), "the line is still high");
     }
 }
