@@ -15,6 +15,7 @@ use crate::debug::EntryAction;
 use crate::instrument::{InstrConfig, InstrState};
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
+use crate::jit::region::{self, RegionLimits};
 use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
 use crate::mem::{GuestMemory, MemFault};
 use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
@@ -96,6 +97,8 @@ pub enum EngineError {
 pub struct EngineStats {
     pub blocks_translated: u64,
     pub blocks_compiled: u64,
+    /// Compiled blocks that are multi-block regions.
+    pub regions_compiled: u64,
     pub translate_time: Duration,
     pub compile_time: Duration,
     pub interp_runs: u64,
@@ -119,6 +122,7 @@ impl std::fmt::Display for EngineStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "blocks translated      {}", self.blocks_translated)?;
         writeln!(f, "blocks jit-compiled    {}", self.blocks_compiled)?;
+        writeln!(f, "  of them regions      {}", self.regions_compiled)?;
         writeln!(
             f,
             "translate time         {:.3} ms",
@@ -165,6 +169,7 @@ type TbKey = (u64, u64, u64);
 /// One translation block and its forms in each tier.
 struct Tb {
     pc: u64,
+    flags: u64,
     /// System mode: (virtual page, physical page) of a second code page the block reads.
     page2: Option<(u64, u64)>,
     /// Exit slots of other blocks chained to this one (unchained when it is dropped).
@@ -226,6 +231,9 @@ pub struct Engine {
     /// ending a block with a status other than Next after changing `tb_flags`, so that
     /// generated code never continues under different flags. (User mode: flags always 0.)
     jump_flags: Option<u64>,
+    /// Compile hot blocks as multi-block regions (see [`crate::jit::region`]); on whenever
+    /// JIT blocks chain (off for `-d nochain`/`exec`, whose traces name every block).
+    regions: bool,
     stats: EngineStats,
     /// Debugger state of this vCPU (see [`crate::debug`]).
     pub(crate) debug: Option<crate::debug::VcpuDebug>,
@@ -377,6 +385,7 @@ impl Engine {
             generation: FLUSH_GENERATION.load(Ordering::SeqCst),
             flush_pending: false,
             jump_flags: None,
+            regions: cfg.tier != Tier::Interp && !cfg.trace.nochain && !cfg.trace.exec,
             stats: EngineStats::default(),
             debug: None,
             instr_cfg,
@@ -387,6 +396,12 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
+    }
+
+    /// Turn multi-block regions on or off for blocks compiled from now on (single-stepping
+    /// and breakpoints need every guest block to be entered through the engine).
+    pub fn set_regions(&mut self, on: bool) {
+        self.regions = on && self.cfg.tier != Tier::Interp;
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -716,6 +731,17 @@ impl Engine {
         Ok(ptr)
     }
 
+    /// The IR of the user-mode guest block at (pc, flags), for multi-block regions (None
+    /// when it cannot be fetched, and always in system mode, where regions are off).
+    fn translate_ir(&self, pc: u64, flags: u64) -> Option<Block> {
+        let Mode::User(mem) = &self.mode else {
+            return None;
+        };
+        let mut b = crate::Builder::new(pc);
+        self.guest.translate(pc, flags, &**mem, &mut b).ok()?;
+        Some(b.finish())
+    }
+
     /// Translate the block at `key` (system mode: fetching through the MMU and recording
     /// its code pages).
     ///
@@ -803,6 +829,7 @@ impl Engine {
         }
         Ok(Tb {
             pc,
+            flags,
             page2,
             incoming: Vec::new(),
             ir: Some(block),
@@ -817,14 +844,41 @@ impl Engine {
     /// Compile a TB with Cranelift. A full code buffer schedules a flush of all
     /// translations; on a codegen error the TB stays interpreted, which is always correct.
     fn compile(&mut self, tb: *mut Tb) {
-        let Some(jit) = self.jit.as_mut() else { return };
+        if self.jit.is_none() {
+            return;
+        }
         // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
         // live while this function runs.
         let Some(block) = (unsafe { (*tb).ir.take() }) else {
             return;
         };
         let start = Instant::now();
-        let result = jit.compile(&block);
+        // SAFETY: as above.
+        let (pc, flags) = unsafe { ((*tb).pc, (*tb).flags) };
+        // Regions join other blocks' IR as translated for user mode, without instrumentation
+        // or debugger stops: only when neither is active.
+        let region_ok = self.regions
+            && matches!(self.mode, Mode::User(_))
+            && self.debug.is_none()
+            && !self.instr_cfg.any();
+        let region = if region_ok {
+            let r = region::form(block.clone(), RegionLimits::default(), |p| {
+                self.translate_ir(p, flags)
+            });
+            if cfg!(debug_assertions)
+                && let Err(e) = crate::verify::verify(&r)
+            {
+                panic!("region at {pc:#x} is invalid IR: {e}");
+            }
+            Some(r).filter(|r| r.ops.len() != block.ops.len())
+        } else {
+            None
+        };
+        let Some(jit) = self.jit.as_mut() else { return };
+        let result = jit.compile(region.as_ref().unwrap_or(&block));
+        if region.is_some() && result.is_ok() {
+            self.stats.regions_compiled += 1;
+        }
         self.stats.compile_time += start.elapsed();
         // SAFETY: as above; the loop over `self.tbs` has ended.
         let tb = unsafe { &mut *tb };

@@ -29,6 +29,7 @@
 mod buffer;
 mod entry;
 mod lower;
+pub mod region;
 #[cfg(test)]
 mod tests;
 
