@@ -448,3 +448,36 @@ fn console_escape_quits() {
     assert_eq!(o.status, Status::Exit(0));
     assert!(o.stdout_str().contains("Ctrl-A"), "{}", o.stdout_str());
 }
+
+/// An idle guest (wfi with nothing to wake it) must not burn a host core: heron's CPU
+/// time over 3 s of idling stays far below the wall time.
+#[test]
+fn idle_guest_sleeps() {
+    let bin = common::guest("bare/idle.bin");
+    let args: Vec<String> = ["system", "riscv64", "-nographic", "-bios"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([bin.display().to_string()])
+        .collect();
+    let mut s = Session::start(&args);
+    s.expect("BARE-IDLE", Duration::from_secs(60));
+    let cpu = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        // utime and stime: fields 14 and 15 of stat, 12 and 13 after "pid (comm) ".
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let pid = s.child.id();
+    let before = cpu(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu(pid) - before;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    assert!(
+        used * 10 < 3 * hz,
+        "idle guest used {used} ticks of CPU in 3 s (clock {hz} Hz)"
+    );
+    s.stdin.write_all(b"\x01x").unwrap();
+    assert_eq!(s.wait(Duration::from_secs(30)), Status::Exit(0));
+}
