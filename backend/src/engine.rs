@@ -53,6 +53,11 @@ pub struct Trace {
     pub icount: bool,
     /// Log every guest memory access on the `memtrace` target (instrumentation).
     pub memtrace: bool,
+    /// Exceptions, signals and interrupts on the `int` target (emitted by the run loops:
+    /// user mode's signal code, system mode's interrupt delivery).
+    pub int: bool,
+    /// Page walks and TLB fills on the `mmu` target (emitted by system mode's softmmu).
+    pub mmu: bool,
 }
 
 #[derive(Clone, Debug)]
