@@ -17,11 +17,6 @@ fn gdb_bin() -> std::path::PathBuf {
         .expect("gdb-multiarch is not installed: run scripts/install-deps.sh")
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 /// Wait for `child` until the deadline; kill it on timeout.
 fn wait_deadline(child: &mut Child, what: &str) -> std::process::ExitStatus {
     let start = Instant::now();
@@ -38,10 +33,11 @@ fn wait_deadline(child: &mut Child, what: &str) -> std::process::ExitStatus {
     }
 }
 
-/// Start heron with `-g PORT` on `prog` and return it once it is listening.
-fn start_heron(tier: &str, prog: &Path, port: u16) -> Child {
+/// Start heron with `-g 0` (a free port) on `prog`; returns it once it is listening, with
+/// the port it chose.
+fn start_heron(tier: &str, prog: &Path) -> (Child, u16) {
     let mut h = Command::new(common::heron())
-        .args(["run", "--tier", tier, "-g", &port.to_string()])
+        .args(["run", "--tier", tier, "-g", "0"])
         .arg(prog)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -51,14 +47,18 @@ fn start_heron(tier: &str, prog: &Path, port: u16) -> Child {
     let mut err = BufReader::new(h.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
-    assert!(line.contains("waiting for gdb"), "heron said: {line}");
-    h
+    let port = line
+        .trim()
+        .strip_prefix("heron: waiting for gdb on port ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("heron said: {line}"));
+    assert_ne!(port, 0);
+    (h, port)
 }
 
 /// Run a gdb script against a fresh heron; returns (gdb output, heron stdout, heron status).
 fn session(tier: &str, prog: &Path, script: &str) -> (String, String, Option<i32>) {
-    let port = free_port();
-    let mut h = start_heron(tier, prog, port);
+    let (mut h, port) = start_heron(tier, prog);
     let mut full = format!("set pagination off\nset confirm off\ntarget remote 127.0.0.1:{port}\n");
     full.push_str(script);
     let dir = std::env::temp_dir().join(format!("heron-gdb-{}-{port}", std::process::id()));

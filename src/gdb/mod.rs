@@ -128,6 +128,7 @@ struct State {
     /// The stop to report (the first one after a resume).
     stop: Option<(usize, StopKind)>,
     exit: Option<MultiThreadStopReason<u64>>,
+    /// The session is over (the exit report, if any, was written).
     exit_sent: bool,
     detached: bool,
     connected: bool,
@@ -658,8 +659,7 @@ impl<C: GdbCpu> BlockingEventLoop for EventLoop<C> {
             {
                 let mut st = ctl.lock();
                 if let Some(e) = st.exit.take() {
-                    st.exit_sent = true;
-                    ctl.cv.notify_all();
+                    // `serve` sets `exit_sent` once gdbstub has written the report.
                     return Ok(run_blocking::Event::TargetStopped(e));
                 }
                 if !st.running
@@ -756,7 +756,8 @@ pub fn serve<C: GdbCpu>(
     end
 }
 
-/// Listen on `port` (all local interfaces, like QEMU) and wait for gdb to connect.
+/// Listen on `port` (all local interfaces, like QEMU; 0 picks a free port, which the
+/// message on stderr names) and wait for gdb to connect.
 pub fn listen(port: &str) -> Result<TcpStream, String> {
     let port: u16 = port
         .trim()
@@ -765,6 +766,7 @@ pub fn listen(port: &str) -> Result<TcpStream, String> {
         .map_err(|_| format!("heron: -g: invalid port '{port}'"))?;
     let l = std::net::TcpListener::bind(("0.0.0.0", port))
         .map_err(|e| format!("heron: -g: cannot listen on port {port}: {e}"))?;
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(port);
     eprintln!("heron: waiting for gdb on port {port}");
     let (conn, _) = l
         .accept()

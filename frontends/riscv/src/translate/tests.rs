@@ -4,10 +4,10 @@
 
 use super::*;
 use crate::cpu::RiscvCpu;
+use heron_backend::GuestMemory;
 use heron_backend::interp::{InterpBlock, InterpRegs};
 use heron_backend::ir::Op as IrOp;
 use heron_backend::jit::{Jit, JitConfig, handle_host_fault};
-use heron_backend::GuestMemory;
 use heron_backend::mem::{PERM_R, PERM_W, PERM_X};
 use std::path::PathBuf;
 use std::process::Command;
