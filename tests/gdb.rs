@@ -239,3 +239,30 @@ fn interrupt_stops_a_running_guest() {
         assert_eq!(st.code(), Some(137), "{tier}");
     }
 }
+
+#[test]
+fn threads_are_listed_and_stopped_together() {
+    let prog = common::guest("c/threads");
+    let (out, hout, code) = session(
+        "auto",
+        &prog,
+        "break worker\ncontinue\ninfo threads\ncontinue\ninfo threads\ndelete\ncontinue\n",
+    );
+    expect(
+        &out,
+        &[
+            "hit Breakpoint 1, ",
+            " in worker ()",
+            "Id   Target Id",
+            "Thread 1.",
+            "Thread 1.",
+            "hit Breakpoint 1, ",
+            "Id   Target Id",
+            "exited normally",
+        ],
+    );
+    // Every thread's registers could be read (also those blocked in system calls).
+    assert!(!out.contains("Could not read registers"), "{out}");
+    assert!(hout.ends_with("done\n"), "{hout}");
+    assert_eq!(code, Some(0));
+}

@@ -359,6 +359,34 @@ impl VcpuHandle {
         }
     }
 
+    /// The vCPU enters a host call that may block for long (a blocking system call): it
+    /// counts as parked, so a stop does not wait for it and gdb can read its registers.
+    /// The caller must not change the CPU state before [`VcpuHandle::leave_blocking`].
+    pub fn enter_blocking(&self) {
+        let mut st = self.ctl.lock();
+        if let Some(v) = st.vcpus.get_mut(&self.tid) {
+            v.parked = true;
+        }
+        self.ctl.cv.notify_all();
+    }
+
+    /// The blocking call returned: wait while the debugger holds the target stopped.
+    pub fn leave_blocking(&self) {
+        let mut st = self.ctl.lock();
+        while !st.detached
+            && !(st.running
+                && st
+                    .vcpus
+                    .get(&self.tid)
+                    .is_some_and(|v| v.action != Action::Stop))
+        {
+            st = self.ctl.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        if let Some(v) = st.vcpus.get_mut(&self.tid) {
+            v.parked = false;
+        }
+    }
+
     /// The guest is about to receive signal `sig` (user mode): stop and tell gdb first.
     pub fn report_signal(&mut self, engine: &mut Engine, pc: u64, sig: i32) {
         self.ctl.report(self.tid, StopKind::Signal(sig as u8));

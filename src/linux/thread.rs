@@ -189,6 +189,17 @@ impl Thread {
                     let pending = self.cpu.header().exit_request.load(Ordering::SeqCst) != 0;
                     let r = if pending && may_block(nr) && self.has_deliverable(self.mask()) {
                         syscall::SysRet::Value(-(libc::EINTR as i64))
+                    } else if may_block(nr)
+                        && let Some(g) = &self.gdb
+                    {
+                        // While blocked in the host the thread counts as stopped for gdb
+                        // (its registers are readable); it waits for gdb before going on.
+                        g.enter_blocking();
+                        let r = syscall::dispatch(self, nr, args);
+                        if let Some(g) = &self.gdb {
+                            g.leave_blocking();
+                        }
+                        r
                     } else {
                         syscall::dispatch(self, nr, args)
                     };
