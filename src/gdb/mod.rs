@@ -285,6 +285,11 @@ pub fn report_exit(code: i32, signal: Option<i32>) {
     }
 }
 
+/// Whether vCPU `tid` may run guest code now.
+fn may_run(st: &State, tid: usize) -> bool {
+    st.running && st.vcpus.get(&tid).is_some_and(|v| v.action != Action::Stop)
+}
+
 /// A vCPU's side of the stub. Lives with the vCPU's run loop.
 pub struct VcpuHandle {
     ctl: Arc<Control>,
@@ -309,11 +314,7 @@ impl VcpuHandle {
                 self.stepping = false;
                 return;
             }
-            let go = st.running
-                && st
-                    .vcpus
-                    .get(&self.tid)
-                    .is_some_and(|v| v.action != Action::Stop);
+            let go = may_run(&st, self.tid);
             if go {
                 break;
             }
@@ -373,13 +374,7 @@ impl VcpuHandle {
     /// The blocking call returned: wait while the debugger holds the target stopped.
     pub fn leave_blocking(&self) {
         let mut st = self.ctl.lock();
-        while !st.detached
-            && !(st.running
-                && st
-                    .vcpus
-                    .get(&self.tid)
-                    .is_some_and(|v| v.action != Action::Stop))
-        {
+        while !st.detached && !may_run(&st, self.tid) {
             st = self.ctl.cv.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         if let Some(v) = st.vcpus.get_mut(&self.tid) {
