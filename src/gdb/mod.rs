@@ -742,7 +742,19 @@ pub fn serve<C: GdbCpu>(
 ) -> SessionEnd {
     let _ = conn.set_nodelay(true);
     let reply = conn.try_clone().ok();
-    ctl.lock().connected = true;
+    {
+        // gdb's first questions are about threads: wait until the first vCPU exists.
+        let mut st = ctl.lock();
+        st.connected = true;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while st.vcpus.is_empty() && Instant::now() < deadline {
+            st = ctl
+                .cv
+                .wait_timeout(st, Duration::from_millis(10))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
     let mut target = StubTarget::<C> {
         ctl: ctl.clone(),
         mem,
