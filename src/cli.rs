@@ -53,7 +53,8 @@ pub struct Cli {
 pub enum Command {
     /// Run a Linux program of another architecture (riscv64) in user mode.
     Run(Box<RunArgs>),
-    /// Full-system emulation (not implemented yet).
+    /// Full-system emulation: `heron system riscv64 [qemu-system-riscv64 options]`
+    /// (also installed as `heron-system-riscv64`; `-help` lists the options).
     System {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
@@ -246,6 +247,29 @@ pub fn normalize_argv(argv: Vec<OsString>) -> Vec<OsString> {
     }
     out.extend(preprocess_run_args(rest));
     out
+}
+
+/// The arguments after `heron system riscv64` or `heron-system-riscv64` (None: not a
+/// system-mode command line). An unsupported machine architecture is an error.
+pub fn system_args(argv: &[OsString]) -> Option<Result<&[OsString], CliError>> {
+    let base = std::path::Path::new(argv.first()?)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if base.starts_with("heron-system-riscv64") {
+        return Some(Ok(&argv[1..]));
+    }
+    if argv.get(1).is_none_or(|a| a != "system") {
+        return None;
+    }
+    match argv.get(2).and_then(|a| a.to_str()) {
+        Some("riscv64") => Some(Ok(&argv[3..])),
+        None => None, // `heron system`: clap prints the usage
+        Some(a) if a.starts_with('-') => None,
+        Some(a) => Some(Err(CliError::usage(format!(
+            "system: unsupported architecture '{a}' (supported: riscv64)"
+        )))),
+    }
 }
 
 /// A user error of the command line: message and exit status.
@@ -651,6 +675,19 @@ mod tests {
         for item in ["cpu", "int", "mmu", "icount", "memtrace", "stats"] {
             assert!(help.contains(&format!("\n{item} ")), "{item} in {help}");
         }
+    }
+
+    #[test]
+    fn system_command_lines() {
+        let v = os(&["heron", "system", "riscv64", "-M", "virt"]);
+        assert_eq!(strs(system_args(&v).unwrap().unwrap()), ["-M", "virt"]);
+        let v = os(&["/usr/bin/heron-system-riscv64", "-smp", "2"]);
+        assert_eq!(strs(system_args(&v).unwrap().unwrap()), ["-smp", "2"]);
+        let v = os(&["heron", "system", "aarch64"]);
+        let e = system_args(&v).unwrap().unwrap_err();
+        assert!(e.msg.contains("aarch64") && e.status == 2);
+        assert!(system_args(&os(&["heron", "run", "x"])).is_none());
+        assert!(system_args(&os(&["heron", "system"])).is_none());
     }
 
     #[test]

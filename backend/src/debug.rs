@@ -319,7 +319,7 @@ impl Engine {
         let mut b = Builder::new(pc);
         b.max_insns = 1;
         if let Err(TranslateError::FetchFault(addr)) =
-            self.guest.translate(pc, flags, &*self.mem, &mut b)
+            self.translate_uncached(env, pc, flags, &mut b)
         {
             // SAFETY: env valid (Engine::run contract).
             unsafe {
@@ -335,7 +335,7 @@ impl Engine {
         }
         let ib = InterpBlock::new(&block);
         // SAFETY: env valid per Engine::run's contract; the interpreter checks accesses.
-        unsafe { ib.run(env, &self.mem, &mut self.regs) }
+        unsafe { self.interp_run(&ib, env) }
     }
 }
 

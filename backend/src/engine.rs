@@ -2,14 +2,24 @@
 //! current guest PC, runs it on the interpreter or in JIT code, promotes hot blocks from the
 //! interpreter to Cranelift, chains JIT blocks through their exit slots, and flushes
 //! translations when guest code changes or the code buffer fills.
+//!
+//! Two memory modes: user mode ([`Engine::new`], guest memory = one [`GuestMemory`]) and
+//! system mode ([`Engine::new_system`], guest memory through the softmmu of
+//! [`crate::softmmu`]). In system mode TBs are keyed by (virtual PC, physical PC, flags),
+//! instruction fetch goes through the MMU, translated RAM pages are registered in
+//! [`crate::softmmu::CodePages`] (a write to one drops its TBs in every engine before the next lookup),
+//! direct chaining only links blocks on the same virtual page, and the jump cache and JIT
+//! jump table are cleared whenever the vCPU's [`crate::softmmu::Tlb`] is flushed.
 
 use crate::debug::EntryAction;
 use crate::instrument::{InstrConfig, InstrState};
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
-use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError};
-use crate::mem::GuestMemory;
-use crate::{CpuHeader, FaultKind, Guest, TranslateError, printer};
+use crate::jit::region::{self, RegionLimits};
+use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
+use crate::mem::{GuestMemory, MemFault};
+use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb};
+use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -92,6 +102,8 @@ pub enum EngineError {
 pub struct EngineStats {
     pub blocks_translated: u64,
     pub blocks_compiled: u64,
+    /// Compiled blocks that are multi-block regions.
+    pub regions_compiled: u64,
     pub translate_time: Duration,
     pub compile_time: Duration,
     pub interp_runs: u64,
@@ -107,6 +119,7 @@ impl std::fmt::Display for EngineStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "blocks translated      {}", self.blocks_translated)?;
         writeln!(f, "blocks jit-compiled    {}", self.blocks_compiled)?;
+        writeln!(f, "  of them regions      {}", self.regions_compiled)?;
         writeln!(
             f,
             "translate time         {:.3} ms",
@@ -139,9 +152,17 @@ pub fn request_flush_all() {
     FLUSH_GENERATION.fetch_add(1, Ordering::SeqCst);
 }
 
+/// (virtual PC, physical PC, flags); user mode: physical PC = virtual PC.
+type TbKey = (u64, u64, u64);
+
 /// One translation block and its forms in each tier.
 struct Tb {
     pc: u64,
+    flags: u64,
+    /// System mode: (virtual page, physical page) of a second code page the block reads.
+    page2: Option<(u64, u64)>,
+    /// Exit slots of other blocks chained to this one (unchained when it is dropped).
+    incoming: Vec<ExitSlot>,
     /// The IR, kept until the block is compiled.
     ir: Option<Block>,
     interp: InterpBlock,
@@ -155,13 +176,34 @@ struct Tb {
 
 const JUMP_CACHE_SIZE: usize = 4096;
 
+/// Guest memory of an engine.
+enum Mode {
+    User(Arc<GuestMemory>),
+    System(Box<SysState>),
+}
+
+/// System-mode state of an engine.
+struct SysState {
+    cfg: SoftmmuConfig,
+    /// `Tlb::flush_count` when the virtual-PC caches were last cleared.
+    tlb_flushes: u64,
+    /// Position in the CodePages invalidation log.
+    log_cursor: u64,
+    /// TBs by physical code page.
+    page_tbs: FxHashMap<u64, Vec<TbKey>>,
+    /// The TLB registered with `cfg.code_pages` (null: none yet).
+    tlb: *mut Tlb,
+    /// Guest PC of the block owning each JIT exit slot (same-page chaining).
+    slot_src: FxHashMap<usize, u64>,
+}
+
 /// The execution engine of one vCPU.
 pub struct Engine {
     pub(crate) guest: Arc<dyn Guest>,
-    pub(crate) mem: Arc<GuestMemory>,
+    mode: Mode,
     pub(crate) cfg: EngineConfig,
     pub(crate) jit: Option<Jit>,
-    tbs: FxHashMap<(u64, u64), Box<Tb>>,
+    tbs: FxHashMap<TbKey, Box<Tb>>,
     /// Direct-mapped cache by PC of raw pointers into `tbs`' boxes (cleared with `tbs`).
     jump_cache: Vec<(u64, u64, *mut Tb)>,
     pub(crate) regs: InterpRegs,
@@ -175,6 +217,9 @@ pub struct Engine {
     /// ending a block with a status other than Next after changing `tb_flags`, so that
     /// generated code never continues under different flags. (User mode: flags always 0.)
     jump_flags: Option<u64>,
+    /// Compile hot blocks as multi-block regions (see [`crate::jit::region`]); on whenever
+    /// JIT blocks chain (off for `-d nochain`/`exec`, whose traces name every block).
+    regions: bool,
     stats: EngineStats,
     /// Debugger state of this vCPU (see [`crate::debug`]).
     pub(crate) debug: Option<crate::debug::VcpuDebug>,
@@ -184,19 +229,120 @@ pub struct Engine {
     pub(crate) instr: Box<InstrState>,
 }
 
+// SAFETY: the raw pointers (jump cache into `tbs`' boxes, the registered TLB) are only
+// used by the thread that runs the engine; moving the engine to another thread between runs
+// is sound.
+unsafe impl Send for Engine {}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Mode::System(sys) = &self.mode
+            && !sys.tlb.is_null()
+        {
+            sys.cfg.code_pages.unregister_tlb(sys.tlb);
+        }
+    }
+}
+
 impl Engine {
+    /// A system-mode engine: guest memory through the softmmu in `sys`.
+    ///
+    /// The CPU state passed to [`Engine::run`] must hold its [`Tlb`] at `sys.tlb_offset`
+    /// and stay alive (at the same address) until the engine is dropped: the engine
+    /// registers that TLB with `sys.code_pages`, whose users write-protect it.
+    pub fn new_system(
+        guest: Arc<dyn Guest>,
+        sys: SoftmmuConfig,
+        cfg: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let log_cursor = sys.code_pages.log_position();
+        let mut e = Engine::with_mode(
+            guest,
+            Mode::System(Box::new(SysState {
+                cfg: sys,
+                tlb_flushes: 0,
+                log_cursor,
+                page_tbs: FxHashMap::default(),
+                tlb: std::ptr::null_mut(),
+                slot_src: FxHashMap::default(),
+            })),
+            cfg,
+        )?;
+        if let (Some(jit), Mode::System(sys)) = (&mut e.jit, &e.mode) {
+            // `sys` is boxed: its address is stable for the engine's life, which bounds
+            // the life of the Jit and its code.
+            jit.set_softmmu(SoftmmuJit {
+                tlb_offset: sys.cfg.tlb_offset,
+                config: &sys.cfg as *const SoftmmuConfig as usize,
+            });
+        }
+        Ok(e)
+    }
+
+    /// Translate the block at `pc` into `b` without caching it (debugger single steps),
+    /// fetching through this engine's memory mode.
+    pub(crate) fn translate_uncached(
+        &self,
+        env: *mut u8,
+        pc: u64,
+        flags: u64,
+        b: &mut crate::Builder,
+    ) -> Result<(), TranslateError> {
+        match &self.mode {
+            Mode::User(mem) => self.guest.translate(pc, flags, &**mem, b),
+            Mode::System(sys) => {
+                let fetch = SysFetch::new(&sys.cfg, env, self.guest.fetch_mmu_idx(flags));
+                self.guest.translate(pc, flags, &fetch, b)
+            }
+        }
+    }
+
+    /// Interpret `ib` in this engine's memory mode.
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    pub(crate) unsafe fn interp_run(&mut self, ib: &InterpBlock, env: *mut u8) -> ExitStatus {
+        // SAFETY: the caller's contract; the interpreter checks guest accesses.
+        unsafe {
+            match &self.mode {
+                Mode::User(mem) => ib.run(env, mem, &mut self.regs),
+                Mode::System(sys) => ib.run_system(env, &sys.cfg, &mut self.regs),
+            }
+        }
+    }
+
+    /// The softmmu configuration of a system-mode engine.
+    pub fn softmmu(&self) -> Option<&SoftmmuConfig> {
+        match &self.mode {
+            Mode::System(s) => Some(&s.cfg),
+            Mode::User(_) => None,
+        }
+    }
+
     pub fn new(
         guest: Arc<dyn Guest>,
         mem: Arc<GuestMemory>,
         cfg: EngineConfig,
     ) -> Result<Engine, EngineError> {
+        Engine::with_mode(guest, Mode::User(mem), cfg)
+    }
+
+    fn with_mode(
+        guest: Arc<dyn Guest>,
+        mode: Mode,
+        cfg: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let (guest_base, guest_limit) = match &mode {
+            Mode::User(mem) => (mem.base(), mem.limit()),
+            Mode::System(_) => (0, 0),
+        };
         let jit = if cfg.tier == Tier::Interp {
             None
         } else {
             Some(Jit::new(JitConfig {
                 code_size: cfg.code_buffer_size,
-                guest_base: mem.base(),
-                guest_limit: mem.limit(),
+                guest_base,
+                guest_limit,
                 opt_speed: false,
                 verify: cfg!(debug_assertions),
             })?)
@@ -216,7 +362,7 @@ impl Engine {
         };
         Ok(Engine {
             guest,
-            mem,
+            mode,
             jit,
             tbs: FxHashMap::default(),
             jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); JUMP_CACHE_SIZE],
@@ -224,6 +370,7 @@ impl Engine {
             generation: FLUSH_GENERATION.load(Ordering::SeqCst),
             flush_pending: false,
             jump_flags: None,
+            regions: cfg.tier != Tier::Interp && !cfg.trace.nochain && !cfg.trace.exec,
             stats: EngineStats::default(),
             debug: None,
             instr_cfg,
@@ -234,6 +381,12 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
+    }
+
+    /// Turn multi-block regions on or off for blocks compiled from now on (single-stepping
+    /// and breakpoints need every guest block to be entered through the engine).
+    pub fn set_regions(&mut self, on: bool) {
+        self.regions = on && self.cfg.tier != Tier::Interp;
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -272,6 +425,78 @@ impl Engine {
         if let Some(jit) = &mut self.jit {
             jit.flush();
         }
+        if let Mode::System(sys) = &mut self.mode {
+            sys.page_tbs.clear();
+            sys.slot_src.clear();
+        }
+    }
+
+    /// Forget every cached virtual-PC -> block association (jump cache, JIT jump table).
+    fn clear_pc_caches(&mut self) {
+        self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
+        self.jump_flags = None;
+        if let Some(jit) = &mut self.jit {
+            jit.clear_jumps();
+        }
+    }
+
+    /// Drop one TB (unchaining the slots that jump to it).
+    fn remove_tb(&mut self, key: TbKey) {
+        if let Some(tb) = self.tbs.remove(&key)
+            && let Some(jit) = &self.jit
+        {
+            for slot in &tb.incoming {
+                jit.unchain(slot);
+            }
+        }
+    }
+
+    /// System mode, before each lookup: register the TLB for code protection, clear the
+    /// virtual-PC caches after a TLB flush, drop TBs of pages written since the last look.
+    /// Returns true when chaining to the next block must not happen.
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    unsafe fn sys_sync(&mut self, env: *mut u8) -> bool {
+        let Mode::System(sys) = &mut self.mode else {
+            return false;
+        };
+        let tlb = sys.cfg.tlb(env);
+        if sys.tlb != tlb {
+            if !sys.tlb.is_null() {
+                sys.cfg.code_pages.unregister_tlb(sys.tlb);
+            }
+            sys.cfg.code_pages.register_tlb(tlb);
+            sys.tlb = tlb;
+        }
+        // SAFETY: env holds a live Tlb at tlb_offset (new_system's contract).
+        let flushes = unsafe { (*tlb).flush_count() };
+        let mut clear = flushes != sys.tlb_flushes;
+        sys.tlb_flushes = flushes;
+        let mut drop_keys = Vec::new();
+        match sys.cfg.code_pages.invalidations_since(&mut sys.log_cursor) {
+            Invalidations::None => {}
+            Invalidations::Pages(pages) => {
+                for p in pages {
+                    if let Some(keys) = sys.page_tbs.remove(&p) {
+                        drop_keys.extend(keys);
+                    }
+                }
+                clear = true;
+            }
+            Invalidations::All => {
+                self.stats.code_flushes += 1;
+                self.flush_translations();
+                return true;
+            }
+        }
+        for k in drop_keys {
+            self.remove_tb(k);
+        }
+        if clear {
+            self.clear_pc_caches();
+        }
+        clear
     }
 
     /// Run guest code from `CpuHeader::pc` until a block ends with a status other than
@@ -296,6 +521,10 @@ impl Engine {
                 pending_slot = 0;
             }
             // SAFETY: env is valid per this function's contract.
+            if unsafe { self.sys_sync(env) } {
+                pending_slot = 0;
+            }
+            // SAFETY: env is valid per this function's contract.
             let pc = unsafe { (*hdr).pc };
             let flags = self.guest.tb_flags(env);
             if self.debug.is_some()
@@ -306,13 +535,14 @@ impl Engine {
             if self.cfg.trace.cpu {
                 tracing::info!(target: "cpu", "{}", self.guest.dump_state(env));
             }
-            let tb = match self.lookup(pc, flags) {
+            // SAFETY: as above.
+            let tb = match unsafe { self.lookup(env, pc, flags) } {
                 Ok(tb) => tb,
-                Err(TranslateError::FetchFault(addr)) => {
+                Err(f) => {
                     // SAFETY: as above.
                     unsafe {
-                        (*hdr).fault_addr = addr;
-                        (*hdr).fault_kind = FaultKind::Exec as u32;
+                        (*hdr).fault_addr = f.addr;
+                        (*hdr).fault_kind = f.kind as u32;
                     }
                     return ExitStatus::Fault;
                 }
@@ -341,12 +571,22 @@ impl Engine {
                     jit.set_jump(pc, cb.entry);
                 }
                 let jit = &*jit;
-                if pending_slot != 0 && chaining {
+                // System mode: only between blocks of one virtual page (a block on another
+                // page must be looked up: its mapping may have changed).
+                let same_page = match &self.mode {
+                    Mode::User(_) => true,
+                    Mode::System(sys) => sys
+                        .slot_src
+                        .get(&pending_slot)
+                        .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK),
+                };
+                if pending_slot != 0 && chaining && same_page {
                     let slot = ExitSlot {
                         target_pc: pc,
                         slot: pending_slot as *const AtomicUsize,
                     };
                     jit.chain(&slot, cb.entry);
+                    tb.incoming.push(slot);
                     self.stats.chains_made += 1;
                 }
                 self.stats.jit_entries += 1;
@@ -362,8 +602,14 @@ impl Engine {
                 pending_slot = 0;
                 self.stats.interp_runs += 1;
                 tb.runs += 1;
-                // SAFETY: env valid per contract; the interpreter checks guest accesses.
-                let status = unsafe { tb.interp.run(env, &self.mem, &mut self.regs) };
+                // SAFETY: env valid per contract; the interpreter checks guest accesses (in
+                // system mode env holds the Tlb, new_system's contract).
+                let status = unsafe {
+                    match &self.mode {
+                        Mode::User(mem) => tb.interp.run(env, mem, &mut self.regs),
+                        Mode::System(sys) => tb.interp.run_system(env, &sys.cfg, &mut self.regs),
+                    }
+                };
                 if self.cfg.tier == Tier::Auto
                     && tb.runs >= self.cfg.jit_threshold
                     && !tb.jit_failed
@@ -383,20 +629,47 @@ impl Engine {
         }
     }
 
-    /// Find the TB for (pc, flags), translating it if needed.
-    fn lookup(&mut self, pc: u64, flags: u64) -> Result<*mut Tb, TranslateError> {
+    /// Find the TB for (pc, flags), translating it if needed. Err: instruction fetch fault.
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    unsafe fn lookup(&mut self, env: *mut u8, pc: u64, flags: u64) -> Result<*mut Tb, MemFault> {
         let idx = ((pc >> 1) as usize) & (JUMP_CACHE_SIZE - 1);
         let (cpc, cflags, ptr) = self.jump_cache[idx];
         if cpc == pc && cflags == flags && !ptr.is_null() {
             return Ok(ptr);
         }
-        let ptr: *mut Tb = match self.tbs.get_mut(&(pc, flags)) {
+        let fetch_idx = self.guest.fetch_mmu_idx(flags);
+        // System mode: the physical PC (and a check of a block's second page).
+        let ppc = match &self.mode {
+            Mode::User(_) => pc,
+            Mode::System(sys) => {
+                let f = SysFetch::new(&sys.cfg, env, fetch_idx);
+                // SAFETY: env per this function's contract.
+                unsafe { f.phys_of(pc) }?.0
+            }
+        };
+        let key = (pc, ppc, flags);
+        if let (Some(tb), Mode::System(sys)) = (self.tbs.get(&key), &self.mode)
+            && let Some((vp2, pp2)) = tb.page2
+        {
+            let f = SysFetch::new(&sys.cfg, env, fetch_idx);
+            // SAFETY: env per this function's contract.
+            let now = unsafe { f.phys_of(vp2) }.map(|(p, _)| p & PAGE_MASK);
+            if now != Ok(pp2) {
+                // The block's second page maps elsewhere now: translate afresh.
+                self.remove_tb(key);
+                self.clear_pc_caches();
+            }
+        }
+        let ptr: *mut Tb = match self.tbs.get_mut(&key) {
             Some(tb) => &mut **tb,
             None => {
-                let tb = self.translate(pc, flags)?;
+                // SAFETY: env per this function's contract.
+                let tb = unsafe { self.translate(env, key, fetch_idx) }?;
                 let mut boxed = Box::new(tb);
                 let ptr: *mut Tb = &mut *boxed;
-                self.tbs.insert((pc, flags), boxed);
+                self.tbs.insert(key, boxed);
                 if self.cfg.tier == Tier::Jit {
                     self.compile(ptr);
                 }
@@ -407,13 +680,77 @@ impl Engine {
         Ok(ptr)
     }
 
-    fn translate(&mut self, pc: u64, flags: u64) -> Result<Tb, TranslateError> {
+    /// The IR of the user-mode guest block at (pc, flags), for multi-block regions (None
+    /// when it cannot be fetched, and always in system mode, where regions are off).
+    fn translate_ir(&self, pc: u64, flags: u64) -> Option<Block> {
+        let Mode::User(mem) = &self.mode else {
+            return None;
+        };
+        let mut b = crate::Builder::new(pc);
+        self.guest.translate(pc, flags, &**mem, &mut b).ok()?;
+        Some(b.finish())
+    }
+
+    /// Translate the block at `key` (system mode: fetching through the MMU and recording
+    /// its code pages).
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    unsafe fn translate(
+        &mut self,
+        env: *mut u8,
+        key: TbKey,
+        fetch_idx: u8,
+    ) -> Result<Tb, MemFault> {
+        let (pc, _, flags) = key;
         let start = Instant::now();
         let mut b = crate::Builder::new(pc);
         if let Some(d) = &self.debug {
             b.stop_pcs = d.stop_pcs();
         }
-        self.guest.translate(pc, flags, &*self.mem, &mut b)?;
+        let mut page2 = None;
+        let mut in_asm_bytes = Vec::new();
+        match &mut self.mode {
+            Mode::User(mem) => {
+                self.guest.translate(pc, flags, &**mem, &mut b).map_err(
+                    |TranslateError::FetchFault(addr)| MemFault {
+                        addr,
+                        kind: FaultKind::Exec,
+                    },
+                )?;
+                if self.cfg.trace.in_asm {
+                    in_asm_bytes = vec![0u8; b.block.guest_size as usize];
+                    let n = mem.fetch(pc, &mut in_asm_bytes);
+                    in_asm_bytes.truncate(n);
+                }
+            }
+            Mode::System(sys) => {
+                let fetch = SysFetch::new(&sys.cfg, env, fetch_idx);
+                if let Err(TranslateError::FetchFault(addr)) =
+                    self.guest.translate(pc, flags, &fetch, &mut b)
+                {
+                    return Err(match fetch.fault.get() {
+                        Some(f) => f,
+                        None => MemFault {
+                            addr,
+                            kind: FaultKind::Exec,
+                        },
+                    });
+                }
+                if self.cfg.trace.in_asm {
+                    in_asm_bytes = vec![0u8; b.block.guest_size as usize];
+                    let n = fetch.fetch(pc, &mut in_asm_bytes);
+                    in_asm_bytes.truncate(n);
+                }
+                let pages = fetch.pages.take();
+                for &(vp, pp) in &pages {
+                    sys.page_tbs.entry(pp).or_default().push(key);
+                    if vp != pc & PAGE_MASK {
+                        page2 = Some((vp, pp));
+                    }
+                }
+            }
+        }
         let mut block = b.finish();
         if self.instr_cfg.any() {
             let st: *mut InstrState = &mut *self.instr;
@@ -431,10 +768,7 @@ impl Engine {
         self.stats.translate_time += start.elapsed();
         self.stats.blocks_translated += 1;
         if self.cfg.trace.in_asm {
-            let mut bytes = vec![0u8; block.guest_size as usize];
-            let n = self.mem.fetch(pc, &mut bytes);
-            bytes.truncate(n);
-            let lines = self.guest.disassemble(pc, &bytes);
+            let lines = self.guest.disassemble(pc, &in_asm_bytes);
             tracing::info!(target: "in_asm", "IN: {pc:#x}\n{}\n", lines.join("\n"));
         }
         if self.cfg.trace.op {
@@ -444,6 +778,9 @@ impl Engine {
         }
         Ok(Tb {
             pc,
+            flags,
+            page2,
+            incoming: Vec::new(),
             ir: Some(block),
             interp,
             runs: 0,
@@ -456,14 +793,41 @@ impl Engine {
     /// Compile a TB with Cranelift. A full code buffer schedules a flush of all
     /// translations; on a codegen error the TB stays interpreted, which is always correct.
     fn compile(&mut self, tb: *mut Tb) {
-        let Some(jit) = self.jit.as_mut() else { return };
+        if self.jit.is_none() {
+            return;
+        }
         // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
         // live while this function runs.
         let Some(block) = (unsafe { (*tb).ir.take() }) else {
             return;
         };
         let start = Instant::now();
-        let result = jit.compile(&block);
+        // SAFETY: as above.
+        let (pc, flags) = unsafe { ((*tb).pc, (*tb).flags) };
+        // Regions join other blocks' IR as translated for user mode, without instrumentation
+        // or debugger stops: only when neither is active.
+        let region_ok = self.regions
+            && matches!(self.mode, Mode::User(_))
+            && self.debug.is_none()
+            && !self.instr_cfg.any();
+        let region = if region_ok {
+            let r = region::form(block.clone(), RegionLimits::default(), |p| {
+                self.translate_ir(p, flags)
+            });
+            if cfg!(debug_assertions)
+                && let Err(e) = crate::verify::verify(&r)
+            {
+                panic!("region at {pc:#x} is invalid IR: {e}");
+            }
+            Some(r).filter(|r| r.ops.len() != block.ops.len())
+        } else {
+            None
+        };
+        let Some(jit) = self.jit.as_mut() else { return };
+        let result = jit.compile(region.as_ref().unwrap_or(&block));
+        if region.is_some() && result.is_ok() {
+            self.stats.regions_compiled += 1;
+        }
         self.stats.compile_time += start.elapsed();
         // SAFETY: as above; the loop over `self.tbs` has ended.
         let tb = unsafe { &mut *tb };
@@ -473,6 +837,11 @@ impl Engine {
                 if self.cfg.trace.out_asm {
                     let lines = jit.disassemble(&cb);
                     tracing::info!(target: "out_asm", "OUT: [{:#x}] {} bytes\n{}\n", tb.pc, cb.code_len, lines.join("\n"));
+                }
+                if let Mode::System(sys) = &mut self.mode {
+                    for e in &cb.exits {
+                        sys.slot_src.insert(e.slot as usize, tb.pc);
+                    }
                 }
                 tb.jit = Some(cb);
             }

@@ -24,6 +24,10 @@ use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use std::sync::atomic::AtomicUsize;
 
+// System-mode memory ops: methods of `Lower`, so a child module.
+#[path = "softmmu.rs"]
+mod softmmu;
+
 /// Fixed facts the lowering needs from the Jit.
 pub(crate) struct LowerEnv {
     pub guest_base: u64,
@@ -36,6 +40,9 @@ pub(crate) struct LowerEnv {
     /// Compile a `GotoBlock` to the block's own PC as a jump back to its entry check
     /// instead of an exit through a slot (off for `-d nochain`/`exec` tracing).
     pub self_loops: bool,
+    /// System mode: guest memory through the softmmu (see `softmmu.rs`) instead of
+    /// `guest_base + addr`.
+    pub softmmu: Option<super::SoftmmuJit>,
 }
 
 /// What lowering produced besides the function.
@@ -199,7 +206,96 @@ struct Lower<'a, 'b> {
     /// always exact; this only skips reloading. Cleared at every label (merge point) and after
     /// helpers that write globals.
     gcache: Vec<(u32, Type, Value)>,
+    /// Guest globals carried in Cranelift variables across the whole function (loops and
+    /// merge points included): those the block reads, always with one width and not
+    /// overlapping another accessed global. Write-through like `gcache`.
+    gvars: Vec<GVar>,
+    /// Per entry of `gvars`: memory may differ from the variable (a helper wrote globals
+    /// since the variable was last loaded or set); reload before the next read.
+    stale: Vec<bool>,
+    /// Per label: union of `stale` over the branches to it seen so far (before placement),
+    /// then its state at placement (for branches back to it).
+    label_stale: Vec<Vec<bool>>,
+    /// Per entry of `gvars`: a `SetGlobal` whose store is deferred (the variable already
+    /// holds the value). Stores are emitted before anything that can observe guest state
+    /// or leave the straight-line stretch (see `observes_state`), so a later `SetGlobal` to
+    /// the same global in between makes the earlier store dead.
+    pending: Vec<Option<Value>>,
     out: LowerOut,
+}
+
+/// Whether `op` may read guest globals from memory, leave the block (exit, fault, raise) or
+/// end a straight-line stretch: deferred global stores must be in memory before it.
+/// Unknown ops count as observing.
+fn observes_state(op: &Op) -> bool {
+    !matches!(
+        op,
+        Op::InsnStart { .. }
+            | Op::Const { .. }
+            | Op::Mov { .. }
+            | Op::GetGlobal { .. }
+            | Op::SetGlobal { .. }
+            | Op::Bin { .. }
+            | Op::Un { .. }
+            | Op::Ext { .. }
+            | Op::Extract { .. }
+            | Op::Deposit { .. }
+            | Op::SetCond { .. }
+            | Op::FCmp { .. }
+            | Op::Select { .. }
+            | Op::Conv { .. }
+            | Op::FMa { .. }
+    )
+}
+
+/// A guest global held in a Cranelift variable (see `Lower::gvars`).
+struct GVar {
+    offset: u32,
+    ty: Type,
+    var: Variable,
+    /// Some `GetGlobal` reads it (else the variable only defers its stores).
+    read: bool,
+}
+
+/// The globals of `blk` to carry in variables: always accessed with one size, overlapping
+/// no other accessed global. Returns (offset, canonical type, read at least once).
+fn global_vars(blk: &Block) -> Vec<(u32, Type, bool)> {
+    // offset -> (type of first access, read?, usable?)
+    let mut acc: std::collections::BTreeMap<u32, (Type, bool, bool)> = Default::default();
+    for op in &blk.ops {
+        let (offset, ty, read) = match *op {
+            Op::GetGlobal { offset, ty, .. } => (offset, clif_ty(ty), true),
+            Op::SetGlobal { offset, ty, .. } => (offset, clif_ty(ty), false),
+            _ => continue,
+        };
+        let e = acc.entry(offset).or_insert((ty, false, true));
+        e.1 |= read;
+        if e.0.bytes() != ty.bytes() {
+            e.2 = false;
+        }
+    }
+    let v: Vec<(u32, Type, bool, bool)> = acc
+        .into_iter()
+        .map(|(o, (t, r, ok))| (o, t, r, ok))
+        .collect();
+    let mut ok: Vec<bool> = v.iter().map(|e| e.3).collect();
+    for i in 1..v.len() {
+        // Sorted by offset: an overlap is with the previous entry (or further back, which
+        // overlaps the previous one too, since sizes are powers of two... check all).
+        let mut j = i;
+        while j > 0 {
+            j -= 1;
+            if v[j].0 + v[j].1.bytes() > v[i].0 {
+                ok[i] = false;
+                ok[j] = false;
+            }
+        }
+    }
+    v.iter()
+        .zip(ok)
+        .filter(|(_, ok)| *ok)
+        .map(|(e, _)| (e.0, e.1, e.2))
+        .collect()
 }
 
 /// Build the Cranelift function for `blk` into `func` (already cleared, with
@@ -240,22 +336,47 @@ pub(crate) fn lower_block(
         tail_sig: None,
         head: None,
         gcache: Vec::new(),
+        gvars: Vec::new(),
+        stale: Vec::new(),
+        label_stale: vec![Vec::new(); blk.num_labels as usize],
+        pending: Vec::new(),
         out: LowerOut::default(),
     };
+    for (offset, ty, read) in global_vars(blk) {
+        let var = l.b.declare_var(ty);
+        if read {
+            let v = l.load_env(ty, offset);
+            l.b.def_var(var, v);
+        }
+        l.gvars.push(GVar {
+            offset,
+            ty,
+            var,
+            read,
+        });
+    }
+    l.stale = vec![false; l.gvars.len()];
+    l.pending = vec![None; l.gvars.len()];
+    for s in &mut l.label_stale {
+        *s = vec![false; l.gvars.len()];
+    }
     l.entry_check();
     let mut reachable = true;
     for op in &blk.ops {
         match op {
             Op::Label { label } => {
                 let lb = l.label_block(label.0)?;
-                let placed = &mut l.placed[label.0 as usize];
-                if *placed {
+                if l.placed[label.0 as usize] {
                     return Err(err(format!("label L{} placed twice", label.0)));
                 }
-                *placed = true;
                 if reachable {
+                    l.flush_stores();
+                    l.note_branch(label.0)?;
                     l.b.ins().jump(lb, &[]);
                 }
+                l.placed[label.0 as usize] = true;
+                let st = l.label_stale[label.0 as usize].clone();
+                l.stale = st;
                 l.gcache.clear();
                 l.b.switch_to_block(lb);
                 reachable = true;
@@ -265,6 +386,9 @@ pub(crate) fn lower_block(
             }
             _ if !reachable => {}
             _ => {
+                if observes_state(op) {
+                    l.flush_stores();
+                }
                 l.op(op, slots)?;
                 if op.is_terminator() {
                     reachable = false;
@@ -340,6 +464,50 @@ impl Lower<'_, '_> {
     fn ret(&mut self, status: u32) {
         let s = self.i32c(status);
         self.b.ins().return_(&[s]);
+    }
+
+    /// Index in `gvars` of the global at `offset`, if it is carried in a variable.
+    fn gvar(&self, offset: u32) -> Option<usize> {
+        self.gvars.iter().position(|g| g.offset == offset)
+    }
+
+    /// Emit the deferred global stores.
+    fn flush_stores(&mut self) {
+        for i in 0..self.pending.len() {
+            if let Some(v) = self.pending[i].take() {
+                self.store_env(v, self.gvars[i].offset);
+            }
+        }
+    }
+
+    /// Load global variable `i` from memory again.
+    fn reload(&mut self, i: usize) {
+        let (offset, ty, var) = (self.gvars[i].offset, self.gvars[i].ty, self.gvars[i].var);
+        let v = self.load_env(ty, offset);
+        self.b.def_var(var, v);
+        self.stale[i] = false;
+    }
+
+    /// Account for a branch from the current point to `label`: before the label is placed,
+    /// its stale set grows by ours; after (a backward branch), we reload what it expects
+    /// fresh.
+    fn note_branch(&mut self, label: u32) -> Result<(), JitError> {
+        let idx = label as usize;
+        if idx >= self.label_stale.len() {
+            return Err(err(format!("label L{label} out of range")));
+        }
+        if self.placed[idx] {
+            for i in 0..self.gvars.len() {
+                if self.stale[i] && !self.label_stale[idx][i] {
+                    self.reload(i);
+                }
+            }
+        } else {
+            for i in 0..self.gvars.len() {
+                self.label_stale[idx][i] |= self.stale[i];
+            }
+        }
+        Ok(())
     }
 
     /// Block entry: leave with Interrupted if someone set `exit_request`.
@@ -526,6 +694,21 @@ impl Lower<'_, '_> {
             Op::GetGlobal { dst, ty, offset } => {
                 self.check_dst(dst, ty)?;
                 let cty = clif_ty(ty);
+                if let Some(i) = self.gvar(offset) {
+                    if self.stale[i] {
+                        self.reload(i);
+                    }
+                    let g = &self.gvars[i];
+                    let (gty, var) = (g.ty, g.var);
+                    let v = self.b.use_var(var);
+                    let v = if gty == cty {
+                        v
+                    } else {
+                        self.b.ins().bitcast(cty, MemFlagsData::new(), v)
+                    };
+                    self.set(dst, v)?;
+                    return Ok(());
+                }
                 let hit = self
                     .gcache
                     .iter()
@@ -543,8 +726,20 @@ impl Lower<'_, '_> {
             }
             Op::SetGlobal { offset, ty, src } => {
                 let v = self.get(src, ty)?;
-                self.store_env(v, offset);
-                self.gcache_put(offset, clif_ty(ty), v);
+                if let Some(i) = self.gvar(offset) {
+                    let (gty, var) = (self.gvars[i].ty, self.gvars[i].var);
+                    let v = if gty == clif_ty(ty) {
+                        v
+                    } else {
+                        self.b.ins().bitcast(gty, MemFlagsData::new(), v)
+                    };
+                    self.b.def_var(var, v);
+                    self.stale[i] = false;
+                    self.pending[i] = Some(v);
+                } else {
+                    self.store_env(v, offset);
+                    self.gcache_put(offset, clif_ty(ty), v);
+                }
             }
             Op::Bin { op, ty, dst, a, b } => {
                 let a = self.get(a, ty)?;
@@ -806,11 +1001,13 @@ impl Lower<'_, '_> {
             } => self.call(helper, args, dst)?,
             Op::Br { label } => {
                 let lb = self.label_block(label.0)?;
+                self.note_branch(label.0)?;
                 self.b.ins().jump(lb, &[]);
             }
             Op::BrCond { cond, label } => {
                 let c = self.get(cond, Ty::I64)?;
                 let lb = self.label_block(label.0)?;
+                self.note_branch(label.0)?;
                 let cont = self.b.create_block();
                 self.b.ins().brif(c, lb, &[], cont, &[]);
                 self.b.switch_to_block(cont);
@@ -820,6 +1017,12 @@ impl Lower<'_, '_> {
                 // exit_request and stores the PC if it leaves). Nothing else reads
                 // `CpuHeader::pc` inside a block: fault and raise paths store their own.
                 let head = self.head.ok_or_else(|| err("no entry block"))?;
+                // The head expects every global variable fresh.
+                for i in 0..self.gvars.len() {
+                    if self.stale[i] {
+                        self.reload(i);
+                    }
+                }
                 self.b.ins().jump(head, &[]);
             }
             Op::GotoBlock { pc } => {
@@ -1147,15 +1350,24 @@ impl Lower<'_, '_> {
     }
 
     fn load(&mut self, ty: Ty, a: Value, mem: &MemOp) -> Result<Value, JitError> {
-        let mty = Self::mem_int_ty(mem)?;
-        let cty = clif_ty(ty);
+        Self::mem_int_ty(mem)?;
         if mem.size as u32 > ty.bytes() || ty.is_float() && mem.size as u32 != ty.bytes() {
             return Err(err(format!("load of {} bytes into {ty}", mem.size)));
         }
+        if self.lenv.softmmu.is_some() {
+            return self.sys_load(ty, a, mem);
+        }
         let host = self.guest_addr(a, mem.size, mem.aligned, FaultKind::Read);
         let flags = self.guest_flags();
+        Ok(self.load_host(ty, host, flags, mem))
+    }
+
+    /// The host load of a checked guest load at host address `host`.
+    fn load_host(&mut self, ty: Ty, host: Value, flags: MemFlagsData, mem: &MemOp) -> Value {
+        let cty = clif_ty(ty);
+        let mty = clif_ty(Ty::int_of_bytes(mem.size as u32).unwrap_or(Ty::I64));
         if ty.is_float() && !mem.big_endian {
-            return Ok(self.b.ins().load(cty, flags, host, 0));
+            return self.b.ins().load(cty, flags, host, 0);
         }
         let raw = self.b.ins().load(mty, flags, host, 0);
         let raw = if mem.big_endian {
@@ -1163,23 +1375,33 @@ impl Lower<'_, '_> {
         } else {
             raw
         };
-        Ok(if ty.is_float() {
+        if ty.is_float() {
             self.b.ins().bitcast(cty, MemFlagsData::new(), raw)
         } else {
             self.resize(raw, mty, cty, mem.signed)
-        })
+        }
     }
 
     fn store(&mut self, ty: Ty, v: Value, a: Value, mem: &MemOp) -> Result<(), JitError> {
-        let mty = Self::mem_int_ty(mem)?;
+        Self::mem_int_ty(mem)?;
         if mem.size as u32 > ty.bytes() || ty.is_float() && mem.size as u32 != ty.bytes() {
             return Err(err(format!("store of {} bytes from {ty}", mem.size)));
         }
+        if self.lenv.softmmu.is_some() {
+            return self.sys_store(ty, v, a, mem);
+        }
         let host = self.guest_addr(a, mem.size, mem.aligned, FaultKind::Write);
         let flags = self.guest_flags();
+        self.store_host(ty, v, host, flags, mem);
+        Ok(())
+    }
+
+    /// The host store of a checked guest store at host address `host`.
+    fn store_host(&mut self, ty: Ty, v: Value, host: Value, flags: MemFlagsData, mem: &MemOp) {
+        let mty = clif_ty(Ty::int_of_bytes(mem.size as u32).unwrap_or(Ty::I64));
         if ty.is_float() && !mem.big_endian {
             self.b.ins().store(flags, v, host, 0);
-            return Ok(());
+            return;
         }
         let iv = if ty.is_float() {
             self.b.ins().bitcast(mty, MemFlagsData::new(), v)
@@ -1203,7 +1425,6 @@ impl Lower<'_, '_> {
             iv
         };
         self.b.ins().store(flags, iv, host, 0);
-        Ok(())
     }
 
     fn atomic_ty(ty: Ty, mem: &MemOp) -> Result<Type, JitError> {
@@ -1225,6 +1446,26 @@ impl Lower<'_, '_> {
         mem: &MemOp,
     ) -> Result<Value, JitError> {
         let mty = Self::atomic_ty(ty, mem)?;
+        if self.lenv.softmmu.is_some() {
+            return self.sys_atomic_rmw(op, ty, a, x, mem);
+        }
+        let host = self.guest_addr(a, mem.size, true, FaultKind::Write);
+        let flags = self.guest_flags();
+        Ok(self.atomic_rmw_host(op, ty, mty, host, x, flags, mem))
+    }
+
+    /// The host atomic of a checked guest read-modify-write at host address `host`.
+    #[allow(clippy::too_many_arguments)]
+    fn atomic_rmw_host(
+        &mut self,
+        op: RmwOp,
+        ty: Ty,
+        mty: Type,
+        host: Value,
+        x: Value,
+        flags: MemFlagsData,
+        mem: &MemOp,
+    ) -> Value {
         let cty = clif_ty(ty);
         let rop = match op {
             RmwOp::Xchg => AtomicRmwOp::Xchg,
@@ -1238,9 +1479,7 @@ impl Lower<'_, '_> {
             RmwOp::MaxU => AtomicRmwOp::Umax,
         };
         let byte_wise = matches!(op, RmwOp::Xchg | RmwOp::And | RmwOp::Or | RmwOp::Xor);
-        let host = self.guest_addr(a, mem.size, true, FaultKind::Write);
         let xv = self.resize(x, cty, mty, false);
-        let flags = self.guest_flags();
         if mem.big_endian && !byte_wise && mem.size > 1 {
             // Arithmetic on byte-swapped memory: a compare-and-swap loop. The first read
             // is a CAS too, so an unmapped page faults as a write, like the interpreter.
@@ -1266,7 +1505,7 @@ impl Lower<'_, '_> {
                 .ins()
                 .brif(same, done, &[], head, &[BlockArg::Value(got)]);
             self.b.switch_to_block(done);
-            return Ok(self.resize(old, mty, cty, mem.signed));
+            return self.resize(old, mty, cty, mem.signed);
         }
         let xv = if mem.big_endian {
             self.bswap(xv, mty)
@@ -1279,7 +1518,7 @@ impl Lower<'_, '_> {
         } else {
             old
         };
-        Ok(self.resize(old, mty, cty, mem.signed))
+        self.resize(old, mty, cty, mem.signed)
     }
 
     fn cmpxchg(
@@ -1291,22 +1530,40 @@ impl Lower<'_, '_> {
         mem: &MemOp,
     ) -> Result<Value, JitError> {
         let mty = Self::atomic_ty(ty, mem)?;
-        let cty = clif_ty(ty);
+        if self.lenv.softmmu.is_some() {
+            return self.sys_cmpxchg(ty, a, e, n, mem);
+        }
         let host = self.guest_addr(a, mem.size, true, FaultKind::Write);
+        let flags = self.guest_flags();
+        Ok(self.cmpxchg_host(ty, mty, host, e, n, flags, mem))
+    }
+
+    /// The host compare-and-swap of a checked guest cmpxchg at host address `host`.
+    #[allow(clippy::too_many_arguments)]
+    fn cmpxchg_host(
+        &mut self,
+        ty: Ty,
+        mty: Type,
+        host: Value,
+        e: Value,
+        n: Value,
+        flags: MemFlagsData,
+        mem: &MemOp,
+    ) -> Value {
+        let cty = clif_ty(ty);
         let mut ev = self.resize(e, cty, mty, false);
         let mut nv = self.resize(n, cty, mty, false);
         if mem.big_endian {
             ev = self.bswap(ev, mty);
             nv = self.bswap(nv, mty);
         }
-        let flags = self.guest_flags();
         let old = self.b.ins().atomic_cas(flags, host, ev, nv);
         let old = if mem.big_endian {
             self.bswap(old, mty)
         } else {
             old
         };
-        Ok(self.resize(old, mty, cty, mem.signed))
+        self.resize(old, mty, cty, mem.signed)
     }
 
     fn call(
@@ -1359,6 +1616,9 @@ impl Lower<'_, '_> {
         let r = self.b.inst_results(call)[0];
         if helper.effects.writes_globals {
             self.gcache.clear();
+            for (st, g) in self.stale.iter_mut().zip(&self.gvars) {
+                *st = g.read;
+            }
         }
         if let Some(d) = dst {
             self.check_dst(d, Ty::I64)?;

@@ -29,6 +29,7 @@
 mod buffer;
 mod entry;
 mod lower;
+pub mod region;
 #[cfg(test)]
 mod tests;
 
@@ -59,6 +60,16 @@ pub struct JitConfig {
     pub opt_speed: bool,
     /// Run the Cranelift verifier on every function (tests, debugging).
     pub verify: bool,
+}
+
+/// What JIT code needs to reach the softmmu of its vCPU (see [`Jit::set_softmmu`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SoftmmuJit {
+    /// Byte offset of the [`crate::softmmu::Tlb`] in the CPU state.
+    pub tlb_offset: u32,
+    /// Address of the [`crate::softmmu::SoftmmuConfig`] the slow paths use; it must stay
+    /// valid (and unmoved) as long as code of this Jit may run.
+    pub config: usize,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -223,6 +234,7 @@ impl Jit {
                 exit_stub: 0,
                 jump_table: 0,
                 self_loops: false,
+                softmmu: None,
             },
             jump_table: vec![u64::MAX; 2 * JUMP_TABLE_SIZE].into_boxed_slice(),
             cfg,
@@ -452,6 +464,13 @@ impl Jit {
     /// goto (default: then every block run returns or chains exactly as it exits).
     pub fn set_self_loops(&mut self, on: bool) {
         self.lenv.self_loops = on;
+    }
+
+    /// System mode: guest memory ops of blocks compiled from now on go through the softmmu
+    /// (inline TLB hit path, slow-path helper calls) instead of `guest_base + addr`; the
+    /// config's `guest_base`/`guest_limit` are then unused. Set it before compiling.
+    pub fn set_softmmu(&mut self, sm: SoftmmuJit) {
+        self.lenv.softmmu = Some(sm);
     }
 
     /// Forget every jump table entry (indirect exits return to the engine again).
