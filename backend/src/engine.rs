@@ -63,6 +63,11 @@ pub struct Trace {
     pub icount: bool,
     /// Log every guest memory access on the `memtrace` target (instrumentation).
     pub memtrace: bool,
+    /// Exceptions, signals and interrupts on the `int` target (emitted by the run loops:
+    /// user mode's signal code, system mode's interrupt delivery).
+    pub int: bool,
+    /// Page walks and TLB fills on the `mmu` target (emitted by system mode's softmmu).
+    pub mmu: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -916,6 +921,9 @@ impl Engine {
 }
 
 #[cfg(test)]
+use tests as tests_support;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::ir::{BinOp, Cond, Ty};
@@ -932,17 +940,17 @@ mod tests {
     /// - 0x9000: exit with Halt.
     ///
     /// Global at offset 40 = counter, 48 = limit, 56 = ring size.
-    struct Toy {
+    pub(super) struct Toy {
         translations: Counter,
     }
 
     #[repr(C)]
     #[derive(Default)]
-    struct ToyCpu {
-        hdr: CpuHeader,
-        counter: u64,
-        limit: u64,
-        ring: u64,
+    pub(super) struct ToyCpu {
+        pub(super) hdr: CpuHeader,
+        pub(super) counter: u64,
+        pub(super) limit: u64,
+        pub(super) ring: u64,
     }
 
     impl Guest for Toy {
@@ -1004,7 +1012,7 @@ mod tests {
         }
     }
 
-    fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
+    pub(super) fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
         let mem = GuestMemory::reserve(1 << 24).unwrap();
         mem.map_anon(0x1000, 0x9000, PERM_R | PERM_W | PERM_X)
             .unwrap();
@@ -1153,6 +1161,78 @@ mod tests {
             assert_eq!(unsafe { engine.run(env) }, ExitStatus::Fault);
             assert_eq!(cpu.hdr.fault_addr, 0x20_0000);
             assert_eq!(cpu.hdr.fault_kind, FaultKind::Exec as u32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    //! Breakpoints and single steps are exact on chained JIT code (the toy guest of the
+    //! engine tests: one "instruction" per block, counter += 1 per block).
+    use super::tests_support::*;
+    use super::*;
+    use crate::debug::{DebugPoints, DebugStop, VcpuDebug};
+
+    #[test]
+    fn breakpoints_and_steps_are_exact_after_chaining() {
+        for tier in [Tier::Jit, Tier::Auto, Tier::Interp] {
+            let (toy, mem) = setup();
+            let cfg = EngineConfig {
+                tier,
+                jit_threshold: 2,
+                ..EngineConfig::default()
+            };
+            let mut engine = Engine::new(toy, mem, cfg).unwrap();
+            let mut cpu = ToyCpu {
+                limit: 40,
+                ring: 8,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            let env = &mut cpu as *mut ToyCpu as *mut u8;
+            // A first run builds chains and self loops.
+            // SAFETY: valid ToyCpu, header first.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            cpu.counter = 0;
+            cpu.limit = 1000;
+            cpu.hdr.pc = 0x1000;
+            let points = DebugPoints::new();
+            engine.set_debug(Some(VcpuDebug::new(points.clone())));
+            points.add_breakpoint(0x1030);
+            let resume = |engine: &mut Engine, step: bool, pc: u64| {
+                engine.debug_mut().unwrap().resume(step, pc);
+            };
+            resume(&mut engine, false, u64::MAX);
+            // SAFETY: as above.
+            assert_eq!(
+                unsafe { engine.run(env) },
+                ExitStatus::Interrupted,
+                "{tier:?}"
+            );
+            let stop = engine.debug_mut().unwrap().take_stop();
+            assert_eq!(stop, Some(DebugStop::Breakpoint { pc: 0x1030 }), "{tier:?}");
+            assert_eq!((cpu.counter, cpu.hdr.pc), (3, 0x1030), "{tier:?}");
+            // Continue from the breakpoint: one lap of the ring later it is hit again.
+            resume(&mut engine, false, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!((cpu.counter, cpu.hdr.pc), (11, 0x1030), "{tier:?}");
+            // One step runs exactly one instruction.
+            resume(&mut engine, true, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!(
+                engine.debug_mut().unwrap().take_stop(),
+                Some(DebugStop::Step)
+            );
+            assert!(engine.debug_mut().unwrap().step_done());
+            assert_eq!((cpu.counter, cpu.hdr.pc), (12, 0x1040), "{tier:?}");
+            // Without breakpoints the loop runs to the end.
+            points.remove_breakpoint(0x1030);
+            resume(&mut engine, false, 0x1040);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            assert_eq!(cpu.counter, 1000, "{tier:?}");
         }
     }
 }
