@@ -6,12 +6,12 @@
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
 use crate::jit::region::{self, RegionLimits};
-use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError};
+use crate::jit::{CompiledBlock, Jit, JitConfig, JitError};
 use crate::mem::GuestMemory;
 use crate::{CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
@@ -302,15 +302,11 @@ impl Engine {
                     }
                     jit.set_jump(pc, cb.entry);
                 }
-                let jit = &*jit;
                 if pending_slot != 0 && chaining {
-                    let slot = ExitSlot {
-                        target_pc: pc,
-                        slot: pending_slot as *const AtomicUsize,
-                    };
-                    jit.chain(&slot, cb.entry);
+                    jit.chain_site(pending_slot, cb.entry);
                     self.stats.chains_made += 1;
                 }
+                let jit = &*jit;
                 self.stats.jit_entries += 1;
                 // SAFETY: header reset of the chaining protocol; env valid.
                 unsafe { (*hdr).last_exit_slot = 0 };
