@@ -22,7 +22,7 @@ use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, Tlb
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
@@ -213,7 +213,7 @@ struct SysState {
     /// The TLB registered with `cfg.code_pages` (null: none yet).
     tlb: *mut Tlb,
     /// Guest PC of the block owning each JIT exit slot (same-page chaining).
-    slot_src: FxHashMap<usize, u64>,
+    slot_src: FxHashMap<usize, (u64, ExitSlot)>,
 }
 
 /// The execution engine of one vCPU.
@@ -467,7 +467,7 @@ impl Engine {
     /// Drop one TB (unchaining the slots that jump to it).
     fn remove_tb(&mut self, key: TbKey) {
         if let Some(tb) = self.tbs.remove(&key)
-            && let Some(jit) = &self.jit
+            && let Some(jit) = &mut self.jit
         {
             for slot in &tb.incoming {
                 jit.unchain(slot);
@@ -615,29 +615,31 @@ impl Engine {
                     }
                     jit.set_jump(pc, cb.entry);
                 }
-                let jit = &*jit;
                 // System mode: only between blocks of one virtual page (a block on another
                 // page must be looked up: its mapping may have changed), and never into a
-                // block that reads a second page.
-                let same_page = match &self.mode {
-                    Mode::User(_) => true,
-                    Mode::System(sys) => {
-                        tb.page2.is_none()
-                            && sys
-                                .slot_src
-                                .get(&pending_slot)
-                                .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK)
+                // block that reads a second page. Chained exits are remembered so that
+                // dropping a TB (its code page was written) unchains them.
+                match &self.mode {
+                    Mode::User(_) => {
+                        if pending_slot != 0 && chaining {
+                            jit.chain_site(pending_slot, cb.entry);
+                            self.stats.chains_made += 1;
+                        }
                     }
-                };
-                if pending_slot != 0 && chaining && same_page {
-                    let slot = ExitSlot {
-                        target_pc: pc,
-                        slot: pending_slot as *const AtomicUsize,
-                    };
-                    jit.chain(&slot, cb.entry);
-                    tb.incoming.push(slot);
-                    self.stats.chains_made += 1;
+                    Mode::System(sys) => {
+                        if pending_slot != 0
+                            && chaining
+                            && tb.page2.is_none()
+                            && let Some(&(src, slot)) = sys.slot_src.get(&pending_slot)
+                            && src & PAGE_MASK == pc & PAGE_MASK
+                        {
+                            jit.chain(&slot, cb.entry);
+                            tb.incoming.push(slot);
+                            self.stats.chains_made += 1;
+                        }
+                    }
                 }
+                let jit = &*jit;
                 self.stats.jit_entries += 1;
                 // SAFETY: header reset of the chaining protocol; env valid.
                 unsafe { (*hdr).last_exit_slot = 0 };
@@ -896,7 +898,7 @@ impl Engine {
                 }
                 if let Mode::System(sys) = &mut self.mode {
                     for e in &cb.exits {
-                        sys.slot_src.insert(e.slot as usize, tb.pc);
+                        sys.slot_src.insert(e.site, (tb.pc, *e));
                     }
                 }
                 tb.jit = Some(cb);
