@@ -18,11 +18,11 @@ use crate::ir::{Block, ExitStatus};
 use crate::jit::region::{self, RegionLimits};
 use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
 use crate::mem::{GuestMemory, MemFault};
-use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb};
+use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
@@ -63,6 +63,11 @@ pub struct Trace {
     pub icount: bool,
     /// Log every guest memory access on the `memtrace` target (instrumentation).
     pub memtrace: bool,
+    /// Exceptions, signals and interrupts on the `int` target (emitted by the run loops:
+    /// user mode's signal code, system mode's interrupt delivery).
+    pub int: bool,
+    /// Page walks and TLB fills on the `mmu` target (emitted by system mode's softmmu).
+    pub mmu: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -108,6 +113,14 @@ pub struct EngineStats {
     pub code_flushes: u64,
     pub code_bytes: usize,
     pub code_capacity: usize,
+    /// System mode: TLB fills by the slow path (= TLB misses that translated).
+    pub tlb_fills: u64,
+    /// System mode: guest accesses that took the softmmu slow path (misses, MMIO, page
+    /// crossings, writes to code pages; in the interpreter every access). Accesses served
+    /// by the JIT's inline hit path are not counted.
+    pub tlb_slow_accesses: u64,
+    /// System mode: translation blocks dropped because their code page was written.
+    pub code_page_invalidations: u64,
 }
 
 impl std::fmt::Display for EngineStats {
@@ -134,7 +147,15 @@ impl std::fmt::Display for EngineStats {
             self.code_bytes, self.code_capacity
         )?;
         writeln!(f, "code buffer flushes    {}", self.buffer_flushes)?;
-        write!(f, "translation flushes    {}", self.code_flushes)
+        write!(f, "translation flushes    {}", self.code_flushes)?;
+        if self.tlb_fills != 0 || self.tlb_slow_accesses != 0 {
+            write!(
+                f,
+                "\nsoftmmu TLB fills      {}\nsoftmmu slow accesses  {} (inline JIT hits not counted)\nSMC/DMA TB drops       {}",
+                self.tlb_fills, self.tlb_slow_accesses, self.code_page_invalidations
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -180,8 +201,11 @@ enum Mode {
 /// System-mode state of an engine.
 struct SysState {
     cfg: SoftmmuConfig,
-    /// `Tlb::flush_count` when the virtual-PC caches were last cleared.
-    tlb_flushes: u64,
+    /// TLB flush counters last seen (`Tlb::flushes_since`).
+    tlb_seen: (u64, u64),
+    /// Virtual pages with entries in the jump cache or the JIT jump table: a flush of
+    /// another page leaves those caches alone.
+    cached_pages: rustc_hash::FxHashSet<u64>,
     /// Position in the CodePages invalidation log.
     log_cursor: u64,
     /// TBs by physical code page.
@@ -189,7 +213,7 @@ struct SysState {
     /// The TLB registered with `cfg.code_pages` (null: none yet).
     tlb: *mut Tlb,
     /// Guest PC of the block owning each JIT exit slot (same-page chaining).
-    slot_src: FxHashMap<usize, u64>,
+    slot_src: FxHashMap<usize, (u64, ExitSlot)>,
 }
 
 /// The execution engine of one vCPU.
@@ -255,7 +279,8 @@ impl Engine {
             guest,
             Mode::System(Box::new(SysState {
                 cfg: sys,
-                tlb_flushes: 0,
+                tlb_seen: (0, 0),
+                cached_pages: Default::default(),
                 log_cursor,
                 page_tbs: FxHashMap::default(),
                 tlb: std::ptr::null_mut(),
@@ -423,11 +448,15 @@ impl Engine {
         if let Mode::System(sys) = &mut self.mode {
             sys.page_tbs.clear();
             sys.slot_src.clear();
+            sys.cached_pages.clear();
         }
     }
 
     /// Forget every cached virtual-PC -> block association (jump cache, JIT jump table).
     fn clear_pc_caches(&mut self) {
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.clear();
+        }
         self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
         self.jump_flags = None;
         if let Some(jit) = &mut self.jit {
@@ -438,7 +467,7 @@ impl Engine {
     /// Drop one TB (unchaining the slots that jump to it).
     fn remove_tb(&mut self, key: TbKey) {
         if let Some(tb) = self.tbs.remove(&key)
-            && let Some(jit) = &self.jit
+            && let Some(jit) = &mut self.jit
         {
             for slot in &tb.incoming {
                 jit.unchain(slot);
@@ -465,9 +494,11 @@ impl Engine {
             sys.tlb = tlb;
         }
         // SAFETY: env holds a live Tlb at tlb_offset (new_system's contract).
-        let flushes = unsafe { (*tlb).flush_count() };
-        let mut clear = flushes != sys.tlb_flushes;
-        sys.tlb_flushes = flushes;
+        let mut clear = match unsafe { (*tlb).flushes_since(&mut sys.tlb_seen) } {
+            TlbFlushes::None => false,
+            TlbFlushes::All => true,
+            TlbFlushes::Pages(pages) => pages.iter().any(|p| sys.cached_pages.contains(p)),
+        };
         let mut drop_keys = Vec::new();
         match sys.cfg.code_pages.invalidations_since(&mut sys.log_cursor) {
             Invalidations::None => {}
@@ -486,6 +517,9 @@ impl Engine {
             }
         }
         for k in drop_keys {
+            if self.tbs.contains_key(&k) {
+                self.stats.code_page_invalidations += 1;
+            }
             self.remove_tb(k);
         }
         if clear {
@@ -501,6 +535,22 @@ impl Engine {
     /// `env` points to the frontend's `#[repr(C)]` CPU state (a [`CpuHeader`] first), valid
     /// and used only by this thread for the duration of the call.
     pub unsafe fn run(&mut self, env: *mut u8) -> ExitStatus {
+        // SAFETY: the caller's contract.
+        let status = unsafe { self.run_blocks(env) };
+        if let Mode::System(sys) = &self.mode {
+            let tlb = sys.cfg.tlb(env);
+            // SAFETY: env holds its Tlb (new_system's contract).
+            unsafe {
+                self.stats.tlb_fills = (*tlb).fills();
+                self.stats.tlb_slow_accesses = (*tlb).slow_accesses();
+            }
+        }
+        status
+    }
+
+    /// # Safety
+    /// As for [`Engine::run`].
+    unsafe fn run_blocks(&mut self, env: *mut u8) -> ExitStatus {
         let hdr = env as *mut CpuHeader;
         // Slot through which the previous JIT block left, to be chained to the next block.
         let mut pending_slot: usize = 0;
@@ -565,25 +615,31 @@ impl Engine {
                     }
                     jit.set_jump(pc, cb.entry);
                 }
-                let jit = &*jit;
                 // System mode: only between blocks of one virtual page (a block on another
-                // page must be looked up: its mapping may have changed).
-                let same_page = match &self.mode {
-                    Mode::User(_) => true,
-                    Mode::System(sys) => sys
-                        .slot_src
-                        .get(&pending_slot)
-                        .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK),
-                };
-                if pending_slot != 0 && chaining && same_page {
-                    let slot = ExitSlot {
-                        target_pc: pc,
-                        slot: pending_slot as *const AtomicUsize,
-                    };
-                    jit.chain(&slot, cb.entry);
-                    tb.incoming.push(slot);
-                    self.stats.chains_made += 1;
+                // page must be looked up: its mapping may have changed), and never into a
+                // block that reads a second page. Chained exits are remembered so that
+                // dropping a TB (its code page was written) unchains them.
+                match &self.mode {
+                    Mode::User(_) => {
+                        if pending_slot != 0 && chaining {
+                            jit.chain_site(pending_slot, cb.entry);
+                            self.stats.chains_made += 1;
+                        }
+                    }
+                    Mode::System(sys) => {
+                        if pending_slot != 0
+                            && chaining
+                            && tb.page2.is_none()
+                            && let Some(&(src, slot)) = sys.slot_src.get(&pending_slot)
+                            && src & PAGE_MASK == pc & PAGE_MASK
+                        {
+                            jit.chain(&slot, cb.entry);
+                            tb.incoming.push(slot);
+                            self.stats.chains_made += 1;
+                        }
+                    }
                 }
+                let jit = &*jit;
                 self.stats.jit_entries += 1;
                 // SAFETY: header reset of the chaining protocol; env valid.
                 unsafe { (*hdr).last_exit_slot = 0 };
@@ -672,6 +728,13 @@ impl Engine {
             }
         };
         self.jump_cache[idx] = (pc, flags, ptr);
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.insert(pc & PAGE_MASK);
+            // SAFETY: `ptr` points into a box of `self.tbs`.
+            if let Some((vp2, _)) = unsafe { (*ptr).page2 } {
+                sys.cached_pages.insert(vp2);
+            }
+        }
         Ok(ptr)
     }
 
@@ -835,7 +898,7 @@ impl Engine {
                 }
                 if let Mode::System(sys) = &mut self.mode {
                     for e in &cb.exits {
-                        sys.slot_src.insert(e.slot as usize, tb.pc);
+                        sys.slot_src.insert(e.site, (tb.pc, *e));
                     }
                 }
                 tb.jit = Some(cb);
@@ -860,6 +923,9 @@ impl Engine {
 }
 
 #[cfg(test)]
+use tests as tests_support;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::ir::{BinOp, Cond, Ty};
@@ -876,17 +942,17 @@ mod tests {
     /// - 0x9000: exit with Halt.
     ///
     /// Global at offset 40 = counter, 48 = limit, 56 = ring size.
-    struct Toy {
+    pub(super) struct Toy {
         translations: Counter,
     }
 
     #[repr(C)]
     #[derive(Default)]
-    struct ToyCpu {
-        hdr: CpuHeader,
-        counter: u64,
-        limit: u64,
-        ring: u64,
+    pub(super) struct ToyCpu {
+        pub(super) hdr: CpuHeader,
+        pub(super) counter: u64,
+        pub(super) limit: u64,
+        pub(super) ring: u64,
     }
 
     impl Guest for Toy {
@@ -948,7 +1014,7 @@ mod tests {
         }
     }
 
-    fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
+    pub(super) fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
         let mem = GuestMemory::reserve(1 << 24).unwrap();
         mem.map_anon(0x1000, 0x9000, PERM_R | PERM_W | PERM_X)
             .unwrap();
@@ -1097,6 +1163,78 @@ mod tests {
             assert_eq!(unsafe { engine.run(env) }, ExitStatus::Fault);
             assert_eq!(cpu.hdr.fault_addr, 0x20_0000);
             assert_eq!(cpu.hdr.fault_kind, FaultKind::Exec as u32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    //! Breakpoints and single steps are exact on chained JIT code (the toy guest of the
+    //! engine tests: one "instruction" per block, counter += 1 per block).
+    use super::tests_support::*;
+    use super::*;
+    use crate::debug::{DebugPoints, DebugStop, VcpuDebug};
+
+    #[test]
+    fn breakpoints_and_steps_are_exact_after_chaining() {
+        for tier in [Tier::Jit, Tier::Auto, Tier::Interp] {
+            let (toy, mem) = setup();
+            let cfg = EngineConfig {
+                tier,
+                jit_threshold: 2,
+                ..EngineConfig::default()
+            };
+            let mut engine = Engine::new(toy, mem, cfg).unwrap();
+            let mut cpu = ToyCpu {
+                limit: 40,
+                ring: 8,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            let env = &mut cpu as *mut ToyCpu as *mut u8;
+            // A first run builds chains and self loops.
+            // SAFETY: valid ToyCpu, header first.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            cpu.counter = 0;
+            cpu.limit = 1000;
+            cpu.hdr.pc = 0x1000;
+            let points = DebugPoints::new();
+            engine.set_debug(Some(VcpuDebug::new(points.clone())));
+            points.add_breakpoint(0x1030);
+            let resume = |engine: &mut Engine, step: bool, pc: u64| {
+                engine.debug_mut().unwrap().resume(step, pc);
+            };
+            resume(&mut engine, false, u64::MAX);
+            // SAFETY: as above.
+            assert_eq!(
+                unsafe { engine.run(env) },
+                ExitStatus::Interrupted,
+                "{tier:?}"
+            );
+            let stop = engine.debug_mut().unwrap().take_stop();
+            assert_eq!(stop, Some(DebugStop::Breakpoint { pc: 0x1030 }), "{tier:?}");
+            assert_eq!((cpu.counter, cpu.hdr.pc), (3, 0x1030), "{tier:?}");
+            // Continue from the breakpoint: one lap of the ring later it is hit again.
+            resume(&mut engine, false, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!((cpu.counter, cpu.hdr.pc), (11, 0x1030), "{tier:?}");
+            // One step runs exactly one instruction.
+            resume(&mut engine, true, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!(
+                engine.debug_mut().unwrap().take_stop(),
+                Some(DebugStop::Step)
+            );
+            assert!(engine.debug_mut().unwrap().step_done());
+            assert_eq!((cpu.counter, cpu.hdr.pc), (12, 0x1040), "{tier:?}");
+            // Without breakpoints the loop runs to the end.
+            points.remove_breakpoint(0x1030);
+            resume(&mut engine, false, 0x1040);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            assert_eq!(cpu.counter, 1000, "{tier:?}");
         }
     }
 }
