@@ -1037,7 +1037,7 @@ fn qemu_fast_paths() {
         (0xbf80_fc00, 0x0f00_5400), // shl #imm
         (0xbf80_fc00, 0x2f00_0400), // ushr #imm
     ];
-    let fp_forms: [(u32, u32); 15] = [
+    let fp_forms: [(u32, u32); 19] = [
         (0xbfa0_fc00, 0x0e20_d400), // FADD vector
         (0xbfa0_fc00, 0x0ea0_d400), // FSUB
         (0xbfa0_fc00, 0x2e20_dc00), // FMUL
@@ -1047,6 +1047,10 @@ fn qemu_fast_paths() {
         (0xbf80_f400, 0x0f80_1000), // FMLA by element
         (0xbf80_f400, 0x0f80_5000), // FMLS by element
         (0xbf80_f400, 0x0f80_9000), // FMUL by element
+        (0x7fbf_fc00, 0x1e22_0000), // SCVTF (general)
+        (0x7fbf_fc00, 0x1e23_0000), // UCVTF
+        (0x7fbf_fc00, 0x1e38_0000), // FCVTZS (general)
+        (0x7fbf_fc00, 0x1e39_0000), // FCVTZU
         (0xffa0_0c00, 0x1e20_0800), // FP 2-source
         (0xff80_0000, 0x1f00_0000), // FP 3-source
         (0xffa0_7c00, 0x1e20_4000), // FP 1-source
