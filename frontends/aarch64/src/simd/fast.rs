@@ -1,7 +1,7 @@
 //! Inline IR for the Advanced SIMD instructions on the hot paths of glibc's string and
 //! memory functions and of register moves: bitwise ops, NOT, FMOV (general and register),
 //! UMOV/INS/DUP, modified immediates, CMEQ on bytes, ADD/SUB and SHL/USHR by immediate
-//! (exact SWAR on 128 bits), EXT, and pure helpers
+//! (exact SWAR on 128 bits), EXT, and pure helpers for USHLL/SSHLL/SHLL widening and
 //! (no guest-state access, so the JIT keeps its cached registers) for the byte pairwise ops
 //! UMAXP/UMINP/ADDP, the across-lane UMAXV/UMINV/ADDV and SHRN from halfwords. Everything
 //! else goes through the generic executor. The differential tests replay these through the
@@ -143,6 +143,41 @@ pub fn shrn8(lo: u64, hi: u64, shift: u64) -> u64 {
     out
 }
 
+/// One 64-bit half of USHLL/SSHLL/SHLL: lanes of `es` bits from the low (`half` 0) or
+/// high 32 bits of `src`, widened (signed or not) to 2*es bits and shifted left.
+/// `desc` = es | shift << 8 | signed << 16 | half << 17.
+pub fn widen_half(src: u64, desc: u64) -> u64 {
+    let es = (desc & 0xff) as u32;
+    let shift = ((desc >> 8) & 0xff) as u32;
+    let signed = desc & (1 << 16) != 0;
+    let half = (desc >> 17) & 1;
+    let part = (src >> (32 * half)) as u32 as u64;
+    let n = 32 / es;
+    let m = (1u64 << es) - 1;
+    let wm = if 2 * es == 64 {
+        u64::MAX
+    } else {
+        (1u64 << (2 * es)) - 1
+    };
+    let mut out = 0u64;
+    for i in 0..n {
+        let x = (part >> (i * es)) & m;
+        let x = if signed && x >> (es - 1) != 0 {
+            x | !m
+        } else {
+            x
+        };
+        out |= ((x << shift) & wm) << (i * 2 * es);
+    }
+    out
+}
+
+extern "C" fn widen_helper(_env: *mut u8, src: u64, desc: u64) -> u64 {
+    widen_half(src, desc)
+}
+
+helper!(H_WIDEN = widen_helper, 2, Effects::PURE);
+
 extern "C" fn pair8_helper(_env: *mut u8, lo: u64, hi: u64, kind: u64) -> u64 {
     pair8(lo, hi, kind)
 }
@@ -156,6 +191,28 @@ extern "C" fn shrn8_helper(_env: *mut u8, lo: u64, hi: u64, shift: u64) -> u64 {
 helper!(H_PAIR8 = pair8_helper, 3, Effects::PURE);
 helper!(H_ACROSS8 = across8_helper, 3, Effects::PURE);
 helper!(H_SHRN8 = shrn8_helper, 3, Effects::PURE);
+
+/// (es, shift, signed) of USHLL/SSHLL (vector, es < 64) or SHLL.
+fn widen_form(insn: u32) -> Option<(u32, u32, bool)> {
+    if insn & 0x9f80_fc00 == 0x0f00_a400 {
+        let immh = (insn >> 19) & 15;
+        if immh == 0 || immh & 8 != 0 {
+            return None;
+        }
+        let es = 8u32 << (31 - immh.leading_zeros());
+        let shift = ((insn >> 16) & 127) - es;
+        return Some((es, shift, insn & (1 << 29) == 0));
+    }
+    if insn & 0xbf3f_fc00 == 0x2e21_3800 {
+        let size = (insn >> 22) & 3;
+        if size == 3 {
+            return None;
+        }
+        let es = 8u32 << size;
+        return Some((es, es, false));
+    }
+    None
+}
 
 /// CMEQ on bytes against zero (exact): 0xff where the byte of `x` is zero.
 fn zero_bytes(b: &mut Builder, x: Temp) -> Temp {
@@ -479,6 +536,18 @@ pub fn translate(b: &mut Builder, insn: u32) -> bool {
             b.bin(BinOp::And, t, mk)
         };
         vset(b, rd, v, q);
+        true
+    } else if let Some((es, shift, signed)) = widen_form(insn) {
+        // USHLL/SSHLL (incl. UXTL/SXTL) and SHLL, lower or upper half
+        let a = vget(b, rn);
+        let src = if q { hi64(b, a) } else { lo64(b, a) };
+        let d = es as u64 | (shift as u64) << 8 | (signed as u64) << 16;
+        let d0 = b.const64(d);
+        let d1 = b.const64(d | 1 << 17);
+        let r0 = b.call(&H_WIDEN, &[src, d0]);
+        let r1 = b.call(&H_WIDEN, &[src, d1]);
+        let v = join(b, r0, r1);
+        vset(b, rd, v, true);
         true
     } else if insn & 0xbff8_fc00 == 0x0f08_8400 {
         // SHRN / SHRN2 .8b/.16b from .8h

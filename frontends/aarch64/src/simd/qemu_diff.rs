@@ -1016,7 +1016,7 @@ fn qemu_structure_loads_stores() {
 /// Random operands of the inline fast-path forms (see `fast`), every one also on the JIT.
 #[test]
 fn qemu_fast_paths() {
-    let forms: [(u32, u32); 19] = [
+    let forms: [(u32, u32); 21] = [
         (0x9f20_fc00, 0x0e20_1c00), // logic
         (0xbfff_fc00, 0x2e20_5800), // not
         (0x7fff_fc00, 0x1e26_0000), // fmov w/x <-> s/d, fmov reg (varied below)
@@ -1036,6 +1036,8 @@ fn qemu_fast_paths() {
         (0x9f20_fc00, 0x0e20_8400), // add/sub vector
         (0xbf80_fc00, 0x0f00_5400), // shl #imm
         (0xbf80_fc00, 0x2f00_0400), // ushr #imm
+        (0x9f80_fc00, 0x0f00_a400), // ushll/sshll
+        (0xbf3f_fc00, 0x2e21_3800), // shll
     ];
     let fp_forms: [(u32, u32); 19] = [
         (0xbfa0_fc00, 0x0e20_d400), // FADD vector
