@@ -163,13 +163,18 @@ extern "C" fn deinterleave_helper(env: *mut u8, desc: u64) -> u64 {
     let mut img = [0u8; 64];
     for s in 0..selem as usize {
         let r = cpu.v[(rt as usize + s) % 32].to_le_bytes();
-        img[s * chunk..(s + 1) * chunk].copy_from_slice(&r[..chunk]);
+        for k in 0..chunk {
+            img[s * chunk + k] = r[k];
+        }
     }
     let mut regs = [[0u8; 16]; 4];
+    let n = selem as usize;
     for e in 0..(ds / es) as usize {
-        for (s, reg) in regs.iter_mut().enumerate().take(selem as usize) {
-            let at = (e * selem as usize + s) * eb;
-            reg[e * eb..(e + 1) * eb].copy_from_slice(&img[at..at + eb]);
+        for (s, reg) in regs.iter_mut().enumerate().take(n) {
+            let at = (e * n + s) * eb;
+            for k in 0..eb {
+                reg[e * eb + k] = img[at + k];
+            }
         }
     }
     for (s, reg) in regs.iter().enumerate().take(selem as usize) {
