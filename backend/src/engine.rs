@@ -165,6 +165,8 @@ type TbKey = (u64, u64, u64);
 /// One translation block and its forms in each tier.
 struct Tb {
     pc: u64,
+    /// Physical PC (user mode: = pc).
+    ppc: u64,
     /// System mode: (virtual page, physical page) of a second code page the block reads.
     page2: Option<(u64, u64)>,
     /// Exit slots of other blocks chained to this one (unchained when it is dropped).
@@ -204,6 +206,9 @@ struct SysState {
     tlb: *mut Tlb,
     /// Guest PC of the block owning each JIT exit slot (same-page chaining).
     slot_src: FxHashMap<usize, u64>,
+    /// Exit slots chained to a block on another virtual page: valid only while that
+    /// page's mapping holds, so unchained whenever the virtual-PC caches are cleared.
+    cross_chains: Vec<ExitSlot>,
 }
 
 /// The execution engine of one vCPU.
@@ -272,6 +277,7 @@ impl Engine {
                 page_tbs: FxHashMap::default(),
                 tlb: std::ptr::null_mut(),
                 slot_src: FxHashMap::default(),
+                cross_chains: Vec::new(),
             })),
             cfg,
         )?;
@@ -429,28 +435,39 @@ impl Engine {
             sys.page_tbs.clear();
             sys.slot_src.clear();
             sys.cached_pages.clear();
+            sys.cross_chains.clear();
         }
     }
 
-    /// Forget every cached virtual-PC -> block association (jump cache, JIT jump table).
+    /// System mode: forget every virtual-PC -> block association that generated code
+    /// uses without checking the MMU (the JIT jump table, chains to other pages). The
+    /// engine's jump cache checks each hit against the TLB, so it stays.
     fn clear_pc_caches(&mut self) {
-        if let Mode::System(sys) = &mut self.mode {
-            sys.cached_pages.clear();
-        }
-        self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
         self.jump_flags = None;
         if let Some(jit) = &mut self.jit {
             jit.clear_jumps();
         }
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.clear();
+            if let Some(jit) = &self.jit {
+                for slot in sys.cross_chains.drain(..) {
+                    jit.unchain(&slot);
+                }
+            }
+        }
     }
 
-    /// Drop one TB (unchaining the slots that jump to it).
+    /// Drop one TB (unchaining the slots that jump to it, and its jump cache entry).
     fn remove_tb(&mut self, key: TbKey) {
-        if let Some(tb) = self.tbs.remove(&key)
-            && let Some(jit) = &self.jit
-        {
-            for slot in &tb.incoming {
-                jit.unchain(slot);
+        if let Some(tb) = self.tbs.remove(&key) {
+            if let Some(jit) = &self.jit {
+                for slot in &tb.incoming {
+                    jit.unchain(slot);
+                }
+            }
+            let idx = ((tb.pc >> 1) as usize) & (JUMP_CACHE_SIZE - 1);
+            if std::ptr::eq(self.jump_cache[idx].2, &*tb) {
+                self.jump_cache[idx] = (u64::MAX, 0, std::ptr::null_mut());
             }
         }
     }
@@ -596,26 +613,46 @@ impl Engine {
                     jit.set_jump(pc, cb.entry);
                 }
                 let jit = &*jit;
-                // System mode: only between blocks of one virtual page (a block on another
-                // page must be looked up: its mapping may have changed), and never into a
-                // block that reads a second page.
-                let same_page = match &self.mode {
-                    Mode::User(_) => true,
+                // System mode: a chain within one virtual page stays valid (the page is
+                // entered through a checked lookup); a chain to another page only while
+                // that page's mapping holds (undone by `clear_pc_caches`). Never into a
+                // block that reads a second page. The jump table likewise.
+                let chain = match &mut self.mode {
+                    Mode::User(_) => pending_slot != 0 && chaining,
                     Mode::System(sys) => {
-                        tb.page2.is_none()
-                            && sys
+                        if chaining {
+                            sys.cached_pages.insert(pc & PAGE_MASK);
+                            if let Some((vp2, _)) = tb.page2 {
+                                sys.cached_pages.insert(vp2);
+                            }
+                        }
+                        if pending_slot != 0 && chaining && tb.page2.is_none() {
+                            let same = sys
                                 .slot_src
                                 .get(&pending_slot)
-                                .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK)
+                                .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK);
+                            if !same {
+                                sys.cross_chains.push(ExitSlot {
+                                    target_pc: pc,
+                                    slot: pending_slot as *const AtomicUsize,
+                                });
+                            }
+                            true
+                        } else {
+                            false
+                        }
                     }
                 };
-                if pending_slot != 0 && chaining && same_page {
+                if chain {
                     let slot = ExitSlot {
                         target_pc: pc,
                         slot: pending_slot as *const AtomicUsize,
                     };
                     jit.chain(&slot, cb.entry);
-                    tb.incoming.push(slot);
+                    // A slot is re-chained after every clear of cross-page chains.
+                    if !tb.incoming.iter().any(|s| s.slot == slot.slot) {
+                        tb.incoming.push(slot);
+                    }
                     self.stats.chains_made += 1;
                 }
                 self.stats.jit_entries += 1;
@@ -665,17 +702,36 @@ impl Engine {
     unsafe fn lookup(&mut self, env: *mut u8, pc: u64, flags: u64) -> Result<*mut Tb, MemFault> {
         let idx = ((pc >> 1) as usize) & (JUMP_CACHE_SIZE - 1);
         let (cpc, cflags, ptr) = self.jump_cache[idx];
-        if cpc == pc && cflags == flags && !ptr.is_null() {
-            return Ok(ptr);
-        }
+        let cached = cpc == pc && cflags == flags && !ptr.is_null();
         let fetch_idx = self.guest.fetch_mmu_idx(flags);
-        // System mode: the physical PC (and a check of a block's second page).
+        // System mode: the physical PC now (a TLB probe, a page walk after a flush), which
+        // a jump cache hit must match, and a check of a block's second page.
         let ppc = match &self.mode {
-            Mode::User(_) => pc,
+            Mode::User(_) => {
+                if cached {
+                    return Ok(ptr);
+                }
+                pc
+            }
             Mode::System(sys) => {
                 let f = SysFetch::new(&sys.cfg, env, fetch_idx);
                 // SAFETY: env per this function's contract.
-                unsafe { f.phys_of(pc) }?.0
+                let ppc = unsafe { f.phys_of(pc) }?.0;
+                // SAFETY: jump cache pointers point into live boxes of `self.tbs`
+                // (`remove_tb` and flushes scrub them).
+                if cached && unsafe { (*ptr).ppc } == ppc {
+                    match unsafe { (*ptr).page2 } {
+                        None => return Ok(ptr),
+                        Some((vp2, pp2)) => {
+                            // SAFETY: as above.
+                            let now = unsafe { f.phys_of(vp2) }.map(|(p, _)| p & PAGE_MASK);
+                            if now == Ok(pp2) {
+                                return Ok(ptr);
+                            }
+                        }
+                    }
+                }
+                ppc
             }
         };
         let key = (pc, ppc, flags);
@@ -706,13 +762,6 @@ impl Engine {
             }
         };
         self.jump_cache[idx] = (pc, flags, ptr);
-        if let Mode::System(sys) = &mut self.mode {
-            sys.cached_pages.insert(pc & PAGE_MASK);
-            // SAFETY: `ptr` points into a box of `self.tbs`.
-            if let Some((vp2, _)) = unsafe { (*ptr).page2 } {
-                sys.cached_pages.insert(vp2);
-            }
-        }
         Ok(ptr)
     }
 
@@ -803,6 +852,7 @@ impl Engine {
         }
         Ok(Tb {
             pc,
+            ppc: key.1,
             page2,
             incoming: Vec::new(),
             ir: Some(block),
