@@ -15,13 +15,14 @@ use crate::debug::EntryAction;
 use crate::instrument::{InstrConfig, InstrState};
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
+use crate::jit::region::{self, RegionLimits};
 use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
 use crate::mem::{GuestMemory, MemFault};
 use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
@@ -62,6 +63,11 @@ pub struct Trace {
     pub icount: bool,
     /// Log every guest memory access on the `memtrace` target (instrumentation).
     pub memtrace: bool,
+    /// Exceptions, signals and interrupts on the `int` target (emitted by the run loops:
+    /// user mode's signal code, system mode's interrupt delivery).
+    pub int: bool,
+    /// Page walks and TLB fills on the `mmu` target (emitted by system mode's softmmu).
+    pub mmu: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -96,6 +102,8 @@ pub enum EngineError {
 pub struct EngineStats {
     pub blocks_translated: u64,
     pub blocks_compiled: u64,
+    /// Compiled blocks that are multi-block regions.
+    pub regions_compiled: u64,
     pub translate_time: Duration,
     pub compile_time: Duration,
     pub interp_runs: u64,
@@ -119,6 +127,7 @@ impl std::fmt::Display for EngineStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "blocks translated      {}", self.blocks_translated)?;
         writeln!(f, "blocks jit-compiled    {}", self.blocks_compiled)?;
+        writeln!(f, "  of them regions      {}", self.regions_compiled)?;
         writeln!(
             f,
             "translate time         {:.3} ms",
@@ -165,6 +174,7 @@ type TbKey = (u64, u64, u64);
 /// One translation block and its forms in each tier.
 struct Tb {
     pc: u64,
+    flags: u64,
     /// Physical PC (user mode: = pc).
     ppc: u64,
     /// System mode: (virtual page, physical page) of a second code page the block reads.
@@ -205,9 +215,9 @@ struct SysState {
     /// The TLB registered with `cfg.code_pages` (null: none yet).
     tlb: *mut Tlb,
     /// Guest PC of the block owning each JIT exit slot (same-page chaining).
-    slot_src: FxHashMap<usize, u64>,
-    /// Exit slots chained to a block on another virtual page: valid only while that
-    /// page's mapping holds, so unchained whenever the virtual-PC caches are cleared.
+    slot_src: FxHashMap<usize, (u64, ExitSlot)>,
+    /// Exits chained to a block on another virtual page: valid only while that page's
+    /// mapping holds, so unchained whenever the virtual-PC caches are cleared.
     cross_chains: Vec<ExitSlot>,
 }
 
@@ -231,6 +241,9 @@ pub struct Engine {
     /// ending a block with a status other than Next after changing `tb_flags`, so that
     /// generated code never continues under different flags. (User mode: flags always 0.)
     jump_flags: Option<u64>,
+    /// Compile hot blocks as multi-block regions (see [`crate::jit::region`]); on whenever
+    /// JIT blocks chain (off for `-d nochain`/`exec`, whose traces name every block).
+    regions: bool,
     stats: EngineStats,
     /// Debugger state of this vCPU (see [`crate::debug`]).
     pub(crate) debug: Option<crate::debug::VcpuDebug>,
@@ -383,6 +396,7 @@ impl Engine {
             generation: FLUSH_GENERATION.load(Ordering::SeqCst),
             flush_pending: false,
             jump_flags: None,
+            regions: cfg.tier != Tier::Interp && !cfg.trace.nochain && !cfg.trace.exec,
             stats: EngineStats::default(),
             debug: None,
             instr_cfg,
@@ -393,6 +407,12 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.cfg
+    }
+
+    /// Turn multi-block regions on or off for blocks compiled from now on (single-stepping
+    /// and breakpoints need every guest block to be entered through the engine).
+    pub fn set_regions(&mut self, on: bool) {
+        self.regions = on && self.cfg.tier != Tier::Interp;
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -449,7 +469,7 @@ impl Engine {
         }
         if let Mode::System(sys) = &mut self.mode {
             sys.cached_pages.clear();
-            if let Some(jit) = &self.jit {
+            if let Some(jit) = &mut self.jit {
                 for slot in sys.cross_chains.drain(..) {
                     jit.unchain(&slot);
                 }
@@ -460,7 +480,7 @@ impl Engine {
     /// Drop one TB (unchaining the slots that jump to it, and its jump cache entry).
     fn remove_tb(&mut self, key: TbKey) {
         if let Some(tb) = self.tbs.remove(&key) {
-            if let Some(jit) = &self.jit {
+            if let Some(jit) = &mut self.jit {
                 for slot in &tb.incoming {
                     jit.unchain(slot);
                 }
@@ -612,13 +632,18 @@ impl Engine {
                     }
                     jit.set_jump(pc, cb.entry);
                 }
-                let jit = &*jit;
                 // System mode: a chain within one virtual page stays valid (the page is
                 // entered through a checked lookup); a chain to another page only while
                 // that page's mapping holds (undone by `clear_pc_caches`). Never into a
-                // block that reads a second page. The jump table likewise.
-                let chain = match &mut self.mode {
-                    Mode::User(_) => pending_slot != 0 && chaining,
+                // block that reads a second page. Chained exits are remembered so that
+                // dropping a TB (its code page was written) unchains them.
+                match &mut self.mode {
+                    Mode::User(_) => {
+                        if pending_slot != 0 && chaining {
+                            jit.chain_site(pending_slot, cb.entry);
+                            self.stats.chains_made += 1;
+                        }
+                    }
                     Mode::System(sys) => {
                         if chaining {
                             sys.cached_pages.insert(pc & PAGE_MASK);
@@ -626,35 +651,24 @@ impl Engine {
                                 sys.cached_pages.insert(vp2);
                             }
                         }
-                        if pending_slot != 0 && chaining && tb.page2.is_none() {
-                            let same = sys
-                                .slot_src
-                                .get(&pending_slot)
-                                .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK);
-                            if !same {
-                                sys.cross_chains.push(ExitSlot {
-                                    target_pc: pc,
-                                    slot: pending_slot as *const AtomicUsize,
-                                });
+                        if pending_slot != 0
+                            && chaining
+                            && tb.page2.is_none()
+                            && let Some(&(src, slot)) = sys.slot_src.get(&pending_slot)
+                        {
+                            if src & PAGE_MASK != pc & PAGE_MASK {
+                                sys.cross_chains.push(slot);
                             }
-                            true
-                        } else {
-                            false
+                            jit.chain(&slot, cb.entry);
+                            // A cross-page exit is re-chained after every clear.
+                            if !tb.incoming.iter().any(|s| s.site == slot.site) {
+                                tb.incoming.push(slot);
+                            }
+                            self.stats.chains_made += 1;
                         }
                     }
-                };
-                if chain {
-                    let slot = ExitSlot {
-                        target_pc: pc,
-                        slot: pending_slot as *const AtomicUsize,
-                    };
-                    jit.chain(&slot, cb.entry);
-                    // A slot is re-chained after every clear of cross-page chains.
-                    if !tb.incoming.iter().any(|s| s.slot == slot.slot) {
-                        tb.incoming.push(slot);
-                    }
-                    self.stats.chains_made += 1;
                 }
+                let jit = &*jit;
                 self.stats.jit_entries += 1;
                 // SAFETY: header reset of the chaining protocol; env valid.
                 unsafe { (*hdr).last_exit_slot = 0 };
@@ -765,6 +779,17 @@ impl Engine {
         Ok(ptr)
     }
 
+    /// The IR of the user-mode guest block at (pc, flags), for multi-block regions (None
+    /// when it cannot be fetched, and always in system mode, where regions are off).
+    fn translate_ir(&self, pc: u64, flags: u64) -> Option<Block> {
+        let Mode::User(mem) = &self.mode else {
+            return None;
+        };
+        let mut b = crate::Builder::new(pc);
+        self.guest.translate(pc, flags, &**mem, &mut b).ok()?;
+        Some(b.finish())
+    }
+
     /// Translate the block at `key` (system mode: fetching through the MMU and recording
     /// its code pages).
     ///
@@ -852,6 +877,7 @@ impl Engine {
         }
         Ok(Tb {
             pc,
+            flags,
             ppc: key.1,
             page2,
             incoming: Vec::new(),
@@ -867,14 +893,41 @@ impl Engine {
     /// Compile a TB with Cranelift. A full code buffer schedules a flush of all
     /// translations; on a codegen error the TB stays interpreted, which is always correct.
     fn compile(&mut self, tb: *mut Tb) {
-        let Some(jit) = self.jit.as_mut() else { return };
+        if self.jit.is_none() {
+            return;
+        }
         // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
         // live while this function runs.
         let Some(block) = (unsafe { (*tb).ir.take() }) else {
             return;
         };
         let start = Instant::now();
-        let result = jit.compile(&block);
+        // SAFETY: as above.
+        let (pc, flags) = unsafe { ((*tb).pc, (*tb).flags) };
+        // Regions join other blocks' IR as translated for user mode, without instrumentation
+        // or debugger stops: only when neither is active.
+        let region_ok = self.regions
+            && matches!(self.mode, Mode::User(_))
+            && self.debug.is_none()
+            && !self.instr_cfg.any();
+        let region = if region_ok {
+            let r = region::form(block.clone(), RegionLimits::default(), |p| {
+                self.translate_ir(p, flags)
+            });
+            if cfg!(debug_assertions)
+                && let Err(e) = crate::verify::verify(&r)
+            {
+                panic!("region at {pc:#x} is invalid IR: {e}");
+            }
+            Some(r).filter(|r| r.ops.len() != block.ops.len())
+        } else {
+            None
+        };
+        let Some(jit) = self.jit.as_mut() else { return };
+        let result = jit.compile(region.as_ref().unwrap_or(&block));
+        if region.is_some() && result.is_ok() {
+            self.stats.regions_compiled += 1;
+        }
         self.stats.compile_time += start.elapsed();
         // SAFETY: as above; the loop over `self.tbs` has ended.
         let tb = unsafe { &mut *tb };
@@ -887,7 +940,7 @@ impl Engine {
                 }
                 if let Mode::System(sys) = &mut self.mode {
                     for e in &cb.exits {
-                        sys.slot_src.insert(e.slot as usize, tb.pc);
+                        sys.slot_src.insert(e.site, (tb.pc, *e));
                     }
                 }
                 tb.jit = Some(cb);
@@ -912,6 +965,9 @@ impl Engine {
 }
 
 #[cfg(test)]
+use tests as tests_support;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::ir::{BinOp, Cond, Ty};
@@ -928,17 +984,17 @@ mod tests {
     /// - 0x9000: exit with Halt.
     ///
     /// Global at offset 40 = counter, 48 = limit, 56 = ring size.
-    struct Toy {
+    pub(super) struct Toy {
         translations: Counter,
     }
 
     #[repr(C)]
     #[derive(Default)]
-    struct ToyCpu {
-        hdr: CpuHeader,
-        counter: u64,
-        limit: u64,
-        ring: u64,
+    pub(super) struct ToyCpu {
+        pub(super) hdr: CpuHeader,
+        pub(super) counter: u64,
+        pub(super) limit: u64,
+        pub(super) ring: u64,
     }
 
     impl Guest for Toy {
@@ -1000,7 +1056,7 @@ mod tests {
         }
     }
 
-    fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
+    pub(super) fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
         let mem = GuestMemory::reserve(1 << 24).unwrap();
         mem.map_anon(0x1000, 0x9000, PERM_R | PERM_W | PERM_X)
             .unwrap();
@@ -1149,6 +1205,78 @@ mod tests {
             assert_eq!(unsafe { engine.run(env) }, ExitStatus::Fault);
             assert_eq!(cpu.hdr.fault_addr, 0x20_0000);
             assert_eq!(cpu.hdr.fault_kind, FaultKind::Exec as u32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    //! Breakpoints and single steps are exact on chained JIT code (the toy guest of the
+    //! engine tests: one "instruction" per block, counter += 1 per block).
+    use super::tests_support::*;
+    use super::*;
+    use crate::debug::{DebugPoints, DebugStop, VcpuDebug};
+
+    #[test]
+    fn breakpoints_and_steps_are_exact_after_chaining() {
+        for tier in [Tier::Jit, Tier::Auto, Tier::Interp] {
+            let (toy, mem) = setup();
+            let cfg = EngineConfig {
+                tier,
+                jit_threshold: 2,
+                ..EngineConfig::default()
+            };
+            let mut engine = Engine::new(toy, mem, cfg).unwrap();
+            let mut cpu = ToyCpu {
+                limit: 40,
+                ring: 8,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            let env = &mut cpu as *mut ToyCpu as *mut u8;
+            // A first run builds chains and self loops.
+            // SAFETY: valid ToyCpu, header first.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            cpu.counter = 0;
+            cpu.limit = 1000;
+            cpu.hdr.pc = 0x1000;
+            let points = DebugPoints::new();
+            engine.set_debug(Some(VcpuDebug::new(points.clone())));
+            points.add_breakpoint(0x1030);
+            let resume = |engine: &mut Engine, step: bool, pc: u64| {
+                engine.debug_mut().unwrap().resume(step, pc);
+            };
+            resume(&mut engine, false, u64::MAX);
+            // SAFETY: as above.
+            assert_eq!(
+                unsafe { engine.run(env) },
+                ExitStatus::Interrupted,
+                "{tier:?}"
+            );
+            let stop = engine.debug_mut().unwrap().take_stop();
+            assert_eq!(stop, Some(DebugStop::Breakpoint { pc: 0x1030 }), "{tier:?}");
+            assert_eq!((cpu.counter, cpu.hdr.pc), (3, 0x1030), "{tier:?}");
+            // Continue from the breakpoint: one lap of the ring later it is hit again.
+            resume(&mut engine, false, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!((cpu.counter, cpu.hdr.pc), (11, 0x1030), "{tier:?}");
+            // One step runs exactly one instruction.
+            resume(&mut engine, true, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!(
+                engine.debug_mut().unwrap().take_stop(),
+                Some(DebugStop::Step)
+            );
+            assert!(engine.debug_mut().unwrap().step_done());
+            assert_eq!((cpu.counter, cpu.hdr.pc), (12, 0x1040), "{tier:?}");
+            // Without breakpoints the loop runs to the end.
+            points.remove_breakpoint(0x1030);
+            resume(&mut engine, false, 0x1040);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            assert_eq!(cpu.counter, 1000, "{tier:?}");
         }
     }
 }

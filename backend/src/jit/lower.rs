@@ -3,10 +3,9 @@
 //! implemented here: shift amounts modulo the width, non-trapping division with the defined
 //! corner cases, saturating float-to-int conversion, guest memory with bounds/alignment
 //! checks and precise fault exits, helper calls with the `may_raise` check, and the three
-//! kinds of block exit (chainable slot, indirect, status).
+//! kinds of block exit (chainable direct jump, indirect, status).
 
 use super::JitError;
-use super::buffer::SlotArena;
 use crate::FaultKind;
 use crate::header_offsets as ho;
 use crate::ir::{
@@ -17,12 +16,12 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{self, Type};
 use cranelift_codegen::ir::{
-    AbiParam, AtomicRmwOp, BlockArg, Endianness, Function, InstBuilder, MemFlagsData, SigRef,
-    Signature, SourceLoc, StackSlotData, StackSlotKind, TrapCode, Value,
+    AbiParam, AtomicRmwOp, BlockArg, Endianness, ExtFuncData, ExternalName, Function, InstBuilder,
+    MemFlagsData, SigRef, Signature, SourceLoc, StackSlotData, StackSlotKind, TrapCode,
+    UserExternalName, Value,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
-use std::sync::atomic::AtomicUsize;
 
 // System-mode memory ops: methods of `Lower`, so a child module.
 #[path = "softmmu.rs"]
@@ -32,13 +31,13 @@ mod softmmu;
 pub(crate) struct LowerEnv {
     pub guest_base: u64,
     pub guest_limit: u64,
-    /// Address of the exit stub (initial value of every exit slot).
+    /// Address of the exit stub (jump table entries that miss point at it).
     pub exit_stub: usize,
     /// Address of the Jit's jump table: [`super::JUMP_TABLE_SIZE`] entries of
     /// {guest pc: u64, host entry: u64}, indexed by `(pc >> 1) % JUMP_TABLE_SIZE`.
     pub jump_table: usize,
     /// Compile a `GotoBlock` to the block's own PC as a jump back to its entry check
-    /// instead of an exit through a slot (off for `-d nochain`/`exec` tracing).
+    /// instead of a chainable exit (off for `-d nochain`/`exec` tracing).
     pub self_loops: bool,
     /// System mode: guest memory through the softmmu (see `softmmu.rs`) instead of
     /// `guest_base + addr`.
@@ -48,8 +47,9 @@ pub(crate) struct LowerEnv {
 /// What lowering produced besides the function.
 #[derive(Default)]
 pub(crate) struct LowerOut {
-    /// (guest target PC, slot) per `GotoBlock`.
-    pub exits: Vec<(u64, *const AtomicUsize)>,
+    /// Guest target PC per chainable `GotoBlock`; exit `i` is a tail call to the user
+    /// function name (`EXIT_NAMESPACE`, i), which the Jit resolves by patching the jump.
+    pub exits: Vec<u64>,
     /// Guest PC of each guest memory op, in op order. Host instructions that access guest
     /// memory carry the trap code `mem_trap_code(ordinal)` (see [`mem_ordinals`]).
     pub mem_pcs: Vec<u64>,
@@ -206,17 +206,108 @@ struct Lower<'a, 'b> {
     /// always exact; this only skips reloading. Cleared at every label (merge point) and after
     /// helpers that write globals.
     gcache: Vec<(u32, Type, Value)>,
+    /// Guest globals carried in Cranelift variables across the whole function (loops and
+    /// merge points included): those the block reads, always with one width and not
+    /// overlapping another accessed global. Write-through like `gcache`.
+    gvars: Vec<GVar>,
+    /// Per entry of `gvars`: memory may differ from the variable (a helper wrote globals
+    /// since the variable was last loaded or set); reload before the next read.
+    stale: Vec<bool>,
+    /// Per label: union of `stale` over the branches to it seen so far (before placement),
+    /// then its state at placement (for branches back to it).
+    label_stale: Vec<Vec<bool>>,
+    /// Per entry of `gvars`: a `SetGlobal` whose store is deferred (the variable already
+    /// holds the value). Stores are emitted before anything that can observe guest state
+    /// or leave the straight-line stretch (see `observes_state`), so a later `SetGlobal` to
+    /// the same global in between makes the earlier store dead.
+    pending: Vec<Option<Value>>,
     out: LowerOut,
 }
 
+/// Whether `op` may read guest globals from memory, leave the block (exit, fault, raise) or
+/// end a straight-line stretch: deferred global stores must be in memory before it.
+/// Unknown ops count as observing.
+fn observes_state(op: &Op) -> bool {
+    !matches!(
+        op,
+        Op::InsnStart { .. }
+            | Op::Const { .. }
+            | Op::Mov { .. }
+            | Op::GetGlobal { .. }
+            | Op::SetGlobal { .. }
+            | Op::Bin { .. }
+            | Op::Un { .. }
+            | Op::Ext { .. }
+            | Op::Extract { .. }
+            | Op::Deposit { .. }
+            | Op::SetCond { .. }
+            | Op::FCmp { .. }
+            | Op::Select { .. }
+            | Op::Conv { .. }
+            | Op::FMa { .. }
+    )
+}
+
+/// A guest global held in a Cranelift variable (see `Lower::gvars`).
+struct GVar {
+    offset: u32,
+    ty: Type,
+    var: Variable,
+    /// Some `GetGlobal` reads it (else the variable only defers its stores).
+    read: bool,
+}
+
+/// The globals of `blk` to carry in variables: always accessed with one size, overlapping
+/// no other accessed global. Returns (offset, canonical type, read at least once).
+fn global_vars(blk: &Block) -> Vec<(u32, Type, bool)> {
+    // offset -> (type of first access, read?, usable?)
+    let mut acc: std::collections::BTreeMap<u32, (Type, bool, bool)> = Default::default();
+    for op in &blk.ops {
+        let (offset, ty, read) = match *op {
+            Op::GetGlobal { offset, ty, .. } => (offset, clif_ty(ty), true),
+            Op::SetGlobal { offset, ty, .. } => (offset, clif_ty(ty), false),
+            _ => continue,
+        };
+        let e = acc.entry(offset).or_insert((ty, false, true));
+        e.1 |= read;
+        if e.0.bytes() != ty.bytes() {
+            e.2 = false;
+        }
+    }
+    let v: Vec<(u32, Type, bool, bool)> = acc
+        .into_iter()
+        .map(|(o, (t, r, ok))| (o, t, r, ok))
+        .collect();
+    let mut ok: Vec<bool> = v.iter().map(|e| e.3).collect();
+    for i in 1..v.len() {
+        // Sorted by offset: an overlap is with the previous entry (or further back, which
+        // overlaps the previous one too, since sizes are powers of two... check all).
+        let mut j = i;
+        while j > 0 {
+            j -= 1;
+            if v[j].0 + v[j].1.bytes() > v[i].0 {
+                ok[i] = false;
+                ok[j] = false;
+            }
+        }
+    }
+    v.iter()
+        .zip(ok)
+        .filter(|(_, ok)| *ok)
+        .map(|(e, _)| (e.0, e.1, e.2))
+        .collect()
+}
+
+/// Namespace of the function names that stand for chainable exits.
+pub(crate) const EXIT_NAMESPACE: u32 = 1;
+
 /// Build the Cranelift function for `blk` into `func` (already cleared, with
-/// [`block_sig`]). Exit slots are allocated from `slots`; on error the caller rolls them back.
+/// [`block_sig`]).
 pub(crate) fn lower_block(
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
     blk: &Block,
     lenv: &LowerEnv,
-    slots: &mut SlotArena,
     fcfg: TargetFrontendConfig,
 ) -> Result<LowerOut, JitError> {
     let mut b = FunctionBuilder::new(func, fctx);
@@ -247,22 +338,47 @@ pub(crate) fn lower_block(
         tail_sig: None,
         head: None,
         gcache: Vec::new(),
+        gvars: Vec::new(),
+        stale: Vec::new(),
+        label_stale: vec![Vec::new(); blk.num_labels as usize],
+        pending: Vec::new(),
         out: LowerOut::default(),
     };
+    for (offset, ty, read) in global_vars(blk) {
+        let var = l.b.declare_var(ty);
+        if read {
+            let v = l.load_env(ty, offset);
+            l.b.def_var(var, v);
+        }
+        l.gvars.push(GVar {
+            offset,
+            ty,
+            var,
+            read,
+        });
+    }
+    l.stale = vec![false; l.gvars.len()];
+    l.pending = vec![None; l.gvars.len()];
+    for s in &mut l.label_stale {
+        *s = vec![false; l.gvars.len()];
+    }
     l.entry_check();
     let mut reachable = true;
     for op in &blk.ops {
         match op {
             Op::Label { label } => {
                 let lb = l.label_block(label.0)?;
-                let placed = &mut l.placed[label.0 as usize];
-                if *placed {
+                if l.placed[label.0 as usize] {
                     return Err(err(format!("label L{} placed twice", label.0)));
                 }
-                *placed = true;
                 if reachable {
+                    l.flush_stores();
+                    l.note_branch(label.0)?;
                     l.b.ins().jump(lb, &[]);
                 }
+                l.placed[label.0 as usize] = true;
+                let st = l.label_stale[label.0 as usize].clone();
+                l.stale = st;
                 l.gcache.clear();
                 l.b.switch_to_block(lb);
                 reachable = true;
@@ -272,7 +388,10 @@ pub(crate) fn lower_block(
             }
             _ if !reachable => {}
             _ => {
-                l.op(op, slots)?;
+                if observes_state(op) {
+                    l.flush_stores();
+                }
+                l.op(op)?;
                 if op.is_terminator() {
                     reachable = false;
                 }
@@ -347,6 +466,50 @@ impl Lower<'_, '_> {
     fn ret(&mut self, status: u32) {
         let s = self.i32c(status);
         self.b.ins().return_(&[s]);
+    }
+
+    /// Index in `gvars` of the global at `offset`, if it is carried in a variable.
+    fn gvar(&self, offset: u32) -> Option<usize> {
+        self.gvars.iter().position(|g| g.offset == offset)
+    }
+
+    /// Emit the deferred global stores.
+    fn flush_stores(&mut self) {
+        for i in 0..self.pending.len() {
+            if let Some(v) = self.pending[i].take() {
+                self.store_env(v, self.gvars[i].offset);
+            }
+        }
+    }
+
+    /// Load global variable `i` from memory again.
+    fn reload(&mut self, i: usize) {
+        let (offset, ty, var) = (self.gvars[i].offset, self.gvars[i].ty, self.gvars[i].var);
+        let v = self.load_env(ty, offset);
+        self.b.def_var(var, v);
+        self.stale[i] = false;
+    }
+
+    /// Account for a branch from the current point to `label`: before the label is placed,
+    /// its stale set grows by ours; after (a backward branch), we reload what it expects
+    /// fresh.
+    fn note_branch(&mut self, label: u32) -> Result<(), JitError> {
+        let idx = label as usize;
+        if idx >= self.label_stale.len() {
+            return Err(err(format!("label L{label} out of range")));
+        }
+        if self.placed[idx] {
+            for i in 0..self.gvars.len() {
+                if self.stale[i] && !self.label_stale[idx][i] {
+                    self.reload(i);
+                }
+            }
+        } else {
+            for i in 0..self.gvars.len() {
+                self.label_stale[idx][i] |= self.stale[i];
+            }
+        }
+        Ok(())
     }
 
     /// Block entry: leave with Interrupted if someone set `exit_request`.
@@ -512,7 +675,7 @@ impl Lower<'_, '_> {
             .ok_or_else(|| err(format!("bad memory access size {}", mem.size)))
     }
 
-    fn op(&mut self, op: &Op, slots: &mut SlotArena) -> Result<(), JitError> {
+    fn op(&mut self, op: &Op) -> Result<(), JitError> {
         match *op {
             Op::InsnStart { .. } | Op::Label { .. } => unreachable!("handled by the caller"),
             Op::Const { dst, ty, value } => {
@@ -533,6 +696,21 @@ impl Lower<'_, '_> {
             Op::GetGlobal { dst, ty, offset } => {
                 self.check_dst(dst, ty)?;
                 let cty = clif_ty(ty);
+                if let Some(i) = self.gvar(offset) {
+                    if self.stale[i] {
+                        self.reload(i);
+                    }
+                    let g = &self.gvars[i];
+                    let (gty, var) = (g.ty, g.var);
+                    let v = self.b.use_var(var);
+                    let v = if gty == cty {
+                        v
+                    } else {
+                        self.b.ins().bitcast(cty, MemFlagsData::new(), v)
+                    };
+                    self.set(dst, v)?;
+                    return Ok(());
+                }
                 let hit = self
                     .gcache
                     .iter()
@@ -550,8 +728,20 @@ impl Lower<'_, '_> {
             }
             Op::SetGlobal { offset, ty, src } => {
                 let v = self.get(src, ty)?;
-                self.store_env(v, offset);
-                self.gcache_put(offset, clif_ty(ty), v);
+                if let Some(i) = self.gvar(offset) {
+                    let (gty, var) = (self.gvars[i].ty, self.gvars[i].var);
+                    let v = if gty == clif_ty(ty) {
+                        v
+                    } else {
+                        self.b.ins().bitcast(gty, MemFlagsData::new(), v)
+                    };
+                    self.b.def_var(var, v);
+                    self.stale[i] = false;
+                    self.pending[i] = Some(v);
+                } else {
+                    self.store_env(v, offset);
+                    self.gcache_put(offset, clif_ty(ty), v);
+                }
             }
             Op::Bin { op, ty, dst, a, b } => {
                 let a = self.get(a, ty)?;
@@ -813,11 +1003,13 @@ impl Lower<'_, '_> {
             } => self.call(helper, args, dst)?,
             Op::Br { label } => {
                 let lb = self.label_block(label.0)?;
+                self.note_branch(label.0)?;
                 self.b.ins().jump(lb, &[]);
             }
             Op::BrCond { cond, label } => {
                 let c = self.get(cond, Ty::I64)?;
                 let lb = self.label_block(label.0)?;
+                self.note_branch(label.0)?;
                 let cont = self.b.create_block();
                 self.b.ins().brif(c, lb, &[], cont, &[]);
                 self.b.switch_to_block(cont);
@@ -827,21 +1019,33 @@ impl Lower<'_, '_> {
                 // exit_request and stores the PC if it leaves). Nothing else reads
                 // `CpuHeader::pc` inside a block: fault and raise paths store their own.
                 let head = self.head.ok_or_else(|| err("no entry block"))?;
+                // The head expects every global variable fresh.
+                for i in 0..self.gvars.len() {
+                    if self.stale[i] {
+                        self.reload(i);
+                    }
+                }
                 self.b.ins().jump(head, &[]);
             }
             Op::GotoBlock { pc } => {
-                let slot = slots
-                    .alloc(self.lenv.exit_stub)
-                    .ok_or(JitError::BufferFull)?;
-                self.out.exits.push((pc, slot));
-                let pcv = self.i64c(pc);
-                self.store_env(pcv, ho::PC);
-                let sa = self.i64c(slot as u64);
-                self.store_env(sa, ho::LAST_EXIT_SLOT);
-                let target = self.b.ins().load(types::I64, env_flags(), sa, 0);
-                let sig = self.tail_sig();
+                // A direct tail call to a placeholder the Jit patches: first to this exit's
+                // stub (stores the PC and the jump's address, returns Next), later straight
+                // to the successor's entry.
+                let idx = u32::try_from(self.out.exits.len()).map_err(|_| err("too many exits"))?;
+                self.out.exits.push(pc);
+                let name = self
+                    .b
+                    .func
+                    .declare_imported_user_function(UserExternalName::new(EXIT_NAMESPACE, idx));
+                let signature = self.tail_sig();
+                let f = self.b.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature,
+                    colocated: true,
+                    patchable: false,
+                });
                 let env = self.env;
-                self.b.ins().return_call_indirect(sig, target, &[env]);
+                self.b.ins().return_call(f, &[env]);
             }
             Op::ExitIndirect { pc } => {
                 let p = self.get(pc, Ty::I64)?;
@@ -1420,6 +1624,9 @@ impl Lower<'_, '_> {
         let r = self.b.inst_results(call)[0];
         if helper.effects.writes_globals {
             self.gcache.clear();
+            for (st, g) in self.stale.iter_mut().zip(&self.gvars) {
+                *st = g.read;
+            }
         }
         if let Some(d) = dst {
             self.check_dst(d, Ty::I64)?;

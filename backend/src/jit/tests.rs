@@ -892,7 +892,7 @@ fn chaining_and_last_exit_slot() {
     // Unchained: A runs alone and reports its slot.
     assert_eq!(rig.enter(&ca, &mut env), ExitStatus::Next);
     assert_eq!((env.g[0], env.g[1], env.hdr.pc), (1, 0, 0x2000));
-    assert_eq!(env.hdr.last_exit_slot, ca.exits[0].slot as u64);
+    assert_eq!(env.hdr.last_exit_slot, ca.exits[0].site as u64);
     // Chain both ways: runs until B halts.
     rig.jit.chain(&ca.exits[0], cb.entry);
     rig.jit.chain(&cb.exits[0], ca.entry);
@@ -905,7 +905,7 @@ fn chaining_and_last_exit_slot() {
     env.g = [0; 16];
     assert_eq!(rig.enter(&ca, &mut env), ExitStatus::Next);
     assert_eq!((env.g[0], env.g[1], env.hdr.pc), (1, 1, 0x1000));
-    assert_eq!(env.hdr.last_exit_slot, cb.exits[0].slot as u64);
+    assert_eq!(env.hdr.last_exit_slot, cb.exits[0].site as u64);
     // An exit request stops a chain at the next block entry.
     rig.jit.chain(&cb.exits[0], ca.entry);
     env.g = [0; 16];
@@ -1725,4 +1725,215 @@ fn differential_against_interpreter() {
     eprintln!("statuses (Next, Interrupted, Fault, Exception, Halt): {statuses:?}");
     assert!(statuses[ExitStatus::Fault as usize] > 10);
     assert!(statuses[ExitStatus::Next as usize] > 10);
+}
+
+/// A helper that writes globals behind the JIT's back: g[a % 14] ^= b.
+extern "C" fn h_poke(env: *mut u8, a: u64, b: u64) -> u64 {
+    // SAFETY: env is the test Env.
+    let e = unsafe { &mut *(env as *mut Env) };
+    e.g[(a % 14) as usize] ^= b;
+    a
+}
+crate::helper!(H_POKE = h_poke, 2, Effects::WRITES);
+
+/// One random member of a region test: a loop counter in g15 (Halt at `limit`), random
+/// global arithmetic (some as I32 views of I64 globals), helpers that write globals, guest
+/// memory, inner branches, then a direct jump to one of two blocks of `pcs`.
+fn region_member(r: &mut Rng, pc: u64, pcs: &[u64], limit: u64) -> Block {
+    let mut b = Builder::new(pc);
+    b.block.guest_size = 0x40;
+    b.block.num_insns = 4;
+    b.insn_start(pc);
+    let c = b.get_global(Ty::I64, g(15));
+    let c1 = b.bin_imm(BinOp::Add, c, 1);
+    b.set_global(Ty::I64, g(15), c1);
+    let lim = b.const64(limit);
+    let more = b.setcond(Cond::LtU, c1, lim);
+    let go = b.new_label();
+    b.br_cond(more, go);
+    b.exit(ExitStatus::Halt, pc);
+    b.label(go);
+    for k in 0..r.below(8) + 2 {
+        b.insn_start(pc + 4 + 4 * k as u64);
+        let (x, y, z) = (r.below(14) as u32, r.below(14) as u32, r.below(14) as u32);
+        match r.below(7) {
+            0 | 1 => {
+                let op = r.pick(&[BinOp::Add, BinOp::Xor, BinOp::Mul, BinOp::ShrU, BinOp::Sub]);
+                let a = b.get_global(Ty::I64, g(x));
+                let c = b.get_global(Ty::I64, g(y));
+                let v = b.bin(op, a, c);
+                b.set_global(Ty::I64, g(z), v);
+            }
+            2 => {
+                let a = b.get_global(Ty::I32, g(x));
+                let v = b.bin_imm(BinOp::Add, a, r.next() & 0xffff);
+                b.set_global(Ty::I32, g(z), v);
+            }
+            3 => {
+                let a = b.get_global(Ty::I64, g(x));
+                let k = b.const64(r.next());
+                b.call_void(&H_POKE, &[a, k]);
+            }
+            4 => {
+                let a = b.get_global(Ty::I64, g(x));
+                let off = b.bin_imm(BinOp::And, a, 0xff8);
+                let addr = b.bin_imm(BinOp::Add, off, RAM);
+                let v = b.load(Ty::I64, addr, MemOp::le(8, false));
+                let c = b.get_global(Ty::I64, g(y));
+                let s = b.bin(BinOp::Add, v, c);
+                b.store(s, addr, MemOp::le(8, false));
+                b.set_global(Ty::I64, g(z), v);
+            }
+            5 => {
+                // An inner diamond.
+                let a = b.get_global(Ty::I64, g(x));
+                let bit = b.bin_imm(BinOp::And, a, 1 << r.below(8));
+                let skip = b.new_label();
+                b.br_cond(bit, skip);
+                let k = b.const64(r.next());
+                b.call_void(&H_POKE, &[a, k]);
+                let v = b.bin_imm(BinOp::Add, a, 3);
+                b.set_global(Ty::I64, g(y), v);
+                b.label(skip);
+            }
+            _ => {
+                let a = b.get_global(Ty::I64, g(x));
+                let v = b.call(&H_MIX, &[a, c1]);
+                b.set_global(Ty::I64, g(y), v);
+            }
+        }
+    }
+    let a = b.get_global(Ty::I64, g(r.below(14) as u32));
+    let bit = b.bin_imm(BinOp::And, a, 1 << r.below(4));
+    let other = b.new_label();
+    b.br_cond(bit, other);
+    b.goto_block(r.pick(pcs));
+    b.label(other);
+    b.goto_block(r.pick(pcs));
+    b.finish()
+}
+
+/// Random loops of blocks merged into regions give the interpreter's results.
+#[test]
+fn regions_match_the_interpreter() {
+    let mut rig = Rig::new();
+    rig.jit.set_self_loops(true);
+    let mut regs = crate::interp::InterpRegs::default();
+    let mut r = Rng(0x5eed_0f2e_610a_5001);
+    let mut merged = 0;
+    for it in 0..300 {
+        let pcs: Vec<u64> = (0..4).map(|k| 0x4000 + 0x40 * k).collect();
+        let limit = 20 + r.below(200) as u64;
+        let blocks: Vec<Block> = pcs
+            .iter()
+            .map(|&pc| region_member(&mut r, pc, &pcs, limit))
+            .collect();
+        let by_pc = |pc: u64| blocks.iter().find(|b| b.pc == pc).cloned();
+        let mut init = Env::default();
+        for k in 0..15 {
+            init.g[k] = r.value();
+        }
+        let ram: Vec<u8> = (0..RAM_LEN - 0x2000).map(|_| r.next() as u8).collect();
+        // Reference: the interpreter, one block at a time.
+        restore(&rig.mem, &ram);
+        let mut ie = Env {
+            g: init.g,
+            ..Env::default()
+        };
+        ie.hdr.pc = pcs[0];
+        let interp: Vec<_> = blocks.iter().map(crate::interp::InterpBlock::new).collect();
+        let is = loop {
+            let i = pcs.iter().position(|&p| p == ie.hdr.pc).unwrap();
+            // SAFETY: ie is a live Env; helpers are ours.
+            let s = unsafe { interp[i].run(&mut ie as *mut Env as *mut u8, &rig.mem, &mut regs) };
+            if s != ExitStatus::Next {
+                break s;
+            }
+        };
+        let imem = snapshot(&rig.mem);
+        // JIT: a region per head.
+        restore(&rig.mem, &ram);
+        let mut compiled = Vec::new();
+        for &pc in &pcs {
+            let reg = region::form(by_pc(pc).unwrap(), region::RegionLimits::default(), by_pc);
+            crate::verify::verify(&reg).unwrap();
+            if reg.ops.len() > by_pc(pc).unwrap().ops.len() {
+                merged += 1;
+            }
+            compiled.push(rig.jit.compile(&reg).unwrap());
+        }
+        let mut je = Env {
+            g: init.g,
+            ..Env::default()
+        };
+        je.hdr.pc = pcs[0];
+        let js = loop {
+            let i = pcs.iter().position(|&p| p == je.hdr.pc).unwrap();
+            let s = rig.enter(&compiled[i], &mut je);
+            if s != ExitStatus::Next {
+                break s;
+            }
+        };
+        let jmem = snapshot(&rig.mem);
+        assert_eq!(is, js, "iteration {it}");
+        assert_eq!(ie.hdr.pc, je.hdr.pc, "iteration {it}");
+        assert_eq!(ie.g, je.g, "iteration {it}");
+        assert!(imem == jmem, "iteration {it}: memory differs");
+        rig.jit.flush();
+    }
+    assert!(merged > 300, "only {merged} regions were formed");
+}
+
+/// Region formation: members are the blocks on loops through the head, in the head's page,
+/// laid out so that every internal jump goes forward or back to the head.
+#[test]
+fn region_membership_and_layout() {
+    let blk = |pc: u64, succ: &[u64]| {
+        let mut b = Builder::new(pc);
+        b.block.guest_size = 4;
+        b.insn_start(pc);
+        let c = b.get_global(Ty::I64, g(0));
+        for (k, &s) in succ.iter().enumerate() {
+            if k + 1 < succ.len() {
+                let l = b.new_label();
+                let bit = b.bin_imm(BinOp::And, c, 1 << k);
+                b.br_cond(bit, l);
+                b.goto_block(s);
+                b.label(l);
+            } else {
+                b.goto_block(s);
+            }
+        }
+        b.finish()
+    };
+    // 0x100 -> 0x200 -> {0x100, 0x300}; 0x300 -> 0x9000 (other page, exit); 0x400 unreachable.
+    let all = [
+        blk(0x100, &[0x200]),
+        blk(0x200, &[0x100, 0x300]),
+        blk(0x300, &[0x9000]),
+        blk(0x400, &[0x100]),
+    ];
+    let fetch = |pc: u64| all.iter().find(|b| b.pc == pc).cloned();
+    let reg = region::form(all[0].clone(), region::RegionLimits::default(), fetch);
+    crate::verify::verify(&reg).unwrap();
+    let gotos: Vec<u64> = reg
+        .ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::GotoBlock { pc } => Some(*pc),
+            _ => None,
+        })
+        .collect();
+    // 0x200 is merged (its goto 0x100 is the self loop), 0x300 is not a member.
+    assert_eq!(gotos, vec![0x100, 0x300]);
+    assert_eq!(reg.guest_size, 0x104);
+    // A block with no way back stays alone.
+    let single = region::form(all[2].clone(), region::RegionLimits::default(), fetch);
+    assert_eq!(single, all[2]);
+    // Limits: one block only.
+    let one = region::RegionLimits {
+        max_blocks: 1,
+        ..Default::default()
+    };
+    assert_eq!(region::form(all[0].clone(), one, fetch), all[0]);
 }
