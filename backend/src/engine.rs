@@ -193,6 +193,8 @@ struct Tb {
 }
 
 const JUMP_CACHE_SIZE: usize = 4096;
+/// System mode runs a kernel and many processes: a larger jump cache saves hash lookups.
+const SYS_JUMP_CACHE_SIZE: usize = 16384;
 
 /// Guest memory of an engine.
 enum Mode {
@@ -386,12 +388,17 @@ impl Engine {
             mem: cfg.trace.memtrace,
             watch: false,
         };
+        let jump_cache_size = if matches!(mode, Mode::System(_)) {
+            SYS_JUMP_CACHE_SIZE
+        } else {
+            JUMP_CACHE_SIZE
+        };
         Ok(Engine {
             guest,
             mode,
             jit,
             tbs: FxHashMap::default(),
-            jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); JUMP_CACHE_SIZE],
+            jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); jump_cache_size],
             regs: InterpRegs::default(),
             generation: FLUSH_GENERATION.load(Ordering::SeqCst),
             flush_pending: false,
@@ -485,7 +492,7 @@ impl Engine {
                     jit.unchain(slot);
                 }
             }
-            let idx = ((tb.pc >> 1) as usize) & (JUMP_CACHE_SIZE - 1);
+            let idx = ((tb.pc >> 1) as usize) & (self.jump_cache.len() - 1);
             if std::ptr::eq(self.jump_cache[idx].2, &*tb) {
                 self.jump_cache[idx] = (u64::MAX, 0, std::ptr::null_mut());
             }
@@ -714,7 +721,7 @@ impl Engine {
     /// # Safety
     /// `env` as for [`Engine::run`].
     unsafe fn lookup(&mut self, env: *mut u8, pc: u64, flags: u64) -> Result<*mut Tb, MemFault> {
-        let idx = ((pc >> 1) as usize) & (JUMP_CACHE_SIZE - 1);
+        let idx = ((pc >> 1) as usize) & (self.jump_cache.len() - 1);
         let (cpc, cflags, ptr) = self.jump_cache[idx];
         let cached = cpc == pc && cflags == flags && !ptr.is_null();
         let fetch_idx = self.guest.fetch_mmu_idx(flags);
