@@ -171,10 +171,7 @@ impl PrivState {
         let page = paddr & !(PAGE - 1);
         // One PMP lookup for the whole page; byte-exact only when entries split the page
         // (then nothing is cached for the page).
-        let (r, w, x) = match self.pmp.page_perms(page, eff) {
-            Some(p) => p,
-            None => (false, false, false),
-        };
+        let (r, w, x) = self.pmp.page_perms(page, eff).unwrap_or_default();
         let allowed = match access {
             Access::Read => r,
             Access::Write => w,
