@@ -862,7 +862,17 @@ impl SoftmmuConfig {
             Target::Io(_) => {
                 let _g = IO_ATOMIC.lock().unwrap_or_else(|e| e.into_inner());
                 // SAFETY: per the contract.
-                let old = unsafe { self.load(env, vaddr, size, true, be, mmu_idx)? };
+                // An atomic is a store for its faults: a device that refuses the read part
+                // gives a store/AMO bus fault, not a load one.
+                let old = unsafe { self.load(env, vaddr, size, true, be, mmu_idx) }.map_err(
+                    |f| match f.kind {
+                        FaultKind::BusRead => MemFault {
+                            kind: FaultKind::BusWrite,
+                            ..f
+                        },
+                        _ => f,
+                    },
+                )?;
                 if let Some(new) = io(old) {
                     // SAFETY: per the contract.
                     unsafe { self.store(env, vaddr, size, true, be, mmu_idx, new)? };
