@@ -295,7 +295,7 @@ fn hart_thread(
         let pc = cpu.cpu.hdr.pc;
         let priv_before = cpu.privs.priv_level;
         let ev = cpu.handle_exit(status);
-        if log_int && status != ExitStatus::Interrupted || log_int && cpu.cpu.hdr.pc != pc {
+        if log_int && (status != ExitStatus::Interrupted || cpu.cpu.hdr.pc != pc) {
             log_exit(h, status, pc, priv_before, &cpu);
         }
         match ev {
