@@ -8,6 +8,7 @@
 set -euo pipefail
 pkgs=(
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   qemu-user golang-go cpio xz-utils gzip make ca-certificates curl
   device-tree-compiler gdb-multiarch qemu-system-misc e2fsprogs
 )

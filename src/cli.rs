@@ -14,6 +14,20 @@ pub const LOG_ITEMS: &[(&str, &str)] = &[
     ("out_asm", "show the host code generated for each block"),
     ("exec", "show each executed block"),
     ("nochain", "do not chain compiled blocks"),
+    (
+        "cpu",
+        "show the guest registers at each block entry (disables chaining)",
+    ),
+    ("int", "show exceptions, signals and interrupts"),
+    ("mmu", "show page walks and TLB fills (system mode)"),
+    (
+        "icount",
+        "count guest instructions; print the total at exit",
+    ),
+    (
+        "memtrace",
+        "show every guest memory access (pc, kind, size, address)",
+    ),
     ("stats", "print engine statistics at exit"),
     ("strace", "log system calls (same as -strace)"),
 ];
@@ -37,7 +51,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run a Linux program of another architecture (riscv64) in user mode.
+    /// Run a Linux program of another architecture (riscv64, aarch64) in user mode.
     Run(Box<RunArgs>),
     /// Full-system emulation: `heron system riscv64 [qemu-system-riscv64 options]`
     /// (also installed as `heron-system-riscv64`; `-help` lists the options).
@@ -205,7 +219,7 @@ pub fn preprocess_run_args(args: &[OsString]) -> Vec<OsString> {
 }
 
 /// Turn the raw process arguments into the argument list clap sees: handles the
-/// `heron-riscv64` alias (behaves as `heron run`) and the `run` preprocessing.
+/// `heron-riscv64` and `heron-aarch64` aliases (behave as `heron run`; the ELF machine picks the guest) and the `run` preprocessing.
 pub fn normalize_argv(argv: Vec<OsString>) -> Vec<OsString> {
     let Some(first) = argv.first() else {
         return vec![OsString::from("heron")];
@@ -216,7 +230,7 @@ pub fn normalize_argv(argv: Vec<OsString>) -> Vec<OsString> {
         .unwrap_or_default();
     let mut out = vec![OsString::from("heron")];
     let rest: &[OsString];
-    if base.starts_with("heron-riscv64") {
+    if base.starts_with("heron-riscv64") || base.starts_with("heron-aarch64") {
         // `heron-riscv64 --version`/`--help` still answer about heron.
         if argv.len() == 2 && (argv[1] == "--version" || argv[1] == "-V") {
             out.push(argv[1].clone());
@@ -395,6 +409,11 @@ pub fn resolve_run(
             "exec" => trace.exec = true,
             "nochain" => trace.nochain = true,
             "stats" => trace.stats = true,
+            "cpu" => trace.cpu = true,
+            "int" => trace.int = true,
+            "mmu" => trace.mmu = true,
+            "icount" => trace.icount = true,
+            "memtrace" => trace.memtrace = true,
             "strace" => strace = true,
             _ => {}
         }
@@ -638,6 +657,24 @@ mod tests {
             resolve(&["heron", "run", "-d", "help", "p"], &[]),
             Ok(RunRequest::Print(_))
         ));
+    }
+
+    #[test]
+    fn observability_items_set_the_trace() {
+        let RunRequest::Run(c) = resolve(
+            &["heron", "run", "-d", "cpu,int,mmu,icount,memtrace", "p"],
+            &[],
+        )
+        .ok()
+        .unwrap() else {
+            panic!()
+        };
+        let t = &c.trace;
+        assert!(t.cpu && t.int && t.mmu && t.icount && t.memtrace && !t.exec);
+        let help = log_items_help();
+        for item in ["cpu", "int", "mmu", "icount", "memtrace", "stats"] {
+            assert!(help.contains(&format!("\n{item} ")), "{item} in {help}");
+        }
     }
 
     #[test]

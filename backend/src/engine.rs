@@ -22,7 +22,7 @@ use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, Tlb
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
@@ -63,6 +63,11 @@ pub struct Trace {
     pub icount: bool,
     /// Log every guest memory access on the `memtrace` target (instrumentation).
     pub memtrace: bool,
+    /// Exceptions, signals and interrupts on the `int` target (emitted by the run loops:
+    /// user mode's signal code, system mode's interrupt delivery).
+    pub int: bool,
+    /// Page walks and TLB fills on the `mmu` target (emitted by system mode's softmmu).
+    pub mmu: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -208,7 +213,7 @@ struct SysState {
     /// The TLB registered with `cfg.code_pages` (null: none yet).
     tlb: *mut Tlb,
     /// Guest PC of the block owning each JIT exit slot (same-page chaining).
-    slot_src: FxHashMap<usize, u64>,
+    slot_src: FxHashMap<usize, (u64, ExitSlot)>,
 }
 
 /// The execution engine of one vCPU.
@@ -462,7 +467,7 @@ impl Engine {
     /// Drop one TB (unchaining the slots that jump to it).
     fn remove_tb(&mut self, key: TbKey) {
         if let Some(tb) = self.tbs.remove(&key)
-            && let Some(jit) = &self.jit
+            && let Some(jit) = &mut self.jit
         {
             for slot in &tb.incoming {
                 jit.unchain(slot);
@@ -610,29 +615,31 @@ impl Engine {
                     }
                     jit.set_jump(pc, cb.entry);
                 }
-                let jit = &*jit;
                 // System mode: only between blocks of one virtual page (a block on another
                 // page must be looked up: its mapping may have changed), and never into a
-                // block that reads a second page.
-                let same_page = match &self.mode {
-                    Mode::User(_) => true,
-                    Mode::System(sys) => {
-                        tb.page2.is_none()
-                            && sys
-                                .slot_src
-                                .get(&pending_slot)
-                                .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK)
+                // block that reads a second page. Chained exits are remembered so that
+                // dropping a TB (its code page was written) unchains them.
+                match &self.mode {
+                    Mode::User(_) => {
+                        if pending_slot != 0 && chaining {
+                            jit.chain_site(pending_slot, cb.entry);
+                            self.stats.chains_made += 1;
+                        }
                     }
-                };
-                if pending_slot != 0 && chaining && same_page {
-                    let slot = ExitSlot {
-                        target_pc: pc,
-                        slot: pending_slot as *const AtomicUsize,
-                    };
-                    jit.chain(&slot, cb.entry);
-                    tb.incoming.push(slot);
-                    self.stats.chains_made += 1;
+                    Mode::System(sys) => {
+                        if pending_slot != 0
+                            && chaining
+                            && tb.page2.is_none()
+                            && let Some(&(src, slot)) = sys.slot_src.get(&pending_slot)
+                            && src & PAGE_MASK == pc & PAGE_MASK
+                        {
+                            jit.chain(&slot, cb.entry);
+                            tb.incoming.push(slot);
+                            self.stats.chains_made += 1;
+                        }
+                    }
                 }
+                let jit = &*jit;
                 self.stats.jit_entries += 1;
                 // SAFETY: header reset of the chaining protocol; env valid.
                 unsafe { (*hdr).last_exit_slot = 0 };
@@ -891,7 +898,7 @@ impl Engine {
                 }
                 if let Mode::System(sys) = &mut self.mode {
                     for e in &cb.exits {
-                        sys.slot_src.insert(e.slot as usize, tb.pc);
+                        sys.slot_src.insert(e.site, (tb.pc, *e));
                     }
                 }
                 tb.jit = Some(cb);
@@ -916,6 +923,9 @@ impl Engine {
 }
 
 #[cfg(test)]
+use tests as tests_support;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::ir::{BinOp, Cond, Ty};
@@ -932,17 +942,17 @@ mod tests {
     /// - 0x9000: exit with Halt.
     ///
     /// Global at offset 40 = counter, 48 = limit, 56 = ring size.
-    struct Toy {
+    pub(super) struct Toy {
         translations: Counter,
     }
 
     #[repr(C)]
     #[derive(Default)]
-    struct ToyCpu {
-        hdr: CpuHeader,
-        counter: u64,
-        limit: u64,
-        ring: u64,
+    pub(super) struct ToyCpu {
+        pub(super) hdr: CpuHeader,
+        pub(super) counter: u64,
+        pub(super) limit: u64,
+        pub(super) ring: u64,
     }
 
     impl Guest for Toy {
@@ -1004,7 +1014,7 @@ mod tests {
         }
     }
 
-    fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
+    pub(super) fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
         let mem = GuestMemory::reserve(1 << 24).unwrap();
         mem.map_anon(0x1000, 0x9000, PERM_R | PERM_W | PERM_X)
             .unwrap();
@@ -1153,6 +1163,78 @@ mod tests {
             assert_eq!(unsafe { engine.run(env) }, ExitStatus::Fault);
             assert_eq!(cpu.hdr.fault_addr, 0x20_0000);
             assert_eq!(cpu.hdr.fault_kind, FaultKind::Exec as u32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    //! Breakpoints and single steps are exact on chained JIT code (the toy guest of the
+    //! engine tests: one "instruction" per block, counter += 1 per block).
+    use super::tests_support::*;
+    use super::*;
+    use crate::debug::{DebugPoints, DebugStop, VcpuDebug};
+
+    #[test]
+    fn breakpoints_and_steps_are_exact_after_chaining() {
+        for tier in [Tier::Jit, Tier::Auto, Tier::Interp] {
+            let (toy, mem) = setup();
+            let cfg = EngineConfig {
+                tier,
+                jit_threshold: 2,
+                ..EngineConfig::default()
+            };
+            let mut engine = Engine::new(toy, mem, cfg).unwrap();
+            let mut cpu = ToyCpu {
+                limit: 40,
+                ring: 8,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            let env = &mut cpu as *mut ToyCpu as *mut u8;
+            // A first run builds chains and self loops.
+            // SAFETY: valid ToyCpu, header first.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            cpu.counter = 0;
+            cpu.limit = 1000;
+            cpu.hdr.pc = 0x1000;
+            let points = DebugPoints::new();
+            engine.set_debug(Some(VcpuDebug::new(points.clone())));
+            points.add_breakpoint(0x1030);
+            let resume = |engine: &mut Engine, step: bool, pc: u64| {
+                engine.debug_mut().unwrap().resume(step, pc);
+            };
+            resume(&mut engine, false, u64::MAX);
+            // SAFETY: as above.
+            assert_eq!(
+                unsafe { engine.run(env) },
+                ExitStatus::Interrupted,
+                "{tier:?}"
+            );
+            let stop = engine.debug_mut().unwrap().take_stop();
+            assert_eq!(stop, Some(DebugStop::Breakpoint { pc: 0x1030 }), "{tier:?}");
+            assert_eq!((cpu.counter, cpu.hdr.pc), (3, 0x1030), "{tier:?}");
+            // Continue from the breakpoint: one lap of the ring later it is hit again.
+            resume(&mut engine, false, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!((cpu.counter, cpu.hdr.pc), (11, 0x1030), "{tier:?}");
+            // One step runs exactly one instruction.
+            resume(&mut engine, true, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!(
+                engine.debug_mut().unwrap().take_stop(),
+                Some(DebugStop::Step)
+            );
+            assert!(engine.debug_mut().unwrap().step_done());
+            assert_eq!((cpu.counter, cpu.hdr.pc), (12, 0x1040), "{tier:?}");
+            // Without breakpoints the loop runs to the end.
+            points.remove_breakpoint(0x1030);
+            resume(&mut engine, false, 0x1040);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            assert_eq!(cpu.counter, 1000, "{tier:?}");
         }
     }
 }

@@ -131,6 +131,8 @@ struct Flat {
     cpu: Box<RiscvSystemCpu>,
     /// Exits that were not Next.
     exits: Vec<ExitStatus>,
+    /// Blocks run (flat tiers).
+    blocks: usize,
 }
 
 impl Flat {
@@ -179,6 +181,7 @@ impl Flat {
             mem,
             cpu,
             exits: Vec::new(),
+            blocks: 0,
         }
     }
 
@@ -219,6 +222,7 @@ impl Flat {
                 // SAFETY: env is our live CPU, used by this thread only.
                 Memory::Sys(_, engine) => unsafe { engine.run(env) },
                 Memory::Flat(mem) => {
+                    self.blocks += 1;
                     let flags = RiscvSystemGuest.tb_flags(env);
                     let mut b = Builder::new(pc);
                     match RiscvSystemGuest.translate(pc, flags, &*mem, &mut b) {
@@ -1190,5 +1194,61 @@ umode:
             "instret counts the instructions between"
         );
         assert_eq!(c.x[12], c.x[10] + 2, "mcycle counts instructions too");
+    }
+}
+
+#[test]
+fn dump_state_shows_registers_and_trap_csrs() {
+    let mut cpu = RiscvSystemCpu::new(0);
+    cpu.cpu.hdr.pc = 0x8000_0000;
+    cpu.cpu.x[10] = 0xabcd;
+    cpu.privs.csr_write(csr::MEPC, 0x1234, M).unwrap();
+    let text = RiscvSystemGuest.dump_state(cpu.env());
+    assert!(text.starts_with("pc 0000000080000000  priv M\n"), "{text}");
+    assert!(text.contains("  a0 000000000000abcd"), "{text}");
+    assert!(text.contains("   mepc 0000000000001234"), "{text}");
+    assert_eq!(text.lines().count(), 1 + 8 + 4);
+}
+
+#[test]
+fn csr_writes_end_the_block_only_when_they_must() {
+    // Toggling MIE with nothing pending, and writing sscratch, keep the block going;
+    // changing FS (a translation flag) ends it.
+    let src = "
+    csrsi mstatus, 8
+    csrci mstatus, 8
+    csrw mscratch, a0
+    csrs mstatus, 8
+    addi a0, a0, 1
+    li t0, 1 << 13
+    csrs mstatus, t0         # FS: new flags, the block ends here
+    addi a0, a0, 1
+    wfi
+";
+    for tier in [Tier::Interp, Tier::Jit] {
+        let Some(code) = program(src, tier) else {
+            return;
+        };
+        let mut f = Flat::new(&code, tier);
+        assert!(f.run(10));
+        assert_eq!(f.blocks, 2, "{tier:?}");
+        assert_eq!(f.cpu.cpu.x[10], 2);
+    }
+    // The same first block with an interrupt pending: taken right after the write that
+    // enables it.
+    for tier in TIERS {
+        let Some(code) = program(src, tier) else {
+            return;
+        };
+        let mut f = Flat::new(&code, tier);
+        f.cpu.privs.csr_write(csr::MIE, irq::MSIP, M).unwrap();
+        f.cpu.privs.set_irq_line(irq::MSIP, true);
+        f.cpu
+            .privs
+            .csr_write(csr::MTVEC, tier.code_base() + 0x20, M)
+            .unwrap();
+        assert!(f.run(10), "{tier:?}");
+        assert_eq!(f.cpu.privs.mepc(), tier.code_base() + 4, "{tier:?}");
+        assert_eq!(f.cpu.privs.mcause, (1 << 63) | 3);
     }
 }
