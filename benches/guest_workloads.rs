@@ -1,7 +1,7 @@
 //! Guest-workload harness (`cargo bench --bench guest_workloads`, or `scripts/bench.sh`).
-//! Builds the C workloads in benches/workloads natively and as static riscv64 binaries, runs
-//! each one natively, under `qemu-riscv64` and under `heron run --tier T` side by side,
-//! interleaving the configurations in every repetition so a noisy machine slows them alike,
+//! Builds the C workloads in benches/workloads natively and as static riscv64 (or, with
+//! `--arch aarch64`, arm64) binaries, runs each one natively, under `qemu-riscv64` (or
+//! `qemu-aarch64`) and under `heron run --tier T` side by side, interleaving the configurations in every repetition so a noisy machine slows them alike,
 //! checks that every run printed the same output, and prints the medians as a table with
 //! ratios and geometric means. Exits non-zero when a run fails or outputs disagree.
 //! Without `--bench` (as under `cargo test --benches`) it only checks its own arithmetic.
@@ -75,10 +75,11 @@ and prints median times, ratios and geometric means. Exits 1 if any run fails or
   --metric M        'cpu' (default: user+system time of the process and its threads, which
                     a busy machine disturbs far less) or 'wall'
   --timeout S       kill a run after S seconds and count it as failed (default 120)
-  --no-qemu         skip qemu-riscv64
+  --arch A          guest architecture: riscv64 (default) or aarch64
+  --no-qemu         skip qemu-riscv64 / qemu-aarch64
   --no-native       skip the native runs (outputs are then compared with the first configuration)
   --heron PATH      heron binary (default: the one cargo built for this bench)
-  --qemu PATH       qemu-riscv64 binary (default: qemu-riscv64 on PATH)
+  --qemu PATH       qemu binary (default: qemu-riscv64 or qemu-aarch64 on PATH)
   --csv FILE        also write every single run to FILE (workload,config,rep,wall_s,cpu_s,ok)
   --verbose         print every run as it finishes
   --list            list the workloads and their sizes, then exit
@@ -91,8 +92,40 @@ enum Metric {
     Cpu,
 }
 
+/// The guest architecture the workloads are built for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Arch {
+    Riscv64,
+    Aarch64,
+}
+
+impl Arch {
+    /// File suffix of the guest build, cross compiler and its flags.
+    fn flavour(self) -> (&'static str, &'static str, Vec<&'static str>) {
+        match self {
+            Arch::Riscv64 => (
+                "rv64",
+                "riscv64-linux-gnu-gcc",
+                vec!["-O2", "-static", "-ffp-contract=off"],
+            ),
+            Arch::Aarch64 => (
+                "a64",
+                "aarch64-linux-gnu-gcc",
+                vec!["-O2", "-static", "-ffp-contract=off"],
+            ),
+        }
+    }
+    fn qemu(self) -> &'static str {
+        match self {
+            Arch::Riscv64 => "qemu-riscv64",
+            Arch::Aarch64 => "qemu-aarch64",
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Opts {
+    arch: Arch,
     reps: usize,
     tiers: Vec<String>,
     scale: f64,
@@ -109,12 +142,13 @@ struct Opts {
 
 fn parse_args(args: &[String]) -> Result<Opts, String> {
     let mut o = Opts {
+        arch: Arch::Riscv64,
         reps: 3,
         tiers: vec!["auto".to_string()],
         scale: 1.0,
         metric: Metric::Cpu,
         timeout: Duration::from_secs(120),
-        qemu: Some(PathBuf::from("qemu-riscv64")),
+        qemu: None,
         native: true,
         heron: PathBuf::from(env!("CARGO_BIN_EXE_heron")),
         csv: None,
@@ -171,6 +205,13 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
                 }
                 o.timeout = Duration::from_secs_f64(s);
             }
+            "--arch" => {
+                o.arch = match value(a)?.as_str() {
+                    "riscv64" | "rv64" => Arch::Riscv64,
+                    "aarch64" | "arm64" => Arch::Aarch64,
+                    v => return Err(format!("unknown architecture '{v}' (riscv64 or aarch64)")),
+                }
+            }
             "--no-qemu" => no_qemu = true,
             "--no-native" => o.native = false,
             "--heron" => o.heron = PathBuf::from(value(a)?),
@@ -190,6 +231,8 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
     }
     if no_qemu {
         o.qemu = None;
+    } else if o.qemu.is_none() {
+        o.qemu = Some(PathBuf::from(o.arch.qemu()));
     }
     Ok(o)
 }
@@ -368,24 +411,17 @@ fn host_has_fma() -> bool {
 /// Compilers and flags for the two builds. `-ffp-contract=off` keeps the compiler from fusing
 /// on its own, so FP results depend only on the explicit fma() calls and are bit-identical
 /// on both machines; `-mfma` lets the native build inline them when the host has FMA.
-fn build_flavours() -> [(&'static str, &'static str, Vec<&'static str>); 2] {
+fn build_flavours(arch: Arch) -> [(&'static str, &'static str, Vec<&'static str>); 2] {
     let mut native = vec!["-O2", "-ffp-contract=off"];
     if host_has_fma() {
         native.push("-mfma");
     }
-    [
-        ("native", "gcc", native),
-        (
-            "rv64",
-            "riscv64-linux-gnu-gcc",
-            vec!["-O2", "-static", "-ffp-contract=off"],
-        ),
-    ]
+    [("native", "gcc", native), arch.flavour()]
 }
 
 /// Compiles `name` into benches/build/NAME.{native,rv64} unless the outputs are newer than
 /// the source and were built with the same command.
-fn build_workload(name: &str) -> Result<(), String> {
+fn build_workload(name: &str, arch: Arch) -> Result<(), String> {
     let dir = benches_dir();
     let src = dir.join("workloads").join(format!("{name}.c"));
     let build = dir.join("build");
@@ -393,7 +429,7 @@ fn build_workload(name: &str) -> Result<(), String> {
     let src_time = std::fs::metadata(&src)
         .and_then(|m| m.modified())
         .map_err(|e| format!("{}: {e}", src.display()))?;
-    for (suffix, cc, flags) in build_flavours() {
+    for (suffix, cc, flags) in build_flavours(arch) {
         let out = build.join(format!("{name}.{suffix}"));
         let stamp = build.join(format!("{name}.{suffix}.cmd"));
         let cmdline = format!(
@@ -431,11 +467,11 @@ fn build_workload(name: &str) -> Result<(), String> {
 
 fn command_for(o: &Opts, c: &Config, name: &str, size: u64) -> Command {
     let build = benches_dir().join("build");
-    let rv = build.join(format!("{name}.rv64"));
+    let rv = build.join(format!("{name}.{}", o.arch.flavour().0));
     let mut cmd = match c {
         Config::Native => Command::new(build.join(format!("{name}.native"))),
         Config::Qemu => {
-            let mut cmd = Command::new(o.qemu.as_deref().unwrap_or(Path::new("qemu-riscv64")));
+            let mut cmd = Command::new(o.qemu.as_deref().unwrap_or(Path::new(o.arch.qemu())));
             cmd.arg(&rv);
             cmd
         }
@@ -637,7 +673,7 @@ fn bench(o: &Opts) -> Result<bool, String> {
         return Err("nothing to run".into());
     }
     for w in &workloads {
-        build_workload(w.name)?;
+        build_workload(w.name, o.arch)?;
     }
     let sizes: Vec<u64> = workloads
         .iter()

@@ -76,6 +76,21 @@ impl Arch {
     pub fn has_sa_restorer(self) -> bool {
         matches!(self, Arch::Aarch64)
     }
+    /// Guest open(2)/fcntl(F_SETFL) flags to the host's (x86-64, the generic values).
+    /// arm64 numbers O_DIRECTORY, O_NOFOLLOW, O_DIRECT and O_LARGEFILE differently.
+    pub fn open_flags_to_host(self, f: u64) -> u64 {
+        match self {
+            Arch::Riscv64 => f,
+            Arch::Aarch64 => remap_bits(f, &ARM64_OPEN_FLAGS, false),
+        }
+    }
+    /// Host open flags (fcntl F_GETFL) to the guest's.
+    pub fn open_flags_to_guest(self, f: u64) -> u64 {
+        match self {
+            Arch::Riscv64 => f,
+            Arch::Aarch64 => remap_bits(f, &ARM64_OPEN_FLAGS, true),
+        }
+    }
     /// /proc/cpuinfo for the CPU numbers in `cpus`.
     pub fn cpuinfo(self, cpus: &[usize]) -> String {
         match self {
@@ -83,6 +98,28 @@ impl Arch {
             Arch::Aarch64 => abi_aarch64::cpuinfo(cpus),
         }
     }
+}
+
+/// (arm64 value, generic/x86-64 value) of the open flags that differ.
+const ARM64_OPEN_FLAGS: [(u64, u64); 4] = [
+    (0o040000, 0o200000), // O_DIRECTORY
+    (0o100000, 0o400000), // O_NOFOLLOW
+    (0o200000, 0o040000), // O_DIRECT
+    (0o400000, 0o100000), // O_LARGEFILE
+];
+
+fn remap_bits(f: u64, table: &[(u64, u64)], to_guest: bool) -> u64 {
+    let mut out = f;
+    for &(g, h) in table {
+        out &= !(g | h);
+    }
+    for &(g, h) in table {
+        let (from, to) = if to_guest { (h, g) } else { (g, h) };
+        if f & from != 0 {
+            out |= to;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -99,5 +136,26 @@ mod tests {
         assert!(!Arch::Riscv64.has_sa_restorer());
         assert_eq!(Arch::Aarch64.guest().name(), "aarch64");
         assert_eq!(Arch::Riscv64.guest().name(), "riscv64");
+    }
+
+    #[test]
+    fn arm64_open_flags() {
+        let a = Arch::Aarch64;
+        // O_RDONLY|O_DIRECTORY|O_CLOEXEC|O_NONBLOCK as arm64 glibc passes it for opendir.
+        let g = 0o040000 | 0o2000000 | 0o4000;
+        assert_eq!(
+            a.open_flags_to_host(g),
+            (libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NONBLOCK) as u64
+        );
+        assert_eq!(a.open_flags_to_host(0o100000), libc::O_NOFOLLOW as u64);
+        assert_eq!(
+            a.open_flags_to_guest(libc::O_NOFOLLOW as u64 | 2),
+            0o100000 | 2
+        );
+        assert_eq!(
+            a.open_flags_to_guest(a.open_flags_to_host(0o740002)),
+            0o740002
+        );
+        assert_eq!(Arch::Riscv64.open_flags_to_host(0o200000), 0o200000);
     }
 }

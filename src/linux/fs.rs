@@ -113,9 +113,10 @@ pub fn openat(t: &mut Thread, a: [u64; 6]) -> R {
         None => {}
     }
     let p = host_path(t, &raw)?;
+    let flags = t.proc_.arch.open_flags_to_host(a[2]);
     host(
         libc::SYS_openat,
-        [a[0], p.as_ptr() as u64, a[2], a[3], 0, 0],
+        [a[0], p.as_ptr() as u64, flags, a[3], 0, 0],
     )
 }
 
@@ -258,7 +259,14 @@ pub fn fcntl(t: &mut Thread, a: [u64; 6]) -> R {
             let p = t.g2h(a[2], 32)?;
             host(libc::SYS_fcntl, [a[0], a[1], p, 0, 0, 0])
         }
-        0..=4 | 8..=11 | 1024..=1026 | 1030..=1034 => {
+        // F_GETFL / F_SETFL: open flags in the guest's numbering.
+        3 => host(libc::SYS_fcntl, [a[0], a[1], 0, 0, 0, 0])
+            .map(|f| t.proc_.arch.open_flags_to_guest(f as u64) as i64),
+        4 => {
+            let f = t.proc_.arch.open_flags_to_host(a[2]);
+            host(libc::SYS_fcntl, [a[0], a[1], f, 0, 0, 0])
+        }
+        0..=2 | 8..=11 | 1024..=1026 | 1030..=1034 => {
             host(libc::SYS_fcntl, [a[0], a[1], a[2], 0, 0, 0])
         }
         _ => Err(libc::EINVAL),

@@ -170,6 +170,8 @@ pub mod nr {
     pub const PRLIMIT64: u64 = 261;
     pub const SYNCFS: u64 = 267;
     pub const RENAMEAT2: u64 = 276;
+    /// renameat: in the aarch64 table only (__ARCH_WANT_RENAMEAT), not riscv64's.
+    pub const RENAMEAT: u64 = 38;
     pub const GETRANDOM: u64 = 278;
     pub const MEMFD_CREATE: u64 = 279;
     pub const MEMBARRIER: u64 = 283;
@@ -359,6 +361,14 @@ fn dispatch_value(t: &mut Thread, n: u64, a: [u64; 6]) -> R {
             host(
                 l::SYS_symlinkat,
                 [target.as_ptr() as u64, a[1], p.as_ptr() as u64, 0, 0, 0],
+            )
+        }
+        nr::RENAMEAT if t.proc_.arch == super::abi::Arch::Aarch64 => {
+            let p1 = fs::guest_path(t, a[1])?;
+            let p2 = fs::guest_path(t, a[3])?;
+            host(
+                l::SYS_renameat2,
+                [a[0], p1.as_ptr() as u64, a[2], p2.as_ptr() as u64, 0, 0],
             )
         }
         nr::LINKAT | nr::RENAMEAT2 => {
@@ -1591,6 +1601,7 @@ const NAMES: &[(u64, &str, u8)] = &[
     (261, "prlimit64", 4),
     (267, "syncfs", 1),
     (276, "renameat2", 5),
+    (38, "renameat", 4),
     (278, "getrandom", 3),
     (279, "memfd_create", 2),
     (283, "membarrier", 3),
@@ -1617,6 +1628,7 @@ fn string_arg(n: u64) -> Option<usize> {
         | nr::FCHOWNAT
         | nr::MKNODAT
         | nr::LINKAT
+        | nr::RENAMEAT
         | nr::RENAMEAT2 => Some(1),
         nr::CHDIR | nr::EXECVE | nr::STATFS | nr::TRUNCATE | nr::MEMFD_CREATE => Some(0),
         _ => None,
