@@ -33,6 +33,9 @@ pub fn exec_any(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Und
     if crate::crypto::is_crypto(insn) {
         return crate::crypto::exec(r, insn);
     }
+    if crate::crypto::is_crypto_v82(insn) {
+        return crate::crypto::exec_v82(r, insn);
+    }
     exec::exec(r, insn, xn)
 }
 
@@ -162,15 +165,15 @@ extern "C" fn deinterleave_helper(env: *mut u8, desc: u64) -> u64 {
         let r = cpu.v[(rt as usize + s) % 32].to_le_bytes();
         img[s * chunk..(s + 1) * chunk].copy_from_slice(&r[..chunk]);
     }
-    for s in 0..selem {
-        let mut reg = 0u128;
-        for e in 0..ds / es {
-            let at = ((e * selem + s) as usize) * eb;
-            let mut w = [0u8; 8];
-            w[..eb].copy_from_slice(&img[at..at + eb]);
-            exec::put(&mut reg, e, es, u64::from_le_bytes(w));
+    let mut regs = [[0u8; 16]; 4];
+    for e in 0..(ds / es) as usize {
+        for (s, reg) in regs.iter_mut().enumerate().take(selem as usize) {
+            let at = (e * selem as usize + s) * eb;
+            reg[e * eb..(e + 1) * eb].copy_from_slice(&img[at..at + eb]);
         }
-        cpu.v[((rt + s) % 32) as usize] = reg;
+    }
+    for (s, reg) in regs.iter().enumerate().take(selem as usize) {
+        cpu.v[(rt as usize + s) % 32] = u128::from_le_bytes(*reg);
     }
     0
 }

@@ -153,11 +153,6 @@ impl Ctx {
             flags: 0,
         }
     }
-    /// The Standard FPSCR value used by Advanced SIMD estimates in AArch32; unused in A64
-    /// except as a convenience for tests: round to nearest, no flushing, no default NaN.
-    pub fn ieee() -> Ctx {
-        Ctx::new(0)
-    }
 }
 
 /// FPType of an unpacked operand.
@@ -1045,10 +1040,7 @@ pub fn round_int(c: &mut Ctx, f: Fmt, a: u64, rm: Rounding, exact: bool) -> u64 
                 f.zero(u.neg)
             } else {
                 // An integer no wider than the significand: exact.
-                let mut c2 = *c;
-                let r = round(&mut c2, f, u.neg, m, 0, Rounding::Zero, false);
-                c.flags = c2.flags;
-                r
+                round(c, f, u.neg, m, 0, Rounding::Zero, false)
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Inline IR for the Advanced SIMD instructions on the hot paths of glibc's string and
 //! memory functions and of register moves: bitwise ops, NOT, FMOV (general and register),
 //! UMOV/INS/DUP, modified immediates, CMEQ on bytes, ADD/SUB and SHL/USHR by immediate
-//! (exact SWAR on 128 bits), EXT, and pure helpers
+//! and USHLL/SSHLL/SHLL widening (exact SWAR), EXT, and pure helpers
 //! (no guest-state access, so the JIT keeps its cached registers) for the byte pairwise ops
 //! UMAXP/UMINP/ADDP, the across-lane UMAXV/UMINV/ADDV and SHRN from halfwords. Everything
 //! else goes through the generic executor. The differential tests replay these through the
@@ -156,6 +156,75 @@ extern "C" fn shrn8_helper(_env: *mut u8, lo: u64, hi: u64, shift: u64) -> u64 {
 helper!(H_PAIR8 = pair8_helper, 3, Effects::PURE);
 helper!(H_ACROSS8 = across8_helper, 3, Effects::PURE);
 helper!(H_SHRN8 = shrn8_helper, 3, Effects::PURE);
+
+/// SWAR widening of the `es`-bit lanes in the low 32 bits of the I64 `x` (upper bits zero)
+/// to 2*es-bit lanes, sign- or zero-extended, shifted left by `shift` (< 2*es).
+fn widen_ir(b: &mut Builder, x: Temp, es: u32, shift: u32, signed: bool) -> Temp {
+    let mut x = x;
+    let spread = |b: &mut Builder, x: Temp, by: u64, keep: u64| {
+        let t = b.bin_imm(BinOp::Shl, x, by);
+        let o = b.bin(BinOp::Or, x, t);
+        b.bin_imm(BinOp::And, o, keep)
+    };
+    match es {
+        8 => {
+            x = spread(b, x, 16, 0x0000_ffff_0000_ffff);
+            x = spread(b, x, 8, 0x00ff_00ff_00ff_00ff);
+        }
+        16 => x = spread(b, x, 16, 0x0000_ffff_0000_ffff),
+        _ => {}
+    }
+    if signed {
+        x = match es {
+            32 => {
+                let w = b.trunc(x, Ty::I32);
+                b.sext(w, Ty::I64)
+            }
+            _ => {
+                let ones = lane_pattern(2 * es, 1) as u64;
+                let fill = lane_pattern(2 * es, ((1u64 << es) - 1) << es) as u64;
+                let sbit = b.bin_imm(BinOp::ShrU, x, (es - 1) as u64);
+                let sbit = b.bin_imm(BinOp::And, sbit, ones);
+                let hi = b.bin_imm(BinOp::Mul, sbit, ((1u64 << es) - 1) << es);
+                let hi = b.bin_imm(BinOp::And, hi, fill);
+                b.bin(BinOp::Or, x, hi)
+            }
+        };
+    }
+    if shift > 0 {
+        let wm = if 2 * es == 64 {
+            u64::MAX
+        } else {
+            (1u64 << (2 * es)) - 1
+        };
+        let keep = lane_pattern(2 * es, (wm << shift) & wm) as u64;
+        let t = b.bin_imm(BinOp::Shl, x, shift as u64);
+        x = b.bin_imm(BinOp::And, t, keep);
+    }
+    x
+}
+
+/// (es, shift, signed) of USHLL/SSHLL (vector, es < 64) or SHLL.
+fn widen_form(insn: u32) -> Option<(u32, u32, bool)> {
+    if insn & 0x9f80_fc00 == 0x0f00_a400 {
+        let immh = (insn >> 19) & 15;
+        if immh == 0 || immh & 8 != 0 {
+            return None;
+        }
+        let es = 8u32 << (31 - immh.leading_zeros());
+        let shift = ((insn >> 16) & 127) - es;
+        return Some((es, shift, insn & (1 << 29) == 0));
+    }
+    if insn & 0xbf3f_fc00 == 0x2e21_3800 {
+        let size = (insn >> 22) & 3;
+        if size == 3 {
+            return None;
+        }
+        let es = 8u32 << size;
+        return Some((es, es, false));
+    }
+    None
+}
 
 /// CMEQ on bytes against zero (exact): 0xff where the byte of `x` is zero.
 fn zero_bytes(b: &mut Builder, x: Temp) -> Temp {
@@ -479,6 +548,17 @@ pub fn translate(b: &mut Builder, insn: u32) -> bool {
             b.bin(BinOp::And, t, mk)
         };
         vset(b, rd, v, q);
+        true
+    } else if let Some((es, shift, signed)) = widen_form(insn) {
+        // USHLL/SSHLL (incl. UXTL/SXTL) and SHLL, lower or upper half
+        let a = vget(b, rn);
+        let src = if q { hi64(b, a) } else { lo64(b, a) };
+        let lo32 = b.bin_imm(BinOp::And, src, 0xffff_ffff);
+        let hi32 = b.bin_imm(BinOp::ShrU, src, 32);
+        let r0 = widen_ir(b, lo32, es, shift, signed);
+        let r1 = widen_ir(b, hi32, es, shift, signed);
+        let v = join(b, r0, r1);
+        vset(b, rd, v, true);
         true
     } else if insn & 0xbff8_fc00 == 0x0f08_8400 {
         // SHRN / SHRN2 .8b/.16b from .8h

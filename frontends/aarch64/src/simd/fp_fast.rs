@@ -9,7 +9,8 @@
 //! (before-rounding) tininess all fail the result test. Anything else takes the exact
 //! helper. FABS/FNEG/FCSEL/FMOV (immediate) are plain bit operations; FCMP/FCMPE of two
 //! ordered operands (with FZ = 0) raise nothing and set NZCV inline. The vector forms of
-//! FADD/FSUB/FMUL/FDIV/FMLA/FMLS (by vector and by element) use the same guard on every lane.
+//! FADD/FSUB/FMUL/FDIV/FMLA/FMLS (by vector and by element) use the same guard on every lane;
+//! SCVTF/UCVTF and FCVTZS/FCVTZU between general and FP registers have guards of their own.
 
 use super::emit_generic;
 use crate::cpu::off;
@@ -215,10 +216,110 @@ fn translate_vector(b: &mut Builder, insn: u32) -> bool {
     false
 }
 
+/// SCVTF/UCVTF (from a general register) and FCVTZS/FCVTZU (to a general register),
+/// inline with a run-time guard; false when `insn` is not one of them.
+fn translate_int_conv(b: &mut Builder, insn: u32) -> bool {
+    let sf = insn >> 31 == 1;
+    let double = insn & (1 << 22) != 0;
+    let rd = insn & 31;
+    let rn = (insn >> 5) & 31;
+    let ity = if sf { Ty::I64 } else { Ty::I32 };
+    let ftyp = fty(double);
+    let fbits = |v: f64| {
+        if double {
+            v.to_bits()
+        } else {
+            (v as f32).to_bits() as u64
+        }
+    };
+    match insn & 0x7fbf_fc00 {
+        op @ (0x1e22_0000 | 0x1e23_0000) => {
+            // SCVTF / UCVTF: exact conversions raise nothing; inexact ones need round to
+            // nearest and Inexact already set.
+            let signed = op == 0x1e22_0000;
+            let x = crate::translate::get_x(b, rn);
+            let x = b.trunc(x, ity);
+            let r = b.conv(if signed { ConvOp::SToF } else { ConvOp::UToF }, x, ftyp);
+            // Exact (no flags) when |x| < 2^precision.
+            let p = if double { 53 } else { 24 };
+            let exact = if !sf && p >= 32 {
+                b.const64(1)
+            } else if signed {
+                let k = b.const_(ity, 1u64 << p);
+                let k2 = b.const_(ity, 2u64 << p);
+                let t = b.bin(BinOp::Add, x, k);
+                b.setcond(Cond::LtU, t, k2)
+            } else {
+                let k = b.const_(ity, 1u64 << p);
+                b.setcond(Cond::LtU, x, k)
+            };
+            let env = env_ok(b);
+            let ok = b.bin(BinOp::Or, exact, env);
+            let slow = b.new_label();
+            let done = b.new_label();
+            let z = b.const64(0);
+            let bad = b.setcond(Cond::Eq, ok, z);
+            b.br_cond(bad, slow);
+            fset(b, rd, r);
+            b.br(done);
+            b.label(slow);
+            emit_generic(b, insn);
+            b.label(done);
+            true
+        }
+        op @ (0x1e38_0000 | 0x1e39_0000) => {
+            // FCVTZS / FCVTZU: inline for operands strictly inside the range, with FZ = 0
+            // and Inexact already set (truncation is the only rounding).
+            let signed = op == 0x1e38_0000;
+            let nbits = if sf { 64 } else { 32 };
+            let x = fget(b, rn, double);
+            let (lo, hi) = if signed {
+                let m = (1u64 << (nbits - 1)) as f64;
+                (-m, m)
+            } else {
+                (0.0, ((1u128 << nbits) as f64))
+            };
+            let lo_c = b.const_(ftyp, fbits(lo));
+            let hi_c = b.const_(ftyp, fbits(hi));
+            // lo < x (or lo <= x for unsigned zero) and x < hi; NaN fails both.
+            let above = if signed {
+                b.fcmp(FCond::Lt, lo_c, x)
+            } else {
+                b.fcmp(FCond::Le, lo_c, x)
+            };
+            let below = b.fcmp(FCond::Lt, x, hi_c);
+            let fpcr = b.get_global(Ty::I64, off::FPCR);
+            let fz = b.bin_imm(BinOp::And, fpcr, FPCR_FZ);
+            let z = b.const64(0);
+            let no_fz = b.setcond(Cond::Eq, fz, z);
+            let fpsr = b.get_global(Ty::I64, off::FPSR);
+            let ixc = b.extract(fpsr, IXC.trailing_zeros() as u8, 1, false);
+            let ok = b.bin(BinOp::And, above, below);
+            let ok = b.bin(BinOp::And, ok, no_fz);
+            let ok = b.bin(BinOp::And, ok, ixc);
+            let slow = b.new_label();
+            let done = b.new_label();
+            let bad = b.setcond(Cond::Eq, ok, z);
+            b.br_cond(bad, slow);
+            let r = b.conv(if signed { ConvOp::FToS } else { ConvOp::FToU }, x, ity);
+            crate::translate::set_x(b, rd, r);
+            b.br(done);
+            b.label(slow);
+            emit_generic(b, insn);
+            b.label(done);
+            true
+        }
+        _ => false,
+    }
+}
+
 /// Emit inline IR for `insn` when it is one of the scalar-FP fast forms; false otherwise
 /// (nothing emitted).
 pub fn translate(b: &mut Builder, insn: u32) -> bool {
     if insn & 0x1e00_0000 == 0x0e00_0000 && insn >> 31 == 0 && translate_vector(b, insn) {
+        return true;
+    }
+    if translate_int_conv(b, insn) {
         return true;
     }
     let rd = insn & 31;

@@ -388,7 +388,11 @@ stubs:
     assert!(st.success(), "linker failed");
     let out = Command::new("qemu-aarch64")
         .current_dir(&dir)
-        .args(["-cpu", "cortex-a72", "./t"])
+        .args([
+            "-cpu",
+            if tag == "v82" { "max" } else { "cortex-a72" },
+            "./t",
+        ])
         .output()
         .expect("qemu");
     assert!(out.status.success(), "qemu run failed: {out:?}");
@@ -610,8 +614,10 @@ fn qemu_random_group() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
+    // The Armv8.2 crypto group (op0 = 1100) is compared with `-cpu max` in qemu_crypto_v82.
     let insns: Vec<u32> = (0..n)
         .map(|_| (r.next() as u32 & !0x0e00_0000) | 0x0e00_0000)
+        .filter(|w| w >> 24 != 0xce)
         .collect();
     check(insns, "rand", 7);
 }
@@ -1010,7 +1016,7 @@ fn qemu_structure_loads_stores() {
 /// Random operands of the inline fast-path forms (see `fast`), every one also on the JIT.
 #[test]
 fn qemu_fast_paths() {
-    let forms: [(u32, u32); 19] = [
+    let forms: [(u32, u32); 21] = [
         (0x9f20_fc00, 0x0e20_1c00), // logic
         (0xbfff_fc00, 0x2e20_5800), // not
         (0x7fff_fc00, 0x1e26_0000), // fmov w/x <-> s/d, fmov reg (varied below)
@@ -1030,8 +1036,10 @@ fn qemu_fast_paths() {
         (0x9f20_fc00, 0x0e20_8400), // add/sub vector
         (0xbf80_fc00, 0x0f00_5400), // shl #imm
         (0xbf80_fc00, 0x2f00_0400), // ushr #imm
+        (0x9f80_fc00, 0x0f00_a400), // ushll/sshll
+        (0xbf3f_fc00, 0x2e21_3800), // shll
     ];
-    let fp_forms: [(u32, u32); 15] = [
+    let fp_forms: [(u32, u32); 19] = [
         (0xbfa0_fc00, 0x0e20_d400), // FADD vector
         (0xbfa0_fc00, 0x0ea0_d400), // FSUB
         (0xbfa0_fc00, 0x2e20_dc00), // FMUL
@@ -1041,6 +1049,10 @@ fn qemu_fast_paths() {
         (0xbf80_f400, 0x0f80_1000), // FMLA by element
         (0xbf80_f400, 0x0f80_5000), // FMLS by element
         (0xbf80_f400, 0x0f80_9000), // FMUL by element
+        (0x7fbf_fc00, 0x1e22_0000), // SCVTF (general)
+        (0x7fbf_fc00, 0x1e23_0000), // UCVTF
+        (0x7fbf_fc00, 0x1e38_0000), // FCVTZS (general)
+        (0x7fbf_fc00, 0x1e39_0000), // FCVTZU
         (0xffa0_0c00, 0x1e20_0800), // FP 2-source
         (0xff80_0000, 0x1f00_0000), // FP 3-source
         (0xffa0_7c00, 0x1e20_4000), // FP 1-source
@@ -1061,4 +1073,27 @@ fn qemu_fast_paths() {
         }
     }
     check(insns, "fast", 1);
+}
+
+/// SHA512H/H2/SU0/SU1, EOR3, BCAX, RAX1, XAR against `qemu-aarch64 -cpu max`.
+#[test]
+fn qemu_crypto_v82() {
+    let forms: [(u32, u32); 8] = [
+        (0xffe0_fc00, 0xce60_8000), // SHA512H
+        (0xffe0_fc00, 0xce60_8400), // SHA512H2
+        (0xffe0_fc00, 0xce60_8800), // SHA512SU1
+        (0xffe0_fc00, 0xce60_8c00), // RAX1
+        (0xffff_fc00, 0xcec0_8000), // SHA512SU0
+        (0xffe0_8000, 0xce00_0000), // EOR3
+        (0xffe0_8000, 0xce20_0000), // BCAX
+        (0xffe0_0000, 0xce80_0000), // XAR
+    ];
+    let mut r = Rng(0x5a51_2000_0000_0001);
+    let mut insns = Vec::new();
+    for (m, v) in forms {
+        for _ in 0..40 {
+            insns.push((r.next() as u32 & !m) | v);
+        }
+    }
+    check(insns, "v82", 1);
 }

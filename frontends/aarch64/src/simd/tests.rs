@@ -252,12 +252,12 @@ fn structure_loads_and_stores_on_both_tiers() {
 #[test]
 fn unallocated_encodings_are_rejected() {
     let mut b = Builder::new(PC);
-    // FP16 fadd h0, h1, h2 (no FEAT_FP16), fmov with ftype 10, ld4 with .1d, sha512h.
+    // FP16 fadd h0, h1, h2 (no FEAT_FP16), fmov with ftype 10, ld4 with .1d, SM3SS1 (no SM3).
     for w in [0x1ee2_2820u32, 0x1ea2_2820] {
         assert!(!translate_fp_simd(&mut b, w, PC), "{w:#x}");
     }
     assert!(!translate_ldst_struct(&mut b, 0x0c40_0c00, PC));
-    assert!(!translate_fp_simd(&mut b, 0xce60_8000, PC));
+    assert!(!translate_fp_simd(&mut b, 0xce40_0000, PC));
     assert!(b.block.ops.is_empty());
 }
 
@@ -293,5 +293,71 @@ fn crc32_glue_on_both_tiers() {
             crc32(0x8765_4321, 0x0102_0304_0506_0708, 8, true) as u64
         );
         assert_eq!(cpu.x[6], crc32(0xdead_beef, 0xaaaa, 2, false) as u64);
+    }
+}
+
+#[test]
+fn int_fp_conversion_edges_match_the_executor() {
+    // Inline SCVTF/UCVTF/FCVTZS/FCVTZU must agree with the exact executor at the
+    // saturation and precision edges, with Inexact clear or already set.
+    let insns = [
+        0x1e23_0000u32, // ucvtf s0, w0
+        0x9e62_0000,    // scvtf d0, x0
+        0x9e22_0000,    // scvtf s0, x0
+        0x9e63_0000,    // ucvtf d0, x0
+        0x1e78_0020,    // fcvtzs w0, d1
+        0x9e39_0020,    // fcvtzu x0, s1
+    ];
+    let xs = [
+        0xffff_ffffu64,
+        u64::MAX,
+        i64::MAX as u64,
+        i64::MIN as u64,
+        (1 << 24) + 1,
+        (1 << 53) + 1,
+        (1u64 << 53).wrapping_neg() - 1,
+        12345,
+    ];
+    let vs = [
+        2147483647.5f64.to_bits() as u128,
+        (-2147483648.9f64).to_bits() as u128,
+        4294967296.0f32.to_bits() as u128,
+        18446744073709551616.0f32.to_bits() as u128,
+        (-0.75f64).to_bits() as u128,
+        1e10f64.to_bits() as u128,
+    ];
+    for tier in [Tier::Interp, Tier::Jit] {
+        let mut r = Runner::new(tier, 0, 0);
+        for &w in &insns {
+            let block = block_of(&[w]).expect("allocated");
+            for &x in &xs {
+                for &v in &vs {
+                    for fpsr in [0u64, 0x10] {
+                        let mut cpu = Box::<A64Cpu>::default();
+                        cpu.x[0] = x;
+                        cpu.v[1] = v;
+                        cpu.fpsr = fpsr;
+                        let mut want = Box::<A64Cpu>::default();
+                        want.x[0] = x;
+                        want.v[1] = v;
+                        want.fpsr = fpsr;
+                        let mut regs = Regs {
+                            v: &mut want.v,
+                            fpcr: 0,
+                            fpsr: &mut want.fpsr,
+                        };
+                        if let Ok(Out::X(val)) = exec_any(&mut regs, w, x, false) {
+                            want.x[0] = val;
+                        }
+                        assert_eq!(r.run(&mut cpu, &block), ExitStatus::Next);
+                        assert_eq!(
+                            (cpu.v[0], cpu.x[0], cpu.fpsr),
+                            (want.v[0], want.x[0], want.fpsr),
+                            "{tier:?} {w:#x} x={x:#x} v={v:#x} fpsr={fpsr:#x}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }
