@@ -51,7 +51,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run a Linux program of another architecture (riscv64) in user mode.
+    /// Run a Linux program of another architecture (riscv64, aarch64) in user mode.
     Run(Box<RunArgs>),
     /// Full-system emulation: `heron system riscv64 [qemu-system-riscv64 options]`
     /// (also installed as `heron-system-riscv64`; `-help` lists the options).
@@ -219,7 +219,7 @@ pub fn preprocess_run_args(args: &[OsString]) -> Vec<OsString> {
 }
 
 /// Turn the raw process arguments into the argument list clap sees: handles the
-/// `heron-riscv64` alias (behaves as `heron run`) and the `run` preprocessing.
+/// `heron-riscv64` and `heron-aarch64` aliases (behave as `heron run`; the ELF machine picks the guest) and the `run` preprocessing.
 pub fn normalize_argv(argv: Vec<OsString>) -> Vec<OsString> {
     let Some(first) = argv.first() else {
         return vec![OsString::from("heron")];
@@ -230,7 +230,7 @@ pub fn normalize_argv(argv: Vec<OsString>) -> Vec<OsString> {
         .unwrap_or_default();
     let mut out = vec![OsString::from("heron")];
     let rest: &[OsString];
-    if base.starts_with("heron-riscv64") {
+    if base.starts_with("heron-riscv64") || base.starts_with("heron-aarch64") {
         // `heron-riscv64 --version`/`--help` still answer about heron.
         if argv.len() == 2 && (argv[1] == "--version" || argv[1] == "-V") {
             out.push(argv[1].clone());

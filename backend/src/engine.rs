@@ -18,11 +18,11 @@ use crate::ir::{Block, ExitStatus};
 use crate::jit::region::{self, RegionLimits};
 use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
 use crate::mem::{GuestMemory, MemFault};
-use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb};
+use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
@@ -113,6 +113,14 @@ pub struct EngineStats {
     pub code_flushes: u64,
     pub code_bytes: usize,
     pub code_capacity: usize,
+    /// System mode: TLB fills by the slow path (= TLB misses that translated).
+    pub tlb_fills: u64,
+    /// System mode: guest accesses that took the softmmu slow path (misses, MMIO, page
+    /// crossings, writes to code pages; in the interpreter every access). Accesses served
+    /// by the JIT's inline hit path are not counted.
+    pub tlb_slow_accesses: u64,
+    /// System mode: translation blocks dropped because their code page was written.
+    pub code_page_invalidations: u64,
 }
 
 impl std::fmt::Display for EngineStats {
@@ -139,7 +147,15 @@ impl std::fmt::Display for EngineStats {
             self.code_bytes, self.code_capacity
         )?;
         writeln!(f, "code buffer flushes    {}", self.buffer_flushes)?;
-        write!(f, "translation flushes    {}", self.code_flushes)
+        write!(f, "translation flushes    {}", self.code_flushes)?;
+        if self.tlb_fills != 0 || self.tlb_slow_accesses != 0 {
+            write!(
+                f,
+                "\nsoftmmu TLB fills      {}\nsoftmmu slow accesses  {} (inline JIT hits not counted)\nSMC/DMA TB drops       {}",
+                self.tlb_fills, self.tlb_slow_accesses, self.code_page_invalidations
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -185,8 +201,11 @@ enum Mode {
 /// System-mode state of an engine.
 struct SysState {
     cfg: SoftmmuConfig,
-    /// `Tlb::flush_count` when the virtual-PC caches were last cleared.
-    tlb_flushes: u64,
+    /// TLB flush counters last seen (`Tlb::flushes_since`).
+    tlb_seen: (u64, u64),
+    /// Virtual pages with entries in the jump cache or the JIT jump table: a flush of
+    /// another page leaves those caches alone.
+    cached_pages: rustc_hash::FxHashSet<u64>,
     /// Position in the CodePages invalidation log.
     log_cursor: u64,
     /// TBs by physical code page.
@@ -194,7 +213,7 @@ struct SysState {
     /// The TLB registered with `cfg.code_pages` (null: none yet).
     tlb: *mut Tlb,
     /// Guest PC of the block owning each JIT exit slot (same-page chaining).
-    slot_src: FxHashMap<usize, u64>,
+    slot_src: FxHashMap<usize, (u64, ExitSlot)>,
 }
 
 /// The execution engine of one vCPU.
@@ -260,7 +279,8 @@ impl Engine {
             guest,
             Mode::System(Box::new(SysState {
                 cfg: sys,
-                tlb_flushes: 0,
+                tlb_seen: (0, 0),
+                cached_pages: Default::default(),
                 log_cursor,
                 page_tbs: FxHashMap::default(),
                 tlb: std::ptr::null_mut(),
@@ -428,11 +448,15 @@ impl Engine {
         if let Mode::System(sys) = &mut self.mode {
             sys.page_tbs.clear();
             sys.slot_src.clear();
+            sys.cached_pages.clear();
         }
     }
 
     /// Forget every cached virtual-PC -> block association (jump cache, JIT jump table).
     fn clear_pc_caches(&mut self) {
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.clear();
+        }
         self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
         self.jump_flags = None;
         if let Some(jit) = &mut self.jit {
@@ -443,7 +467,7 @@ impl Engine {
     /// Drop one TB (unchaining the slots that jump to it).
     fn remove_tb(&mut self, key: TbKey) {
         if let Some(tb) = self.tbs.remove(&key)
-            && let Some(jit) = &self.jit
+            && let Some(jit) = &mut self.jit
         {
             for slot in &tb.incoming {
                 jit.unchain(slot);
@@ -470,9 +494,11 @@ impl Engine {
             sys.tlb = tlb;
         }
         // SAFETY: env holds a live Tlb at tlb_offset (new_system's contract).
-        let flushes = unsafe { (*tlb).flush_count() };
-        let mut clear = flushes != sys.tlb_flushes;
-        sys.tlb_flushes = flushes;
+        let mut clear = match unsafe { (*tlb).flushes_since(&mut sys.tlb_seen) } {
+            TlbFlushes::None => false,
+            TlbFlushes::All => true,
+            TlbFlushes::Pages(pages) => pages.iter().any(|p| sys.cached_pages.contains(p)),
+        };
         let mut drop_keys = Vec::new();
         match sys.cfg.code_pages.invalidations_since(&mut sys.log_cursor) {
             Invalidations::None => {}
@@ -491,6 +517,9 @@ impl Engine {
             }
         }
         for k in drop_keys {
+            if self.tbs.contains_key(&k) {
+                self.stats.code_page_invalidations += 1;
+            }
             self.remove_tb(k);
         }
         if clear {
@@ -506,6 +535,22 @@ impl Engine {
     /// `env` points to the frontend's `#[repr(C)]` CPU state (a [`CpuHeader`] first), valid
     /// and used only by this thread for the duration of the call.
     pub unsafe fn run(&mut self, env: *mut u8) -> ExitStatus {
+        // SAFETY: the caller's contract.
+        let status = unsafe { self.run_blocks(env) };
+        if let Mode::System(sys) = &self.mode {
+            let tlb = sys.cfg.tlb(env);
+            // SAFETY: env holds its Tlb (new_system's contract).
+            unsafe {
+                self.stats.tlb_fills = (*tlb).fills();
+                self.stats.tlb_slow_accesses = (*tlb).slow_accesses();
+            }
+        }
+        status
+    }
+
+    /// # Safety
+    /// As for [`Engine::run`].
+    unsafe fn run_blocks(&mut self, env: *mut u8) -> ExitStatus {
         let hdr = env as *mut CpuHeader;
         // Slot through which the previous JIT block left, to be chained to the next block.
         let mut pending_slot: usize = 0;
@@ -570,25 +615,31 @@ impl Engine {
                     }
                     jit.set_jump(pc, cb.entry);
                 }
-                let jit = &*jit;
                 // System mode: only between blocks of one virtual page (a block on another
-                // page must be looked up: its mapping may have changed).
-                let same_page = match &self.mode {
-                    Mode::User(_) => true,
-                    Mode::System(sys) => sys
-                        .slot_src
-                        .get(&pending_slot)
-                        .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK),
-                };
-                if pending_slot != 0 && chaining && same_page {
-                    let slot = ExitSlot {
-                        target_pc: pc,
-                        slot: pending_slot as *const AtomicUsize,
-                    };
-                    jit.chain(&slot, cb.entry);
-                    tb.incoming.push(slot);
-                    self.stats.chains_made += 1;
+                // page must be looked up: its mapping may have changed), and never into a
+                // block that reads a second page. Chained exits are remembered so that
+                // dropping a TB (its code page was written) unchains them.
+                match &self.mode {
+                    Mode::User(_) => {
+                        if pending_slot != 0 && chaining {
+                            jit.chain_site(pending_slot, cb.entry);
+                            self.stats.chains_made += 1;
+                        }
+                    }
+                    Mode::System(sys) => {
+                        if pending_slot != 0
+                            && chaining
+                            && tb.page2.is_none()
+                            && let Some(&(src, slot)) = sys.slot_src.get(&pending_slot)
+                            && src & PAGE_MASK == pc & PAGE_MASK
+                        {
+                            jit.chain(&slot, cb.entry);
+                            tb.incoming.push(slot);
+                            self.stats.chains_made += 1;
+                        }
+                    }
                 }
+                let jit = &*jit;
                 self.stats.jit_entries += 1;
                 // SAFETY: header reset of the chaining protocol; env valid.
                 unsafe { (*hdr).last_exit_slot = 0 };
@@ -677,6 +728,13 @@ impl Engine {
             }
         };
         self.jump_cache[idx] = (pc, flags, ptr);
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.insert(pc & PAGE_MASK);
+            // SAFETY: `ptr` points into a box of `self.tbs`.
+            if let Some((vp2, _)) = unsafe { (*ptr).page2 } {
+                sys.cached_pages.insert(vp2);
+            }
+        }
         Ok(ptr)
     }
 
@@ -840,7 +898,7 @@ impl Engine {
                 }
                 if let Mode::System(sys) = &mut self.mode {
                     for e in &cb.exits {
-                        sys.slot_src.insert(e.slot as usize, tb.pc);
+                        sys.slot_src.insert(e.site, (tb.pc, *e));
                     }
                 }
                 tb.jit = Some(cb);

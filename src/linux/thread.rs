@@ -447,7 +447,11 @@ impl Thread {
         let f = signal::FrameInput {
             sig,
             handler: act.handler,
-            restorer: self.proc_.sigtramp,
+            restorer: if self.proc_.arch.has_sa_restorer() && act.flags & signal::SA_RESTORER != 0 {
+                act.restorer
+            } else {
+                self.proc_.sigtramp
+            },
             sp,
             info,
             old_mask,

@@ -892,7 +892,7 @@ fn chaining_and_last_exit_slot() {
     // Unchained: A runs alone and reports its slot.
     assert_eq!(rig.enter(&ca, &mut env), ExitStatus::Next);
     assert_eq!((env.g[0], env.g[1], env.hdr.pc), (1, 0, 0x2000));
-    assert_eq!(env.hdr.last_exit_slot, ca.exits[0].slot as u64);
+    assert_eq!(env.hdr.last_exit_slot, ca.exits[0].site as u64);
     // Chain both ways: runs until B halts.
     rig.jit.chain(&ca.exits[0], cb.entry);
     rig.jit.chain(&cb.exits[0], ca.entry);
@@ -905,7 +905,7 @@ fn chaining_and_last_exit_slot() {
     env.g = [0; 16];
     assert_eq!(rig.enter(&ca, &mut env), ExitStatus::Next);
     assert_eq!((env.g[0], env.g[1], env.hdr.pc), (1, 1, 0x1000));
-    assert_eq!(env.hdr.last_exit_slot, cb.exits[0].slot as u64);
+    assert_eq!(env.hdr.last_exit_slot, cb.exits[0].site as u64);
     // An exit request stops a chain at the next block entry.
     rig.jit.chain(&cb.exits[0], ca.entry);
     env.g = [0; 16];

@@ -11,6 +11,8 @@
 //! accesses, with a helper only to (de)interleave LD2-4/ST2-4 multiple structures.
 
 pub mod exec;
+pub mod fast;
+pub mod fp_fast;
 
 use crate::cpu::{A64Cpu, off};
 use crate::fp::{self, Io, Out, Regs, Undef};
@@ -66,6 +68,12 @@ helper!(H_FPSIMD = fpsimd_helper, 3, Effects::WRITES);
 /// Translate one instruction of the "Data Processing -- Scalar Floating-Point and Advanced
 /// SIMD" group. Returns false when the encoding is unallocated (nothing emitted).
 pub fn translate_fp_simd(b: &mut Builder, insn: u32, _pc: u64) -> bool {
+    fast::translate(b, insn) || fp_fast::translate(b, insn) || emit_generic(b, insn)
+}
+
+/// Emit the executor call for `insn` (with its general-register / condition inputs and
+/// outputs). Returns false, emitting nothing, when the encoding is unallocated.
+pub(crate) fn emit_generic(b: &mut Builder, insn: u32) -> bool {
     let mut v = [0u128; 32];
     let mut fpsr = 0;
     let mut scratch = Regs {
@@ -348,3 +356,6 @@ mod tests;
 
 #[cfg(test)]
 mod qemu_diff;
+
+#[cfg(test)]
+mod guest_run;

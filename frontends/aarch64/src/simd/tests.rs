@@ -46,6 +46,13 @@ pub(super) struct Runner {
     pub mem: GuestMemory,
     jit: Option<Jit>,
     regs: InterpRegs,
+    /// Translated blocks by guest PC, for [`Runner::run_at`].
+    cache: std::collections::HashMap<u64, Cached>,
+}
+
+enum Cached {
+    Interp(InterpBlock),
+    Jit(*const u8),
 }
 
 extern "C" fn host_fault_handler(signo: i32, info: *mut libc::siginfo_t, uctx: *mut libc::c_void) {
@@ -97,6 +104,38 @@ impl Runner {
             mem,
             jit,
             regs: InterpRegs::default(),
+            cache: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Run the block at `cpu.hdr.pc`, translating it with `translate` the first time
+    /// (code is never modified by the programs these tests run).
+    pub fn run_at(
+        &mut self,
+        cpu: &mut A64Cpu,
+        translate: impl FnOnce(&GuestMemory) -> heron_backend::Block,
+    ) -> ExitStatus {
+        let pc = cpu.hdr.pc;
+        if !self.cache.contains_key(&pc) {
+            let block = translate(&self.mem);
+            let c = match &mut self.jit {
+                Some(jit) => Cached::Jit(jit.compile(&block).expect("compile").entry),
+                None => Cached::Interp(InterpBlock::new(&block)),
+            };
+            self.cache.insert(pc, c);
+        }
+        let env = cpu as *mut A64Cpu as *mut u8;
+        match (self.cache.get(&pc), &self.jit) {
+            (Some(Cached::Jit(entry)), Some(jit)) => {
+                // SAFETY: env is our live A64Cpu, used by this thread only; the entry was
+                // compiled by this Jit, whose guest range is self.mem's.
+                unsafe { jit.enter(env, *entry) }
+            }
+            (Some(Cached::Interp(ib)), _) => {
+                // SAFETY: as in `run`.
+                unsafe { ib.run(env, &self.mem, &mut self.regs) }
+            }
+            _ => unreachable!("cached block of the wrong tier"),
         }
     }
 
@@ -220,4 +259,39 @@ fn unallocated_encodings_are_rejected() {
     assert!(!translate_ldst_struct(&mut b, 0x0c40_0c00, PC));
     assert!(!translate_fp_simd(&mut b, 0xce60_8000, PC));
     assert!(b.block.ops.is_empty());
+}
+
+#[test]
+fn crc32_glue_on_both_tiers() {
+    use crate::crypto::{crc32, translate_crc32};
+    for tier in [Tier::Interp, Tier::Jit] {
+        let mut r = Runner::new(tier, 0, 0);
+        let mut cpu = Box::<A64Cpu>::default();
+        cpu.x[0] = 0xffff_ffff_1234_5678; // upper half ignored
+        cpu.x[1] = 0x1ab;
+        cpu.x[4] = 0x8765_4321;
+        cpu.x[5] = 0x0102_0304_0506_0708;
+        cpu.x[6] = 0xdead_beef;
+        cpu.x[7] = 0xffff_0000_5555_aaaa;
+        let mut b = Builder::new(PC);
+        for (i, w) in [0x1ac1_4000u32, 0x9ac5_5c83, 0x1ac7_44c6]
+            .into_iter()
+            .enumerate()
+        {
+            b.insn_start(PC + 4 * i as u64);
+            assert!(translate_crc32(&mut b, w, PC));
+        }
+        // crc32x with sf=0 and crc32b with sf=1 are unallocated.
+        assert!(!translate_crc32(&mut b, 0x1ac5_4c83, PC));
+        assert!(!translate_crc32(&mut b, 0x9ac1_4000, PC));
+        b.exit(ExitStatus::Next, PC + 12);
+        let block = b.finish();
+        assert_eq!(r.run(&mut cpu, &block), ExitStatus::Next);
+        assert_eq!(cpu.x[0], crc32(0x1234_5678, 0xab, 1, false) as u64);
+        assert_eq!(
+            cpu.x[3],
+            crc32(0x8765_4321, 0x0102_0304_0506_0708, 8, true) as u64
+        );
+        assert_eq!(cpu.x[6], crc32(0xdead_beef, 0xaaaa, 2, false) as u64);
+    }
 }

@@ -43,10 +43,20 @@ fn run_system(phys: &Arc<FakePhys>, tier: Tier, max_exits: usize) -> (Box<RiscvS
             );
         }
         if ev == HartEvent::Wfi {
+            check_tier(&engine, tier);
             return (cpu, true);
         }
     }
     (cpu, false)
+}
+
+/// The JIT tier really compiled the blocks it ran.
+fn check_tier(engine: &Engine, tier: Tier) {
+    let compiled = engine.stats().blocks_compiled;
+    match tier {
+        Tier::Jit => assert!(compiled > 0, "no block was compiled"),
+        _ => assert_eq!(compiled, 0),
+    }
 }
 
 /// M-mode setup shared by the programs: PMP open, S handler at `strap`, page faults and
@@ -395,6 +405,7 @@ mtrap:
             }
         }
         device.join().expect("device thread");
+        check_tier(&engine, tier);
         assert_eq!(events.first(), Some(&ExitStatus::Interrupted), "{tier:?}");
         assert_eq!(events.last(), Some(&ExitStatus::Halt));
         assert_eq!(cpu.cpu.x[11], (1 << 63) | 11);
