@@ -434,7 +434,10 @@ impl Engine {
             None
         };
         let Some(jit) = self.jit.as_mut() else { return };
-        let result = jit.compile(region.as_ref().unwrap_or(&block));
+        let result = match &region {
+            Some(r) => jit.compile_optimized(r),
+            None => jit.compile(&block),
+        };
         if region.is_some() && result.is_ok() {
             self.stats.regions_compiled += 1;
         }

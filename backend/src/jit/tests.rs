@@ -1860,7 +1860,12 @@ fn regions_match_the_interpreter() {
             if reg.ops.len() > by_pc(pc).unwrap().ops.len() {
                 merged += 1;
             }
-            compiled.push(rig.jit.compile(&reg).unwrap());
+            // Odd iterations use the optimiser, as the engine does for regions.
+            compiled.push(if it % 2 == 1 {
+                rig.jit.compile_optimized(&reg).unwrap()
+            } else {
+                rig.jit.compile(&reg).unwrap()
+            });
         }
         let mut je = Env {
             g: init.g,
