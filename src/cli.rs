@@ -14,6 +14,20 @@ pub const LOG_ITEMS: &[(&str, &str)] = &[
     ("out_asm", "show the host code generated for each block"),
     ("exec", "show each executed block"),
     ("nochain", "do not chain compiled blocks"),
+    (
+        "cpu",
+        "show the guest registers at each block entry (disables chaining)",
+    ),
+    ("int", "show exceptions, signals and interrupts"),
+    ("mmu", "show page walks and TLB fills (system mode)"),
+    (
+        "icount",
+        "count guest instructions; print the total at exit",
+    ),
+    (
+        "memtrace",
+        "show every guest memory access (pc, kind, size, address)",
+    ),
     ("stats", "print engine statistics at exit"),
     ("strace", "log system calls (same as -strace)"),
 ];
@@ -37,9 +51,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run a Linux program of another architecture (riscv64) in user mode.
+    /// Run a Linux program of another architecture (riscv64, aarch64) in user mode.
     Run(Box<RunArgs>),
-    /// Full-system emulation (not implemented yet).
+    /// Full-system emulation: `heron system riscv64 [qemu-system-riscv64 options]`
+    /// (also installed as `heron-system-riscv64`; `-help` lists the options).
     System {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
@@ -72,7 +87,7 @@ pub struct RunArgs {
     /// Log system calls (QEMU_STRACE).
     #[arg(long = "strace")]
     pub strace: bool,
-    /// Wait for a gdb connection on PORT (QEMU_GDB; not implemented yet).
+    /// Wait for a gdb connection on PORT before the first instruction (QEMU_GDB).
     #[arg(short = 'g', value_name = "PORT")]
     pub gdb: Option<String>,
     /// argv[0] for the guest program.
@@ -204,7 +219,7 @@ pub fn preprocess_run_args(args: &[OsString]) -> Vec<OsString> {
 }
 
 /// Turn the raw process arguments into the argument list clap sees: handles the
-/// `heron-riscv64` alias (behaves as `heron run`) and the `run` preprocessing.
+/// `heron-riscv64` and `heron-aarch64` aliases (behave as `heron run`; the ELF machine picks the guest) and the `run` preprocessing.
 pub fn normalize_argv(argv: Vec<OsString>) -> Vec<OsString> {
     let Some(first) = argv.first() else {
         return vec![OsString::from("heron")];
@@ -215,7 +230,7 @@ pub fn normalize_argv(argv: Vec<OsString>) -> Vec<OsString> {
         .unwrap_or_default();
     let mut out = vec![OsString::from("heron")];
     let rest: &[OsString];
-    if base.starts_with("heron-riscv64") {
+    if base.starts_with("heron-riscv64") || base.starts_with("heron-aarch64") {
         // `heron-riscv64 --version`/`--help` still answer about heron.
         if argv.len() == 2 && (argv[1] == "--version" || argv[1] == "-V") {
             out.push(argv[1].clone());
@@ -232,6 +247,29 @@ pub fn normalize_argv(argv: Vec<OsString>) -> Vec<OsString> {
     }
     out.extend(preprocess_run_args(rest));
     out
+}
+
+/// The arguments after `heron system riscv64` or `heron-system-riscv64` (None: not a
+/// system-mode command line). An unsupported machine architecture is an error.
+pub fn system_args(argv: &[OsString]) -> Option<Result<&[OsString], CliError>> {
+    let base = std::path::Path::new(argv.first()?)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if base.starts_with("heron-system-riscv64") {
+        return Some(Ok(&argv[1..]));
+    }
+    if argv.get(1).is_none_or(|a| a != "system") {
+        return None;
+    }
+    match argv.get(2).and_then(|a| a.to_str()) {
+        Some("riscv64") => Some(Ok(&argv[3..])),
+        None => None, // `heron system`: clap prints the usage
+        Some(a) if a.starts_with('-') => None,
+        Some(a) => Some(Err(CliError::usage(format!(
+            "system: unsupported architecture '{a}' (supported: riscv64)"
+        )))),
+    }
 }
 
 /// A user error of the command line: message and exit status.
@@ -270,6 +308,8 @@ pub struct RunConfig {
     pub tier_name: String,
     pub jit_threshold: Option<u32>,
     pub stack_size: u64,
+    /// `-g PORT`: wait for gdb on this TCP port before the first instruction.
+    pub gdb: Option<String>,
 }
 
 /// Parse a size with an optional k/M/G suffix (binary multiples).
@@ -349,8 +389,11 @@ pub fn resolve_run(
             )));
         }
     }
-    if args.gdb.is_some() || env("QEMU_GDB").is_some() {
-        return Err(CliError::usage("-g: the gdb stub is not implemented yet"));
+    let gdb = args.gdb.clone().or_else(|| env("QEMU_GDB"));
+    if let Some(p) = &gdb
+        && p.trim().trim_start_matches("tcp::").parse::<u16>().is_err()
+    {
+        return Err(CliError::usage(format!("-g: invalid port '{p}'")));
     }
     let items = match &log_spec {
         Some(s) => parse_log_items(s)?,
@@ -366,6 +409,11 @@ pub fn resolve_run(
             "exec" => trace.exec = true,
             "nochain" => trace.nochain = true,
             "stats" => trace.stats = true,
+            "cpu" => trace.cpu = true,
+            "int" => trace.int = true,
+            "mmu" => trace.mmu = true,
+            "icount" => trace.icount = true,
+            "memtrace" => trace.memtrace = true,
             "strace" => strace = true,
             _ => {}
         }
@@ -454,6 +502,7 @@ pub fn resolve_run(
         tier_name,
         jit_threshold: args.jit_threshold,
         stack_size,
+        gdb,
     })))
 }
 
@@ -595,15 +644,50 @@ mod tests {
         assert!(resolve(&["heron", "run", "-d", "nope", "p"], &[]).is_err());
         assert!(resolve(&["heron", "run", "-tier", "fast", "p"], &[]).is_err());
         assert!(resolve(&["heron", "run", "-s", "abc", "p"], &[]).is_err());
-        let e = resolve(&["heron", "run", "-g", "1234", "p"], &[])
+        let e = resolve(&["heron", "run", "-g", "12x", "p"], &[])
             .err()
             .unwrap();
         assert_eq!(e.status, 2);
-        assert!(e.msg.contains("gdb stub is not implemented"));
+        assert!(e.msg.contains("invalid port"));
+        match resolve(&["heron", "run", "p"], &[("QEMU_GDB", "1234")]) {
+            Ok(RunRequest::Run(c)) => assert_eq!(c.gdb.as_deref(), Some("1234")),
+            _ => panic!("QEMU_GDB not taken"),
+        }
         assert!(matches!(
             resolve(&["heron", "run", "-d", "help", "p"], &[]),
             Ok(RunRequest::Print(_))
         ));
+    }
+
+    #[test]
+    fn observability_items_set_the_trace() {
+        let RunRequest::Run(c) = resolve(
+            &["heron", "run", "-d", "cpu,int,mmu,icount,memtrace", "p"],
+            &[],
+        )
+        .ok()
+        .unwrap() else {
+            panic!()
+        };
+        let t = &c.trace;
+        assert!(t.cpu && t.int && t.mmu && t.icount && t.memtrace && !t.exec);
+        let help = log_items_help();
+        for item in ["cpu", "int", "mmu", "icount", "memtrace", "stats"] {
+            assert!(help.contains(&format!("\n{item} ")), "{item} in {help}");
+        }
+    }
+
+    #[test]
+    fn system_command_lines() {
+        let v = os(&["heron", "system", "riscv64", "-M", "virt"]);
+        assert_eq!(strs(system_args(&v).unwrap().unwrap()), ["-M", "virt"]);
+        let v = os(&["/usr/bin/heron-system-riscv64", "-smp", "2"]);
+        assert_eq!(strs(system_args(&v).unwrap().unwrap()), ["-smp", "2"]);
+        let v = os(&["heron", "system", "aarch64"]);
+        let e = system_args(&v).unwrap().unwrap_err();
+        assert!(e.msg.contains("aarch64") && e.status == 2);
+        assert!(system_args(&os(&["heron", "run", "x"])).is_none());
+        assert!(system_args(&os(&["heron", "system"])).is_none());
     }
 
     #[test]

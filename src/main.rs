@@ -2,8 +2,10 @@
 //! alias), logging setup, and process exit. Linux user mode lives in [`linux`].
 
 mod cli;
+mod gdb;
 mod linux;
 mod logging;
+mod system;
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -27,6 +29,7 @@ pub fn flush_logs() {
 
 /// End the whole process with the guest's exit code (exit_group or last thread's exit).
 pub fn exit_process(code: i32) -> ! {
+    gdb::report_exit(code, None);
     flush_logs();
     // SAFETY: _exit ends the process immediately; other guest threads may still be
     // running, so no Rust destructors or atexit handlers must run.
@@ -35,7 +38,17 @@ pub fn exit_process(code: i32) -> ! {
 
 fn main() {
     let _ = heron_exe();
-    let argv = cli::normalize_argv(std::env::args_os().collect());
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(args) = cli::system_args(&raw) {
+        match args {
+            Ok(rest) => system::main(rest),
+            Err(e) => {
+                eprintln!("heron: {}", e.msg);
+                std::process::exit(e.status);
+            }
+        }
+    }
+    let argv = cli::normalize_argv(raw);
     let parsed = match cli::Cli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => {
@@ -62,7 +75,10 @@ fn main() {
     };
     match parsed.command {
         cli::Command::System { .. } => {
-            eprintln!("heron: system: full-system emulation is not implemented yet");
+            // Handled by cli::system_args before clap; reached only without arguments.
+            eprintln!(
+                "heron: system: usage: heron system riscv64 [QEMU options] (-help lists them)"
+            );
             std::process::exit(2);
         }
         cli::Command::Run(args) => {

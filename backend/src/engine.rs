@@ -2,13 +2,24 @@
 //! current guest PC, runs it on the interpreter or in JIT code, promotes hot blocks from the
 //! interpreter to Cranelift, chains JIT blocks through their exit slots, and flushes
 //! translations when guest code changes or the code buffer fills.
+//!
+//! Two memory modes: user mode ([`Engine::new`], guest memory = one [`GuestMemory`]) and
+//! system mode ([`Engine::new_system`], guest memory through the softmmu of
+//! [`crate::softmmu`]). In system mode TBs are keyed by (virtual PC, physical PC, flags),
+//! instruction fetch goes through the MMU, translated RAM pages are registered in
+//! [`crate::softmmu::CodePages`] (a write to one drops its TBs in every engine before the next lookup),
+//! direct chaining only links blocks on the same virtual page, and the jump cache and JIT
+//! jump table are cleared whenever the vCPU's [`crate::softmmu::Tlb`] is flushed.
 
+use crate::debug::EntryAction;
+use crate::instrument::{InstrConfig, InstrState};
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
 use crate::jit::region::{self, RegionLimits};
-use crate::jit::{CompiledBlock, Jit, JitConfig, JitError};
-use crate::mem::GuestMemory;
-use crate::{CpuHeader, FaultKind, Guest, TranslateError, printer};
+use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
+use crate::mem::{GuestMemory, MemFault};
+use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
+use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +57,17 @@ pub struct Trace {
     pub exec: bool,
     pub nochain: bool,
     pub stats: bool,
+    /// Log the guest registers at each block entry (turns chaining off).
+    pub cpu: bool,
+    /// Count guest instructions (instrumentation; [`Engine::icount`]).
+    pub icount: bool,
+    /// Log every guest memory access on the `memtrace` target (instrumentation).
+    pub memtrace: bool,
+    /// Exceptions, signals and interrupts on the `int` target (emitted by the run loops:
+    /// user mode's signal code, system mode's interrupt delivery).
+    pub int: bool,
+    /// Page walks and TLB fills on the `mmu` target (emitted by system mode's softmmu).
+    pub mmu: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +113,14 @@ pub struct EngineStats {
     pub code_flushes: u64,
     pub code_bytes: usize,
     pub code_capacity: usize,
+    /// System mode: TLB fills by the slow path (= TLB misses that translated).
+    pub tlb_fills: u64,
+    /// System mode: guest accesses that took the softmmu slow path (misses, MMIO, page
+    /// crossings, writes to code pages; in the interpreter every access). Accesses served
+    /// by the JIT's inline hit path are not counted.
+    pub tlb_slow_accesses: u64,
+    /// System mode: translation blocks dropped because their code page was written.
+    pub code_page_invalidations: u64,
 }
 
 impl std::fmt::Display for EngineStats {
@@ -117,7 +147,15 @@ impl std::fmt::Display for EngineStats {
             self.code_bytes, self.code_capacity
         )?;
         writeln!(f, "code buffer flushes    {}", self.buffer_flushes)?;
-        write!(f, "translation flushes    {}", self.code_flushes)
+        write!(f, "translation flushes    {}", self.code_flushes)?;
+        if self.tlb_fills != 0 || self.tlb_slow_accesses != 0 {
+            write!(
+                f,
+                "\nsoftmmu TLB fills      {}\nsoftmmu slow accesses  {} (inline JIT hits not counted)\nSMC/DMA TB drops       {}",
+                self.tlb_fills, self.tlb_slow_accesses, self.code_page_invalidations
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -130,10 +168,17 @@ pub fn request_flush_all() {
     FLUSH_GENERATION.fetch_add(1, Ordering::SeqCst);
 }
 
+/// (virtual PC, physical PC, flags); user mode: physical PC = virtual PC.
+type TbKey = (u64, u64, u64);
+
 /// One translation block and its forms in each tier.
 struct Tb {
     pc: u64,
     flags: u64,
+    /// System mode: (virtual page, physical page) of a second code page the block reads.
+    page2: Option<(u64, u64)>,
+    /// Exit slots of other blocks chained to this one (unchained when it is dropped).
+    incoming: Vec<ExitSlot>,
     /// The IR, kept until the block is compiled.
     ir: Option<Block>,
     interp: InterpBlock,
@@ -147,16 +192,40 @@ struct Tb {
 
 const JUMP_CACHE_SIZE: usize = 4096;
 
+/// Guest memory of an engine.
+enum Mode {
+    User(Arc<GuestMemory>),
+    System(Box<SysState>),
+}
+
+/// System-mode state of an engine.
+struct SysState {
+    cfg: SoftmmuConfig,
+    /// TLB flush counters last seen (`Tlb::flushes_since`).
+    tlb_seen: (u64, u64),
+    /// Virtual pages with entries in the jump cache or the JIT jump table: a flush of
+    /// another page leaves those caches alone.
+    cached_pages: rustc_hash::FxHashSet<u64>,
+    /// Position in the CodePages invalidation log.
+    log_cursor: u64,
+    /// TBs by physical code page.
+    page_tbs: FxHashMap<u64, Vec<TbKey>>,
+    /// The TLB registered with `cfg.code_pages` (null: none yet).
+    tlb: *mut Tlb,
+    /// Guest PC of the block owning each JIT exit slot (same-page chaining).
+    slot_src: FxHashMap<usize, (u64, ExitSlot)>,
+}
+
 /// The execution engine of one vCPU.
 pub struct Engine {
-    guest: Arc<dyn Guest>,
-    mem: Arc<GuestMemory>,
-    cfg: EngineConfig,
-    jit: Option<Jit>,
-    tbs: FxHashMap<(u64, u64), Box<Tb>>,
+    pub(crate) guest: Arc<dyn Guest>,
+    mode: Mode,
+    pub(crate) cfg: EngineConfig,
+    pub(crate) jit: Option<Jit>,
+    tbs: FxHashMap<TbKey, Box<Tb>>,
     /// Direct-mapped cache by PC of raw pointers into `tbs`' boxes (cleared with `tbs`).
     jump_cache: Vec<(u64, u64, *mut Tb)>,
-    regs: InterpRegs,
+    pub(crate) regs: InterpRegs,
     generation: u64,
     /// The code buffer is full: drop all translations before the next block.
     flush_pending: bool,
@@ -171,32 +240,149 @@ pub struct Engine {
     /// JIT blocks chain (off for `-d nochain`/`exec`, whose traces name every block).
     regions: bool,
     stats: EngineStats,
+    /// Debugger state of this vCPU (see [`crate::debug`]).
+    pub(crate) debug: Option<crate::debug::VcpuDebug>,
+    /// Which instrumentation hooks translations get, and the state they update (boxed: its
+    /// address is baked into instrumented blocks).
+    pub(crate) instr_cfg: InstrConfig,
+    pub(crate) instr: Box<InstrState>,
+}
+
+// SAFETY: the raw pointers (jump cache into `tbs`' boxes, the registered TLB) are only
+// used by the thread that runs the engine; moving the engine to another thread between runs
+// is sound.
+unsafe impl Send for Engine {}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Mode::System(sys) = &self.mode
+            && !sys.tlb.is_null()
+        {
+            sys.cfg.code_pages.unregister_tlb(sys.tlb);
+        }
+    }
 }
 
 impl Engine {
+    /// A system-mode engine: guest memory through the softmmu in `sys`.
+    ///
+    /// The CPU state passed to [`Engine::run`] must hold its [`Tlb`] at `sys.tlb_offset`
+    /// and stay alive (at the same address) until the engine is dropped: the engine
+    /// registers that TLB with `sys.code_pages`, whose users write-protect it.
+    pub fn new_system(
+        guest: Arc<dyn Guest>,
+        sys: SoftmmuConfig,
+        cfg: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let log_cursor = sys.code_pages.log_position();
+        let mut e = Engine::with_mode(
+            guest,
+            Mode::System(Box::new(SysState {
+                cfg: sys,
+                tlb_seen: (0, 0),
+                cached_pages: Default::default(),
+                log_cursor,
+                page_tbs: FxHashMap::default(),
+                tlb: std::ptr::null_mut(),
+                slot_src: FxHashMap::default(),
+            })),
+            cfg,
+        )?;
+        if let (Some(jit), Mode::System(sys)) = (&mut e.jit, &e.mode) {
+            // `sys` is boxed: its address is stable for the engine's life, which bounds
+            // the life of the Jit and its code.
+            jit.set_softmmu(SoftmmuJit {
+                tlb_offset: sys.cfg.tlb_offset,
+                config: &sys.cfg as *const SoftmmuConfig as usize,
+            });
+        }
+        Ok(e)
+    }
+
+    /// Translate the block at `pc` into `b` without caching it (debugger single steps),
+    /// fetching through this engine's memory mode.
+    pub(crate) fn translate_uncached(
+        &self,
+        env: *mut u8,
+        pc: u64,
+        flags: u64,
+        b: &mut crate::Builder,
+    ) -> Result<(), TranslateError> {
+        match &self.mode {
+            Mode::User(mem) => self.guest.translate(pc, flags, &**mem, b),
+            Mode::System(sys) => {
+                let fetch = SysFetch::new(&sys.cfg, env, self.guest.fetch_mmu_idx(flags));
+                self.guest.translate(pc, flags, &fetch, b)
+            }
+        }
+    }
+
+    /// Interpret `ib` in this engine's memory mode.
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    pub(crate) unsafe fn interp_run(&mut self, ib: &InterpBlock, env: *mut u8) -> ExitStatus {
+        // SAFETY: the caller's contract; the interpreter checks guest accesses.
+        unsafe {
+            match &self.mode {
+                Mode::User(mem) => ib.run(env, mem, &mut self.regs),
+                Mode::System(sys) => ib.run_system(env, &sys.cfg, &mut self.regs),
+            }
+        }
+    }
+
+    /// The softmmu configuration of a system-mode engine.
+    pub fn softmmu(&self) -> Option<&SoftmmuConfig> {
+        match &self.mode {
+            Mode::System(s) => Some(&s.cfg),
+            Mode::User(_) => None,
+        }
+    }
+
     pub fn new(
         guest: Arc<dyn Guest>,
         mem: Arc<GuestMemory>,
         cfg: EngineConfig,
     ) -> Result<Engine, EngineError> {
+        Engine::with_mode(guest, Mode::User(mem), cfg)
+    }
+
+    fn with_mode(
+        guest: Arc<dyn Guest>,
+        mode: Mode,
+        cfg: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let (guest_base, guest_limit) = match &mode {
+            Mode::User(mem) => (mem.base(), mem.limit()),
+            Mode::System(_) => (0, 0),
+        };
         let jit = if cfg.tier == Tier::Interp {
             None
         } else {
             Some(Jit::new(JitConfig {
                 code_size: cfg.code_buffer_size,
-                guest_base: mem.base(),
-                guest_limit: mem.limit(),
+                guest_base,
+                guest_limit,
                 opt_speed: false,
                 verify: cfg!(debug_assertions),
             })?)
         };
         let mut jit = jit;
         if let Some(j) = &mut jit {
-            j.set_self_loops(!cfg.trace.nochain && !cfg.trace.exec);
+            j.set_self_loops(!cfg.trace.nochain && !cfg.trace.exec && !cfg.trace.cpu);
         }
+        let instr = Box::new(InstrState {
+            memtrace: cfg.trace.memtrace,
+            ..InstrState::default()
+        });
+        let instr_cfg = InstrConfig {
+            icount: cfg.trace.icount,
+            mem: cfg.trace.memtrace,
+            watch: false,
+        };
         Ok(Engine {
             guest,
-            mem,
+            mode,
             jit,
             tbs: FxHashMap::default(),
             jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); JUMP_CACHE_SIZE],
@@ -206,6 +392,9 @@ impl Engine {
             jump_flags: None,
             regions: cfg.tier != Tier::Interp && !cfg.trace.nochain && !cfg.trace.exec,
             stats: EngineStats::default(),
+            debug: None,
+            instr_cfg,
+            instr,
             cfg,
         })
     }
@@ -238,6 +427,16 @@ impl Engine {
         v
     }
 
+    /// Guest instructions started so far on this vCPU (with `Trace::icount`; else 0).
+    pub fn icount(&self) -> u64 {
+        self.instr.icount
+    }
+
+    /// Guest memory accesses seen by the memory hook (with `Trace::memtrace` or watchpoints).
+    pub fn mem_accesses(&self) -> u64 {
+        self.instr.mem_accesses
+    }
+
     /// Drop every translation of this engine.
     pub fn flush_translations(&mut self) {
         self.tbs.clear();
@@ -246,6 +445,87 @@ impl Engine {
         if let Some(jit) = &mut self.jit {
             jit.flush();
         }
+        if let Mode::System(sys) = &mut self.mode {
+            sys.page_tbs.clear();
+            sys.slot_src.clear();
+            sys.cached_pages.clear();
+        }
+    }
+
+    /// Forget every cached virtual-PC -> block association (jump cache, JIT jump table).
+    fn clear_pc_caches(&mut self) {
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.clear();
+        }
+        self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
+        self.jump_flags = None;
+        if let Some(jit) = &mut self.jit {
+            jit.clear_jumps();
+        }
+    }
+
+    /// Drop one TB (unchaining the slots that jump to it).
+    fn remove_tb(&mut self, key: TbKey) {
+        if let Some(tb) = self.tbs.remove(&key)
+            && let Some(jit) = &mut self.jit
+        {
+            for slot in &tb.incoming {
+                jit.unchain(slot);
+            }
+        }
+    }
+
+    /// System mode, before each lookup: register the TLB for code protection, clear the
+    /// virtual-PC caches after a TLB flush, drop TBs of pages written since the last look.
+    /// Returns true when chaining to the next block must not happen.
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    unsafe fn sys_sync(&mut self, env: *mut u8) -> bool {
+        let Mode::System(sys) = &mut self.mode else {
+            return false;
+        };
+        let tlb = sys.cfg.tlb(env);
+        if sys.tlb != tlb {
+            if !sys.tlb.is_null() {
+                sys.cfg.code_pages.unregister_tlb(sys.tlb);
+            }
+            sys.cfg.code_pages.register_tlb(tlb);
+            sys.tlb = tlb;
+        }
+        // SAFETY: env holds a live Tlb at tlb_offset (new_system's contract).
+        let mut clear = match unsafe { (*tlb).flushes_since(&mut sys.tlb_seen) } {
+            TlbFlushes::None => false,
+            TlbFlushes::All => true,
+            TlbFlushes::Pages(pages) => pages.iter().any(|p| sys.cached_pages.contains(p)),
+        };
+        let mut drop_keys = Vec::new();
+        match sys.cfg.code_pages.invalidations_since(&mut sys.log_cursor) {
+            Invalidations::None => {}
+            Invalidations::Pages(pages) => {
+                for p in pages {
+                    if let Some(keys) = sys.page_tbs.remove(&p) {
+                        drop_keys.extend(keys);
+                    }
+                }
+                clear = true;
+            }
+            Invalidations::All => {
+                self.stats.code_flushes += 1;
+                self.flush_translations();
+                return true;
+            }
+        }
+        for k in drop_keys {
+            if self.tbs.contains_key(&k) {
+                self.stats.code_page_invalidations += 1;
+            }
+            self.remove_tb(k);
+        }
+        if clear {
+            self.clear_pc_caches();
+        }
+        clear
     }
 
     /// Run guest code from `CpuHeader::pc` until a block ends with a status other than
@@ -255,6 +535,22 @@ impl Engine {
     /// `env` points to the frontend's `#[repr(C)]` CPU state (a [`CpuHeader`] first), valid
     /// and used only by this thread for the duration of the call.
     pub unsafe fn run(&mut self, env: *mut u8) -> ExitStatus {
+        // SAFETY: the caller's contract.
+        let status = unsafe { self.run_blocks(env) };
+        if let Mode::System(sys) = &self.mode {
+            let tlb = sys.cfg.tlb(env);
+            // SAFETY: env holds its Tlb (new_system's contract).
+            unsafe {
+                self.stats.tlb_fills = (*tlb).fills();
+                self.stats.tlb_slow_accesses = (*tlb).slow_accesses();
+            }
+        }
+        status
+    }
+
+    /// # Safety
+    /// As for [`Engine::run`].
+    unsafe fn run_blocks(&mut self, env: *mut u8) -> ExitStatus {
         let hdr = env as *mut CpuHeader;
         // Slot through which the previous JIT block left, to be chained to the next block.
         let mut pending_slot: usize = 0;
@@ -270,15 +566,28 @@ impl Engine {
                 pending_slot = 0;
             }
             // SAFETY: env is valid per this function's contract.
+            if unsafe { self.sys_sync(env) } {
+                pending_slot = 0;
+            }
+            // SAFETY: env is valid per this function's contract.
             let pc = unsafe { (*hdr).pc };
             let flags = self.guest.tb_flags(env);
-            let tb = match self.lookup(pc, flags) {
+            if self.debug.is_some()
+                && let EntryAction::Return(status) = self.debug_block_entry(env, pc, flags)
+            {
+                return status;
+            }
+            if self.cfg.trace.cpu {
+                tracing::info!(target: "cpu", "{}", self.guest.dump_state(env));
+            }
+            // SAFETY: as above.
+            let tb = match unsafe { self.lookup(env, pc, flags) } {
                 Ok(tb) => tb,
-                Err(TranslateError::FetchFault(addr)) => {
+                Err(f) => {
                     // SAFETY: as above.
                     unsafe {
-                        (*hdr).fault_addr = addr;
-                        (*hdr).fault_kind = FaultKind::Exec as u32;
+                        (*hdr).fault_addr = f.addr;
+                        (*hdr).fault_kind = f.kind as u32;
                     }
                     return ExitStatus::Fault;
                 }
@@ -293,7 +602,11 @@ impl Engine {
             }
             tb.total_runs += 1;
             let status = if let Some(cb) = &tb.jit {
-                let chaining = !self.cfg.trace.nochain && !self.cfg.trace.exec;
+                let chaining = !self.cfg.trace.nochain
+                    && !self.cfg.trace.exec
+                    && !self.cfg.trace.cpu
+                    && !self.instr_cfg.watch
+                    && self.debug.as_ref().is_none_or(|d| d.chaining_allowed());
                 let jit = self.jit.as_mut().expect("JIT block without a JIT");
                 if chaining {
                     if self.jump_flags != Some(flags) {
@@ -302,9 +615,29 @@ impl Engine {
                     }
                     jit.set_jump(pc, cb.entry);
                 }
-                if pending_slot != 0 && chaining {
-                    jit.chain_site(pending_slot, cb.entry);
-                    self.stats.chains_made += 1;
+                // System mode: only between blocks of one virtual page (a block on another
+                // page must be looked up: its mapping may have changed), and never into a
+                // block that reads a second page. Chained exits are remembered so that
+                // dropping a TB (its code page was written) unchains them.
+                match &self.mode {
+                    Mode::User(_) => {
+                        if pending_slot != 0 && chaining {
+                            jit.chain_site(pending_slot, cb.entry);
+                            self.stats.chains_made += 1;
+                        }
+                    }
+                    Mode::System(sys) => {
+                        if pending_slot != 0
+                            && chaining
+                            && tb.page2.is_none()
+                            && let Some(&(src, slot)) = sys.slot_src.get(&pending_slot)
+                            && src & PAGE_MASK == pc & PAGE_MASK
+                        {
+                            jit.chain(&slot, cb.entry);
+                            tb.incoming.push(slot);
+                            self.stats.chains_made += 1;
+                        }
+                    }
                 }
                 let jit = &*jit;
                 self.stats.jit_entries += 1;
@@ -320,8 +653,14 @@ impl Engine {
                 pending_slot = 0;
                 self.stats.interp_runs += 1;
                 tb.runs += 1;
-                // SAFETY: env valid per contract; the interpreter checks guest accesses.
-                let status = unsafe { tb.interp.run(env, &self.mem, &mut self.regs) };
+                // SAFETY: env valid per contract; the interpreter checks guest accesses (in
+                // system mode env holds the Tlb, new_system's contract).
+                let status = unsafe {
+                    match &self.mode {
+                        Mode::User(mem) => tb.interp.run(env, mem, &mut self.regs),
+                        Mode::System(sys) => tb.interp.run_system(env, &sys.cfg, &mut self.regs),
+                    }
+                };
                 if self.cfg.tier == Tier::Auto
                     && tb.runs >= self.cfg.jit_threshold
                     && !tb.jit_failed
@@ -330,26 +669,58 @@ impl Engine {
                 }
                 status
             };
+            if status == ExitStatus::Interrupted
+                && let Some(status) = self.debug_watch_exit(env, flags)
+            {
+                return status;
+            }
             if status != ExitStatus::Next {
                 return status;
             }
         }
     }
 
-    /// Find the TB for (pc, flags), translating it if needed.
-    fn lookup(&mut self, pc: u64, flags: u64) -> Result<*mut Tb, TranslateError> {
+    /// Find the TB for (pc, flags), translating it if needed. Err: instruction fetch fault.
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    unsafe fn lookup(&mut self, env: *mut u8, pc: u64, flags: u64) -> Result<*mut Tb, MemFault> {
         let idx = ((pc >> 1) as usize) & (JUMP_CACHE_SIZE - 1);
         let (cpc, cflags, ptr) = self.jump_cache[idx];
         if cpc == pc && cflags == flags && !ptr.is_null() {
             return Ok(ptr);
         }
-        let ptr: *mut Tb = match self.tbs.get_mut(&(pc, flags)) {
+        let fetch_idx = self.guest.fetch_mmu_idx(flags);
+        // System mode: the physical PC (and a check of a block's second page).
+        let ppc = match &self.mode {
+            Mode::User(_) => pc,
+            Mode::System(sys) => {
+                let f = SysFetch::new(&sys.cfg, env, fetch_idx);
+                // SAFETY: env per this function's contract.
+                unsafe { f.phys_of(pc) }?.0
+            }
+        };
+        let key = (pc, ppc, flags);
+        if let (Some(tb), Mode::System(sys)) = (self.tbs.get(&key), &self.mode)
+            && let Some((vp2, pp2)) = tb.page2
+        {
+            let f = SysFetch::new(&sys.cfg, env, fetch_idx);
+            // SAFETY: env per this function's contract.
+            let now = unsafe { f.phys_of(vp2) }.map(|(p, _)| p & PAGE_MASK);
+            if now != Ok(pp2) {
+                // The block's second page maps elsewhere now: translate afresh.
+                self.remove_tb(key);
+                self.clear_pc_caches();
+            }
+        }
+        let ptr: *mut Tb = match self.tbs.get_mut(&key) {
             Some(tb) => &mut **tb,
             None => {
-                let tb = self.translate(pc, flags)?;
+                // SAFETY: env per this function's contract.
+                let tb = unsafe { self.translate(env, key, fetch_idx) }?;
                 let mut boxed = Box::new(tb);
                 let ptr: *mut Tb = &mut *boxed;
-                self.tbs.insert((pc, flags), boxed);
+                self.tbs.insert(key, boxed);
                 if self.cfg.tier == Tier::Jit {
                     self.compile(ptr);
                 }
@@ -357,14 +728,92 @@ impl Engine {
             }
         };
         self.jump_cache[idx] = (pc, flags, ptr);
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.insert(pc & PAGE_MASK);
+            // SAFETY: `ptr` points into a box of `self.tbs`.
+            if let Some((vp2, _)) = unsafe { (*ptr).page2 } {
+                sys.cached_pages.insert(vp2);
+            }
+        }
         Ok(ptr)
     }
 
-    /// The IR of the guest block at (pc, flags).
-    fn translate_ir(&self, pc: u64, flags: u64) -> Result<Block, TranslateError> {
+    /// The IR of the user-mode guest block at (pc, flags), for multi-block regions (None
+    /// when it cannot be fetched, and always in system mode, where regions are off).
+    fn translate_ir(&self, pc: u64, flags: u64) -> Option<Block> {
+        let Mode::User(mem) = &self.mode else {
+            return None;
+        };
         let mut b = crate::Builder::new(pc);
-        self.guest.translate(pc, flags, &*self.mem, &mut b)?;
-        let block = b.finish();
+        self.guest.translate(pc, flags, &**mem, &mut b).ok()?;
+        Some(b.finish())
+    }
+
+    /// Translate the block at `key` (system mode: fetching through the MMU and recording
+    /// its code pages).
+    ///
+    /// # Safety
+    /// `env` as for [`Engine::run`].
+    unsafe fn translate(
+        &mut self,
+        env: *mut u8,
+        key: TbKey,
+        fetch_idx: u8,
+    ) -> Result<Tb, MemFault> {
+        let (pc, _, flags) = key;
+        let start = Instant::now();
+        let mut b = crate::Builder::new(pc);
+        if let Some(d) = &self.debug {
+            b.stop_pcs = d.stop_pcs();
+        }
+        let mut page2 = None;
+        let mut in_asm_bytes = Vec::new();
+        match &mut self.mode {
+            Mode::User(mem) => {
+                self.guest.translate(pc, flags, &**mem, &mut b).map_err(
+                    |TranslateError::FetchFault(addr)| MemFault {
+                        addr,
+                        kind: FaultKind::Exec,
+                    },
+                )?;
+                if self.cfg.trace.in_asm {
+                    in_asm_bytes = vec![0u8; b.block.guest_size as usize];
+                    let n = mem.fetch(pc, &mut in_asm_bytes);
+                    in_asm_bytes.truncate(n);
+                }
+            }
+            Mode::System(sys) => {
+                let fetch = SysFetch::new(&sys.cfg, env, fetch_idx);
+                if let Err(TranslateError::FetchFault(addr)) =
+                    self.guest.translate(pc, flags, &fetch, &mut b)
+                {
+                    return Err(match fetch.fault.get() {
+                        Some(f) => f,
+                        None => MemFault {
+                            addr,
+                            kind: FaultKind::Exec,
+                        },
+                    });
+                }
+                if self.cfg.trace.in_asm {
+                    in_asm_bytes = vec![0u8; b.block.guest_size as usize];
+                    let n = fetch.fetch(pc, &mut in_asm_bytes);
+                    in_asm_bytes.truncate(n);
+                }
+                let pages = fetch.pages.take();
+                for &(vp, pp) in &pages {
+                    sys.page_tbs.entry(pp).or_default().push(key);
+                    if vp != pc & PAGE_MASK {
+                        page2 = Some((vp, pp));
+                    }
+                }
+            }
+        }
+        let mut block = b.finish();
+        if self.instr_cfg.any() {
+            let st: *mut InstrState = &mut *self.instr;
+            block = crate::instrument::instrument(&block, self.instr_cfg, st);
+        }
         if cfg!(debug_assertions)
             && let Err(e) = crate::verify::verify(&block)
         {
@@ -373,20 +822,11 @@ impl Engine {
                 self.guest.name()
             );
         }
-        Ok(block)
-    }
-
-    fn translate(&mut self, pc: u64, flags: u64) -> Result<Tb, TranslateError> {
-        let start = Instant::now();
-        let block = self.translate_ir(pc, flags)?;
         let interp = InterpBlock::new(&block);
         self.stats.translate_time += start.elapsed();
         self.stats.blocks_translated += 1;
         if self.cfg.trace.in_asm {
-            let mut bytes = vec![0u8; block.guest_size as usize];
-            let n = self.mem.fetch(pc, &mut bytes);
-            bytes.truncate(n);
-            let lines = self.guest.disassemble(pc, &bytes);
+            let lines = self.guest.disassemble(pc, &in_asm_bytes);
             tracing::info!(target: "in_asm", "IN: {pc:#x}\n{}\n", lines.join("\n"));
         }
         if self.cfg.trace.op {
@@ -397,6 +837,8 @@ impl Engine {
         Ok(Tb {
             pc,
             flags,
+            page2,
+            incoming: Vec::new(),
             ir: Some(block),
             interp,
             runs: 0,
@@ -420,9 +862,15 @@ impl Engine {
         let start = Instant::now();
         // SAFETY: as above.
         let (pc, flags) = unsafe { ((*tb).pc, (*tb).flags) };
-        let region = if self.regions {
+        // Regions join other blocks' IR as translated for user mode, without instrumentation
+        // or debugger stops: only when neither is active.
+        let region_ok = self.regions
+            && matches!(self.mode, Mode::User(_))
+            && self.debug.is_none()
+            && !self.instr_cfg.any();
+        let region = if region_ok {
             let r = region::form(block.clone(), RegionLimits::default(), |p| {
-                self.translate_ir(p, flags).ok()
+                self.translate_ir(p, flags)
             });
             if cfg!(debug_assertions)
                 && let Err(e) = crate::verify::verify(&r)
@@ -451,6 +899,11 @@ impl Engine {
                     let lines = jit.disassemble(&cb);
                     tracing::info!(target: "out_asm", "OUT: [{:#x}] {} bytes\n{}\n", tb.pc, cb.code_len, lines.join("\n"));
                 }
+                if let Mode::System(sys) = &mut self.mode {
+                    for e in &cb.exits {
+                        sys.slot_src.insert(e.site, (tb.pc, *e));
+                    }
+                }
                 tb.jit = Some(cb);
             }
             Err(JitError::BufferFull) => {
@@ -473,6 +926,9 @@ impl Engine {
 }
 
 #[cfg(test)]
+use tests as tests_support;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::ir::{BinOp, Cond, Ty};
@@ -489,17 +945,17 @@ mod tests {
     /// - 0x9000: exit with Halt.
     ///
     /// Global at offset 40 = counter, 48 = limit, 56 = ring size.
-    struct Toy {
+    pub(super) struct Toy {
         translations: Counter,
     }
 
     #[repr(C)]
     #[derive(Default)]
-    struct ToyCpu {
-        hdr: CpuHeader,
-        counter: u64,
-        limit: u64,
-        ring: u64,
+    pub(super) struct ToyCpu {
+        pub(super) hdr: CpuHeader,
+        pub(super) counter: u64,
+        pub(super) limit: u64,
+        pub(super) ring: u64,
     }
 
     impl Guest for Toy {
@@ -561,7 +1017,7 @@ mod tests {
         }
     }
 
-    fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
+    pub(super) fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
         let mem = GuestMemory::reserve(1 << 24).unwrap();
         mem.map_anon(0x1000, 0x9000, PERM_R | PERM_W | PERM_X)
             .unwrap();
@@ -797,6 +1253,78 @@ mod tests {
             } else {
                 assert_eq!(stats.regions_compiled, 0);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    //! Breakpoints and single steps are exact on chained JIT code (the toy guest of the
+    //! engine tests: one "instruction" per block, counter += 1 per block).
+    use super::tests_support::*;
+    use super::*;
+    use crate::debug::{DebugPoints, DebugStop, VcpuDebug};
+
+    #[test]
+    fn breakpoints_and_steps_are_exact_after_chaining() {
+        for tier in [Tier::Jit, Tier::Auto, Tier::Interp] {
+            let (toy, mem) = setup();
+            let cfg = EngineConfig {
+                tier,
+                jit_threshold: 2,
+                ..EngineConfig::default()
+            };
+            let mut engine = Engine::new(toy, mem, cfg).unwrap();
+            let mut cpu = ToyCpu {
+                limit: 40,
+                ring: 8,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            let env = &mut cpu as *mut ToyCpu as *mut u8;
+            // A first run builds chains and self loops.
+            // SAFETY: valid ToyCpu, header first.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            cpu.counter = 0;
+            cpu.limit = 1000;
+            cpu.hdr.pc = 0x1000;
+            let points = DebugPoints::new();
+            engine.set_debug(Some(VcpuDebug::new(points.clone())));
+            points.add_breakpoint(0x1030);
+            let resume = |engine: &mut Engine, step: bool, pc: u64| {
+                engine.debug_mut().unwrap().resume(step, pc);
+            };
+            resume(&mut engine, false, u64::MAX);
+            // SAFETY: as above.
+            assert_eq!(
+                unsafe { engine.run(env) },
+                ExitStatus::Interrupted,
+                "{tier:?}"
+            );
+            let stop = engine.debug_mut().unwrap().take_stop();
+            assert_eq!(stop, Some(DebugStop::Breakpoint { pc: 0x1030 }), "{tier:?}");
+            assert_eq!((cpu.counter, cpu.hdr.pc), (3, 0x1030), "{tier:?}");
+            // Continue from the breakpoint: one lap of the ring later it is hit again.
+            resume(&mut engine, false, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!((cpu.counter, cpu.hdr.pc), (11, 0x1030), "{tier:?}");
+            // One step runs exactly one instruction.
+            resume(&mut engine, true, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!(
+                engine.debug_mut().unwrap().take_stop(),
+                Some(DebugStop::Step)
+            );
+            assert!(engine.debug_mut().unwrap().step_done());
+            assert_eq!((cpu.counter, cpu.hdr.pc), (12, 0x1040), "{tier:?}");
+            // Without breakpoints the loop runs to the end.
+            points.remove_breakpoint(0x1030);
+            resume(&mut engine, false, 0x1040);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            assert_eq!(cpu.counter, 1000, "{tier:?}");
         }
     }
 }

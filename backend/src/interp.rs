@@ -11,6 +11,7 @@ use crate::ir::{
     Temp, Ty, UnOp,
 };
 use crate::mem::{GuestMemory, MemFault, PERM_R, PERM_W};
+use crate::softmmu::SoftmmuConfig;
 use crate::{CpuHeader, FaultKind};
 use std::sync::atomic::{self, AtomicU8, AtomicU16, AtomicU32, AtomicU64, Ordering};
 
@@ -21,6 +22,7 @@ struct M {
     signed: bool,
     be: bool,
     aligned: bool,
+    mmu: u8,
 }
 
 impl M {
@@ -35,6 +37,7 @@ impl M {
             signed: m.signed,
             be: m.big_endian,
             aligned: m.aligned,
+            mmu: m.mmu_idx,
         }
     }
 }
@@ -896,6 +899,35 @@ impl InterpBlock {
     /// call (except `exit_request`). Every helper the block calls must be a valid
     /// `extern "C" fn(*mut u8, u64 × nargs) -> u64` that is safe to call with `env`.
     pub unsafe fn run(&self, env: *mut u8, mem: &GuestMemory, regs: &mut InterpRegs) -> ExitStatus {
+        // SAFETY: the caller's contract.
+        unsafe { self.run_with(env, mem, regs) }
+    }
+
+    /// Run the block once in system mode: guest memory goes through the softmmu of `sys`.
+    ///
+    /// # Safety
+    /// As for [`InterpBlock::run`]; in addition the CPU state holds a [`crate::softmmu::Tlb`]
+    /// at `sys.tlb_offset`, and every `mmu_idx` of the block is below
+    /// [`crate::softmmu::MAX_MMU_IDX`].
+    pub unsafe fn run_system(
+        &self,
+        env: *mut u8,
+        sys: &SoftmmuConfig,
+        regs: &mut InterpRegs,
+    ) -> ExitStatus {
+        let mem = SysMem { sys, env };
+        // SAFETY: the caller's contract.
+        unsafe { self.run_with(env, &mem, regs) }
+    }
+
+    /// # Safety
+    /// As for [`InterpBlock::run`].
+    unsafe fn run_with<Mm: MemIf>(
+        &self,
+        env: *mut u8,
+        mem: &Mm,
+        regs: &mut InterpRegs,
+    ) -> ExitStatus {
         let hdr = env as *mut CpuHeader;
         // SAFETY: `env` points to a CpuHeader (caller contract); `exit_request` is atomic.
         unsafe {
@@ -919,7 +951,7 @@ impl InterpBlock {
     ///
     /// # Safety
     /// `s` points to at least `self.nslots` u64 slots; `env` as for [`InterpBlock::run`].
-    unsafe fn exec(&self, env: *mut u8, mem: &GuestMemory, s: *mut u64) -> ExitStatus {
+    unsafe fn exec<Mm: MemIf>(&self, env: *mut u8, mem: &Mm, s: *mut u64) -> ExitStatus {
         let hdr = env as *mut CpuHeader;
         let ops = &self.ops[..];
         let mut i = 0usize;
@@ -928,7 +960,7 @@ impl InterpBlock {
         // target is an index into `ops`, and the last op is `End`, which leaves the loop, so
         // `i` stays in bounds; call indices index `calls`. Globals are read and written
         // unaligned at `env + offset`, which the caller guarantees to be inside the CPU state.
-        // Guest memory is accessed only after `GuestMemory::check` approved the range.
+        // Guest memory is accessed only through `MemIf`, which checks it.
         unsafe {
             macro_rules! r {
                 ($i:expr) => {
@@ -1124,24 +1156,24 @@ impl InterpBlock {
                     D::FMa { bits, d, a, b, c } => {
                         w!(d, arith::fma(bits as u32, r!(a), r!(b), r!(c)))
                     }
-                    D::Load { m, bits, d, addr } => match load(mem, r!(addr), m) {
+                    D::Load { m, bits, d, addr } => match mem.load(r!(addr), m) {
                         Ok(v) => w!(
                             d,
                             arith::ext(v, m.size as u32 * 8, bits as u32, m.signed) as u64
                         ),
                         Err(f) => fault!(f),
                     },
-                    D::Load128 { m, d, addr } => match load(mem, r!(addr), m) {
+                    D::Load128 { m, d, addr } => match mem.load(r!(addr), m) {
                         Ok(v) => w2!(d, arith::ext(v, m.size as u32 * 8, 128, m.signed)),
                         Err(f) => fault!(f),
                     },
                     D::Store { m, s: v, addr } => {
-                        if let Err(f) = store(mem, r!(addr), m, r!(v) as u128) {
+                        if let Err(f) = mem.store(r!(addr), m, r!(v) as u128) {
                             fault!(f)
                         }
                     }
                     D::Store128 { m, s: v, addr } => {
-                        if let Err(f) = store(mem, r!(addr), m, r2!(v)) {
+                        if let Err(f) = mem.store(r!(addr), m, r2!(v)) {
                             fault!(f)
                         }
                     }
@@ -1152,7 +1184,7 @@ impl InterpBlock {
                         d,
                         addr,
                         v,
-                    } => match atomic_rmw(mem, r!(addr), m, op, rt!(ty, v)) {
+                    } => match mem.rmw(r!(addr), m, op, rt!(ty, v)) {
                         Ok(old) => wt!(
                             ty,
                             d,
@@ -1167,7 +1199,7 @@ impl InterpBlock {
                         addr,
                         e,
                         n,
-                    } => match atomic_cmpxchg(mem, r!(addr), m, rt!(ty, e), rt!(ty, n)) {
+                    } => match mem.cmpxchg(r!(addr), m, rt!(ty, e), rt!(ty, n)) {
                         Ok(old) => wt!(
                             ty,
                             d,
@@ -1396,9 +1428,18 @@ macro_rules! cas_loop {
 /// Atomic read-modify-write; returns the old value (zero-extended, guest byte order).
 fn atomic_rmw(mem: &GuestMemory, addr: u64, m: M, op: RmwOp, v: u128) -> Result<u128, MemFault> {
     let p = atomic_access(mem, addr, m)?;
+    // SAFETY: `atomic_access` approved the naturally aligned range.
+    Ok(unsafe { host_rmw(p, m, op, v) })
+}
+
+/// Atomic read-modify-write on host memory at `p`; returns the old value.
+///
+/// # Safety
+/// `p` is naturally aligned for `m.size` and `m.size` bytes at it are readable and writable.
+unsafe fn host_rmw(p: *mut u8, m: M, op: RmwOp, v: u128) -> u128 {
     let bits = m.size as u32 * 8;
     let f = |old: u64| arith::rmw(op, bits, old, v as u64);
-    Ok(match m.size {
+    match m.size {
         1 => cas_loop!(p, AtomicU8, u8, m, f),
         2 => cas_loop!(p, AtomicU16, u16, m, f),
         4 => cas_loop!(p, AtomicU32, u32, m, f),
@@ -1419,7 +1460,7 @@ fn atomic_rmw(mem: &GuestMemory, addr: u64, m: M, op: RmwOp, v: u128) -> Result<
                 old
             }
         }
-    })
+    }
 }
 
 macro_rules! cas_once {
@@ -1446,7 +1487,16 @@ macro_rules! cas_once {
 /// Atomic compare-and-exchange; returns the old value (zero-extended, guest byte order).
 fn atomic_cmpxchg(mem: &GuestMemory, addr: u64, m: M, e: u128, n: u128) -> Result<u128, MemFault> {
     let p = atomic_access(mem, addr, m)?;
-    Ok(match m.size {
+    // SAFETY: `atomic_access` approved the naturally aligned range.
+    Ok(unsafe { host_cmpxchg(p, m, e, n) })
+}
+
+/// Atomic compare-and-exchange on host memory at `p`; returns the old value.
+///
+/// # Safety
+/// As for [`host_rmw`].
+unsafe fn host_cmpxchg(p: *mut u8, m: M, e: u128, n: u128) -> u128 {
+    match m.size {
         1 => cas_once!(p, AtomicU8, u8, m, e, n),
         2 => cas_once!(p, AtomicU16, u16, m, e, n),
         4 => cas_once!(p, AtomicU32, u32, m, e, n),
@@ -1468,7 +1518,128 @@ fn atomic_cmpxchg(mem: &GuestMemory, addr: u64, m: M, e: u128, n: u128) -> Resul
                 old
             }
         }
-    })
+    }
+}
+
+/// Guest memory as the interpreter sees it: user-mode [`GuestMemory`] or the softmmu.
+trait MemIf {
+    fn load(&self, addr: u64, m: M) -> Result<u128, MemFault>;
+    fn store(&self, addr: u64, m: M, v: u128) -> Result<(), MemFault>;
+    fn rmw(&self, addr: u64, m: M, op: RmwOp, v: u128) -> Result<u128, MemFault>;
+    fn cmpxchg(&self, addr: u64, m: M, e: u128, n: u128) -> Result<u128, MemFault>;
+}
+
+impl MemIf for GuestMemory {
+    #[inline]
+    fn load(&self, addr: u64, m: M) -> Result<u128, MemFault> {
+        load(self, addr, m)
+    }
+    #[inline]
+    fn store(&self, addr: u64, m: M, v: u128) -> Result<(), MemFault> {
+        store(self, addr, m, v)
+    }
+    fn rmw(&self, addr: u64, m: M, op: RmwOp, v: u128) -> Result<u128, MemFault> {
+        atomic_rmw(self, addr, m, op, v)
+    }
+    fn cmpxchg(&self, addr: u64, m: M, e: u128, n: u128) -> Result<u128, MemFault> {
+        atomic_cmpxchg(self, addr, m, e, n)
+    }
+}
+
+/// One guest memory access of [`system_access`].
+pub(crate) enum SysAccess {
+    Load,
+    Store(u128),
+    Rmw(RmwOp, u128),
+    Cmpxchg(u128, u128),
+}
+
+/// One guest memory access through the softmmu with the interpreter's semantics (the JIT's
+/// slow paths use it, so both tiers agree bit for bit). Returns the loaded or old value,
+/// zero-extended from `mem.size` bytes (0 for a store).
+///
+/// # Safety
+/// As for [`InterpBlock::run_system`]: `env` is the live CPU state of the calling vCPU
+/// thread with its Tlb at `sys.tlb_offset`; `mem.mmu_idx < MAX_MMU_IDX`.
+pub(crate) unsafe fn system_access(
+    sys: &SoftmmuConfig,
+    env: *mut u8,
+    addr: u64,
+    mem: MemOp,
+    op: SysAccess,
+) -> Result<u128, MemFault> {
+    let m = M::of(mem);
+    let sm = SysMem { sys, env };
+    match op {
+        SysAccess::Load => sm.load(addr, m),
+        SysAccess::Store(v) => sm.store(addr, m, v).map(|()| 0),
+        SysAccess::Rmw(op, v) => sm.rmw(addr, m, op, v),
+        SysAccess::Cmpxchg(e, n) => sm.cmpxchg(addr, m, e, n),
+    }
+}
+
+/// The softmmu of one vCPU, for the duration of one block run.
+struct SysMem<'a> {
+    sys: &'a SoftmmuConfig,
+    env: *mut u8,
+}
+
+impl MemIf for SysMem<'_> {
+    fn load(&self, addr: u64, m: M) -> Result<u128, MemFault> {
+        // SAFETY: `run_system`'s contract: env is the live CPU state with its Tlb.
+        unsafe {
+            self.sys
+                .load(self.env, addr, m.size, m.aligned, m.be, m.mmu)
+        }
+    }
+    fn store(&self, addr: u64, m: M, v: u128) -> Result<(), MemFault> {
+        // SAFETY: as in `load`.
+        unsafe {
+            self.sys
+                .store(self.env, addr, m.size, m.aligned, m.be, m.mmu, v)
+        }
+    }
+    fn rmw(&self, addr: u64, m: M, op: RmwOp, v: u128) -> Result<u128, MemFault> {
+        let bits = m.size as u32 * 8;
+        // SAFETY: as in `load`; `atomic` hands `host_rmw` a naturally aligned pointer into
+        // a translated RAM page.
+        unsafe {
+            self.sys.atomic(
+                self.env,
+                addr,
+                m.size,
+                m.be,
+                m.mmu,
+                |p| host_rmw(p, m, op, v),
+                |old| {
+                    Some(if m.size == 16 {
+                        arith::rmw128(op, old, v)
+                    } else {
+                        arith::rmw(op, bits, old as u64, v as u64) as u128
+                    })
+                },
+            )
+        }
+    }
+    fn cmpxchg(&self, addr: u64, m: M, e: u128, n: u128) -> Result<u128, MemFault> {
+        let mask = if m.size == 16 {
+            u128::MAX
+        } else {
+            (1u128 << (m.size as u32 * 8)) - 1
+        };
+        // SAFETY: as in `rmw`.
+        unsafe {
+            self.sys.atomic(
+                self.env,
+                addr,
+                m.size,
+                m.be,
+                m.mmu,
+                |p| host_cmpxchg(p, m, e, n),
+                |old| (old == e & mask).then_some(n & mask),
+            )
+        }
+    }
 }
 
 #[cfg(test)]

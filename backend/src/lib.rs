@@ -3,12 +3,15 @@
 //! cache, tiering, chaining). It never names a guest ISA: frontends implement [`Guest`].
 
 pub mod builder;
+pub mod debug;
 pub mod engine;
+pub mod instrument;
 pub mod interp;
 pub mod ir;
 pub mod jit;
 pub mod mem;
 pub mod printer;
+pub mod softmmu;
 pub mod verify;
 
 use std::sync::atomic::AtomicU32;
@@ -63,6 +66,12 @@ pub enum FaultKind {
     Exec = 2,
     /// Misaligned access where the op demanded alignment (address in `fault_addr`).
     Misaligned = 3,
+    /// System mode: a load whose physical address no RAM or device answered.
+    BusRead = 4,
+    /// System mode: a store or atomic whose physical address no RAM or device answered.
+    BusWrite = 5,
+    /// System mode: an instruction fetch whose physical address no RAM or device answered.
+    BusExec = 6,
 }
 
 impl FaultKind {
@@ -71,6 +80,9 @@ impl FaultKind {
             0 => FaultKind::Read,
             1 => FaultKind::Write,
             2 => FaultKind::Exec,
+            4 => FaultKind::BusRead,
+            5 => FaultKind::BusWrite,
+            6 => FaultKind::BusExec,
             _ => FaultKind::Misaligned,
         }
     }
@@ -118,8 +130,18 @@ pub trait Guest: Send + Sync {
     ) -> Result<(), TranslateError>;
     /// The mode bits of the current CPU state that change how code translates.
     fn tb_flags(&self, env: *const u8) -> u64;
+    /// System mode: the MMU index instruction fetch uses under translation flags `flags`.
+    fn fetch_mmu_idx(&self, flags: u64) -> u8 {
+        let _ = flags;
+        0
+    }
     /// Name of the guest global at `offset` of the CPU state, for IR text ("x10", "f3").
     fn global_name(&self, offset: u32) -> Option<String>;
     /// One-line disassembly of guest instructions in `bytes` at `pc` (for `-d in_asm`).
     fn disassemble(&self, pc: u64, bytes: &[u8]) -> Vec<String>;
+    /// The guest registers of the CPU state at `env`, as text (for `-d cpu`).
+    fn dump_state(&self, env: *const u8) -> String {
+        let _ = env;
+        String::new()
+    }
 }

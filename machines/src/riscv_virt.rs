@@ -3,7 +3,7 @@
 //! 0x1000_1000 + n*0x1000 (irq 1 + n), built from a [`VirtConfig`]; and the flattened
 //! device tree generated from the devices that were actually instantiated.
 
-use crate::bus::{Bus, BusError, Ram};
+use crate::bus::{Bus, BusError, DmaMemory, Ram};
 use crate::clint::{self, Clint, ClintLine};
 use crate::irq::IrqLine;
 use crate::plic::{self, Plic};
@@ -105,6 +105,16 @@ pub struct VirtBoard {
 
 impl VirtBoard {
     pub fn new(cfg: VirtConfig) -> Result<VirtBoard, BoardError> {
+        Self::new_with_dma(cfg, |ram| ram)
+    }
+
+    /// Like [`VirtBoard::new`], with the DMA view of RAM that the virtio devices use
+    /// chosen by `dma` (given the board's RAM): system mode wraps it so that device writes
+    /// invalidate translated code.
+    pub fn new_with_dma(
+        cfg: VirtConfig,
+        dma: impl FnOnce(Arc<Ram>) -> Arc<dyn DmaMemory>,
+    ) -> Result<VirtBoard, BoardError> {
         if cfg.harts == 0 || cfg.harts > 512 {
             return Err(BoardError::Config("number of harts must be 1..=512"));
         }
@@ -157,10 +167,11 @@ impl VirtBoard {
             return Err(BoardError::TooManyVirtio);
         }
         let mut devs = devs.into_iter();
+        let dma = dma(ram.clone());
         let mut virtio = vec![];
         for n in 0..VIRTIO_SLOTS {
             let irq = IrqLine::new(plic.clone(), VIRTIO_IRQ_BASE + n as u32);
-            let slot = Arc::new(VirtioMmio::new(devs.next(), ram.clone(), irq));
+            let slot = Arc::new(VirtioMmio::new(devs.next(), dma.clone(), irq));
             let base = VIRTIO_BASE + n as u64 * virtio::MMIO_SIZE;
             bus.map_mmio(&format!("virtio{n}"), base, virtio::MMIO_SIZE, slot.clone())?;
             virtio.push(slot);

@@ -99,7 +99,7 @@ pub fn openat(t: &mut Thread, a: [u64; 6]) -> R {
     match proc_file(&raw, pid) {
         Some(ProcFile::CpuInfo) => {
             let (_, cpus) = super::abi_riscv64::host_cpus();
-            return memfd_with(super::abi_riscv64::cpuinfo(&cpus).as_bytes(), a[2]);
+            return memfd_with(t.proc_.arch.cpuinfo(&cpus).as_bytes(), a[2]);
         }
         Some(ProcFile::Maps) => {
             let text = t

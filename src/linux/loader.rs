@@ -1,4 +1,4 @@
-//! ELF loading for user mode: checks that a file is a RISC-V 64-bit executable (with one-line
+//! ELF loading for user mode: checks that a file is a RISC-V 64 or AArch64 executable (with one-line
 //! user-facing errors), maps its PT_LOAD segments into guest memory with the right page
 //! permissions (ET_EXEC at its addresses, ET_DYN at a chosen base), zeroes bss, and finds
 //! the program interpreter.
@@ -10,6 +10,14 @@ use heron_backend::GuestMemory;
 use heron_backend::mem::{PERM_R, PERM_W, PERM_X};
 
 pub const EM_RISCV: u16 = 243;
+pub const EM_AARCH64: u16 = 183;
+
+/// The guest architectures user mode runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Arch {
+    Riscv64,
+    Aarch64,
+}
 /// Load address of position-independent main programs.
 pub const PIE_BASE: u64 = 0x2a_aaaa_a000;
 
@@ -51,8 +59,8 @@ fn machine_name(m: u16) -> String {
 /// What kind of file this is, from its first bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FileKind {
-    /// A RISC-V 64-bit little-endian ELF executable or shared object.
-    RiscvElf,
+    /// A 64-bit little-endian ELF executable or shared object of a supported guest.
+    Elf(Arch),
     /// `#!interpreter [arg]` script.
     Script {
         interp: Vec<u8>,
@@ -108,7 +116,12 @@ pub fn classify(bytes: &[u8]) -> FileKind {
     } else {
         u16::from_le_bytes([bytes[18], bytes[19]])
     };
-    if machine != EM_RISCV || class != 2 || data != 1 {
+    let arch = match machine {
+        EM_RISCV => Arch::Riscv64,
+        EM_AARCH64 => Arch::Aarch64,
+        _ => Arch::Riscv64,
+    };
+    if !matches!(machine, EM_RISCV | EM_AARCH64) || class != 2 || data != 1 {
         let bits = match class {
             1 => "32-bit",
             2 => "64-bit",
@@ -116,7 +129,7 @@ pub fn classify(bytes: &[u8]) -> FileKind {
         };
         let endian = if data == 2 { ", big-endian" } else { "" };
         return FileKind::Other(format!(
-            "not a RISC-V 64-bit ELF executable (machine {}, {bits}{endian})",
+            "not a RISC-V 64-bit or AArch64 ELF executable (machine {}, {bits}{endian})",
             machine_name(machine)
         ));
     }
@@ -126,7 +139,7 @@ pub fn classify(bytes: &[u8]) -> FileKind {
             "not an executable ELF file (type {etype}: relocatable or core)"
         ));
     }
-    FileKind::RiscvElf
+    FileKind::Elf(arch)
 }
 
 fn perms_of(flags: u32) -> u8 {
@@ -143,7 +156,7 @@ fn perms_of(flags: u32) -> u8 {
     p
 }
 
-/// Load an ELF image. `bytes` must have passed [`classify`] as `RiscvElf`. ET_DYN images go
+/// Load an ELF image. `bytes` must have passed [`classify`] as `Elf`. ET_DYN images go
 /// at `dyn_base` if given, else wherever the mmap allocator finds room.
 pub fn load(
     mem: &GuestMemory,
@@ -296,14 +309,15 @@ mod tests {
 
     #[test]
     fn classify_files() {
-        assert_eq!(classify(&header(2, 243, 2)), FileKind::RiscvElf);
-        assert_eq!(classify(&header(2, 243, 3)), FileKind::RiscvElf);
+        assert_eq!(classify(&header(2, 243, 2)), FileKind::Elf(Arch::Riscv64));
+        assert_eq!(classify(&header(2, 243, 3)), FileKind::Elf(Arch::Riscv64));
+        assert_eq!(classify(&header(2, 183, 2)), FileKind::Elf(Arch::Aarch64));
         let FileKind::Other(m) = classify(&header(2, 62, 2)) else {
             panic!()
         };
         assert_eq!(
             m,
-            "not a RISC-V 64-bit ELF executable (machine x86-64, 64-bit)"
+            "not a RISC-V 64-bit or AArch64 ELF executable (machine x86-64, 64-bit)"
         );
         let FileKind::Other(m) = classify(&header(1, 243, 2)) else {
             panic!()

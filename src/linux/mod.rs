@@ -4,6 +4,8 @@
 //! Architecture-specific parts (register conventions, signal frames) sit behind
 //! [`GuestCpu`]; the syscall table is shared by every Linux ABI that uses the generic one.
 
+pub mod abi;
+pub mod abi_aarch64;
 pub mod abi_riscv64;
 pub mod fs;
 pub mod loader;
@@ -89,6 +91,10 @@ pub struct Process {
     pub live_threads: AtomicUsize,
     pub unknown_logged: Mutex<HashSet<u64>>,
     pub sigtramp: u64,
+    /// The guest architecture (ABI layer).
+    pub arch: abi::Arch,
+    /// The gdb stub's control block (`-g PORT`).
+    pub gdb: Option<Arc<crate::gdb::Control>>,
 }
 
 fn engine_config(cfg: &RunConfig) -> EngineConfig {
@@ -142,8 +148,8 @@ fn read_file(path: &Path) -> Result<Vec<u8>, String> {
 pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
     let prog = &cfg.program;
     let bytes = read_file(prog).map_err(|m| format!("heron: {m}"))?;
-    match loader::classify(&bytes) {
-        loader::FileKind::RiscvElf => {}
+    let arch = match loader::classify(&bytes) {
+        loader::FileKind::Elf(arch) => arch,
         loader::FileKind::Script { .. } => {
             return Err(format!(
                 "heron: {}: is a script; run its interpreter under heron instead",
@@ -151,7 +157,7 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
             ));
         }
         loader::FileKind::Other(why) => return Err(format!("heron: {}: {why}", prog.display())),
-    }
+    };
     let mem = GuestMemory::reserve(GUEST_LIMIT)
         .map_err(|e| format!("heron: cannot reserve guest address space: {e}"))?;
     let stack_top = SIGTRAMP_PAGE - PAGE; // one guard page between stack and trampoline
@@ -179,11 +185,12 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
                 prog.display()
             )
         })?;
-        if loader::classify(&ibytes) != loader::FileKind::RiscvElf {
+        if loader::classify(&ibytes) != loader::FileKind::Elf(arch) {
             return Err(format!(
-                "heron: {}: interpreter {}: not a RISC-V 64-bit ELF",
+                "heron: {}: interpreter {}: not a {} ELF",
                 prog.display(),
-                ipath.display()
+                ipath.display(),
+                arch.uname_machine()
             ));
         }
         let img = loader::load(&mem, &mut mm, &ibytes, None)
@@ -204,10 +211,10 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
     mm.insert(stack_lo, stack_top, PERM_R | PERM_W, VmaKind::Anon);
     mm.stack = (stack_lo, stack_top);
     mm.vdso = SIGTRAMP_PAGE;
-    // Signal trampoline page (`li a7, 139; ecall`).
+    // Signal trampoline page (rt_sigreturn: `li a7, 139; ecall` / `mov x8, #139; svc #0`).
     mem.map_anon(SIGTRAMP_PAGE, PAGE, PERM_R | PERM_W)
         .map_err(|e| format!("heron: cannot map the signal trampoline: {e}"))?;
-    let tramp = abi_riscv64::SIGRETURN_CODE;
+    let tramp = arch.sigreturn_code();
     mem.write_bytes(SIGTRAMP_PAGE, &tramp)
         .map_err(|_| "heron: cannot write the signal trampoline".to_string())?;
     mem.protect(SIGTRAMP_PAGE, PAGE, PERM_R | PERM_X)
@@ -234,8 +241,10 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
         phnum: main.phnum,
         base,
         entry: main.entry,
-        hwcap: abi_riscv64::HWCAP,
-        minsigstksz: abi_riscv64::MINSIGSTKSZ,
+        hwcap: arch.hwcap(),
+        hwcap2: arch.hwcap2(),
+        platform: arch.platform(),
+        minsigstksz: arch.aux_minsigstksz(),
         uid: uid as u64,
         euid: euid as u64,
         gid: gid as u64,
@@ -252,13 +261,34 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
     mem.write_bytes(st.sp, &st.bytes)
         .map_err(|_| "heron: cannot write the initial stack".to_string())?;
 
-    let guest: Arc<dyn Guest> = abi_riscv64::guest();
+    let guest: Arc<dyn Guest> = arch.guest();
     let sig = signal::ProcSignals::new();
     signal::initial_actions(&mut sig.actions.lock().unwrap_or_else(|p| p.into_inner()));
     signal::install_host_handlers();
     let engine_cfg = engine_config(&cfg);
+    let mem = Arc::new(mem);
+    let gdb = match &cfg.gdb {
+        Some(_) if arch != abi::Arch::Riscv64 => {
+            return Err(format!(
+                "heron: -g: the gdb stub does not support {} guests yet",
+                arch.uname_machine()
+            ));
+        }
+        Some(port) => {
+            let conn = crate::gdb::listen(port)?;
+            let ctl = crate::gdb::Control::new();
+            crate::gdb::start_user_stub::<crate::gdb::riscv64::RiscvGdb>(
+                conn,
+                ctl.clone(),
+                mem.clone(),
+            );
+            Some(ctl)
+        }
+        None => None,
+    };
     let proc_ = Arc::new(Process {
-        mem: Arc::new(mem),
+        mem,
+        gdb,
         mm: Mutex::new(mm),
         exe_path,
         guest,
@@ -268,9 +298,10 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
         live_threads: AtomicUsize::new(1),
         unknown_logged: Mutex::new(HashSet::new()),
         sigtramp: SIGTRAMP_PAGE,
+        arch,
         cfg,
     });
-    let cpu = abi_riscv64::initial_cpu(entry, st.sp);
+    let cpu = arch.initial_cpu(entry, st.sp);
     thread::run_main_thread(proc_, cpu)
 }
 

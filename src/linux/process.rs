@@ -1,5 +1,5 @@
 //! Process-level syscalls: clone (threads via `thread::spawn_thread`, fork-style clones via
-//! host fork), execve (re-runs heron on RISC-V programs, follows `#!` scripts, runs host
+//! host fork), execve (re-runs heron on RISC-V and AArch64 programs, follows `#!` scripts, runs host
 //! programs natively), kill/tgkill (guest-internal queues for our own threads), futex on
 //! guest memory (guest memory is host memory).
 
@@ -203,7 +203,7 @@ pub fn execve(t: &mut Thread, path: u64, argv: u64, envp: u64) -> R {
         };
         head.truncate(n);
         match loader::classify(&head) {
-            FileKind::RiscvElf => {
+            FileKind::Elf(_) => {
                 let Some(heron) = crate::heron_exe() else {
                     return Err(libc::ENOEXEC);
                 };

@@ -23,6 +23,7 @@ pub const SIGURG: i32 = 23;
 pub const SIGWINCH: i32 = 28;
 pub const NSIG: usize = 64;
 
+pub const SA_RESTORER: u64 = 0x0400_0000;
 pub const SA_ONSTACK: u64 = 0x0800_0000;
 pub const SA_RESTART: u64 = 0x1000_0000;
 pub const SA_NODEFER: u64 = 0x4000_0000;
@@ -47,12 +48,14 @@ pub fn bit(sig: i32) -> u64 {
 /// Signals that can never be blocked.
 pub const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
 
-/// A guest `struct sigaction` (riscv64 has no sa_restorer: handler, flags, mask).
+/// A guest `struct sigaction`: handler, flags, (aarch64 only: sa_restorer), mask.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GuestSigAction {
     pub handler: u64,
     pub flags: u64,
     pub mask: u64,
+    /// sa_restorer (used with SA_RESTORER on architectures that have the field).
+    pub restorer: u64,
 }
 
 /// A raw 128-byte siginfo in the generic (riscv64 = x86-64) layout.
@@ -394,6 +397,7 @@ pub fn install_host_altstack() {
 /// End heron by `sig` with the host default action, so the parent sees the same status as
 /// for a native program (core dumps are suppressed: they would hold heron, not the guest).
 pub fn die_by_signal(sig: i32) -> ! {
+    crate::gdb::report_exit(0, Some(sig));
     crate::flush_logs();
     // SAFETY: plain libc calls with valid arguments on our own process.
     unsafe {

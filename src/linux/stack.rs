@@ -15,9 +15,11 @@ pub const AT_EUID: u64 = 12;
 pub const AT_GID: u64 = 13;
 pub const AT_EGID: u64 = 14;
 pub const AT_HWCAP: u64 = 16;
+pub const AT_PLATFORM: u64 = 15;
 pub const AT_CLKTCK: u64 = 17;
 pub const AT_SECURE: u64 = 23;
 pub const AT_RANDOM: u64 = 25;
+pub const AT_HWCAP2: u64 = 26;
 pub const AT_EXECFN: u64 = 31;
 pub const AT_MINSIGSTKSZ: u64 = 51;
 
@@ -30,6 +32,10 @@ pub struct AuxInfo {
     pub base: u64,
     pub entry: u64,
     pub hwcap: u64,
+    /// AT_HWCAP2, for architectures that define it.
+    pub hwcap2: Option<u64>,
+    /// AT_PLATFORM string, for architectures whose kernel passes one.
+    pub platform: Option<&'static str>,
     pub minsigstksz: u64,
     pub uid: u64,
     pub euid: u64,
@@ -65,6 +71,7 @@ pub fn build(
     // The top 8 bytes stay zero (Linux leaves a terminating word above execfn).
     let _ = push_str(&[0u8; 7]);
     let execfn_off = push_str(execfn);
+    let platform_off = aux.platform.map(|p| push_str(p.as_bytes()));
     let env_offs: Vec<u64> = envp.iter().rev().map(|e| push_str(e)).collect();
     let arg_offs: Vec<u64> = argv.iter().rev().map(|a| push_str(a)).collect();
     // AT_RANDOM bytes below the strings, 16-aligned.
@@ -90,6 +97,12 @@ pub fn build(
         (AT_EXECFN, top - execfn_off),
         (AT_MINSIGSTKSZ, aux.minsigstksz),
     ];
+    if let Some(h2) = aux.hwcap2 {
+        auxv.push((AT_HWCAP2, h2));
+    }
+    if let Some(off) = platform_off {
+        auxv.push((AT_PLATFORM, top - off));
+    }
     auxv.push((AT_NULL, 0));
 
     let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * auxv.len();

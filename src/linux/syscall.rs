@@ -543,11 +543,11 @@ fn dispatch_value(t: &mut Thread, n: u64, a: [u64; 6]) -> R {
             let v = t.g2h(a[2], a[1].div_ceil(PAGE))?;
             host(l::SYS_mincore, [p, a[1], v, 0, 0, 0])
         }
-        nr::RISCV_FLUSH_ICACHE => {
+        nr::RISCV_FLUSH_ICACHE if t.proc_.arch == super::abi::Arch::Riscv64 => {
             heron_backend::engine::request_flush_all();
             Ok(0)
         }
-        nr::RISCV_HWPROBE => {
+        nr::RISCV_HWPROBE if t.proc_.arch == super::abi::Arch::Riscv64 => {
             let (mask, _) = super::abi_riscv64::host_cpus();
             super::abi_riscv64::sys_riscv_hwprobe(&t.proc_.mem, a, &mask)
         }
@@ -1077,17 +1077,30 @@ fn sys_rt_sigaction(t: &mut Thread, sig: i32, act: u64, old: u64, size: u64) -> 
         return Err(libc::EINVAL);
     }
     let m = &t.proc_.mem;
+    // struct sigaction: handler, flags, [restorer,] mask.
+    let has_restorer = t.proc_.arch.has_sa_restorer();
+    let sigaction_size = if has_restorer { 32 } else { 24 };
     let new = if act != 0 {
         if sig == signal::SIGKILL || sig == signal::SIGSTOP {
             return Err(libc::EINVAL);
         }
-        let mut b = [0u8; 24];
+        let mut b = vec![0u8; sigaction_size];
         m.read_bytes(act, &mut b).map_err(|_| libc::EFAULT)?;
         let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-        Some(GuestSigAction {
-            handler: w(0),
-            flags: w(1),
-            mask: w(2) & !signal::UNBLOCKABLE,
+        Some(if has_restorer {
+            GuestSigAction {
+                handler: w(0),
+                flags: w(1),
+                restorer: w(2),
+                mask: w(3) & !signal::UNBLOCKABLE,
+            }
+        } else {
+            GuestSigAction {
+                handler: w(0),
+                flags: w(1),
+                restorer: 0,
+                mask: w(2) & !signal::UNBLOCKABLE,
+            }
         })
     } else {
         None
@@ -1117,10 +1130,15 @@ fn sys_rt_sigaction(t: &mut Thread, sig: i32, act: u64, old: u64, size: u64) -> 
         }
     }
     if old != 0 {
-        let mut b = [0u8; 24];
+        let mut b = vec![0u8; sigaction_size];
         b[0..8].copy_from_slice(&prev.handler.to_le_bytes());
         b[8..16].copy_from_slice(&prev.flags.to_le_bytes());
-        b[16..24].copy_from_slice(&prev.mask.to_le_bytes());
+        if has_restorer {
+            b[16..24].copy_from_slice(&prev.restorer.to_le_bytes());
+            b[24..32].copy_from_slice(&prev.mask.to_le_bytes());
+        } else {
+            b[16..24].copy_from_slice(&prev.mask.to_le_bytes());
+        }
         m.write_bytes(old, &b).map_err(|_| libc::EFAULT)?;
     }
     Ok(0)
@@ -1258,7 +1276,7 @@ fn sys_sigaltstack(t: &mut Thread, new: u64, old: u64) -> R {
             if flags & !(signal::SS_ONSTACK | 0x8000_0000) != 0 {
                 return Err(libc::EINVAL);
             }
-            if size < super::abi_riscv64::MINSIGSTKSZ {
+            if size < t.proc_.arch.minsigstksz() {
                 return Err(libc::ENOMEM);
             }
             t.altstack = super::AltStack {
@@ -1320,7 +1338,10 @@ fn sys_uname(t: &mut Thread, buf: u64) -> R {
         return Err(errno());
     }
     let mut machine = [0 as libc::c_char; 65];
-    for (d, s) in machine.iter_mut().zip(b"riscv64") {
+    for (d, s) in machine
+        .iter_mut()
+        .zip(t.proc_.arch.uname_machine().as_bytes())
+    {
         *d = *s as libc::c_char;
     }
     u.machine = machine;

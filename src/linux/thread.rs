@@ -52,6 +52,8 @@ pub struct Thread {
     /// Mask to save in the next signal frame instead of the current one (rt_sigsuspend).
     pub saved_mask: Option<u64>,
     slot: Option<usize>,
+    /// This thread's side of the gdb stub (`-g`).
+    gdb: Option<crate::gdb::VcpuHandle>,
 }
 
 /// How a thread's run loop ended.
@@ -72,7 +74,7 @@ impl Thread {
         mut cpu: Box<dyn GuestCpu>,
         mask: u64,
     ) -> Result<Thread, String> {
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             proc_.guest.clone(),
             proc_.mem.clone(),
             proc_.engine_cfg.clone(),
@@ -94,7 +96,17 @@ impl Thread {
             .unwrap_or_else(|p| p.into_inner())
             .insert(shared.tid, shared.clone());
         signal::install_host_altstack();
+        let gdb = match &proc_.gdb {
+            Some(ctl) => {
+                let env = cpu.env_ptr();
+                // SAFETY: the CPU state and its exit-request word are never freed (leaked
+                // at thread exit), and only this thread runs guest code on them.
+                Some(unsafe { ctl.register(shared.tid as usize, env, req, &mut engine) })
+            }
+            None => None,
+        };
         Ok(Thread {
+            gdb,
             proc_,
             shared,
             cpu,
@@ -112,6 +124,9 @@ impl Thread {
 
     /// `-d stats`: this thread's engine counters and hottest blocks.
     pub fn log_stats(&self) {
+        if self.proc_.cfg.trace.icount {
+            tracing::info!(target: "icount", "icount: {} guest instructions (thread {})", self.engine.icount(), self.tid());
+        }
         if !self.proc_.cfg.trace.stats {
             return;
         }
@@ -120,6 +135,12 @@ impl Thread {
             self.tid(),
             self.engine.stats()
         );
+        if self.proc_.cfg.trace.memtrace {
+            text.push_str(&format!(
+                "\nmemory accesses        {}",
+                self.engine.mem_accesses()
+            ));
+        }
         if !text.ends_with('\n') {
             text.push('\n');
         }
@@ -145,9 +166,17 @@ impl Thread {
     /// Run guest code until this thread exits.
     pub fn run_loop(&mut self) -> ThreadEnd {
         loop {
+            if let Some(g) = &mut self.gdb {
+                g.sync(&mut self.engine, self.cpu.pc());
+            }
             let env = self.cpu.env_ptr();
             // SAFETY: env is this thread's CPU state (CpuHeader first), used only here.
             let status = unsafe { self.engine.run(env) };
+            if let Some(g) = &mut self.gdb
+                && g.after_run(&mut self.engine)
+            {
+                continue;
+            }
             let mut restart = None;
             match self.cpu.event(status) {
                 CpuEvent::Syscall => {
@@ -160,6 +189,17 @@ impl Thread {
                     let pending = self.cpu.header().exit_request.load(Ordering::SeqCst) != 0;
                     let r = if pending && may_block(nr) && self.has_deliverable(self.mask()) {
                         syscall::SysRet::Value(-(libc::EINTR as i64))
+                    } else if may_block(nr)
+                        && let Some(g) = &self.gdb
+                    {
+                        // While blocked in the host the thread counts as stopped for gdb
+                        // (its registers are readable); it waits for gdb before going on.
+                        g.enter_blocking();
+                        let r = syscall::dispatch(self, nr, args);
+                        if let Some(g) = &self.gdb {
+                            g.leave_blocking();
+                        }
+                        r
                     } else {
                         syscall::dispatch(self, nr, args)
                     };
@@ -216,6 +256,9 @@ impl Thread {
                     self.force_signal(signal::info_fault(signal::SIGILL, signal::ILL_ILLOPC, pc));
                 }
             }
+            if let Some(g) = &mut self.gdb {
+                g.after_event(&mut self.engine);
+            }
             self.deliver_signals(restart);
         }
     }
@@ -223,6 +266,14 @@ impl Thread {
     /// A synchronous signal (fault): if the guest blocks or ignores it, it kills the process.
     pub fn force_signal(&mut self, info: SigInfo) {
         let sig = signal::siginfo_signo(&info);
+        if self.proc_.cfg.trace.int {
+            tracing::info!(target: "int", "exception at pc={:#x}: {}", self.cpu.pc(), describe_signal(&info));
+        }
+        if let Some(g) = &mut self.gdb {
+            // The debugger sees the fault first (and may inspect the faulting state).
+            let pc = self.cpu.pc();
+            g.report_signal(&mut self.engine, pc, sig);
+        }
         let act = self.proc_.sig.action(sig);
         if self.mask() & signal::bit(sig) != 0 || act.handler == signal::SIG_IGN {
             self.dump_fatal(sig, &info);
@@ -350,6 +401,9 @@ impl Thread {
             if self.proc_.cfg.strace {
                 tracing::info!(target: "strace", "{}", describe_signal(&info));
             }
+            if self.proc_.cfg.trace.int {
+                tracing::info!(target: "int", "signal SIG{} delivered to handler {:#x} (interrupted pc={:#x})", signame(sig), act.handler, self.cpu.pc());
+            }
             if !self.setup_frame(sig, act, info) {
                 signal::die_by_signal(signal::SIGSEGV);
             }
@@ -393,7 +447,11 @@ impl Thread {
         let f = signal::FrameInput {
             sig,
             handler: act.handler,
-            restorer: self.proc_.sigtramp,
+            restorer: if self.proc_.arch.has_sa_restorer() && act.flags & signal::SA_RESTORER != 0 {
+                act.restorer
+            } else {
+                self.proc_.sigtramp
+            },
             sp,
             info,
             old_mask,
@@ -440,6 +498,9 @@ impl Thread {
         }
         if let Some(s) = self.slot.take() {
             signal::unregister_thread(s);
+        }
+        if let Some(g) = &self.gdb {
+            g.unregister();
         }
         self.proc_
             .threads

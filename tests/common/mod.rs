@@ -78,6 +78,38 @@ pub fn guest(rel: &str) -> PathBuf {
     p
 }
 
+/// Path of a built aarch64 guest program, e.g. `guest_a64("asm/int_alu")`.
+pub fn guest_a64(rel: &str) -> PathBuf {
+    build_guests();
+    let p = root().join("tests/guest/build/aarch64").join(rel);
+    assert!(
+        p.is_file(),
+        "aarch64 guest program {} was not built (is aarch64-linux-gnu-gcc installed?)",
+        p.display()
+    );
+    p
+}
+
+/// True when `program` is an AArch64 ELF file (its ELF e_machine is 183).
+pub fn is_aarch64_elf(program: &Path) -> bool {
+    let mut head = [0u8; 20];
+    std::fs::File::open(program)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head[..4] == b"\x7fELF"
+        && u16::from_le_bytes([head[18], head[19]]) == 183
+}
+
+/// qemu-aarch64, when installed (HERON_NO_QEMU=1 pretends it is not).
+pub fn qemu_aarch64() -> Option<PathBuf> {
+    if std::env::var_os("HERON_NO_QEMU").is_some_and(|v| v == "1") {
+        return None;
+    }
+    static Q: OnceLock<Option<PathBuf>> = OnceLock::new();
+    Q.get_or_init(|| which("qemu-aarch64").or_else(|| which("qemu-aarch64-static")))
+        .clone()
+}
+
 /// qemu-riscv64, when installed (HERON_NO_QEMU=1 pretends it is not).
 pub fn qemu() -> Option<PathBuf> {
     if std::env::var_os("HERON_NO_QEMU").is_some_and(|v| v == "1") {
@@ -304,9 +336,14 @@ pub fn run_heron(g: &Guest, tier: Tier, extra: &[&str]) -> Outcome {
     run_command(cmd, &g.stdin, g.timeout)
 }
 
-/// Runs the guest under qemu-riscv64 (None when qemu is not installed).
+/// Runs the guest under qemu-riscv64 or qemu-aarch64, by the program's ELF machine (None
+/// when that qemu is not installed).
 pub fn run_qemu(g: &Guest) -> Option<Outcome> {
-    let q = qemu()?;
+    let q = if is_aarch64_elf(&g.program) {
+        qemu_aarch64()?
+    } else {
+        qemu()?
+    };
     let mut cmd = Command::new(q);
     if let Some(s) = &g.sysroot {
         cmd.arg("-L").arg(s);
@@ -408,7 +445,7 @@ pub fn check_with(name: &str, make: &dyn Fn() -> Guest, opts: &Check<'_>) -> Out
         None
     };
     if reference.is_none() && opts.qemu {
-        eprintln!("{name}: qemu-riscv64 not installed, comparing heron's tiers only");
+        eprintln!("{name}: qemu-user not installed, comparing heron's tiers only");
     }
     if let Some((rn, r)) = &reference
         && r.status == Status::Timeout

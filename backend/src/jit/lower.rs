@@ -23,6 +23,10 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 
+// System-mode memory ops: methods of `Lower`, so a child module.
+#[path = "softmmu.rs"]
+mod softmmu;
+
 /// Fixed facts the lowering needs from the Jit.
 pub(crate) struct LowerEnv {
     pub guest_base: u64,
@@ -35,6 +39,9 @@ pub(crate) struct LowerEnv {
     /// Compile a `GotoBlock` to the block's own PC as a jump back to its entry check
     /// instead of a chainable exit (off for `-d nochain`/`exec` tracing).
     pub self_loops: bool,
+    /// System mode: guest memory through the softmmu (see `softmmu.rs`) instead of
+    /// `guest_base + addr`.
+    pub softmmu: Option<super::SoftmmuJit>,
 }
 
 /// What lowering produced besides the function.
@@ -1369,15 +1376,24 @@ impl Lower<'_, '_> {
     }
 
     fn load(&mut self, ty: Ty, a: Value, mem: &MemOp) -> Result<Value, JitError> {
-        let mty = Self::mem_int_ty(mem)?;
-        let cty = clif_ty(ty);
+        Self::mem_int_ty(mem)?;
         if mem.size as u32 > ty.bytes() || ty.is_float() && mem.size as u32 != ty.bytes() {
             return Err(err(format!("load of {} bytes into {ty}", mem.size)));
         }
+        if self.lenv.softmmu.is_some() {
+            return self.sys_load(ty, a, mem);
+        }
         let host = self.guest_addr(a, mem.size, mem.aligned, FaultKind::Read);
         let flags = self.guest_flags();
+        Ok(self.load_host(ty, host, flags, mem))
+    }
+
+    /// The host load of a checked guest load at host address `host`.
+    fn load_host(&mut self, ty: Ty, host: Value, flags: MemFlagsData, mem: &MemOp) -> Value {
+        let cty = clif_ty(ty);
+        let mty = clif_ty(Ty::int_of_bytes(mem.size as u32).unwrap_or(Ty::I64));
         if ty.is_float() && !mem.big_endian {
-            return Ok(self.b.ins().load(cty, flags, host, 0));
+            return self.b.ins().load(cty, flags, host, 0);
         }
         let raw = self.b.ins().load(mty, flags, host, 0);
         let raw = if mem.big_endian {
@@ -1385,23 +1401,33 @@ impl Lower<'_, '_> {
         } else {
             raw
         };
-        Ok(if ty.is_float() {
+        if ty.is_float() {
             self.b.ins().bitcast(cty, MemFlagsData::new(), raw)
         } else {
             self.resize(raw, mty, cty, mem.signed)
-        })
+        }
     }
 
     fn store(&mut self, ty: Ty, v: Value, a: Value, mem: &MemOp) -> Result<(), JitError> {
-        let mty = Self::mem_int_ty(mem)?;
+        Self::mem_int_ty(mem)?;
         if mem.size as u32 > ty.bytes() || ty.is_float() && mem.size as u32 != ty.bytes() {
             return Err(err(format!("store of {} bytes from {ty}", mem.size)));
         }
+        if self.lenv.softmmu.is_some() {
+            return self.sys_store(ty, v, a, mem);
+        }
         let host = self.guest_addr(a, mem.size, mem.aligned, FaultKind::Write);
         let flags = self.guest_flags();
+        self.store_host(ty, v, host, flags, mem);
+        Ok(())
+    }
+
+    /// The host store of a checked guest store at host address `host`.
+    fn store_host(&mut self, ty: Ty, v: Value, host: Value, flags: MemFlagsData, mem: &MemOp) {
+        let mty = clif_ty(Ty::int_of_bytes(mem.size as u32).unwrap_or(Ty::I64));
         if ty.is_float() && !mem.big_endian {
             self.b.ins().store(flags, v, host, 0);
-            return Ok(());
+            return;
         }
         let iv = if ty.is_float() {
             self.b.ins().bitcast(mty, MemFlagsData::new(), v)
@@ -1425,7 +1451,6 @@ impl Lower<'_, '_> {
             iv
         };
         self.b.ins().store(flags, iv, host, 0);
-        Ok(())
     }
 
     fn atomic_ty(ty: Ty, mem: &MemOp) -> Result<Type, JitError> {
@@ -1447,6 +1472,26 @@ impl Lower<'_, '_> {
         mem: &MemOp,
     ) -> Result<Value, JitError> {
         let mty = Self::atomic_ty(ty, mem)?;
+        if self.lenv.softmmu.is_some() {
+            return self.sys_atomic_rmw(op, ty, a, x, mem);
+        }
+        let host = self.guest_addr(a, mem.size, true, FaultKind::Write);
+        let flags = self.guest_flags();
+        Ok(self.atomic_rmw_host(op, ty, mty, host, x, flags, mem))
+    }
+
+    /// The host atomic of a checked guest read-modify-write at host address `host`.
+    #[allow(clippy::too_many_arguments)]
+    fn atomic_rmw_host(
+        &mut self,
+        op: RmwOp,
+        ty: Ty,
+        mty: Type,
+        host: Value,
+        x: Value,
+        flags: MemFlagsData,
+        mem: &MemOp,
+    ) -> Value {
         let cty = clif_ty(ty);
         let rop = match op {
             RmwOp::Xchg => AtomicRmwOp::Xchg,
@@ -1460,9 +1505,7 @@ impl Lower<'_, '_> {
             RmwOp::MaxU => AtomicRmwOp::Umax,
         };
         let byte_wise = matches!(op, RmwOp::Xchg | RmwOp::And | RmwOp::Or | RmwOp::Xor);
-        let host = self.guest_addr(a, mem.size, true, FaultKind::Write);
         let xv = self.resize(x, cty, mty, false);
-        let flags = self.guest_flags();
         if mem.big_endian && !byte_wise && mem.size > 1 {
             // Arithmetic on byte-swapped memory: a compare-and-swap loop. The first read
             // is a CAS too, so an unmapped page faults as a write, like the interpreter.
@@ -1488,7 +1531,7 @@ impl Lower<'_, '_> {
                 .ins()
                 .brif(same, done, &[], head, &[BlockArg::Value(got)]);
             self.b.switch_to_block(done);
-            return Ok(self.resize(old, mty, cty, mem.signed));
+            return self.resize(old, mty, cty, mem.signed);
         }
         let xv = if mem.big_endian {
             self.bswap(xv, mty)
@@ -1501,7 +1544,7 @@ impl Lower<'_, '_> {
         } else {
             old
         };
-        Ok(self.resize(old, mty, cty, mem.signed))
+        self.resize(old, mty, cty, mem.signed)
     }
 
     fn cmpxchg(
@@ -1513,22 +1556,40 @@ impl Lower<'_, '_> {
         mem: &MemOp,
     ) -> Result<Value, JitError> {
         let mty = Self::atomic_ty(ty, mem)?;
-        let cty = clif_ty(ty);
+        if self.lenv.softmmu.is_some() {
+            return self.sys_cmpxchg(ty, a, e, n, mem);
+        }
         let host = self.guest_addr(a, mem.size, true, FaultKind::Write);
+        let flags = self.guest_flags();
+        Ok(self.cmpxchg_host(ty, mty, host, e, n, flags, mem))
+    }
+
+    /// The host compare-and-swap of a checked guest cmpxchg at host address `host`.
+    #[allow(clippy::too_many_arguments)]
+    fn cmpxchg_host(
+        &mut self,
+        ty: Ty,
+        mty: Type,
+        host: Value,
+        e: Value,
+        n: Value,
+        flags: MemFlagsData,
+        mem: &MemOp,
+    ) -> Value {
+        let cty = clif_ty(ty);
         let mut ev = self.resize(e, cty, mty, false);
         let mut nv = self.resize(n, cty, mty, false);
         if mem.big_endian {
             ev = self.bswap(ev, mty);
             nv = self.bswap(nv, mty);
         }
-        let flags = self.guest_flags();
         let old = self.b.ins().atomic_cas(flags, host, ev, nv);
         let old = if mem.big_endian {
             self.bswap(old, mty)
         } else {
             old
         };
-        Ok(self.resize(old, mty, cty, mem.signed))
+        self.resize(old, mty, cty, mem.signed)
     }
 
     fn call(

@@ -68,6 +68,16 @@ pub struct JitConfig {
     pub verify: bool,
 }
 
+/// What JIT code needs to reach the softmmu of its vCPU (see [`Jit::set_softmmu`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SoftmmuJit {
+    /// Byte offset of the [`crate::softmmu::Tlb`] in the CPU state.
+    pub tlb_offset: u32,
+    /// Address of the [`crate::softmmu::SoftmmuConfig`] the slow paths use; it must stay
+    /// valid (and unmoved) as long as code of this Jit may run.
+    pub config: usize,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JitError {
     /// The code buffer is full: flush and retry.
@@ -230,6 +240,7 @@ impl Jit {
                 exit_stub: 0,
                 jump_table: 0,
                 self_loops: false,
+                softmmu: None,
             },
             jump_table: vec![u64::MAX; 2 * JUMP_TABLE_SIZE].into_boxed_slice(),
             cfg,
@@ -565,6 +576,13 @@ impl Jit {
     /// goto (default: then every block run returns or chains exactly as it exits).
     pub fn set_self_loops(&mut self, on: bool) {
         self.lenv.self_loops = on;
+    }
+
+    /// System mode: guest memory ops of blocks compiled from now on go through the softmmu
+    /// (inline TLB hit path, slow-path helper calls) instead of `guest_base + addr`; the
+    /// config's `guest_base`/`guest_limit` are then unused. Set it before compiling.
+    pub fn set_softmmu(&mut self, sm: SoftmmuJit) {
+        self.lenv.softmmu = Some(sm);
     }
 
     /// Forget every jump table entry (indirect exits return to the engine again).

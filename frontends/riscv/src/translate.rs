@@ -3,6 +3,9 @@
 //! expands compressed instructions, decodes them with [`crate::decode`], and emits the IR of
 //! every integer instruction (RV64IMAC, Zicsr, Zifencei, Zba, Zbb, Zbs, Zicond); F/D
 //! instructions go to [`crate::translate_fp`]. Also owns the CSR and fence.i helpers.
+//! The same code translates system mode ([`crate::system`]): with `Ctx::sys` set, memory
+//! accesses use the mode's MMU index and the privileged cases (mret/sret/wfi/sfence.vma,
+//! CSRs, ecall by privilege, FS) call into `crate::system`.
 
 use crate::cpu::{cause, off};
 use crate::decode::{self, AmoOp, Insn, Op};
@@ -54,17 +57,58 @@ impl Guest for RiscvGuest {
     fn disassemble(&self, pc: u64, bytes: &[u8]) -> Vec<String> {
         crate::disas::disassemble(pc, bytes)
     }
+
+    fn dump_state(&self, env: *const u8) -> String {
+        // SAFETY: the backend passes the CPU state it runs this frontend's code on, which
+        // is a RiscvCpu.
+        crate::cpu::dump_state(unsafe { &*(env as *const crate::cpu::RiscvCpu) })
+    }
 }
 
-/// Translate the block at `pc` into `b` (see [`Guest::translate`]).
+/// How the instruction stream is translated: user mode (Linux processes), or system mode
+/// under the translation flags of [`crate::system::SysFlags`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Ctx {
+    /// `None` in user mode.
+    pub(crate) sys: Option<crate::system::SysFlags>,
+    /// System mode: the temporary holding the block's instruction count (added to the
+    /// retired counter at block entry), and the index of the current instruction in the
+    /// block, so counter reads can subtract what has not retired yet.
+    pub(crate) retire: Option<(Temp, u32)>,
+}
+
+impl Ctx {
+    /// A little-endian access through the data MMU index of the current mode.
+    fn mem(&self, size: u8, signed: bool) -> MemOp {
+        let mut m = MemOp::le(size, signed);
+        if let Some(s) = self.sys {
+            m.mmu_idx = s.data_idx;
+        }
+        m
+    }
+}
+
+/// Translate the block at `pc` into `b` (see [`Guest::translate`]), in user mode.
 pub fn translate_block(
     pc: u64,
     mem: &dyn CodeFetch,
     b: &mut Builder,
 ) -> Result<(), TranslateError> {
+    translate_block_ctx(pc, mem, b, Ctx::default())
+}
+
+/// Translate the block at `pc` in mode `ctx`. In system mode the block first adds its
+/// instruction count to the retired-instruction counter (the source of mcycle/minstret).
+pub(crate) fn translate_block_ctx(
+    pc: u64,
+    mem: &dyn CodeFetch,
+    b: &mut Builder,
+    ctx: Ctx,
+) -> Result<(), TranslateError> {
     let start_page = pc / PAGE_SIZE;
     let mut cur = pc;
     let mut n = 0u32;
+    let count = ctx.sys.map(|_| crate::system::emit_retire_count(b));
     loop {
         if b.stop_before(cur, n) {
             b.goto_block(cur);
@@ -98,7 +142,11 @@ pub fn translate_block(
         };
         b.insn_start(cur);
         n += 1;
-        let ended = translate_insn(b, raw, len, cur);
+        let ictx = Ctx {
+            retire: count.map(|(_, t)| (t, n - 1)),
+            ..ctx
+        };
+        let ended = translate_insn(b, raw, len, cur, ictx);
         cur = cur.wrapping_add(len);
         if ended {
             break;
@@ -110,6 +158,9 @@ pub fn translate_block(
     }
     b.block.guest_size = cur.wrapping_sub(pc) as u32;
     b.block.num_insns = n;
+    if let Some((at, _)) = count {
+        crate::system::patch_retire_count(b, at, n);
+    }
     Ok(())
 }
 
@@ -118,7 +169,7 @@ pub fn translate_block(
 // ---------------------------------------------------------------------------------------
 
 /// Read integer register `r` (x0 reads as the constant 0).
-fn get_x(b: &mut Builder, r: u8) -> Temp {
+pub(crate) fn get_x(b: &mut Builder, r: u8) -> Temp {
     if r == 0 {
         b.const64(0)
     } else {
@@ -127,7 +178,7 @@ fn get_x(b: &mut Builder, r: u8) -> Temp {
 }
 
 /// Write an I64 value to integer register `r` (writes to x0 are dropped).
-fn set_x(b: &mut Builder, r: u8, v: Temp) {
+pub(crate) fn set_x(b: &mut Builder, r: u8, v: Temp) {
     if r != 0 {
         b.set_global(Ty::I64, off::x(r as u32), v);
     }
@@ -164,7 +215,7 @@ fn get_x_uw(b: &mut Builder, r: u8) -> Temp {
 }
 
 /// Raise a synchronous exception at `pc`: record cause and trap value, end the block.
-fn raise(b: &mut Builder, pc: u64, exc_cause: u64, tval: u64) {
+pub(crate) fn raise(b: &mut Builder, pc: u64, exc_cause: u64, tval: u64) {
     let c = b.const64(exc_cause);
     b.set_global(Ty::I64, off::EXC_CAUSE, c);
     let t = b.const64(tval);
@@ -173,7 +224,7 @@ fn raise(b: &mut Builder, pc: u64, exc_cause: u64, tval: u64) {
 }
 
 /// Raise the illegal-instruction exception for the instruction bits `raw` at `pc`.
-fn illegal(b: &mut Builder, pc: u64, raw: u32) -> bool {
+pub(crate) fn illegal(b: &mut Builder, pc: u64, raw: u32) -> bool {
     raise(b, pc, cause::ILLEGAL_INSN, raw as u64);
     true
 }
@@ -184,7 +235,7 @@ fn illegal(b: &mut Builder, pc: u64, raw: u32) -> bool {
 
 /// Translate the instruction `raw` (`len` = 2 for a compressed parcel, 4 otherwise) at `pc`.
 /// Returns true when it ended the block (it emitted the exit).
-fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
+fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64, ctx: Ctx) -> bool {
     let word = if len == 2 {
         match decode::expand_compressed(raw as u16) {
             Some(w) => w,
@@ -193,6 +244,12 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
     } else {
         raw
     };
+    // System mode: mret, sret, wfi, sfence.vma (the user-mode decoder rejects them).
+    if let Some(sys) = ctx.sys
+        && let Some(ended) = crate::system::translate_privileged(b, sys, word, pc)
+    {
+        return ended;
+    }
     let Some(insn) = decode::decode(word) else {
         return illegal(b, pc, raw);
     };
@@ -261,7 +318,7 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
                 _ => (4, false),
             };
             let a = addr_of(b, rs1, imm);
-            let v = b.load(Ty::I64, a, MemOp::le(size, signed));
+            let v = b.load(Ty::I64, a, ctx.mem(size, signed));
             set_x(b, rd, v);
         }
         Op::Sb | Op::Sh | Op::Sw | Op::Sd => {
@@ -273,7 +330,7 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
             };
             let a = addr_of(b, rs1, imm);
             let v = get_x(b, rs2);
-            b.store(v, a, MemOp::le(size, false));
+            b.store(v, a, ctx.mem(size, false));
         }
         // ---- register-immediate ALU ----
         // The idioms li (addi rd, x0, imm) and mv (addi rd, rs, 0) need no arithmetic.
@@ -554,14 +611,20 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
         // ---- A ----
         Op::Lr { double } => {
             let size = if double { 8 } else { 4 };
+            if ctx.sys.is_some() {
+                crate::system::set_misaligned_cause(b, cause::MISALIGNED_LOAD);
+            }
             let a = get_x(b, rs1);
-            let v = b.load(Ty::I64, a, MemOp::le(size, true).with_aligned());
+            let v = b.load(Ty::I64, a, ctx.mem(size, true).with_aligned());
             b.set_global(Ty::I64, off::RES_ADDR, a);
             b.set_global(Ty::I64, off::RES_VAL, v);
             set_x(b, rd, v);
         }
-        Op::Sc { double } => translate_sc(b, rd, rs1, rs2, double),
+        Op::Sc { double } => translate_sc(b, rd, rs1, rs2, double, ctx),
         Op::Amo { op: aop, double } => {
+            if ctx.sys.is_some() {
+                crate::system::set_misaligned_cause(b, cause::MISALIGNED_STORE);
+            }
             let rmw = match aop {
                 AmoOp::Swap => RmwOp::Xchg,
                 AmoOp::Add => RmwOp::Add,
@@ -576,25 +639,30 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
             let a = get_x(b, rs1);
             if double {
                 let v = get_x(b, rs2);
-                let old = b.atomic_rmw(rmw, a, v, MemOp::le(8, false).with_aligned());
+                let old = b.atomic_rmw(rmw, a, v, ctx.mem(8, false).with_aligned());
                 set_x(b, rd, old);
             } else {
                 let v = get_x32(b, rs2);
-                let old = b.atomic_rmw(rmw, a, v, MemOp::le(4, false).with_aligned());
+                let old = b.atomic_rmw(rmw, a, v, ctx.mem(4, false).with_aligned());
                 set_x32(b, rd, old);
             }
         }
         // ---- fences and system ----
         Op::Fence => b.fence(FenceKind::SeqCst),
         Op::FenceI => {
-            // Guest code may have changed: drop all translations, and leave the block
-            // without chaining so the next block is translated afresh.
-            b.call_void(&HELPER_FENCE_I, &[]);
+            // User mode: guest code may have changed: drop all translations. System mode:
+            // the softmmu already invalidates translations of written code pages, so only
+            // the block ends. Either way leave without chaining, so the next block is
+            // looked up (and translated afresh if needed).
+            if ctx.sys.is_none() {
+                b.call_void(&HELPER_FENCE_I, &[]);
+            }
             b.exit(ExitStatus::Next, next);
             return true;
         }
         Op::Ecall => {
-            raise(b, pc, cause::ECALL_U, 0);
+            let c = ctx.sys.map_or(cause::ECALL_U, |s| s.ecall_cause());
+            raise(b, pc, c, 0);
             return true;
         }
         Op::Ebreak => {
@@ -602,13 +670,37 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
             return true;
         }
         Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
-            if !translate_csr(b, op, rd, rs1, imm as u32) {
+            let csr_num = imm as u32 & 0xfff;
+            if let Some(sys) = ctx.sys {
+                let is_fp_csr = matches!(csr_num, csr::FFLAGS | csr::FRM | csr::FCSR);
+                if !is_fp_csr {
+                    return crate::system::translate_csr(b, ctx, op, rd, rs1, csr_num, raw, pc);
+                }
+                if sys.fs == 0 {
+                    return illegal(b, pc, raw);
+                }
+            }
+            let writes = matches!(op, Op::Csrrw | Op::Csrrwi) || rs1 != 0;
+            if !translate_csr(b, op, rd, rs1, csr_num) {
                 return illegal(b, pc, raw);
+            }
+            if writes && let Some(sys) = ctx.sys {
+                crate::system::mark_fs_dirty(b, sys);
             }
         }
         Op::Fp => {
-            if !crate::translate_fp::translate_fp(b, word, pc) {
+            let mmu_idx = ctx.sys.map_or(0, |s| s.data_idx);
+            if ctx.sys.is_some_and(|s| s.fs == 0) {
                 return illegal(b, pc, raw);
+            }
+            if !crate::translate_fp::translate_fp_idx(b, word, pc, mmu_idx) {
+                return illegal(b, pc, raw);
+            }
+            // FP stores leave the FP state unchanged; everything else may write it.
+            if let Some(sys) = ctx.sys
+                && word & 0x7f != crate::translate_fp::OPC_STORE_FP
+            {
+                crate::system::mark_fs_dirty(b, sys);
             }
         }
     }
@@ -618,9 +710,12 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64) -> bool {
 /// sc.w / sc.d: store rs2 at rs1 if the reservation is held for that address and memory
 /// still holds the value the LR read; rd = 0 on success, 1 on failure. The reservation is
 /// always released.
-fn translate_sc(b: &mut Builder, rd: u8, rs1: u8, rs2: u8, double: bool) {
+fn translate_sc(b: &mut Builder, rd: u8, rs1: u8, rs2: u8, double: bool, ctx: Ctx) {
     let ty = if double { Ty::I64 } else { Ty::I32 };
     let size = if double { 8 } else { 4 };
+    if ctx.sys.is_some() {
+        crate::system::set_misaligned_cause(b, cause::MISALIGNED_STORE);
+    }
     let a = get_x(b, rs1);
     let res_addr = b.get_global(Ty::I64, off::RES_ADDR);
     let result = b.temp(Ty::I64);
@@ -636,7 +731,7 @@ fn translate_sc(b: &mut Builder, rd: u8, rs1: u8, rs2: u8, double: bool) {
     let expected = b.trunc(expected, ty);
     let new = get_x(b, rs2);
     let new = b.trunc(new, ty);
-    let old = b.cmpxchg(a, expected, new, MemOp::le(size, false).with_aligned());
+    let old = b.cmpxchg(a, expected, new, ctx.mem(size, false).with_aligned());
     let failed = b.setcond(Cond::Ne, old, expected); // 0 on success, 1 on failure
     b.mov(result, failed);
     b.label(l_done);

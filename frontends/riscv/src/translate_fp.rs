@@ -30,11 +30,16 @@ pub fn is_fp_opcode(insn: u32) -> bool {
 /// raises illegal instruction). A reserved static rounding mode is rejected here; a dynamic
 /// one that finds a reserved `frm` raises illegal instruction when executed.
 pub fn translate_fp(b: &mut Builder, insn: u32, pc: u64) -> bool {
+    translate_fp_idx(b, insn, pc, 0)
+}
+
+/// [`translate_fp`] with FP loads and stores through MMU index `mmu_idx` (system mode).
+pub fn translate_fp_idx(b: &mut Builder, insn: u32, pc: u64, mmu_idx: u8) -> bool {
     let _ = pc; // Helpers that may raise get the PC from the instruction start.
     let f = Fields::new(insn);
     match f.opcode {
-        OPC_LOAD_FP => load(b, &f),
-        OPC_STORE_FP => store(b, &f),
+        OPC_LOAD_FP => load(b, &f, mmu_idx),
+        OPC_STORE_FP => store(b, &f, mmu_idx),
         OPC_MADD | OPC_MSUB | OPC_NMSUB | OPC_NMADD => fused(b, &f),
         OPC_OP_FP => op_fp(b, &f),
         _ => false,
@@ -119,7 +124,7 @@ fn address(b: &mut Builder, rs1: u32, imm: i64) -> Temp {
 }
 
 /// FLW / FLD.
-fn load(b: &mut Builder, f: &Fields) -> bool {
+fn load(b: &mut Builder, f: &Fields, mmu_idx: u8) -> bool {
     let size = match f.funct3 {
         2 => 4,
         3 => 8,
@@ -127,7 +132,9 @@ fn load(b: &mut Builder, f: &Fields) -> bool {
     };
     let imm = (f.insn as i32 >> 20) as i64;
     let addr = address(b, f.rs1, imm);
-    let v = b.load(Ty::I64, addr, MemOp::le(size, false));
+    let mut m = MemOp::le(size, false);
+    m.mmu_idx = mmu_idx;
+    let v = b.load(Ty::I64, addr, m);
     let v = if size == 4 {
         b.bin_imm(BinOp::Or, v, fpu::BOX)
     } else {
@@ -138,7 +145,7 @@ fn load(b: &mut Builder, f: &Fields) -> bool {
 }
 
 /// FSW / FSD.
-fn store(b: &mut Builder, f: &Fields) -> bool {
+fn store(b: &mut Builder, f: &Fields, mmu_idx: u8) -> bool {
     let size = match f.funct3 {
         2 => 4,
         3 => 8,
@@ -147,7 +154,9 @@ fn store(b: &mut Builder, f: &Fields) -> bool {
     let imm = (((f.insn as i32 >> 25) << 5) | ((f.insn >> 7) & 31) as i32) as i64;
     let addr = address(b, f.rs1, imm);
     let v = get_f(b, f.rs2);
-    b.store(v, addr, MemOp::le(size, false));
+    let mut m = MemOp::le(size, false);
+    m.mmu_idx = mmu_idx;
+    b.store(v, addr, m);
     true
 }
 

@@ -130,6 +130,25 @@ impl PrivState {
         mem: &dyn PhysMem,
     ) -> Result<Translation, Trap> {
         let eff = self.effective_priv(access, priv_level);
+        let mstatus = self.mstatus();
+        let sum = mstatus & status::SUM != 0;
+        let mxr = mstatus & status::MXR != 0;
+        self.translate_as(vaddr, size, access, eff, sum, mxr, mem)
+    }
+
+    /// [`PrivState::translate`] for an explicit effective privilege `eff` and SUM/MXR
+    /// values (the softmmu's MMU index encodes them) instead of those of the current state.
+    #[allow(clippy::too_many_arguments)]
+    pub fn translate_as(
+        &self,
+        vaddr: u64,
+        size: u64,
+        access: Access,
+        eff: Priv,
+        sum: bool,
+        mxr: bool,
+        mem: &dyn PhysMem,
+    ) -> Result<Translation, Trap> {
         let levels = if eff == Priv::Machine {
             0
         } else {
@@ -143,7 +162,7 @@ impl PrivState {
             };
             (vaddr, PAGE, all)
         } else {
-            self.walk(vaddr, access, eff, levels, mem)?
+            self.walk(vaddr, access, eff, (sum, mxr), levels, mem)?
         };
         let fault = Trap {
             cause: access.access_fault(),
@@ -171,6 +190,7 @@ impl PrivState {
         vaddr: u64,
         access: Access,
         eff: Priv,
+        (sum, mxr): (bool, bool),
         levels: u32,
         mem: &dyn PhysMem,
     ) -> Result<(u64, u64, Perms), Trap> {
@@ -187,9 +207,6 @@ impl PrivState {
         if ((vaddr << shift) as i64 >> shift) as u64 != vaddr {
             return Err(page_fault);
         }
-        let mstatus = self.mstatus();
-        let sum = mstatus & status::SUM != 0;
-        let mxr = mstatus & status::MXR != 0;
         let root = (self.satp() & satp::PPN_MASK) * PAGE;
         // Restarted when an A/D compare-and-swap loses a race.
         'walk: loop {

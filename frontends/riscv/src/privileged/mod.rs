@@ -196,8 +196,16 @@ pub struct PrivState {
     instret_frozen: u64,
     time_fn: Option<CounterFn>,
     retired_fn: Option<CounterFn>,
+    /// Retired-instruction count used when no [`PrivState::set_retired_source`] is set: the
+    /// system-mode translator adds each block's instruction count to it at block entry.
+    pub retired_count: u64,
     pub(crate) pmp: pmp::Pmp,
 }
+
+/// Byte offset of mstatus inside [`PrivState`] (generated code sets mstatus.FS inline).
+pub(crate) const MSTATUS_OFFSET: usize = std::mem::offset_of!(PrivState, mstatus);
+/// Byte offset of [`PrivState::retired_count`].
+pub(crate) const RETIRED_OFFSET: usize = std::mem::offset_of!(PrivState, retired_count);
 
 impl std::fmt::Debug for PrivState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -254,6 +262,7 @@ impl PrivState {
             instret_frozen: 0,
             time_fn: None,
             retired_fn: None,
+            retired_count: 0,
             pmp: pmp::Pmp::new(pmp_entries),
         }
     }
@@ -265,7 +274,7 @@ impl PrivState {
     }
 
     /// Sets the source of the retired-instruction count that drives mcycle/minstret (and
-    /// cycle/instret). Without one, those counters stay at their last written value.
+    /// cycle/instret). Without one, [`PrivState::retired_count`] is used.
     pub fn set_retired_source(&mut self, f: CounterFn) {
         self.retired_fn = Some(f);
     }
@@ -334,12 +343,20 @@ impl PrivState {
         self.mstatus |= status::FS;
     }
 
-    fn time(&self) -> Option<u64> {
+    /// The current `time` (the board's mtime), if a time source is set.
+    pub fn time(&self) -> Option<u64> {
         self.time_fn.as_ref().map(|f| f())
     }
 
     fn retired(&self) -> u64 {
-        self.retired_fn.as_ref().map_or(0, |f| f())
+        self.retired_fn.as_ref().map_or(self.retired_count, |f| f())
+    }
+
+    pub fn mcounteren(&self) -> u64 {
+        self.mcounteren
+    }
+    pub fn scounteren(&self) -> u64 {
+        self.scounteren
     }
 
     /// mip as read by software: software bits, device lines, and STIP from Sstc.

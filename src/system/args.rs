@@ -1,0 +1,635 @@
+//! The QEMU-compatible command line of `heron system riscv64`: the options of
+//! qemu-system-riscv64 that the shared guest images use (`-M virt -accel tcg -nographic
+//! -no-reboot -nic none -smp -m -bios -kernel -initrd -append -drive -device`), the debug
+//! options (`-d`, `-D`, `-s`, `-S`, `-gdb`) and heron's own (`--tier`, `--jit-threshold`).
+//! Anything else is an error naming the option (exit status 2).
+
+use crate::cli::{CliError, parse_size};
+use heron_backend::engine::Tier;
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Log items of `-d` in system mode, with their help text.
+pub const SYSTEM_LOG_ITEMS: &[(&str, &str)] = &[
+    ("in_asm", "show guest instructions of each translated block"),
+    ("op", "show the IR of each translated block"),
+    ("out_asm", "show the host code generated for each block"),
+    ("exec", "show each executed block"),
+    ("nochain", "do not chain compiled blocks"),
+    ("int", "show each trap and interrupt taken, and WFI sleeps"),
+    ("guest_errors", "show guest accesses that fail on the bus"),
+    ("stats", "print engine statistics at exit"),
+];
+
+/// One `-drive`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriveArg {
+    pub file: PathBuf,
+    pub id: String,
+    pub snapshot: bool,
+    pub read_only: bool,
+}
+
+/// One `-device`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeviceArg {
+    VirtioBlk { drive: String },
+    VirtioRng,
+}
+
+/// Everything `heron system riscv64` was asked to do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SystemConfig {
+    pub harts: usize,
+    pub ram_size: u64,
+    /// `-bios FILE`; None means `-bios none` (the kernel, if any, starts in M-mode).
+    pub bios: Option<PathBuf>,
+    pub kernel: Option<PathBuf>,
+    pub initrd: Option<PathBuf>,
+    pub append: String,
+    pub drives: Vec<DriveArg>,
+    pub devices: Vec<DeviceArg>,
+    pub no_reboot: bool,
+    pub log_items: Vec<String>,
+    pub log_file: Option<PathBuf>,
+    /// `-gdb DEV` / `-s` (tcp::1234).
+    pub gdb: Option<String>,
+    /// `-S`: do not start the CPUs until the debugger says so.
+    pub wait_for_gdb: bool,
+    pub tier: Tier,
+    pub jit_threshold: Option<u32>,
+}
+
+impl Default for SystemConfig {
+    fn default() -> Self {
+        SystemConfig {
+            harts: 1,
+            ram_size: 128 << 20,
+            bios: None,
+            kernel: None,
+            initrd: None,
+            append: String::new(),
+            drives: vec![],
+            devices: vec![],
+            no_reboot: false,
+            log_items: vec![],
+            log_file: None,
+            gdb: None,
+            wait_for_gdb: false,
+            tier: Tier::Auto,
+            jit_threshold: None,
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum SystemRequest {
+    Run(Box<SystemConfig>),
+    /// Print this and exit 0 (`-d help`, `-machine help`, `--help`, ...).
+    Print(String),
+}
+
+fn usage(msg: impl Into<String>) -> CliError {
+    CliError {
+        msg: msg.into(),
+        status: 2,
+    }
+}
+
+pub fn help_text() -> String {
+    let mut s = String::from(
+        "usage: heron system riscv64 [options]   (also: heron-system-riscv64 [options])\n\
+         QEMU-compatible options (qemu-system-riscv64 spelling):\n\
+         \x20 -M|-machine virt        the riscv64 virt board (the only one)\n\
+         \x20 -accel tcg              accepted (heron always translates)\n\
+         \x20 -nographic              console on stdin/stdout (the default); Ctrl-A h for help\n\
+         \x20 -no-reboot              exit instead of restarting when the guest resets\n\
+         \x20 -nic none               no network interface (the default)\n\
+         \x20 -smp N                  N harts, one host thread each\n\
+         \x20 -m SIZE                 RAM size (k/M/G suffix; default 128M)\n\
+         \x20 -bios FILE|none         M-mode firmware loaded at 0x80000000 (OpenSBI fw_dynamic/fw_jump)\n\
+         \x20 -kernel FILE            RISC-V Linux Image (loaded at 0x80200000)\n\
+         \x20 -initrd FILE            initial ramdisk\n\
+         \x20 -append STRING          kernel command line\n\
+         \x20 -drive file=F,format=raw,if=none,id=ID[,snapshot=on][,readonly=on]\n\
+         \x20 -device virtio-blk-device,drive=ID | virtio-rng-device\n\
+         \x20 -d ITEMS, -D FILE       debug log (-d help lists the items)\n\
+         \x20 -s, -S, -gdb DEV        gdb stub\n\
+         heron options:\n\
+         \x20 --tier interp|jit|auto  execution tier (HERON_TIER)\n\
+         \x20 --jit-threshold N       interpreted runs before a block is compiled (auto tier)\n",
+    );
+    s.push_str("Console escapes: Ctrl-A x quits, Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A.\n");
+    s
+}
+
+/// Splits `a,b=c,d=e` into the leading implied value and key=value pairs.
+fn split_props(s: &str) -> Vec<(&str, Option<&str>)> {
+    s.split(',')
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (p, None),
+        })
+        .collect()
+}
+
+fn on_off(opt: &str, key: &str, v: Option<&str>) -> Result<bool, CliError> {
+    match v {
+        None | Some("on") | Some("yes") | Some("true") => Ok(true),
+        Some("off") | Some("no") | Some("false") => Ok(false),
+        Some(x) => Err(usage(format!("{opt}: {key}={x}: expected 'on' or 'off'"))),
+    }
+}
+
+fn parse_drive(s: &str) -> Result<DriveArg, CliError> {
+    let mut file = None;
+    let mut id = None;
+    let mut snapshot = false;
+    let mut read_only = false;
+    for (k, v) in split_props(s) {
+        match (k, v) {
+            ("file", Some(f)) if !f.is_empty() => file = Some(PathBuf::from(f)),
+            ("format", Some("raw")) => {}
+            ("format", Some(f)) => {
+                return Err(usage(format!(
+                    "-drive: format={f} is not supported (only format=raw)"
+                )));
+            }
+            ("if", Some("none")) => {}
+            ("if", Some(i)) => {
+                return Err(usage(format!(
+                    "-drive: if={i} is not supported (use if=none with -device virtio-blk-device)"
+                )));
+            }
+            ("id", Some(i)) if !i.is_empty() => id = Some(i.to_string()),
+            ("snapshot", v) => snapshot = on_off("-drive", "snapshot", v)?,
+            ("readonly", v) => read_only = on_off("-drive", "readonly", v)?,
+            (k, _) => {
+                return Err(usage(format!(
+                    "-drive: unsupported parameter '{k}' in '{s}'"
+                )));
+            }
+        }
+    }
+    let file = file.ok_or_else(|| usage(format!("-drive {s}: file= is required")))?;
+    let id = id.ok_or_else(|| usage(format!("-drive {s}: id= is required")))?;
+    Ok(DriveArg {
+        file,
+        id,
+        snapshot,
+        read_only,
+    })
+}
+
+fn parse_device(s: &str) -> Result<DeviceArg, CliError> {
+    let props = split_props(s);
+    let (name, rest) = match props.split_first() {
+        Some(((n, None), rest)) => (*n, rest),
+        _ => {
+            return Err(usage(format!(
+                "-device '{s}': expected a device name first"
+            )));
+        }
+    };
+    match name {
+        "virtio-blk-device" => {
+            let mut drive = None;
+            for (k, v) in rest {
+                match (*k, *v) {
+                    ("drive", Some(d)) => drive = Some(d.to_string()),
+                    (k, _) => {
+                        return Err(usage(format!(
+                            "-device virtio-blk-device: unsupported property '{k}'"
+                        )));
+                    }
+                }
+            }
+            let drive =
+                drive.ok_or_else(|| usage("-device virtio-blk-device: drive= is required"))?;
+            Ok(DeviceArg::VirtioBlk { drive })
+        }
+        "virtio-rng-device" => match rest.first() {
+            None => Ok(DeviceArg::VirtioRng),
+            Some((k, _)) => Err(usage(format!(
+                "-device virtio-rng-device: unsupported property '{k}'"
+            ))),
+        },
+        "help" => Err(usage(
+            "-device: supported devices: virtio-blk-device, virtio-rng-device",
+        )),
+        other => Err(usage(format!(
+            "-device: unsupported device '{other}' (supported: virtio-blk-device, virtio-rng-device)"
+        ))),
+    }
+}
+
+/// Options that take a value (canonical single-dash spelling).
+const VALUE_OPTS: &[&str] = &[
+    "-M",
+    "-machine",
+    "-accel",
+    "-nic",
+    "-smp",
+    "-m",
+    "-bios",
+    "-kernel",
+    "-initrd",
+    "-append",
+    "-drive",
+    "-device",
+    "-d",
+    "-D",
+    "-gdb",
+    "-tier",
+    "-jit-threshold",
+    "-cpu",
+];
+
+/// Parses the arguments after `heron system riscv64` (or after `heron-system-riscv64`).
+/// `env` looks up environment variables (HERON_TIER).
+pub fn parse(
+    args: &[OsString],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<SystemRequest, CliError> {
+    let mut cfg = SystemConfig::default();
+    let mut tier_name = env("HERON_TIER");
+    let mut bios_given = false;
+    let mut i = 0;
+    while i < args.len() {
+        let raw = args[i]
+            .to_str()
+            .ok_or_else(|| usage(format!("invalid (non UTF-8) argument {:?}", args[i])))?;
+        i += 1;
+        if !raw.starts_with('-') || raw == "-" {
+            return Err(usage(format!(
+                "unexpected argument '{raw}' (options start with '-')"
+            )));
+        }
+        // QEMU accepts `--opt` as `-opt`; heron's own options also take `--opt=value`.
+        let word = if raw.starts_with("--") {
+            &raw[1..]
+        } else {
+            raw
+        };
+        let (opt, inline) = match word.split_once('=') {
+            Some((o, v)) if VALUE_OPTS.contains(&o) => (o, Some(v.to_string())),
+            _ => (word, None),
+        };
+        let value = if VALUE_OPTS.contains(&opt) {
+            match inline {
+                Some(v) => Some(v),
+                None => {
+                    let v = args
+                        .get(i)
+                        .ok_or_else(|| usage(format!("{raw}: requires an argument")))?;
+                    i += 1;
+                    Some(
+                        v.to_str()
+                            .ok_or_else(|| usage(format!("{raw}: argument is not UTF-8")))?
+                            .to_string(),
+                    )
+                }
+            }
+        } else {
+            None
+        };
+        let v = value.as_deref().unwrap_or("");
+        match opt {
+            "-h" | "-help" => return Ok(SystemRequest::Print(help_text())),
+            "-version" => {
+                return Ok(SystemRequest::Print(format!(
+                    "heron {} (qemu-system-riscv64 compatible command line)\n",
+                    env!("CARGO_PKG_VERSION")
+                )));
+            }
+            "-M" | "-machine" => {
+                let props = split_props(v);
+                match props.first() {
+                    Some(("help", None)) => {
+                        return Ok(SystemRequest::Print(
+                            "Supported machines are:\nvirt                 RISC-V VirtIO board\n"
+                                .into(),
+                        ));
+                    }
+                    Some(("virt", None)) | Some(("type", Some("virt"))) => {}
+                    Some((m, _)) => {
+                        return Err(usage(format!(
+                            "{opt}: unsupported machine '{m}' (only 'virt')"
+                        )));
+                    }
+                    None => {}
+                }
+                if let Some((k, _)) = props.get(1) {
+                    return Err(usage(format!("{opt}: unsupported machine property '{k}'")));
+                }
+            }
+            "-accel" => {
+                if v != "tcg" && !v.starts_with("tcg,") {
+                    return Err(usage(format!(
+                        "-accel: unsupported accelerator '{v}' (only tcg)"
+                    )));
+                }
+                if let Some((k, _)) = split_props(v).get(1) {
+                    return Err(usage(format!("-accel: unsupported property '{k}'")));
+                }
+            }
+            "-cpu" => {
+                if !matches!(v, "rv64" | "max") {
+                    return Err(usage(format!("-cpu: unsupported CPU '{v}' (rv64 or max)")));
+                }
+            }
+            "-nographic" => {}
+            "-no-reboot" => cfg.no_reboot = true,
+            "-nic" => {
+                if v != "none" {
+                    return Err(usage(format!(
+                        "-nic {v}: networking is not supported (only -nic none)"
+                    )));
+                }
+            }
+            "-smp" => {
+                let mut n = None;
+                for (k, val) in split_props(v) {
+                    match (k, val) {
+                        (c, None) => n = Some(c),
+                        ("cpus", Some(c)) => n = Some(c),
+                        (k, _) => {
+                            return Err(usage(format!("-smp: unsupported property '{k}'")));
+                        }
+                    }
+                }
+                cfg.harts = match n.and_then(|c| c.parse::<usize>().ok()) {
+                    Some(h) if (1..=64).contains(&h) => h,
+                    _ => return Err(usage(format!("-smp {v}: expected 1 to 64 CPUs"))),
+                };
+            }
+            "-m" => {
+                let s = v.strip_prefix("size=").unwrap_or(v);
+                // QEMU: a plain number means MiB.
+                let size = if s.chars().all(|c| c.is_ascii_digit()) {
+                    s.parse::<u64>().ok().and_then(|m| m.checked_mul(1 << 20))
+                } else {
+                    parse_size(s)
+                };
+                cfg.ram_size = match size {
+                    Some(b) if (16 << 20..=16 << 30).contains(&b) && b % 4096 == 0 => b,
+                    _ => {
+                        return Err(usage(format!(
+                            "-m {v}: expected a RAM size from 16M to 16G"
+                        )));
+                    }
+                };
+            }
+            "-bios" => {
+                bios_given = true;
+                cfg.bios = (v != "none").then(|| PathBuf::from(v));
+            }
+            "-kernel" => cfg.kernel = Some(PathBuf::from(v)),
+            "-initrd" => cfg.initrd = Some(PathBuf::from(v)),
+            "-append" => cfg.append = v.to_string(),
+            "-drive" => cfg.drives.push(parse_drive(v)?),
+            "-device" => cfg.devices.push(parse_device(v)?),
+            "-d" => {
+                if v == "help" {
+                    let mut s = String::from("Log items (comma separated):\n");
+                    for (n, h) in SYSTEM_LOG_ITEMS {
+                        s.push_str(&format!("{n:<13} {h}\n"));
+                    }
+                    return Ok(SystemRequest::Print(s));
+                }
+                for it in v.split(',').map(str::trim).filter(|x| !x.is_empty()) {
+                    if !SYSTEM_LOG_ITEMS.iter().any(|(n, _)| *n == it) {
+                        return Err(usage(format!("-d: unknown log item '{it}' (try -d help)")));
+                    }
+                    if !cfg.log_items.iter().any(|x| x == it) {
+                        cfg.log_items.push(it.to_string());
+                    }
+                }
+            }
+            "-D" => cfg.log_file = Some(PathBuf::from(v)),
+            "-s" => cfg.gdb = Some("tcp::1234".into()),
+            "-S" => cfg.wait_for_gdb = true,
+            "-gdb" => cfg.gdb = Some(v.to_string()),
+            "-tier" => tier_name = Some(v.to_string()),
+            "-jit-threshold" => {
+                cfg.jit_threshold = Some(
+                    v.parse()
+                        .map_err(|_| usage(format!("--jit-threshold {v}: expected a number")))?,
+                );
+            }
+            _ => {
+                return Err(usage(format!("unsupported option '{raw}' (try -help)")));
+            }
+        }
+    }
+    if let Some(t) = tier_name {
+        cfg.tier = t
+            .parse()
+            .map_err(|e: String| usage(format!("--tier: {e}")))?;
+    }
+    // Every virtio-blk names an existing drive, every drive is used exactly once.
+    for d in &cfg.devices {
+        if let DeviceArg::VirtioBlk { drive } = d
+            && !cfg.drives.iter().any(|x| &x.id == drive)
+        {
+            return Err(usage(format!(
+                "-device virtio-blk-device,drive={drive}: no -drive with id={drive}"
+            )));
+        }
+    }
+    for (n, d) in cfg.drives.iter().enumerate() {
+        if cfg.drives[..n].iter().any(|x| x.id == d.id) {
+            return Err(usage(format!("-drive: duplicate id '{}'", d.id)));
+        }
+        let users = cfg
+            .devices
+            .iter()
+            .filter(|x| matches!(x, DeviceArg::VirtioBlk { drive } if *drive == d.id))
+            .count();
+        if users != 1 {
+            return Err(usage(format!(
+                "-drive id={}: must be used by exactly one -device virtio-blk-device (used {users} times)",
+                d.id
+            )));
+        }
+    }
+    if !bios_given && cfg.kernel.is_none() {
+        return Err(usage(
+            "nothing to boot: give -bios FILE and/or -kernel FILE (heron has no built-in firmware)",
+        ));
+    }
+    if !bios_given && cfg.kernel.is_some() {
+        return Err(usage(
+            "-bios is required with -kernel: heron has no built-in OpenSBI (use e.g. -bios fw_dynamic.bin, or -bios none)",
+        ));
+    }
+    if cfg.initrd.is_some() && cfg.kernel.is_none() {
+        return Err(usage("-initrd requires -kernel"));
+    }
+    Ok(SystemRequest::Run(Box::new(cfg)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+    fn run(v: &[&str]) -> Result<SystemConfig, CliError> {
+        match parse(&os(v), &|_| None)? {
+            SystemRequest::Run(c) => Ok(*c),
+            SystemRequest::Print(s) => panic!("printed {s}"),
+        }
+    }
+    fn err(v: &[&str]) -> String {
+        let e = run(v).err().expect("should fail");
+        assert_eq!(e.status, 2);
+        assert!(!e.msg.contains('\n'), "one line: {}", e.msg);
+        e.msg
+    }
+
+    /// The README's command line, verbatim.
+    #[test]
+    fn readme_command_line() {
+        let c = run(&[
+            "-M",
+            "virt",
+            "-accel",
+            "tcg",
+            "-nographic",
+            "-no-reboot",
+            "-nic",
+            "none",
+            "-smp",
+            "2",
+            "-m",
+            "256M",
+            "-bios",
+            "riscv64/fw_dynamic.bin",
+            "-kernel",
+            "riscv64/Image",
+            "-initrd",
+            "riscv64/initramfs.cpio.gz",
+            "-append",
+            "console=ttyS0 panic=-1 ci=1",
+            "-drive",
+            "file=disk.img,format=raw,if=none,id=hd0",
+            "-device",
+            "virtio-blk-device,drive=hd0",
+            "-device",
+            "virtio-rng-device",
+        ])
+        .unwrap();
+        assert_eq!(c.harts, 2);
+        assert_eq!(c.ram_size, 256 << 20);
+        assert_eq!(c.bios, Some(PathBuf::from("riscv64/fw_dynamic.bin")));
+        assert_eq!(c.kernel, Some(PathBuf::from("riscv64/Image")));
+        assert_eq!(c.initrd, Some(PathBuf::from("riscv64/initramfs.cpio.gz")));
+        assert_eq!(c.append, "console=ttyS0 panic=-1 ci=1");
+        assert!(c.no_reboot);
+        assert_eq!(
+            c.drives,
+            [DriveArg {
+                file: "disk.img".into(),
+                id: "hd0".into(),
+                snapshot: false,
+                read_only: false
+            }]
+        );
+        assert_eq!(
+            c.devices,
+            [
+                DeviceArg::VirtioBlk {
+                    drive: "hd0".into()
+                },
+                DeviceArg::VirtioRng
+            ]
+        );
+        assert_eq!(c.tier, Tier::Auto);
+    }
+
+    #[test]
+    fn variants_and_heron_options() {
+        let c = run(&[
+            "--machine",
+            "virt",
+            "-bios",
+            "none",
+            "-kernel",
+            "k",
+            "-m",
+            "64",
+            "-smp",
+            "cpus=3",
+            "-drive",
+            "file=d,id=x,format=raw,if=none,snapshot=on",
+            "-device",
+            "virtio-blk-device,drive=x",
+            "--tier=interp",
+            "-jit-threshold",
+            "7",
+            "-d",
+            "int,exec",
+            "-D",
+            "/tmp/log",
+            "-s",
+            "-S",
+        ])
+        .unwrap();
+        assert_eq!(c.bios, None);
+        assert_eq!(c.ram_size, 64 << 20);
+        assert_eq!(c.harts, 3);
+        assert!(c.drives[0].snapshot);
+        assert_eq!(c.tier, Tier::Interp);
+        assert_eq!(c.jit_threshold, Some(7));
+        assert_eq!(c.log_items, ["int", "exec"]);
+        assert_eq!(c.gdb.as_deref(), Some("tcp::1234"));
+        assert!(c.wait_for_gdb);
+        let env = |k: &str| (k == "HERON_TIER").then(|| "jit".to_string());
+        let SystemRequest::Run(c) = parse(&os(&["-bios", "fw"]), &env).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.tier, Tier::Jit);
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        assert!(err(&["-bios", "f", "-vga", "none"]).contains("'-vga'"));
+        assert!(err(&["-bios", "f", "--frobnicate"]).contains("'--frobnicate'"));
+        assert!(err(&["-M", "sifive_u", "-bios", "f"]).contains("sifive_u"));
+        assert!(err(&["-M", "virt,aia=aplic", "-bios", "f"]).contains("aia"));
+        assert!(err(&["-accel", "kvm", "-bios", "f"]).contains("kvm"));
+        assert!(err(&["-nic", "user", "-bios", "f"]).contains("-nic"));
+        assert!(err(&["-bios", "f", "-smp", "0"]).contains("-smp"));
+        assert!(err(&["-bios", "f", "-m", "lots"]).contains("-m"));
+        assert!(err(&["-bios", "f", "-drive", "file=x,format=qcow2,id=a"]).contains("qcow2"));
+        assert!(err(&["-bios", "f", "-drive", "file=x,cache=none,id=a"]).contains("cache"));
+        assert!(err(&["-bios", "f", "-device", "virtio-net-device"]).contains("virtio-net"));
+        assert!(err(&["-bios", "f", "-device", "virtio-blk-device,drive=zz"]).contains("zz"));
+        assert!(err(&["-bios", "f", "-drive", "file=x,id=a"]).contains("id=a"));
+        assert!(err(&["-bios", "f", "-d", "bogus"]).contains("bogus"));
+        assert!(err(&["-bios", "f", "-tier", "fast"]).contains("fast"));
+        assert!(err(&["-bios"]).contains("requires an argument"));
+        assert!(err(&["-bios", "f", "stray"]).contains("stray"));
+        assert!(err(&["-kernel", "k"]).contains("-bios"));
+        assert!(err(&[]).contains("nothing to boot"));
+    }
+
+    #[test]
+    fn help_requests() {
+        for v in [
+            &["-d", "help"][..],
+            &["-M", "help"],
+            &["-help"],
+            &["--help"],
+            &["-version"],
+        ] {
+            assert!(matches!(
+                parse(&os(v), &|_| None),
+                Ok(SystemRequest::Print(_))
+            ));
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! The harts of the machine and its life cycle: one host thread per hart running a
+//! system-mode engine over its [`RiscvSystemCpu`]; the run loop (block exits become traps
+//! and interrupts through `handle_exit`; `wfi` sleeps on a condvar until an interrupt
+//! line changes or the nearest timer deadline, CLINT mtimecmp or Sstc stimecmp); device
+//! interrupt wiring (the board's wake callback sets `exit_request` and notifies the
+//! condvar); a timer thread for running harts (CLINT/RTC refresh, Sstc deadlines); and the
+//! power-off / reset handling of the test finisher.
+
+use super::phys::BoardPhys;
+use super::{ConsoleTarget, Outcome, Shutdown, SystemConfig, power_outcome};
+use heron_backend::engine::{Engine, EngineConfig, EngineStats, Trace};
+use heron_backend::softmmu::{BusFault, CodePages, PhysMemory, SoftmmuConfig};
+use heron_backend::{ExitStatus, Guest};
+use heron_machines::riscv_virt::VirtBoard;
+use heron_riscv::system::{HartEvent, RiscvMmu, RiscvSystemCpu, RiscvSystemGuest, TLB_OFFSET};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The ISA string of the device tree: exactly what the frontend implements.
+pub const ISA_STRING: &str = "rv64imafdc_zicond_zicsr_zifencei_zihintpause_zba_zbb_zbs_sstc";
+/// The paging mode the device tree announces (the walker also does Sv39 and Sv57).
+pub const MMU_TYPE: &str = "riscv,sv48";
+
+/// How often the timer thread looks at deadlines while some hart runs.
+const TICK_RUNNING: Duration = Duration::from_millis(1);
+/// ... and while every hart sleeps in WFI (they watch their own deadlines then).
+const TICK_IDLE: Duration = Duration::from_millis(20);
+/// Longest single WFI sleep (a safety net; wakeups are event driven).
+const MAX_WFI_SLEEP: Duration = Duration::from_millis(100);
+
+impl PhysMemory for BoardPhys {
+    fn ram_page(&self, paddr: u64) -> Option<*mut u8> {
+        self.ram_page_ptr(paddr)
+    }
+    fn io_read(&self, paddr: u64, size: u8) -> Result<u64, BusFault> {
+        self.read(paddr, size).map_err(|_| BusFault { paddr })
+    }
+    fn io_write(&self, paddr: u64, size: u8, value: u64) -> Result<(), BusFault> {
+        self.write(paddr, size, value)
+            .map_err(|_| BusFault { paddr })
+    }
+}
+
+/// What other threads know about one hart.
+struct HartLink {
+    /// `exit_request` of the hart's CPU header (the CPU box outlives every user: see
+    /// [`run_machine`]).
+    exit_request: *const AtomicU32,
+    /// Set by wakeups; the WFI sleep consumes it.
+    woken: Mutex<bool>,
+    cond: Condvar,
+    /// Sstc deadline (mtime ticks), u64::MAX when none.
+    deadline: Arc<AtomicU64>,
+    /// The hart is in its WFI sleep.
+    asleep: AtomicBool,
+}
+
+// SAFETY: `exit_request` points to an atomic inside a CPU box that stays allocated while
+// any HartLink user can run (run_machine joins every thread and detaches the console and
+// device callbacks first); it is only accessed atomically.
+unsafe impl Send for HartLink {}
+// SAFETY: as above.
+unsafe impl Sync for HartLink {}
+
+impl HartLink {
+    fn kick(&self) {
+        // SAFETY: see the Send impl: the pointee is alive and atomic.
+        unsafe { (*self.exit_request).store(1, Ordering::SeqCst) };
+        let mut w = self.woken.lock().unwrap_or_else(|e| e.into_inner());
+        *w = true;
+        self.cond.notify_all();
+    }
+}
+
+/// Per-hart results for `-d stats`.
+struct HartReport {
+    stats: EngineStats,
+    run_time: Duration,
+    wfi_time: Duration,
+    exits: u64,
+}
+
+/// Builds, boots and runs one machine until it powers off, quits or resets.
+pub fn run_machine(
+    cfg: &SystemConfig,
+    shutdown: Arc<Shutdown>,
+    console: &ConsoleTarget,
+) -> Result<Outcome, String> {
+    let code_pages = CodePages::new(heron_machines::riscv_virt::RAM_BASE, cfg.ram_size);
+    let cp = code_pages.clone();
+    let board = Arc::new(super::build_board(
+        cfg,
+        Box::new(super::console::StdoutSink),
+        Arc::new(move |gpa, len| cp.notify_write(gpa, len)),
+    )?);
+    let boot = super::load_images(&board, cfg)?;
+    let log_int = cfg.log_items.iter().any(|i| i == "int");
+    let phys: Arc<dyn PhysMemory> = Arc::new(BoardPhys {
+        bus: board.bus.clone(),
+        ram: board.ram.clone(),
+        log_errors: cfg.log_items.iter().any(|i| i == "guest_errors"),
+    });
+    let mmu = Arc::new(RiscvMmu::new(phys.clone()));
+    let guest: Arc<dyn Guest> = Arc::new(RiscvSystemGuest);
+
+    // CPUs in their reset state: every hart starts at the boot address (firmware picks
+    // the boot hart), a0 = hart id, a1 = device tree, a2 = fw_dynamic_info.
+    let mut cpus: Vec<Box<RiscvSystemCpu>> = (0..cfg.harts)
+        .map(|h| {
+            let mut c = RiscvSystemCpu::new(h as u64);
+            c.cpu.hdr.pc = boot.pc;
+            c.cpu.x[10] = h as u64;
+            c.cpu.x[11] = boot.a1_fdt;
+            c.cpu.x[12] = boot.a2_fw_dynamic_info;
+            c.privs.set_time_source(board.mtime_source());
+            c
+        })
+        .collect();
+    let links: Arc<[HartLink]> = cpus
+        .iter()
+        .map(|c| HartLink {
+            exit_request: &c.cpu.hdr.exit_request as *const AtomicU32,
+            woken: Mutex::new(false),
+            cond: Condvar::new(),
+            deadline: c.deadline_cell(),
+            asleep: AtomicBool::new(false),
+        })
+        .collect();
+    {
+        let l = links.clone();
+        board
+            .connect_harts(
+                cpus.iter().map(|c| c.privs.irq_lines()).collect(),
+                move |h| {
+                    if let Some(link) = l.get(h) {
+                        link.kick();
+                    }
+                },
+            )
+            .map_err(|e| e.to_string())?;
+    }
+    {
+        let (l, sd) = (links.clone(), shutdown.clone());
+        board.finisher.set_handler(move |ev| {
+            sd.request(power_outcome(ev));
+            for link in l.iter() {
+                link.kick();
+            }
+        });
+    }
+
+    let trace = trace_of(&cfg.log_items);
+    let mut ecfg = EngineConfig {
+        tier: cfg.tier,
+        trace,
+        ..EngineConfig::default()
+    };
+    if let Some(t) = cfg.jit_threshold {
+        ecfg.jit_threshold = t;
+    }
+    let sys = SoftmmuConfig {
+        translator: mmu,
+        phys,
+        code_pages,
+        tlb_offset: TLB_OFFSET,
+    };
+    let mut engines = Vec::with_capacity(cfg.harts);
+    for _ in 0..cfg.harts {
+        engines.push(
+            Engine::new_system(guest.clone(), sys.clone(), ecfg.clone())
+                .map_err(|e| e.to_string())?,
+        );
+    }
+
+    *console.lock().unwrap_or_else(|e| e.into_inner()) = Some(board.clone());
+    let running = Arc::new(AtomicUsize::new(cfg.harts));
+    let started = Instant::now();
+    let mut handles = vec![];
+    for (h, (cpu, engine)) in cpus.drain(..).zip(engines).enumerate() {
+        let (b, l, sd, run) = (
+            board.clone(),
+            links.clone(),
+            shutdown.clone(),
+            running.clone(),
+        );
+        let handle = std::thread::Builder::new()
+            .name(format!("hart{h}"))
+            .spawn(move || hart_thread(h, cpu, engine, &b, &l, &sd, &run, log_int))
+            .map_err(|e| format!("cannot start hart {h}: {e}"))?;
+        handles.push(handle);
+    }
+    let ticker = {
+        let (b, l, sd, run) = (
+            board.clone(),
+            links.clone(),
+            shutdown.clone(),
+            running.clone(),
+        );
+        std::thread::Builder::new()
+            .name("timer".into())
+            .spawn(move || timer_thread(&b, &l, &sd, &run))
+            .map_err(|e| format!("cannot start the timer thread: {e}"))?
+    };
+
+    let outcome = loop {
+        if let Some(o) = shutdown.wait(Duration::from_secs(3600)) {
+            break o;
+        }
+    };
+    // Stop everything, then detach the callbacks that reach into the CPU boxes before
+    // they are freed.
+    for l in links.iter() {
+        l.kick();
+    }
+    let _ = ticker.join();
+    let mut reports = vec![];
+    let mut panicked = false;
+    let mut cpus_back = vec![];
+    for h in handles {
+        match h.join() {
+            Ok((cpu, report)) => {
+                cpus_back.push(cpu);
+                reports.push(report);
+            }
+            Err(_) => panicked = true,
+        }
+    }
+    *console.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    board.plic.set_notifier(|_, _| {});
+    board.clint.set_notifier(|_, _, _| {});
+    board.finisher.set_handler(|_| {});
+    drop(cpus_back);
+    if cfg.log_items.iter().any(|i| i == "stats") {
+        print_stats(&reports, started.elapsed());
+    }
+    if panicked {
+        return Err("a hart thread panicked (heron bug)".into());
+    }
+    Ok(outcome)
+}
+
+fn trace_of(items: &[String]) -> Trace {
+    let mut t = Trace::default();
+    for it in items {
+        match it.as_str() {
+            "in_asm" => t.in_asm = true,
+            "op" => t.op = true,
+            "out_asm" => t.out_asm = true,
+            "exec" => t.exec = true,
+            "nochain" => t.nochain = true,
+            "stats" => t.stats = true,
+            _ => {}
+        }
+    }
+    t
+}
+
+/// Ends the whole machine if a hart thread unwinds (a heron bug), so the others stop.
+struct PanicGuard<'a>(&'a Shutdown);
+impl Drop for PanicGuard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.request(Outcome::Exit(1));
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn hart_thread(
+    h: usize,
+    mut cpu: Box<RiscvSystemCpu>,
+    mut engine: Engine,
+    board: &VirtBoard,
+    links: &[HartLink],
+    shutdown: &Shutdown,
+    running: &AtomicUsize,
+    log_int: bool,
+) -> (Box<RiscvSystemCpu>, HartReport) {
+    let _guard = PanicGuard(shutdown);
+    let link = &links[h];
+    let mut report = HartReport {
+        stats: EngineStats::default(),
+        run_time: Duration::ZERO,
+        wfi_time: Duration::ZERO,
+        exits: 0,
+    };
+    while !shutdown.stopping() {
+        let t0 = Instant::now();
+        // SAFETY: the CPU state is a RiscvSystemCpu owned by this thread, the engine was
+        // made for RiscvSystemGuest with the matching TLB offset.
+        let status = unsafe { engine.run(cpu.env()) };
+        report.run_time += t0.elapsed();
+        report.exits += 1;
+        let pc = cpu.cpu.hdr.pc;
+        let priv_before = cpu.privs.priv_level;
+        let ev = cpu.handle_exit(status);
+        if log_int && status != ExitStatus::Interrupted || log_int && cpu.cpu.hdr.pc != pc {
+            log_exit(h, status, pc, priv_before, &cpu);
+        }
+        match ev {
+            HartEvent::Continue => {}
+            HartEvent::Halt => {
+                tracing::info!(target: "int", "hart{h}: halted at {pc:#x}");
+                break;
+            }
+            HartEvent::Wfi => {
+                let t = Instant::now();
+                running.fetch_sub(1, Ordering::SeqCst);
+                link.asleep.store(true, Ordering::SeqCst);
+                wfi_sleep(h, &mut cpu, board, link, shutdown, log_int);
+                link.asleep.store(false, Ordering::SeqCst);
+                running.fetch_add(1, Ordering::SeqCst);
+                report.wfi_time += t.elapsed();
+                cpu.take_pending_interrupt();
+            }
+        }
+    }
+    report.stats = engine.stats();
+    (cpu, report)
+}
+
+fn log_exit(
+    h: usize,
+    status: ExitStatus,
+    pc: u64,
+    before: heron_riscv::privileged::Priv,
+    cpu: &RiscvSystemCpu,
+) {
+    let what = match status {
+        ExitStatus::Exception => format!(
+            "exception cause {} tval {:#x}",
+            cpu.cpu.exc_cause, cpu.cpu.exc_tval
+        ),
+        ExitStatus::Fault => format!(
+            "fault kind {} addr {:#x}",
+            cpu.cpu.hdr.fault_kind, cpu.cpu.hdr.fault_addr
+        ),
+        ExitStatus::Interrupted => format!("interrupt (mip {:#x})", cpu.privs.mip()),
+        ExitStatus::Halt => "wfi".to_string(),
+        ExitStatus::Next => "next".to_string(),
+    };
+    tracing::info!(
+        target: "int",
+        "hart{h}: {what} at {pc:#x} ({before:?}) -> {:#x} ({:?})",
+        cpu.cpu.hdr.pc,
+        cpu.privs.priv_level
+    );
+}
+
+/// Sleeps until an interrupt is pending for the hart (or the machine stops).
+fn wfi_sleep(
+    h: usize,
+    cpu: &mut RiscvSystemCpu,
+    board: &VirtBoard,
+    link: &HartLink,
+    shutdown: &Shutdown,
+    log_int: bool,
+) {
+    loop {
+        if shutdown.stopping() {
+            return;
+        }
+        // Time-driven device state first (not under the wake lock: it may call wake).
+        board.poll();
+        if cpu.interrupt_pending() {
+            return;
+        }
+        let now = Instant::now();
+        let mut until = now + MAX_WFI_SLEEP;
+        if let Some(d) = board.clint.next_deadline(h) {
+            until = until.min(d);
+        }
+        if let Some(ticks) = cpu.timer_deadline() {
+            let delta = ticks.saturating_sub(board.clint.mtime());
+            until = until.min(now + Duration::from_nanos(delta.saturating_mul(100)));
+        }
+        if log_int {
+            tracing::info!(target: "int", "hart{h}: wfi sleep up to {:?}", until - now);
+        }
+        let mut woken = link.woken.lock().unwrap_or_else(|e| e.into_inner());
+        while !*woken && !shutdown.stopping() {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            woken = link
+                .cond
+                .wait_timeout(woken, until - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *woken = false;
+    }
+}
+
+/// While harts run: refresh time-driven devices and poke harts whose Sstc deadline passed.
+fn timer_thread(board: &VirtBoard, links: &[HartLink], shutdown: &Shutdown, running: &AtomicUsize) {
+    while !shutdown.stopping() {
+        let tick = if running.load(Ordering::SeqCst) > 0 {
+            TICK_RUNNING
+        } else {
+            TICK_IDLE
+        };
+        std::thread::sleep(tick);
+        board.poll();
+        let now = board.clint.mtime();
+        for l in links {
+            if !l.asleep.load(Ordering::SeqCst) && l.deadline.load(Ordering::SeqCst) <= now {
+                // SAFETY: see HartLink's Send impl.
+                unsafe { (*l.exit_request).store(1, Ordering::SeqCst) };
+            }
+        }
+    }
+}
+
+fn print_stats(reports: &[HartReport], wall: Duration) {
+    let mut total = EngineStats::default();
+    let (mut run, mut wfi, mut exits) = (Duration::ZERO, Duration::ZERO, 0);
+    for r in reports {
+        let s = &r.stats;
+        total.blocks_translated += s.blocks_translated;
+        total.blocks_compiled += s.blocks_compiled;
+        total.translate_time += s.translate_time;
+        total.compile_time += s.compile_time;
+        total.interp_runs += s.interp_runs;
+        total.jit_entries += s.jit_entries;
+        total.chains_made += s.chains_made;
+        total.buffer_flushes += s.buffer_flushes;
+        total.code_flushes += s.code_flushes;
+        total.code_bytes += s.code_bytes;
+        total.code_capacity += s.code_capacity;
+        run += r.run_time;
+        wfi += r.wfi_time;
+        exits += r.exits;
+    }
+    let tr = total.translate_time + total.compile_time;
+    let exec = run.saturating_sub(tr);
+    let pct = |d: Duration| {
+        if run.is_zero() {
+            0.0
+        } else {
+            100.0 * d.as_secs_f64() / run.as_secs_f64()
+        }
+    };
+    let msg = format!(
+        "{total}\nharts                  {}\nwall time              {:.3} s\n\
+         hart time in engine    {:.3} s (all harts)\n\
+         \x20 translation          {:.3} s ({:.1}%: IR {:.3} s, Cranelift {:.3} s)\n\
+         \x20 execution            {:.3} s ({:.1}%)\n\
+         hart time in wfi       {:.3} s\nengine exits           {exits}",
+        reports.len(),
+        wall.as_secs_f64(),
+        run.as_secs_f64(),
+        tr.as_secs_f64(),
+        pct(tr),
+        total.translate_time.as_secs_f64(),
+        total.compile_time.as_secs_f64(),
+        exec.as_secs_f64(),
+        pct(exec),
+        wfi.as_secs_f64(),
+    );
+    tracing::info!(target: "stats", "{msg}");
+}
