@@ -931,7 +931,10 @@ impl Engine {
             None
         };
         let Some(jit) = self.jit.as_mut() else { return };
-        let result = jit.compile(region.as_ref().unwrap_or(&block));
+        let result = match &region {
+            Some(r) => jit.compile_optimized(r),
+            None => jit.compile(&block),
+        };
         if region.is_some() && result.is_ok() {
             self.stats.regions_compiled += 1;
         }
@@ -1212,6 +1215,93 @@ mod tests {
             assert_eq!(unsafe { engine.run(env) }, ExitStatus::Fault);
             assert_eq!(cpu.hdr.fault_addr, 0x20_0000);
             assert_eq!(cpu.hdr.fault_kind, FaultKind::Exec as u32);
+        }
+    }
+
+    /// Two blocks that loop through each other by direct jumps: 0x1000 adds 1 to the
+    /// counter and goes to 0x1008, which goes back to 0x1000 below the limit, else to 0x9000
+    /// (Halt).
+    struct LoopToy;
+
+    impl Guest for LoopToy {
+        fn name(&self) -> &'static str {
+            "looptoy"
+        }
+        fn translate(
+            &self,
+            pc: u64,
+            _flags: u64,
+            _mem: &dyn crate::CodeFetch,
+            b: &mut crate::Builder,
+        ) -> Result<(), TranslateError> {
+            b.block.guest_size = 8;
+            b.block.num_insns = 1;
+            b.insn_start(pc);
+            match pc {
+                0x1000 => {
+                    let c = b.get_global(Ty::I64, 40);
+                    let c1 = b.bin_imm(BinOp::Add, c, 1);
+                    b.set_global(Ty::I64, 40, c1);
+                    b.goto_block(0x1008);
+                }
+                0x1008 => {
+                    let c = b.get_global(Ty::I64, 40);
+                    let limit = b.get_global(Ty::I64, 48);
+                    let more = b.setcond(Cond::LtU, c, limit);
+                    let l = b.new_label();
+                    b.br_cond(more, l);
+                    b.goto_block(0x9000);
+                    b.label(l);
+                    b.goto_block(0x1000);
+                }
+                0x9000 => b.exit(ExitStatus::Halt, pc),
+                _ => return Err(TranslateError::FetchFault(pc)),
+            }
+            Ok(())
+        }
+        fn tb_flags(&self, _env: *const u8) -> u64 {
+            0
+        }
+        fn global_name(&self, offset: u32) -> Option<String> {
+            Some(format!("g{offset}"))
+        }
+        fn disassemble(&self, pc: u64, _bytes: &[u8]) -> Vec<String> {
+            vec![format!("{pc:#x}: looptoy")]
+        }
+    }
+
+    #[test]
+    fn direct_loops_become_regions() {
+        let (_, mem) = setup();
+        for (tier, regions) in [(Tier::Jit, true), (Tier::Auto, true), (Tier::Jit, false)] {
+            let mut engine = Engine::new(
+                Arc::new(LoopToy),
+                mem.clone(),
+                EngineConfig {
+                    tier,
+                    jit_threshold: 3,
+                    ..EngineConfig::default()
+                },
+            )
+            .unwrap();
+            engine.set_regions(regions);
+            let mut cpu = ToyCpu {
+                limit: 100_000,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            // SAFETY: cpu is a valid ToyCpu with the header first, used only here.
+            let st = unsafe { engine.run(&mut cpu as *mut ToyCpu as *mut u8) };
+            assert_eq!(st, ExitStatus::Halt);
+            assert_eq!((cpu.counter, cpu.hdr.pc), (100_000, 0x9000));
+            let stats = engine.stats();
+            if regions {
+                assert!(stats.regions_compiled >= 1, "{tier:?} {stats:?}");
+                // The loop runs inside the region: the engine sees only its first entries.
+                assert!(stats.jit_entries < 10, "{tier:?} {stats:?}");
+            } else {
+                assert_eq!(stats.regions_compiled, 0);
+            }
         }
     }
 }

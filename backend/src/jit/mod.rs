@@ -179,6 +179,9 @@ pub struct Jit {
     jump_dirty: Option<Vec<u32>>,
     cfg: JitConfig,
     isa: OwnedTargetIsa,
+    /// The same target with `opt_level=speed`, made on first use (see
+    /// [`Jit::compile_optimized`]).
+    isa_speed: Option<OwnedTargetIsa>,
     ctx: Context,
     fctx: FunctionBuilderContext,
     code: CodeBuffer,
@@ -246,6 +249,7 @@ impl Jit {
             jump_dirty: None,
             cfg,
             isa,
+            isa_speed: None,
             ctx: Context::new(),
             fctx: FunctionBuilderContext::new(),
             code,
@@ -397,6 +401,26 @@ impl Jit {
     /// is a [`JitError::Codegen`] error instead, so the retry always succeeds or fails
     /// for good).
     pub fn compile(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
+        self.compile_with(block, false)
+    }
+
+    /// [`Jit::compile`] with Cranelift's optimiser (`opt_level=speed`) whatever the config
+    /// says: for blocks hot enough to repay the extra compile time (regions).
+    pub fn compile_optimized(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
+        if self.isa_speed.is_none() && !self.cfg.opt_speed {
+            self.isa_speed = Some(host_isa(&JitConfig {
+                opt_speed: true,
+                ..self.cfg.clone()
+            })?);
+        }
+        self.compile_with(block, true)
+    }
+
+    fn compile_with(&mut self, block: &Block, optimize: bool) -> Result<CompiledBlock, JitError> {
+        let isa = match &self.isa_speed {
+            Some(fast) if optimize => &**fast,
+            _ => &*self.isa,
+        };
         self.ctx.clear();
         self.ctx.func.signature = block_sig();
         let lowered = lower::lower_block(
@@ -404,7 +428,7 @@ impl Jit {
             &mut self.fctx,
             block,
             &self.lenv,
-            self.isa.frontend_config(),
+            isa.frontend_config(),
         );
         let out = match lowered {
             Ok(o) => o,
@@ -414,7 +438,7 @@ impl Jit {
                 return Err(e);
             }
         };
-        let (code, sites) = compile_ctx(&mut self.ctx, &*self.isa)?;
+        let (code, sites) = compile_ctx(&mut self.ctx, isa)?;
         let len = code.len();
         let mark = self.code.used();
         let total = len.next_multiple_of(8) + out.exits.len() * EXIT_STUB_LEN.next_multiple_of(8);
