@@ -266,3 +266,12 @@ fn threads_are_listed_and_stopped_together() {
     assert!(hout.ends_with("done\n"), "{hout}");
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn detach_lets_the_guest_run_to_its_end() {
+    let prog = common::guest("c/gdbtarget");
+    let (out, hout, code) = session("auto", &prog, "break scale_add\ncontinue\ndetach\n");
+    expect(&out, &["Breakpoint 1, scale_add (a=10, b=7)", "detached"]);
+    assert_eq!(hout, "total=166\n", "{out}");
+    assert_eq!(code, Some(38));
+}

@@ -64,3 +64,34 @@ fn memtrace_lines_name_pc_kind_size_and_address() {
         .unwrap_or_else(|| panic!("no store line:\n{err}"));
     assert!(line.starts_with("0x"), "{line}");
 }
+
+#[test]
+fn int_and_cpu_items_trace_signals_and_registers() {
+    let out = Command::new(common::heron())
+        .args(["run", "-d", "int"])
+        .arg(common::guest("c/signals"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("signal SIGUSR1 delivered to handler 0x")),
+        "{err}"
+    );
+    assert!(
+        err.lines().any(|l| l.starts_with("exception at pc=0x")),
+        "a fault is traced: {err}"
+    );
+    let out = Command::new(common::heron())
+        .args(["run", "-d", "cpu"])
+        .arg(common::guest("asm/icount"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // One dump per block entry; the loop block is entered once per iteration (no chaining).
+    let dumps = err.lines().filter(|l| l.starts_with("pc       ")).count();
+    assert!(dumps > 1000, "{dumps} dumps");
+    assert!(err.contains("x10/a0   "), "{err}");
+}

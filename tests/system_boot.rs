@@ -481,3 +481,25 @@ fn idle_guest_sleeps() {
     s.stdin.write_all(b"\x01x").unwrap();
     assert_eq!(s.wait(Duration::from_secs(30)), Status::Exit(0));
 }
+
+/// A guest reset restarts the machine; with -no-reboot heron exits 0 instead.
+#[test]
+fn reset_restarts_or_exits_with_no_reboot() {
+    let bin = common::guest("bare/reset.bin").display().to_string();
+    let mut cmd = Command::new(heron());
+    cmd.args(["system", "riscv64", "-no-reboot", "-bios", &bin]);
+    let o = run_command(cmd, b"", Duration::from_secs(60));
+    assert_eq!(o.status, Status::Exit(0));
+    assert_eq!(o.stdout_str().matches("BARE-RESET").count(), 1);
+
+    let args: Vec<String> = ["system", "riscv64", "-bios", &bin]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut s = Session::start(&args);
+    for _ in 0..3 {
+        s.expect("BARE-RESET", Duration::from_secs(60));
+    }
+    s.stdin.write_all(b"\x01x").unwrap();
+    assert_eq!(s.wait(Duration::from_secs(30)), Status::Exit(0));
+}

@@ -175,6 +175,8 @@ type TbKey = (u64, u64, u64);
 struct Tb {
     pc: u64,
     flags: u64,
+    /// Physical PC (user mode: = pc).
+    ppc: u64,
     /// System mode: (virtual page, physical page) of a second code page the block reads.
     page2: Option<(u64, u64)>,
     /// Exit slots of other blocks chained to this one (unchained when it is dropped).
@@ -191,6 +193,8 @@ struct Tb {
 }
 
 const JUMP_CACHE_SIZE: usize = 4096;
+/// System mode runs a kernel and many processes: a larger jump cache saves hash lookups.
+const SYS_JUMP_CACHE_SIZE: usize = 16384;
 
 /// Guest memory of an engine.
 enum Mode {
@@ -214,6 +218,9 @@ struct SysState {
     tlb: *mut Tlb,
     /// Guest PC of the block owning each JIT exit slot (same-page chaining).
     slot_src: FxHashMap<usize, (u64, ExitSlot)>,
+    /// Exits chained to a block on another virtual page: valid only while that page's
+    /// mapping holds, so unchained whenever the virtual-PC caches are cleared.
+    cross_chains: Vec<ExitSlot>,
 }
 
 /// The execution engine of one vCPU.
@@ -285,6 +292,7 @@ impl Engine {
                 page_tbs: FxHashMap::default(),
                 tlb: std::ptr::null_mut(),
                 slot_src: FxHashMap::default(),
+                cross_chains: Vec::new(),
             })),
             cfg,
         )?;
@@ -380,12 +388,17 @@ impl Engine {
             mem: cfg.trace.memtrace,
             watch: false,
         };
+        let jump_cache_size = if matches!(mode, Mode::System(_)) {
+            SYS_JUMP_CACHE_SIZE
+        } else {
+            JUMP_CACHE_SIZE
+        };
         Ok(Engine {
             guest,
             mode,
             jit,
             tbs: FxHashMap::default(),
-            jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); JUMP_CACHE_SIZE],
+            jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); jump_cache_size],
             regs: InterpRegs::default(),
             generation: FLUSH_GENERATION.load(Ordering::SeqCst),
             flush_pending: false,
@@ -449,28 +462,39 @@ impl Engine {
             sys.page_tbs.clear();
             sys.slot_src.clear();
             sys.cached_pages.clear();
+            sys.cross_chains.clear();
         }
     }
 
-    /// Forget every cached virtual-PC -> block association (jump cache, JIT jump table).
+    /// System mode: forget every virtual-PC -> block association that generated code
+    /// uses without checking the MMU (the JIT jump table, chains to other pages). The
+    /// engine's jump cache checks each hit against the TLB, so it stays.
     fn clear_pc_caches(&mut self) {
-        if let Mode::System(sys) = &mut self.mode {
-            sys.cached_pages.clear();
-        }
-        self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
         self.jump_flags = None;
         if let Some(jit) = &mut self.jit {
             jit.clear_jumps();
         }
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.clear();
+            if let Some(jit) = &mut self.jit {
+                for slot in sys.cross_chains.drain(..) {
+                    jit.unchain(&slot);
+                }
+            }
+        }
     }
 
-    /// Drop one TB (unchaining the slots that jump to it).
+    /// Drop one TB (unchaining the slots that jump to it, and its jump cache entry).
     fn remove_tb(&mut self, key: TbKey) {
-        if let Some(tb) = self.tbs.remove(&key)
-            && let Some(jit) = &mut self.jit
-        {
-            for slot in &tb.incoming {
-                jit.unchain(slot);
+        if let Some(tb) = self.tbs.remove(&key) {
+            if let Some(jit) = &mut self.jit {
+                for slot in &tb.incoming {
+                    jit.unchain(slot);
+                }
+            }
+            let idx = ((tb.pc >> 1) as usize) & (self.jump_cache.len() - 1);
+            if std::ptr::eq(self.jump_cache[idx].2, &*tb) {
+                self.jump_cache[idx] = (u64::MAX, 0, std::ptr::null_mut());
             }
         }
     }
@@ -615,11 +639,12 @@ impl Engine {
                     }
                     jit.set_jump(pc, cb.entry);
                 }
-                // System mode: only between blocks of one virtual page (a block on another
-                // page must be looked up: its mapping may have changed), and never into a
+                // System mode: a chain within one virtual page stays valid (the page is
+                // entered through a checked lookup); a chain to another page only while
+                // that page's mapping holds (undone by `clear_pc_caches`). Never into a
                 // block that reads a second page. Chained exits are remembered so that
                 // dropping a TB (its code page was written) unchains them.
-                match &self.mode {
+                match &mut self.mode {
                     Mode::User(_) => {
                         if pending_slot != 0 && chaining {
                             jit.chain_site(pending_slot, cb.entry);
@@ -627,14 +652,25 @@ impl Engine {
                         }
                     }
                     Mode::System(sys) => {
+                        if chaining {
+                            sys.cached_pages.insert(pc & PAGE_MASK);
+                            if let Some((vp2, _)) = tb.page2 {
+                                sys.cached_pages.insert(vp2);
+                            }
+                        }
                         if pending_slot != 0
                             && chaining
                             && tb.page2.is_none()
                             && let Some(&(src, slot)) = sys.slot_src.get(&pending_slot)
-                            && src & PAGE_MASK == pc & PAGE_MASK
                         {
+                            if src & PAGE_MASK != pc & PAGE_MASK {
+                                sys.cross_chains.push(slot);
+                            }
                             jit.chain(&slot, cb.entry);
-                            tb.incoming.push(slot);
+                            // A cross-page exit is re-chained after every clear.
+                            if !tb.incoming.iter().any(|s| s.site == slot.site) {
+                                tb.incoming.push(slot);
+                            }
                             self.stats.chains_made += 1;
                         }
                     }
@@ -685,19 +721,38 @@ impl Engine {
     /// # Safety
     /// `env` as for [`Engine::run`].
     unsafe fn lookup(&mut self, env: *mut u8, pc: u64, flags: u64) -> Result<*mut Tb, MemFault> {
-        let idx = ((pc >> 1) as usize) & (JUMP_CACHE_SIZE - 1);
+        let idx = ((pc >> 1) as usize) & (self.jump_cache.len() - 1);
         let (cpc, cflags, ptr) = self.jump_cache[idx];
-        if cpc == pc && cflags == flags && !ptr.is_null() {
-            return Ok(ptr);
-        }
+        let cached = cpc == pc && cflags == flags && !ptr.is_null();
         let fetch_idx = self.guest.fetch_mmu_idx(flags);
-        // System mode: the physical PC (and a check of a block's second page).
+        // System mode: the physical PC now (a TLB probe, a page walk after a flush), which
+        // a jump cache hit must match, and a check of a block's second page.
         let ppc = match &self.mode {
-            Mode::User(_) => pc,
+            Mode::User(_) => {
+                if cached {
+                    return Ok(ptr);
+                }
+                pc
+            }
             Mode::System(sys) => {
                 let f = SysFetch::new(&sys.cfg, env, fetch_idx);
                 // SAFETY: env per this function's contract.
-                unsafe { f.phys_of(pc) }?.0
+                let ppc = unsafe { f.phys_of(pc) }?.0;
+                // SAFETY: jump cache pointers point into live boxes of `self.tbs`
+                // (`remove_tb` and flushes scrub them).
+                if cached && unsafe { (*ptr).ppc } == ppc {
+                    match unsafe { (*ptr).page2 } {
+                        None => return Ok(ptr),
+                        Some((vp2, pp2)) => {
+                            // SAFETY: as above.
+                            let now = unsafe { f.phys_of(vp2) }.map(|(p, _)| p & PAGE_MASK);
+                            if now == Ok(pp2) {
+                                return Ok(ptr);
+                            }
+                        }
+                    }
+                }
+                ppc
             }
         };
         let key = (pc, ppc, flags);
@@ -728,13 +783,6 @@ impl Engine {
             }
         };
         self.jump_cache[idx] = (pc, flags, ptr);
-        if let Mode::System(sys) = &mut self.mode {
-            sys.cached_pages.insert(pc & PAGE_MASK);
-            // SAFETY: `ptr` points into a box of `self.tbs`.
-            if let Some((vp2, _)) = unsafe { (*ptr).page2 } {
-                sys.cached_pages.insert(vp2);
-            }
-        }
         Ok(ptr)
     }
 
@@ -837,6 +885,7 @@ impl Engine {
         Ok(Tb {
             pc,
             flags,
+            ppc: key.1,
             page2,
             incoming: Vec::new(),
             ir: Some(block),
@@ -882,7 +931,10 @@ impl Engine {
             None
         };
         let Some(jit) = self.jit.as_mut() else { return };
-        let result = jit.compile(region.as_ref().unwrap_or(&block));
+        let result = match &region {
+            Some(r) => jit.compile_optimized(r),
+            None => jit.compile(&block),
+        };
         if region.is_some() && result.is_ok() {
             self.stats.regions_compiled += 1;
         }
@@ -1163,6 +1215,93 @@ mod tests {
             assert_eq!(unsafe { engine.run(env) }, ExitStatus::Fault);
             assert_eq!(cpu.hdr.fault_addr, 0x20_0000);
             assert_eq!(cpu.hdr.fault_kind, FaultKind::Exec as u32);
+        }
+    }
+
+    /// Two blocks that loop through each other by direct jumps: 0x1000 adds 1 to the
+    /// counter and goes to 0x1008, which goes back to 0x1000 below the limit, else to 0x9000
+    /// (Halt).
+    struct LoopToy;
+
+    impl Guest for LoopToy {
+        fn name(&self) -> &'static str {
+            "looptoy"
+        }
+        fn translate(
+            &self,
+            pc: u64,
+            _flags: u64,
+            _mem: &dyn crate::CodeFetch,
+            b: &mut crate::Builder,
+        ) -> Result<(), TranslateError> {
+            b.block.guest_size = 8;
+            b.block.num_insns = 1;
+            b.insn_start(pc);
+            match pc {
+                0x1000 => {
+                    let c = b.get_global(Ty::I64, 40);
+                    let c1 = b.bin_imm(BinOp::Add, c, 1);
+                    b.set_global(Ty::I64, 40, c1);
+                    b.goto_block(0x1008);
+                }
+                0x1008 => {
+                    let c = b.get_global(Ty::I64, 40);
+                    let limit = b.get_global(Ty::I64, 48);
+                    let more = b.setcond(Cond::LtU, c, limit);
+                    let l = b.new_label();
+                    b.br_cond(more, l);
+                    b.goto_block(0x9000);
+                    b.label(l);
+                    b.goto_block(0x1000);
+                }
+                0x9000 => b.exit(ExitStatus::Halt, pc),
+                _ => return Err(TranslateError::FetchFault(pc)),
+            }
+            Ok(())
+        }
+        fn tb_flags(&self, _env: *const u8) -> u64 {
+            0
+        }
+        fn global_name(&self, offset: u32) -> Option<String> {
+            Some(format!("g{offset}"))
+        }
+        fn disassemble(&self, pc: u64, _bytes: &[u8]) -> Vec<String> {
+            vec![format!("{pc:#x}: looptoy")]
+        }
+    }
+
+    #[test]
+    fn direct_loops_become_regions() {
+        let (_, mem) = setup();
+        for (tier, regions) in [(Tier::Jit, true), (Tier::Auto, true), (Tier::Jit, false)] {
+            let mut engine = Engine::new(
+                Arc::new(LoopToy),
+                mem.clone(),
+                EngineConfig {
+                    tier,
+                    jit_threshold: 3,
+                    ..EngineConfig::default()
+                },
+            )
+            .unwrap();
+            engine.set_regions(regions);
+            let mut cpu = ToyCpu {
+                limit: 100_000,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            // SAFETY: cpu is a valid ToyCpu with the header first, used only here.
+            let st = unsafe { engine.run(&mut cpu as *mut ToyCpu as *mut u8) };
+            assert_eq!(st, ExitStatus::Halt);
+            assert_eq!((cpu.counter, cpu.hdr.pc), (100_000, 0x9000));
+            let stats = engine.stats();
+            if regions {
+                assert!(stats.regions_compiled >= 1, "{tier:?} {stats:?}");
+                // The loop runs inside the region: the engine sees only its first entries.
+                assert!(stats.jit_entries < 10, "{tier:?} {stats:?}");
+            } else {
+                assert_eq!(stats.regions_compiled, 0);
+            }
         }
     }
 }

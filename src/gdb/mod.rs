@@ -336,7 +336,9 @@ impl VcpuHandle {
         let v = st.vcpus.get_mut(&self.tid).expect("registered vCPU");
         v.parked = false;
         let step = v.action == Action::Step;
-        let skip = v.reported_bp.take() == Some(pc);
+        // A step always executes the instruction at pc, breakpoint or not; a continue
+        // skips only the breakpoint just reported there.
+        let skip = v.reported_bp.take() == Some(pc) || step;
         drop(st);
         self.stepping = step;
         if let Some(d) = engine.debug_mut() {

@@ -518,6 +518,24 @@ impl Lower<'_, '_> {
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(head);
         self.head = Some(head);
+        if self.lenv.self_loops
+            && self
+                .blk
+                .ops
+                .iter()
+                .any(|op| matches!(*op, Op::GotoBlock { pc } if pc == self.blk.pc))
+        {
+            // A self loop (or a region's back-edge) re-enters here: temporaries start at
+            // zero again, as in a fresh run of the block. Unread definitions cost nothing.
+            for i in 0..self.vars.len() {
+                let z = match self.blk.temps[i] {
+                    Ty::F32 => self.b.ins().f32const(Ieee32::with_bits(0)),
+                    Ty::F64 => self.b.ins().f64const(Ieee64::with_bits(0)),
+                    t => self.int_const(clif_ty(t), 0),
+                };
+                self.b.def_var(self.vars[i], z);
+            }
+        }
         let req = self.load_env(types::I32, ho::EXIT_REQUEST);
         let intr = self.b.create_block();
         let body = self.b.create_block();

@@ -174,8 +174,14 @@ pub struct Jit {
     /// address baked into each block; only [`Jit::set_jump`] and flushes write it, never
     /// while JIT code runs.
     jump_table: Box<[u64]>,
+    /// Indices of jump table entries set since the last clear (None: too many to list),
+    /// so that frequent clears (system mode: every privilege change) stay cheap.
+    jump_dirty: Option<Vec<u32>>,
     cfg: JitConfig,
     isa: OwnedTargetIsa,
+    /// The same target with `opt_level=speed`, made on first use (see
+    /// [`Jit::compile_optimized`]).
+    isa_speed: Option<OwnedTargetIsa>,
     ctx: Context,
     fctx: FunctionBuilderContext,
     code: CodeBuffer,
@@ -240,8 +246,10 @@ impl Jit {
                 softmmu: None,
             },
             jump_table: vec![u64::MAX; 2 * JUMP_TABLE_SIZE].into_boxed_slice(),
+            jump_dirty: None,
             cfg,
             isa,
+            isa_speed: None,
             ctx: Context::new(),
             fctx: FunctionBuilderContext::new(),
             code,
@@ -393,6 +401,26 @@ impl Jit {
     /// is a [`JitError::Codegen`] error instead, so the retry always succeeds or fails
     /// for good).
     pub fn compile(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
+        self.compile_with(block, false)
+    }
+
+    /// [`Jit::compile`] with Cranelift's optimiser (`opt_level=speed`) whatever the config
+    /// says: for blocks hot enough to repay the extra compile time (regions).
+    pub fn compile_optimized(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
+        if self.isa_speed.is_none() && !self.cfg.opt_speed {
+            self.isa_speed = Some(host_isa(&JitConfig {
+                opt_speed: true,
+                ..self.cfg.clone()
+            })?);
+        }
+        self.compile_with(block, true)
+    }
+
+    fn compile_with(&mut self, block: &Block, optimize: bool) -> Result<CompiledBlock, JitError> {
+        let isa = match &self.isa_speed {
+            Some(fast) if optimize => &**fast,
+            _ => &*self.isa,
+        };
         self.ctx.clear();
         self.ctx.func.signature = block_sig();
         let lowered = lower::lower_block(
@@ -400,7 +428,7 @@ impl Jit {
             &mut self.fctx,
             block,
             &self.lenv,
-            self.isa.frontend_config(),
+            isa.frontend_config(),
         );
         let out = match lowered {
             Ok(o) => o,
@@ -410,7 +438,7 @@ impl Jit {
                 return Err(e);
             }
         };
-        let (code, sites) = compile_ctx(&mut self.ctx, &*self.isa)?;
+        let (code, sites) = compile_ctx(&mut self.ctx, isa)?;
         let len = code.len();
         let mark = self.code.used();
         let total = len.next_multiple_of(8) + out.exits.len() * EXIT_STUB_LEN.next_multiple_of(8);
@@ -542,6 +570,15 @@ impl Jit {
     /// runs, and call [`Jit::clear_jumps`] when those flags change.
     pub fn set_jump(&mut self, pc: u64, entry: *const u8) {
         let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
+        if self.jump_table[i] == u64::MAX
+            && let Some(d) = &mut self.jump_dirty
+        {
+            if d.len() < JUMP_TABLE_SIZE / 8 {
+                d.push(i as u32);
+            } else {
+                self.jump_dirty = None;
+            }
+        }
         self.jump_table[i] = pc;
         self.jump_table[i + 1] = entry as u64;
     }
@@ -563,9 +600,22 @@ impl Jit {
 
     /// Forget every jump table entry (indirect exits return to the engine again).
     pub fn clear_jumps(&mut self) {
-        for e in self.jump_table.chunks_exact_mut(2) {
-            e[0] = u64::MAX;
-            e[1] = self.exit_stub as u64;
+        match self.jump_dirty.take() {
+            Some(mut d) => {
+                for &i in &d {
+                    self.jump_table[i as usize] = u64::MAX;
+                    self.jump_table[i as usize + 1] = self.exit_stub as u64;
+                }
+                d.clear();
+                self.jump_dirty = Some(d);
+            }
+            None => {
+                for e in self.jump_table.chunks_exact_mut(2) {
+                    e[0] = u64::MAX;
+                    e[1] = self.exit_stub as u64;
+                }
+                self.jump_dirty = Some(Vec::with_capacity(JUMP_TABLE_SIZE / 8));
+            }
         }
     }
 
@@ -628,6 +678,37 @@ impl Jit {
                 })
                 .collect(),
             Err(e) => vec![format!("<capstone: {e}>")],
+        }
+    }
+}
+
+#[cfg(test)]
+mod jump_clear_tests {
+    use super::*;
+
+    #[test]
+    fn clearing_the_jump_table_forgets_every_entry_listed_or_not() {
+        let mut jit = Jit::new(JitConfig {
+            code_size: 1 << 16,
+            guest_base: 0,
+            guest_limit: 0,
+            opt_speed: false,
+            verify: true,
+        })
+        .unwrap();
+        let empty = |jit: &Jit| {
+            jit.jump_table
+                .chunks_exact(2)
+                .all(|e| e[0] == u64::MAX && e[1] == jit.exit_stub as u64)
+        };
+        for n in [3u64, JUMP_TABLE_SIZE as u64 / 8 + 5, 1] {
+            for k in 0..n {
+                jit.set_jump(0x1000 + 2 * k, 0x5000 as *const u8);
+                jit.set_jump(0x1000 + 2 * k, 0x6000 as *const u8);
+            }
+            assert!(!empty(&jit));
+            jit.clear_jumps();
+            assert!(empty(&jit), "after {n} entries");
         }
     }
 }

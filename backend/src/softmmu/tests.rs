@@ -53,7 +53,8 @@ impl ToyCpu {
 /// 00 halt | 01 rd lo hi: rd = imm16 | 02 rd lo hi: rd = rd << 16 | imm16 | 03 rd rs: rd += rs
 /// 04 rd rs m: rd = load [rs] | 05 rv rs m: store rv -> [rs] | 06 rd rs m: rd = amoadd [rs], rd
 /// 07 rd rs rn: rd = cas [rs] (expected rd, new rn), 8 bytes, mmu 0
-/// 08 r off: r -= 1; if r != 0 goto pc + 4 * off (i8) | 09 rd: jump to rd | 0b: end block
+/// 08 r off: r -= 1; if r != 0 goto pc + 4 * off (i8) | 09 rd: jump to rd
+/// 0a lo hi: goto pc + 4 * imm16 (signed) | 0b: end block
 /// m = mmu_idx | log2(size) << 4 | aligned << 7.
 struct ToyGuest;
 
@@ -159,6 +160,11 @@ impl Guest for ToyGuest {
                     b.exit_indirect(t);
                     return Ok(());
                 }
+                0x0a => {
+                    let off = i16::from_le_bytes([x, y]) as i64 * 4;
+                    b.goto_block(cur.wrapping_add(off as u64));
+                    return Ok(());
+                }
                 0x0b => {
                     b.exit(ExitStatus::Next, next);
                     return Ok(());
@@ -226,6 +232,10 @@ fn djnz(r: u8, off: i8) -> [u8; 4] {
 }
 fn jr(r: u8) -> [u8; 4] {
     [9, r, 0, 0]
+}
+fn jmp(from: u64, to: u64) -> [u8; 4] {
+    let [lo, hi] = ((to.wrapping_sub(from) as i64 / 4) as i16).to_le_bytes();
+    [0x0a, 0, lo, hi]
 }
 fn fence_i() -> [u8; 4] {
     [0x0b, 0, 0, 0]
@@ -790,6 +800,42 @@ fn blocks_spanning_two_pages_follow_the_second_pages_mapping() {
         cpu.tlb.flush_all();
         assert_eq!(go(&mut cpu, &mut e), 7, "{tier:?}");
         assert_eq!(cpu.regs[5], 4);
+    }
+}
+
+#[test]
+fn chains_to_another_page_are_undone_when_it_is_remapped() {
+    for tier in tiers() {
+        let mach = Machine::new();
+        mach.asm(
+            ram(0),
+            &[li(2, 20), jmp(V_CODE + 4, V_CODE3), djnz(2, -1), halt()],
+        );
+        let back = |v: u16| [li(3, v), add(5, 3), jmp(V_CODE3 + 8, V_CODE + 8)];
+        mach.asm(ram(8), &back(1));
+        mach.asm(ram(9), &back(2));
+        let mut e = mach.engine(tier);
+        let mut cpu = ToyCpu::new(V_CODE);
+        assert_eq!(run(&mut e, &mut cpu), ExitStatus::Halt);
+        assert_eq!(cpu.regs[5], 20);
+        cpu.hdr.pc = V_CODE;
+        assert_eq!(run(&mut e, &mut cpu), ExitStatus::Halt);
+        assert_eq!(cpu.regs[5], 40);
+        if tier == Tier::Jit {
+            assert!(e.stats().chains_made >= 3, "{:?}", e.stats());
+        }
+        mach.mmu
+            .map
+            .lock()
+            .unwrap()
+            .insert(V_CODE3, (ram(9), true, false, true));
+        cpu.tlb.flush_page(V_CODE3);
+        cpu.hdr.pc = V_CODE;
+        assert_eq!(run(&mut e, &mut cpu), ExitStatus::Halt);
+        assert_eq!(
+            cpu.regs[5], 80,
+            "{tier:?}: the remapped page's code must run"
+        );
     }
 }
 

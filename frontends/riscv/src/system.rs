@@ -32,6 +32,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Number of PMP entries of a hart.
 pub const PMP_ENTRIES: usize = 16;
 
+/// Superpage ranges tracked for one-address `sfence.vma` (see `RiscvSystemCpu`).
+const MAX_SUPERPAGES: usize = 64;
+
 /// One hart in system mode. `cpu` (with the backend's header) comes first, so generated code
 /// and the user-mode translator find the registers at the offsets of [`crate::cpu::off`].
 #[repr(C)]
@@ -48,6 +51,11 @@ pub struct RiscvSystemCpu {
     pub mmu_fault_cause: u64,
     /// Virtual address of that failed translation (the trap value).
     pub mmu_fault_addr: u64,
+    /// Virtual ranges (base, size) of superpages (Sv39/48/57 leaves above level 0) whose
+    /// 4 KiB pieces the TLB may hold: `sfence.vma` of an address inside one must flush all
+    /// the pieces. Cleared by full flushes; past [`MAX_SUPERPAGES`] ranges any one-address
+    /// fence flushes everything.
+    superpages: Vec<(u64, u64)>,
     /// Set by the CSR helper when the write it just did must end the block: new
     /// translation flags, a TLB flush, or an interrupt that is now to be taken.
     pub csr_end_block: u64,
@@ -184,6 +192,7 @@ impl RiscvSystemCpu {
             mmu_fault_cause: u64::MAX,
             mmu_fault_addr: 0,
             csr_end_block: 0,
+            superpages: Vec::new(),
             deadline: Arc::new(AtomicU64::new(u64::MAX)),
         })
     }
@@ -256,6 +265,19 @@ impl RiscvSystemCpu {
         Trap {
             cause: page,
             tval: addr,
+        }
+    }
+
+    /// Flushes the whole TLB (and forgets the cached superpages).
+    fn flush_tlb_all(&mut self) {
+        self.tlb.flush_all();
+        self.superpages.clear();
+    }
+
+    /// Records that the TLB may now hold pieces of the superpage at `base`.
+    fn note_superpage(&mut self, base: u64, size: u64) {
+        if self.superpages.len() <= MAX_SUPERPAGES && !self.superpages.contains(&(base, size)) {
+            self.superpages.push((base, size));
         }
     }
 
@@ -658,7 +680,7 @@ extern "C" fn helper_csr(
             let mut end = SysFlags::of(&cpu.privs) != flags_before;
             // SUM/MXR/MPRV/MPP changes select other MMU indices: no flush needed for them.
             if eff.flush_tlb && !matches!(num, csr::MSTATUS | csr::SSTATUS) {
-                cpu.tlb.flush_all();
+                cpu.flush_tlb_all();
                 end = true;
             }
             if eff.check_irq {
@@ -709,7 +731,9 @@ extern "C" fn helper_wfi(env: *mut u8, insn: u64) -> u64 {
     0
 }
 
-/// sfence.vma: legality (U-mode, TVM), then flush one page (every ASID) or everything.
+/// sfence.vma: legality (U-mode, TVM), then flush one page (every ASID) or everything. The
+/// TLB caches 4 KiB pieces: a one-address fence inside a cached superpage flushes
+/// everything (the superpage's other pieces are stale too).
 extern "C" fn helper_sfence_vma(env: *mut u8, vaddr: u64, all: u64, insn: u64) -> u64 {
     // SAFETY: called from system-mode blocks only (see sys_cpu).
     let cpu = unsafe { sys_cpu(env) };
@@ -717,8 +741,13 @@ extern "C" fn helper_sfence_vma(env: *mut u8, vaddr: u64, all: u64, insn: u64) -
         raise_illegal(cpu, insn);
         return 0;
     }
-    if all != 0 {
-        cpu.tlb.flush_all();
+    let in_superpage = cpu.superpages.len() > MAX_SUPERPAGES
+        || cpu
+            .superpages
+            .iter()
+            .any(|&(base, size)| vaddr.wrapping_sub(base) < size);
+    if all != 0 || in_superpage {
+        cpu.flush_tlb_all();
     } else {
         cpu.tlb.flush_page(vaddr);
     }
@@ -808,6 +837,9 @@ impl AddressTranslator for RiscvMmu {
             Ok(t) => {
                 // `perms` covers the whole page; the access itself passed its own (byte
                 // granular) PMP check even when PMP splits the page.
+                if t.page_size > 4096 {
+                    cpu.note_superpage(vaddr & !(t.page_size - 1), t.page_size);
+                }
                 let mut perms = t.perms;
                 match pa {
                     privileged::Access::Read => perms.r = true,
