@@ -809,6 +809,11 @@ pub fn serve<C: GdbCpu>(
             SessionEnd::Detached
         }
     };
+    if end == SessionEnd::Kill {
+        // The vCPUs stay parked: the caller ends the target.
+        ctl.lock().connected = false;
+        return end;
+    }
     ctl.points.clear();
     let mut st = ctl.lock();
     st.detached = true;

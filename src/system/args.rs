@@ -118,7 +118,7 @@ pub fn help_text() -> String {
          \x20 -s, -S, -gdb DEV        gdb stub\n\
          heron options:\n\
          \x20 --tier interp|jit|auto  execution tier (HERON_TIER)\n\
-         \x20 --jit-threshold N       interpreted runs before a block is compiled (auto tier)\n",
+         \x20 --jit-threshold N       interpreted runs before a block is compiled (auto tier; default 300)\n",
     );
     s.push_str("Console escapes: Ctrl-A x quits, Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A.\n");
     s

@@ -22,6 +22,11 @@ pub const ISA_STRING: &str = "rv64imafdc_zicond_zicsr_zifencei_zihintpause_zba_z
 /// The paging mode the device tree announces (the walker also does Sv39 and Sv57).
 pub const MMU_TYPE: &str = "riscv,sv48";
 
+/// Default `--jit-threshold` of system mode: a boot runs most blocks only a few times, so
+/// compiling later than user mode's default pays off (shared image, auto tier, release
+/// build on a loaded 2-core host: CPU time 8.6 s at 50, 7.8 s at 300, 8.9 s at 2000).
+const SYSTEM_JIT_THRESHOLD: u32 = 300;
+
 /// How often the timer thread looks at deadlines while some hart runs.
 const TICK_RUNNING: Duration = Duration::from_millis(1);
 /// ... and while every hart sleeps in WFI (they watch their own deadlines then).
@@ -174,9 +179,7 @@ pub fn run_machine(
         trace,
         ..EngineConfig::default()
     };
-    if let Some(t) = cfg.jit_threshold {
-        ecfg.jit_threshold = t;
-    }
+    ecfg.jit_threshold = cfg.jit_threshold.unwrap_or(SYSTEM_JIT_THRESHOLD);
     let sys = SoftmmuConfig {
         translator: mmu,
         phys,
