@@ -3,6 +3,7 @@
 #   tests/guest/riscv64/asm/*.S  -> build/riscv64/asm/NAME  (bare metal-ish, -nostdlib, linked with rt.S)
 #   tests/guest/riscv64/c/*.c    -> build/riscv64/c/NAME    (glibc, -static -O2 unless marked dynamic)
 #   tests/guest/go/*.go          -> build/riscv64/go/NAME   (GOARCH=riscv64, CGO_ENABLED=0)
+#   tests/guest/riscv64/bare/*.S -> build/riscv64/bare/NAME.bin (system mode, flat at 0x80000000)
 #   tests/guest/aarch64/asm/*.S  -> build/aarch64/asm/NAME  (linked with aarch64 rt.S unless the
 #                                   source says "heron-build: standalone")
 #   tests/guest/aarch64/c/*.c and the ISA-neutral riscv64 C programs -> build/aarch64/c/NAME
@@ -173,6 +174,32 @@ if [ "${#gofiles[@]}" -gt 0 ]; then
     failed=1
   fi
 fi
+
+# Bare-metal system-mode programs: tests/guest/riscv64/bare/*.S -> build/riscv64/bare/NAME.bin,
+# flat binaries linked at 0x80000000 (loaded with `heron system riscv64 -bios NAME.bin`).
+AS="${HERON_RISCV64_AS:-riscv64-linux-gnu-as}"
+LD="${HERON_RISCV64_LD:-riscv64-linux-gnu-ld}"
+OBJCOPY="${HERON_RISCV64_OBJCOPY:-riscv64-linux-gnu-objcopy}"
+mkdir -p "$out/bare"
+bare_one() { # name source target
+  local tmp="$3.tmp.$$"
+  if "$AS" -march=rv64gc -I"$src/bare" "$2" -o "$tmp.o" &&
+     "$LD" -Ttext=0x80000000 --no-relax -o "$tmp.elf" "$tmp.o" &&
+     "$OBJCOPY" -O binary "$tmp.elf" "$tmp"; then
+    mv -f "$tmp" "$3"; rm -f "$tmp.o" "$tmp.elf"
+    echo "  built bare/$1" >&2
+  else
+    rm -f "$tmp" "$tmp.o" "$tmp.elf"
+    echo "build-guest-tests: FAILED bare/$1" >&2
+    return 1
+  fi
+}
+for s in "$src"/bare/*.S; do
+  name="$(basename "$s" .S)"
+  t="$out/bare/$name.bin"
+  stale "$t" "$s" "$src/bare/bare.inc" "$self" || continue
+  spawn bare_one "$name" "$s" "$t"
+done
 
 for p in "${pids[@]}"; do
   if ! wait "$p"; then failed=1; fi

@@ -4,7 +4,8 @@
 #   2. cross-compiles the guest test programs and fetches busybox,
 #   3. cargo fmt --check, cargo clippy --all-targets -D warnings,
 #   4. cargo test --workspace in the release profile (the guest programs run under heron,
-#      and the release build makes that suite several times faster than it costs to build).
+#      and the release build makes that suite several times faster than it costs to build),
+#   5. checks that docs/guide.md is what scripts/gen-guide.sh generates from the current build.
 # Set HERON_TEST_PROFILE=dev to test the debug build instead. Exits non-zero on any failure
 # (after running every step that can run).
 set -euo pipefail
@@ -36,6 +37,13 @@ fi
 # The differential tester's count of compared sequences (cargo captures test output).
 cat "$HERON_DIFFTEST_SUMMARY"
 rm -f "$HERON_DIFFTEST_SUMMARY"
+step "docs/guide.md is up to date"
+if [ "$profile" = release ]; then
+  bash scripts/gen-guide.sh --check || failed+=("docs/guide.md is stale (scripts/gen-guide.sh)")
+else
+  HERON_BIN="${CARGO_TARGET_DIR:-target}/debug/heron" bash scripts/gen-guide.sh --check ||
+    failed+=("docs/guide.md is stale (scripts/gen-guide.sh)")
+fi
 if [ "${#failed[@]}" -gt 0 ]; then
   step "FAILED: ${failed[*]}"
   exit 1

@@ -14,6 +14,20 @@ pub const LOG_ITEMS: &[(&str, &str)] = &[
     ("out_asm", "show the host code generated for each block"),
     ("exec", "show each executed block"),
     ("nochain", "do not chain compiled blocks"),
+    (
+        "cpu",
+        "show the guest registers at each block entry (disables chaining)",
+    ),
+    ("int", "show exceptions, signals and interrupts"),
+    ("mmu", "show page walks and TLB fills (system mode)"),
+    (
+        "icount",
+        "count guest instructions; print the total at exit",
+    ),
+    (
+        "memtrace",
+        "show every guest memory access (pc, kind, size, address)",
+    ),
     ("stats", "print engine statistics at exit"),
     ("strace", "log system calls (same as -strace)"),
 ];
@@ -395,6 +409,11 @@ pub fn resolve_run(
             "exec" => trace.exec = true,
             "nochain" => trace.nochain = true,
             "stats" => trace.stats = true,
+            "cpu" => trace.cpu = true,
+            "int" => trace.int = true,
+            "mmu" => trace.mmu = true,
+            "icount" => trace.icount = true,
+            "memtrace" => trace.memtrace = true,
             "strace" => strace = true,
             _ => {}
         }
@@ -638,6 +657,24 @@ mod tests {
             resolve(&["heron", "run", "-d", "help", "p"], &[]),
             Ok(RunRequest::Print(_))
         ));
+    }
+
+    #[test]
+    fn observability_items_set_the_trace() {
+        let RunRequest::Run(c) = resolve(
+            &["heron", "run", "-d", "cpu,int,mmu,icount,memtrace", "p"],
+            &[],
+        )
+        .ok()
+        .unwrap() else {
+            panic!()
+        };
+        let t = &c.trace;
+        assert!(t.cpu && t.int && t.mmu && t.icount && t.memtrace && !t.exec);
+        let help = log_items_help();
+        for item in ["cpu", "int", "mmu", "icount", "memtrace", "stats"] {
+            assert!(help.contains(&format!("\n{item} ")), "{item} in {help}");
+        }
     }
 
     #[test]

@@ -17,11 +17,6 @@ fn gdb_bin() -> std::path::PathBuf {
         .expect("gdb-multiarch is not installed: run scripts/install-deps.sh")
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 /// Wait for `child` until the deadline; kill it on timeout.
 fn wait_deadline(child: &mut Child, what: &str) -> std::process::ExitStatus {
     let start = Instant::now();
@@ -38,11 +33,13 @@ fn wait_deadline(child: &mut Child, what: &str) -> std::process::ExitStatus {
     }
 }
 
-/// Start heron with `-g PORT` on `prog` and return it once it is listening.
-fn start_heron(tier: &str, prog: &Path, port: u16) -> Child {
+/// Start heron with `-g 0` (a free port) on `prog`; returns it once it is listening, with
+/// the port it chose.
+fn start_heron(tier: &str, prog: &Path, args: &[&str]) -> (Child, u16) {
     let mut h = Command::new(common::heron())
-        .args(["run", "--tier", tier, "-g", &port.to_string()])
+        .args(["run", "--tier", tier, "-g", "0"])
         .arg(prog)
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -51,14 +48,18 @@ fn start_heron(tier: &str, prog: &Path, port: u16) -> Child {
     let mut err = BufReader::new(h.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
-    assert!(line.contains("waiting for gdb"), "heron said: {line}");
-    h
+    let port = line
+        .trim()
+        .strip_prefix("heron: waiting for gdb on port ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("heron said: {line}"));
+    assert_ne!(port, 0);
+    (h, port)
 }
 
 /// Run a gdb script against a fresh heron; returns (gdb output, heron stdout, heron status).
 fn session(tier: &str, prog: &Path, script: &str) -> (String, String, Option<i32>) {
-    let port = free_port();
-    let mut h = start_heron(tier, prog, port);
+    let (mut h, port) = start_heron(tier, prog, &[]);
     let mut full = format!("set pagination off\nset confirm off\ntarget remote 127.0.0.1:{port}\n");
     full.push_str(script);
     let dir = std::env::temp_dir().join(format!("heron-gdb-{}-{port}", std::process::id()));
@@ -136,7 +137,7 @@ fn break_step_watch_and_exit_in_both_tiers() {
                 "Breakpoint 1, scale_add (a=10, b=7)",
                 "a = 10",
                 "b = 7",
-                "11\t    r = r + b;",
+                "\t    r = r + b;",
                 "$1 = 30",
                 "pc             0x",
                 "<scale_add+",
@@ -161,4 +162,116 @@ fn kill_ends_the_guest() {
     expect(&out, &["Breakpoint 1, main", "killed"]);
     assert_eq!(hout, "", "the guest never printed:\n{out}");
     assert_eq!(code, Some(137));
+}
+
+/// A minimal remote-protocol client, for what gdb cannot do in batch mode (Ctrl-C).
+struct Raw(std::net::TcpStream);
+
+impl Raw {
+    fn send(&mut self, data: &str) {
+        use std::io::Write;
+        let sum = data.bytes().fold(0u8, |a, b| a.wrapping_add(b));
+        write!(self.0, "${data}#{sum:02x}").unwrap();
+    }
+    /// The next packet's payload (acknowledged; '+' acks before it are skipped).
+    fn recv(&mut self) -> String {
+        use std::io::{Read, Write};
+        let mut byte = [0u8];
+        loop {
+            self.0.read_exact(&mut byte).expect("stub reply");
+            if byte[0] == b'$' {
+                break;
+            }
+        }
+        let mut data = Vec::new();
+        loop {
+            self.0.read_exact(&mut byte).expect("stub reply");
+            if byte[0] == b'#' {
+                break;
+            }
+            data.push(byte[0]);
+        }
+        let mut sum = [0u8; 2];
+        self.0.read_exact(&mut sum).unwrap();
+        self.0.write_all(b"+").unwrap();
+        // Undo run-length encoding: `X*n` repeats X (n - 29) more times.
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < data.len() {
+            if data[i] == b'*' && i + 1 < data.len() {
+                let last = *out.last().expect("run length after a character");
+                out.extend(std::iter::repeat_n(last, (data[i + 1] - 29) as usize));
+                i += 2;
+            } else {
+                out.push(data[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+}
+
+#[test]
+fn interrupt_stops_a_running_guest() {
+    let prog = common::guest("c/gdbtarget");
+    for tier in ["interp", "jit"] {
+        let (mut h, port) = start_heron(tier, &prog, &["spin"]);
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut c = Raw(s);
+        c.send("?");
+        let first = c.recv();
+        assert!(first.starts_with('T') || first.starts_with('S'), "{first}");
+        c.send("vCont;c");
+        std::thread::sleep(Duration::from_millis(300));
+        {
+            use std::io::Write;
+            c.0.write_all(&[3]).unwrap();
+        }
+        let stop = c.recv();
+        assert!(stop.starts_with("T02"), "{tier}: stop reply {stop}");
+        c.send("g");
+        let regs = c.recv();
+        assert_eq!(regs.len(), 68 * 16, "{tier}: {regs}");
+        c.send("vKill;1");
+        assert_eq!(c.recv(), "OK");
+        let st = wait_deadline(&mut h, "heron");
+        assert_eq!(st.code(), Some(137), "{tier}");
+    }
+}
+
+#[test]
+fn threads_are_listed_and_stopped_together() {
+    let prog = common::guest("c/threads");
+    let (out, hout, code) = session(
+        "auto",
+        &prog,
+        "break worker\ncontinue\ninfo threads\ncontinue\ninfo threads\ndelete\ncontinue\n",
+    );
+    expect(
+        &out,
+        &[
+            "hit Breakpoint 1, ",
+            " in worker ()",
+            "Id   Target Id",
+            "Thread 1.",
+            "Thread 1.",
+            "hit Breakpoint 1, ",
+            "Id   Target Id",
+            "exited normally",
+        ],
+    );
+    // Every thread's registers could be read (also those blocked in system calls).
+    assert!(!out.contains("Could not read registers"), "{out}");
+    assert!(hout.ends_with("done\n"), "{hout}");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn detach_lets_the_guest_run_to_its_end() {
+    let prog = common::guest("c/gdbtarget");
+    let (out, hout, code) = session("auto", &prog, "break scale_add\ncontinue\ndetach\n");
+    expect(&out, &["Breakpoint 1, scale_add (a=10, b=7)", "detached"]);
+    assert_eq!(hout, "total=166\n", "{out}");
+    assert_eq!(code, Some(38));
 }

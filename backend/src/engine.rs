@@ -18,11 +18,11 @@ use crate::ir::{Block, ExitStatus};
 use crate::jit::region::{self, RegionLimits};
 use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
 use crate::mem::{GuestMemory, MemFault};
-use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb};
+use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
@@ -63,6 +63,11 @@ pub struct Trace {
     pub icount: bool,
     /// Log every guest memory access on the `memtrace` target (instrumentation).
     pub memtrace: bool,
+    /// Exceptions, signals and interrupts on the `int` target (emitted by the run loops:
+    /// user mode's signal code, system mode's interrupt delivery).
+    pub int: bool,
+    /// Page walks and TLB fills on the `mmu` target (emitted by system mode's softmmu).
+    pub mmu: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -108,6 +113,14 @@ pub struct EngineStats {
     pub code_flushes: u64,
     pub code_bytes: usize,
     pub code_capacity: usize,
+    /// System mode: TLB fills by the slow path (= TLB misses that translated).
+    pub tlb_fills: u64,
+    /// System mode: guest accesses that took the softmmu slow path (misses, MMIO, page
+    /// crossings, writes to code pages; in the interpreter every access). Accesses served
+    /// by the JIT's inline hit path are not counted.
+    pub tlb_slow_accesses: u64,
+    /// System mode: translation blocks dropped because their code page was written.
+    pub code_page_invalidations: u64,
 }
 
 impl std::fmt::Display for EngineStats {
@@ -134,7 +147,15 @@ impl std::fmt::Display for EngineStats {
             self.code_bytes, self.code_capacity
         )?;
         writeln!(f, "code buffer flushes    {}", self.buffer_flushes)?;
-        write!(f, "translation flushes    {}", self.code_flushes)
+        write!(f, "translation flushes    {}", self.code_flushes)?;
+        if self.tlb_fills != 0 || self.tlb_slow_accesses != 0 {
+            write!(
+                f,
+                "\nsoftmmu TLB fills      {}\nsoftmmu slow accesses  {} (inline JIT hits not counted)\nSMC/DMA TB drops       {}",
+                self.tlb_fills, self.tlb_slow_accesses, self.code_page_invalidations
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -154,6 +175,8 @@ type TbKey = (u64, u64, u64);
 struct Tb {
     pc: u64,
     flags: u64,
+    /// Physical PC (user mode: = pc).
+    ppc: u64,
     /// System mode: (virtual page, physical page) of a second code page the block reads.
     page2: Option<(u64, u64)>,
     /// Exit slots of other blocks chained to this one (unchained when it is dropped).
@@ -170,6 +193,8 @@ struct Tb {
 }
 
 const JUMP_CACHE_SIZE: usize = 4096;
+/// System mode runs a kernel and many processes: a larger jump cache saves hash lookups.
+const SYS_JUMP_CACHE_SIZE: usize = 16384;
 
 /// Guest memory of an engine.
 enum Mode {
@@ -180,8 +205,11 @@ enum Mode {
 /// System-mode state of an engine.
 struct SysState {
     cfg: SoftmmuConfig,
-    /// `Tlb::flush_count` when the virtual-PC caches were last cleared.
-    tlb_flushes: u64,
+    /// TLB flush counters last seen (`Tlb::flushes_since`).
+    tlb_seen: (u64, u64),
+    /// Virtual pages with entries in the jump cache or the JIT jump table: a flush of
+    /// another page leaves those caches alone.
+    cached_pages: rustc_hash::FxHashSet<u64>,
     /// Position in the CodePages invalidation log.
     log_cursor: u64,
     /// TBs by physical code page.
@@ -189,7 +217,10 @@ struct SysState {
     /// The TLB registered with `cfg.code_pages` (null: none yet).
     tlb: *mut Tlb,
     /// Guest PC of the block owning each JIT exit slot (same-page chaining).
-    slot_src: FxHashMap<usize, u64>,
+    slot_src: FxHashMap<usize, (u64, ExitSlot)>,
+    /// Exits chained to a block on another virtual page: valid only while that page's
+    /// mapping holds, so unchained whenever the virtual-PC caches are cleared.
+    cross_chains: Vec<ExitSlot>,
 }
 
 /// The execution engine of one vCPU.
@@ -255,11 +286,13 @@ impl Engine {
             guest,
             Mode::System(Box::new(SysState {
                 cfg: sys,
-                tlb_flushes: 0,
+                tlb_seen: (0, 0),
+                cached_pages: Default::default(),
                 log_cursor,
                 page_tbs: FxHashMap::default(),
                 tlb: std::ptr::null_mut(),
                 slot_src: FxHashMap::default(),
+                cross_chains: Vec::new(),
             })),
             cfg,
         )?;
@@ -355,12 +388,17 @@ impl Engine {
             mem: cfg.trace.memtrace,
             watch: false,
         };
+        let jump_cache_size = if matches!(mode, Mode::System(_)) {
+            SYS_JUMP_CACHE_SIZE
+        } else {
+            JUMP_CACHE_SIZE
+        };
         Ok(Engine {
             guest,
             mode,
             jit,
             tbs: FxHashMap::default(),
-            jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); JUMP_CACHE_SIZE],
+            jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); jump_cache_size],
             regs: InterpRegs::default(),
             generation: FLUSH_GENERATION.load(Ordering::SeqCst),
             flush_pending: false,
@@ -423,25 +461,40 @@ impl Engine {
         if let Mode::System(sys) = &mut self.mode {
             sys.page_tbs.clear();
             sys.slot_src.clear();
+            sys.cached_pages.clear();
+            sys.cross_chains.clear();
         }
     }
 
-    /// Forget every cached virtual-PC -> block association (jump cache, JIT jump table).
+    /// System mode: forget every virtual-PC -> block association that generated code
+    /// uses without checking the MMU (the JIT jump table, chains to other pages). The
+    /// engine's jump cache checks each hit against the TLB, so it stays.
     fn clear_pc_caches(&mut self) {
-        self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
         self.jump_flags = None;
         if let Some(jit) = &mut self.jit {
             jit.clear_jumps();
         }
+        if let Mode::System(sys) = &mut self.mode {
+            sys.cached_pages.clear();
+            if let Some(jit) = &mut self.jit {
+                for slot in sys.cross_chains.drain(..) {
+                    jit.unchain(&slot);
+                }
+            }
+        }
     }
 
-    /// Drop one TB (unchaining the slots that jump to it).
+    /// Drop one TB (unchaining the slots that jump to it, and its jump cache entry).
     fn remove_tb(&mut self, key: TbKey) {
-        if let Some(tb) = self.tbs.remove(&key)
-            && let Some(jit) = &self.jit
-        {
-            for slot in &tb.incoming {
-                jit.unchain(slot);
+        if let Some(tb) = self.tbs.remove(&key) {
+            if let Some(jit) = &mut self.jit {
+                for slot in &tb.incoming {
+                    jit.unchain(slot);
+                }
+            }
+            let idx = ((tb.pc >> 1) as usize) & (self.jump_cache.len() - 1);
+            if std::ptr::eq(self.jump_cache[idx].2, &*tb) {
+                self.jump_cache[idx] = (u64::MAX, 0, std::ptr::null_mut());
             }
         }
     }
@@ -465,9 +518,11 @@ impl Engine {
             sys.tlb = tlb;
         }
         // SAFETY: env holds a live Tlb at tlb_offset (new_system's contract).
-        let flushes = unsafe { (*tlb).flush_count() };
-        let mut clear = flushes != sys.tlb_flushes;
-        sys.tlb_flushes = flushes;
+        let mut clear = match unsafe { (*tlb).flushes_since(&mut sys.tlb_seen) } {
+            TlbFlushes::None => false,
+            TlbFlushes::All => true,
+            TlbFlushes::Pages(pages) => pages.iter().any(|p| sys.cached_pages.contains(p)),
+        };
         let mut drop_keys = Vec::new();
         match sys.cfg.code_pages.invalidations_since(&mut sys.log_cursor) {
             Invalidations::None => {}
@@ -486,6 +541,9 @@ impl Engine {
             }
         }
         for k in drop_keys {
+            if self.tbs.contains_key(&k) {
+                self.stats.code_page_invalidations += 1;
+            }
             self.remove_tb(k);
         }
         if clear {
@@ -501,6 +559,22 @@ impl Engine {
     /// `env` points to the frontend's `#[repr(C)]` CPU state (a [`CpuHeader`] first), valid
     /// and used only by this thread for the duration of the call.
     pub unsafe fn run(&mut self, env: *mut u8) -> ExitStatus {
+        // SAFETY: the caller's contract.
+        let status = unsafe { self.run_blocks(env) };
+        if let Mode::System(sys) = &self.mode {
+            let tlb = sys.cfg.tlb(env);
+            // SAFETY: env holds its Tlb (new_system's contract).
+            unsafe {
+                self.stats.tlb_fills = (*tlb).fills();
+                self.stats.tlb_slow_accesses = (*tlb).slow_accesses();
+            }
+        }
+        status
+    }
+
+    /// # Safety
+    /// As for [`Engine::run`].
+    unsafe fn run_blocks(&mut self, env: *mut u8) -> ExitStatus {
         let hdr = env as *mut CpuHeader;
         // Slot through which the previous JIT block left, to be chained to the next block.
         let mut pending_slot: usize = 0;
@@ -565,25 +639,43 @@ impl Engine {
                     }
                     jit.set_jump(pc, cb.entry);
                 }
-                let jit = &*jit;
-                // System mode: only between blocks of one virtual page (a block on another
-                // page must be looked up: its mapping may have changed).
-                let same_page = match &self.mode {
-                    Mode::User(_) => true,
-                    Mode::System(sys) => sys
-                        .slot_src
-                        .get(&pending_slot)
-                        .is_some_and(|&src| src & PAGE_MASK == pc & PAGE_MASK),
-                };
-                if pending_slot != 0 && chaining && same_page {
-                    let slot = ExitSlot {
-                        target_pc: pc,
-                        slot: pending_slot as *const AtomicUsize,
-                    };
-                    jit.chain(&slot, cb.entry);
-                    tb.incoming.push(slot);
-                    self.stats.chains_made += 1;
+                // System mode: a chain within one virtual page stays valid (the page is
+                // entered through a checked lookup); a chain to another page only while
+                // that page's mapping holds (undone by `clear_pc_caches`). Never into a
+                // block that reads a second page. Chained exits are remembered so that
+                // dropping a TB (its code page was written) unchains them.
+                match &mut self.mode {
+                    Mode::User(_) => {
+                        if pending_slot != 0 && chaining {
+                            jit.chain_site(pending_slot, cb.entry);
+                            self.stats.chains_made += 1;
+                        }
+                    }
+                    Mode::System(sys) => {
+                        if chaining {
+                            sys.cached_pages.insert(pc & PAGE_MASK);
+                            if let Some((vp2, _)) = tb.page2 {
+                                sys.cached_pages.insert(vp2);
+                            }
+                        }
+                        if pending_slot != 0
+                            && chaining
+                            && tb.page2.is_none()
+                            && let Some(&(src, slot)) = sys.slot_src.get(&pending_slot)
+                        {
+                            if src & PAGE_MASK != pc & PAGE_MASK {
+                                sys.cross_chains.push(slot);
+                            }
+                            jit.chain(&slot, cb.entry);
+                            // A cross-page exit is re-chained after every clear.
+                            if !tb.incoming.iter().any(|s| s.site == slot.site) {
+                                tb.incoming.push(slot);
+                            }
+                            self.stats.chains_made += 1;
+                        }
+                    }
                 }
+                let jit = &*jit;
                 self.stats.jit_entries += 1;
                 // SAFETY: header reset of the chaining protocol; env valid.
                 unsafe { (*hdr).last_exit_slot = 0 };
@@ -629,19 +721,38 @@ impl Engine {
     /// # Safety
     /// `env` as for [`Engine::run`].
     unsafe fn lookup(&mut self, env: *mut u8, pc: u64, flags: u64) -> Result<*mut Tb, MemFault> {
-        let idx = ((pc >> 1) as usize) & (JUMP_CACHE_SIZE - 1);
+        let idx = ((pc >> 1) as usize) & (self.jump_cache.len() - 1);
         let (cpc, cflags, ptr) = self.jump_cache[idx];
-        if cpc == pc && cflags == flags && !ptr.is_null() {
-            return Ok(ptr);
-        }
+        let cached = cpc == pc && cflags == flags && !ptr.is_null();
         let fetch_idx = self.guest.fetch_mmu_idx(flags);
-        // System mode: the physical PC (and a check of a block's second page).
+        // System mode: the physical PC now (a TLB probe, a page walk after a flush), which
+        // a jump cache hit must match, and a check of a block's second page.
         let ppc = match &self.mode {
-            Mode::User(_) => pc,
+            Mode::User(_) => {
+                if cached {
+                    return Ok(ptr);
+                }
+                pc
+            }
             Mode::System(sys) => {
                 let f = SysFetch::new(&sys.cfg, env, fetch_idx);
                 // SAFETY: env per this function's contract.
-                unsafe { f.phys_of(pc) }?.0
+                let ppc = unsafe { f.phys_of(pc) }?.0;
+                // SAFETY: jump cache pointers point into live boxes of `self.tbs`
+                // (`remove_tb` and flushes scrub them).
+                if cached && unsafe { (*ptr).ppc } == ppc {
+                    match unsafe { (*ptr).page2 } {
+                        None => return Ok(ptr),
+                        Some((vp2, pp2)) => {
+                            // SAFETY: as above.
+                            let now = unsafe { f.phys_of(vp2) }.map(|(p, _)| p & PAGE_MASK);
+                            if now == Ok(pp2) {
+                                return Ok(ptr);
+                            }
+                        }
+                    }
+                }
+                ppc
             }
         };
         let key = (pc, ppc, flags);
@@ -774,6 +885,7 @@ impl Engine {
         Ok(Tb {
             pc,
             flags,
+            ppc: key.1,
             page2,
             incoming: Vec::new(),
             ir: Some(block),
@@ -819,7 +931,10 @@ impl Engine {
             None
         };
         let Some(jit) = self.jit.as_mut() else { return };
-        let result = jit.compile(region.as_ref().unwrap_or(&block));
+        let result = match &region {
+            Some(r) => jit.compile_optimized(r),
+            None => jit.compile(&block),
+        };
         if region.is_some() && result.is_ok() {
             self.stats.regions_compiled += 1;
         }
@@ -835,7 +950,7 @@ impl Engine {
                 }
                 if let Mode::System(sys) = &mut self.mode {
                     for e in &cb.exits {
-                        sys.slot_src.insert(e.slot as usize, tb.pc);
+                        sys.slot_src.insert(e.site, (tb.pc, *e));
                     }
                 }
                 tb.jit = Some(cb);
@@ -860,6 +975,9 @@ impl Engine {
 }
 
 #[cfg(test)]
+use tests as tests_support;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::ir::{BinOp, Cond, Ty};
@@ -876,17 +994,17 @@ mod tests {
     /// - 0x9000: exit with Halt.
     ///
     /// Global at offset 40 = counter, 48 = limit, 56 = ring size.
-    struct Toy {
+    pub(super) struct Toy {
         translations: Counter,
     }
 
     #[repr(C)]
     #[derive(Default)]
-    struct ToyCpu {
-        hdr: CpuHeader,
-        counter: u64,
-        limit: u64,
-        ring: u64,
+    pub(super) struct ToyCpu {
+        pub(super) hdr: CpuHeader,
+        pub(super) counter: u64,
+        pub(super) limit: u64,
+        pub(super) ring: u64,
     }
 
     impl Guest for Toy {
@@ -948,7 +1066,7 @@ mod tests {
         }
     }
 
-    fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
+    pub(super) fn setup() -> (Arc<Toy>, Arc<GuestMemory>) {
         let mem = GuestMemory::reserve(1 << 24).unwrap();
         mem.map_anon(0x1000, 0x9000, PERM_R | PERM_W | PERM_X)
             .unwrap();
@@ -1097,6 +1215,165 @@ mod tests {
             assert_eq!(unsafe { engine.run(env) }, ExitStatus::Fault);
             assert_eq!(cpu.hdr.fault_addr, 0x20_0000);
             assert_eq!(cpu.hdr.fault_kind, FaultKind::Exec as u32);
+        }
+    }
+
+    /// Two blocks that loop through each other by direct jumps: 0x1000 adds 1 to the
+    /// counter and goes to 0x1008, which goes back to 0x1000 below the limit, else to 0x9000
+    /// (Halt).
+    struct LoopToy;
+
+    impl Guest for LoopToy {
+        fn name(&self) -> &'static str {
+            "looptoy"
+        }
+        fn translate(
+            &self,
+            pc: u64,
+            _flags: u64,
+            _mem: &dyn crate::CodeFetch,
+            b: &mut crate::Builder,
+        ) -> Result<(), TranslateError> {
+            b.block.guest_size = 8;
+            b.block.num_insns = 1;
+            b.insn_start(pc);
+            match pc {
+                0x1000 => {
+                    let c = b.get_global(Ty::I64, 40);
+                    let c1 = b.bin_imm(BinOp::Add, c, 1);
+                    b.set_global(Ty::I64, 40, c1);
+                    b.goto_block(0x1008);
+                }
+                0x1008 => {
+                    let c = b.get_global(Ty::I64, 40);
+                    let limit = b.get_global(Ty::I64, 48);
+                    let more = b.setcond(Cond::LtU, c, limit);
+                    let l = b.new_label();
+                    b.br_cond(more, l);
+                    b.goto_block(0x9000);
+                    b.label(l);
+                    b.goto_block(0x1000);
+                }
+                0x9000 => b.exit(ExitStatus::Halt, pc),
+                _ => return Err(TranslateError::FetchFault(pc)),
+            }
+            Ok(())
+        }
+        fn tb_flags(&self, _env: *const u8) -> u64 {
+            0
+        }
+        fn global_name(&self, offset: u32) -> Option<String> {
+            Some(format!("g{offset}"))
+        }
+        fn disassemble(&self, pc: u64, _bytes: &[u8]) -> Vec<String> {
+            vec![format!("{pc:#x}: looptoy")]
+        }
+    }
+
+    #[test]
+    fn direct_loops_become_regions() {
+        let (_, mem) = setup();
+        for (tier, regions) in [(Tier::Jit, true), (Tier::Auto, true), (Tier::Jit, false)] {
+            let mut engine = Engine::new(
+                Arc::new(LoopToy),
+                mem.clone(),
+                EngineConfig {
+                    tier,
+                    jit_threshold: 3,
+                    ..EngineConfig::default()
+                },
+            )
+            .unwrap();
+            engine.set_regions(regions);
+            let mut cpu = ToyCpu {
+                limit: 100_000,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            // SAFETY: cpu is a valid ToyCpu with the header first, used only here.
+            let st = unsafe { engine.run(&mut cpu as *mut ToyCpu as *mut u8) };
+            assert_eq!(st, ExitStatus::Halt);
+            assert_eq!((cpu.counter, cpu.hdr.pc), (100_000, 0x9000));
+            let stats = engine.stats();
+            if regions {
+                assert!(stats.regions_compiled >= 1, "{tier:?} {stats:?}");
+                // The loop runs inside the region: the engine sees only its first entries.
+                assert!(stats.jit_entries < 10, "{tier:?} {stats:?}");
+            } else {
+                assert_eq!(stats.regions_compiled, 0);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    //! Breakpoints and single steps are exact on chained JIT code (the toy guest of the
+    //! engine tests: one "instruction" per block, counter += 1 per block).
+    use super::tests_support::*;
+    use super::*;
+    use crate::debug::{DebugPoints, DebugStop, VcpuDebug};
+
+    #[test]
+    fn breakpoints_and_steps_are_exact_after_chaining() {
+        for tier in [Tier::Jit, Tier::Auto, Tier::Interp] {
+            let (toy, mem) = setup();
+            let cfg = EngineConfig {
+                tier,
+                jit_threshold: 2,
+                ..EngineConfig::default()
+            };
+            let mut engine = Engine::new(toy, mem, cfg).unwrap();
+            let mut cpu = ToyCpu {
+                limit: 40,
+                ring: 8,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            let env = &mut cpu as *mut ToyCpu as *mut u8;
+            // A first run builds chains and self loops.
+            // SAFETY: valid ToyCpu, header first.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            cpu.counter = 0;
+            cpu.limit = 1000;
+            cpu.hdr.pc = 0x1000;
+            let points = DebugPoints::new();
+            engine.set_debug(Some(VcpuDebug::new(points.clone())));
+            points.add_breakpoint(0x1030);
+            let resume = |engine: &mut Engine, step: bool, pc: u64| {
+                engine.debug_mut().unwrap().resume(step, pc);
+            };
+            resume(&mut engine, false, u64::MAX);
+            // SAFETY: as above.
+            assert_eq!(
+                unsafe { engine.run(env) },
+                ExitStatus::Interrupted,
+                "{tier:?}"
+            );
+            let stop = engine.debug_mut().unwrap().take_stop();
+            assert_eq!(stop, Some(DebugStop::Breakpoint { pc: 0x1030 }), "{tier:?}");
+            assert_eq!((cpu.counter, cpu.hdr.pc), (3, 0x1030), "{tier:?}");
+            // Continue from the breakpoint: one lap of the ring later it is hit again.
+            resume(&mut engine, false, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!((cpu.counter, cpu.hdr.pc), (11, 0x1030), "{tier:?}");
+            // One step runs exactly one instruction.
+            resume(&mut engine, true, 0x1030);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Interrupted);
+            assert_eq!(
+                engine.debug_mut().unwrap().take_stop(),
+                Some(DebugStop::Step)
+            );
+            assert!(engine.debug_mut().unwrap().step_done());
+            assert_eq!((cpu.counter, cpu.hdr.pc), (12, 0x1040), "{tier:?}");
+            // Without breakpoints the loop runs to the end.
+            points.remove_breakpoint(0x1030);
+            resume(&mut engine, false, 0x1040);
+            // SAFETY: as above.
+            assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+            assert_eq!(cpu.counter, 1000, "{tier:?}");
         }
     }
 }

@@ -14,7 +14,7 @@
 
 use crate::mem::MemFault;
 use crate::{CodeFetch, FaultKind};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub const PAGE_BITS: u32 = 12;
@@ -91,10 +91,30 @@ pub struct Tlb {
     /// Guest-physical page of each valid entry (slow path and code protection only).
     phys: [[u64; TLB_ENTRIES]; MAX_MMU_IDX],
     flushes: u64,
+    /// Bit i: MMU index i may hold valid entries (filled since its last full flush).
+    used: u8,
+    /// Flushes of more than one page (flush_all, flush_mmu_idx).
+    full_flushes: u64,
+    /// Single-page flushes, and the last [`PAGE_FLUSH_LOG`] pages flushed (entry `n` at
+    /// `n % PAGE_FLUSH_LOG`), so the engine can keep virtual-PC caches of other pages.
+    page_flushes: u64,
+    flushed_pages: [u64; PAGE_FLUSH_LOG],
     /// Slow-path fills (translator calls that succeeded), for `-d stats`.
     fills: u64,
     /// Slow-path entries (every access the fast path could not serve, including MMIO).
     slow: u64,
+}
+
+/// Single-page flushes remembered by a [`Tlb`].
+pub(crate) const PAGE_FLUSH_LOG: usize = 8;
+
+/// What changed in a TLB since an observer last looked (see [`Tlb::flushes_since`]).
+pub(crate) enum TlbFlushes<'a> {
+    None,
+    /// Only these virtual pages were flushed.
+    Pages(&'a [u64]),
+    /// Too much to tell: treat every virtual address as remapped.
+    All,
 }
 
 impl Default for Tlb {
@@ -129,6 +149,10 @@ impl Tlb {
             entries: [[TlbEntry::INVALID; TLB_ENTRIES]; MAX_MMU_IDX],
             phys: [[u64::MAX; TLB_ENTRIES]; MAX_MMU_IDX],
             flushes: 0,
+            used: 0,
+            full_flushes: 0,
+            page_flushes: 0,
+            flushed_pages: [0; PAGE_FLUSH_LOG],
             fills: 0,
             slow: 0,
         }
@@ -151,16 +175,43 @@ impl Tlb {
         }
     }
 
+    /// Make entry (i, j) invalid. Plain (relaxed) stores suffice: a concurrent code-page
+    /// scan that sets TLB_CODE in an invalid tag leaves it invalid (all bits set).
+    ///
+    /// # Safety
+    /// As for [`Tlb::store_entry`].
+    unsafe fn invalidate_entry(tlb: *mut Tlb, i: usize, j: usize) {
+        // SAFETY: per the contract; fields are aligned u64s.
+        unsafe {
+            let ep = &raw mut (*tlb).entries[i][j];
+            atomic_at(&raw mut (*ep).write).store(TLB_INVALID, Ordering::Relaxed);
+            atomic_at(&raw mut (*tlb).phys[i][j]).store(u64::MAX, Ordering::Relaxed);
+            atomic_at(&raw mut (*ep).read).store(TLB_INVALID, Ordering::Relaxed);
+            atomic_at(&raw mut (*ep).code).store(TLB_INVALID, Ordering::Relaxed);
+            atomic_at(&raw mut (*ep).addend).store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Invalidate every entry of MMU index `i` (if it was filled since its last flush).
+    fn clear_idx(&mut self, i: usize) {
+        if self.used & (1 << i) == 0 {
+            return;
+        }
+        self.used &= !(1 << i);
+        let t: *mut Tlb = self;
+        for j in 0..TLB_ENTRIES {
+            // SAFETY: indices in range, `t` from `&mut self`.
+            unsafe { Tlb::invalidate_entry(t, i, j) };
+        }
+    }
+
     /// Invalidate every entry of every MMU index (satp write, sfence.vma without address).
     pub fn flush_all(&mut self) {
-        let t: *mut Tlb = self;
         for i in 0..MAX_MMU_IDX {
-            for j in 0..TLB_ENTRIES {
-                // SAFETY: indices in range, `t` from `&mut self`.
-                unsafe { Tlb::store_entry(t, i, j, TlbEntry::INVALID, u64::MAX) };
-            }
+            self.clear_idx(i);
         }
         self.flushes += 1;
+        self.full_flushes += 1;
     }
 
     /// Invalidate the entries of the page holding `vaddr` in every MMU index.
@@ -175,9 +226,11 @@ impl Tlb {
                 .any(|&tag| tag != TLB_INVALID && tag & PAGE_MASK == page);
             if hit {
                 // SAFETY: indices in range, `t` from `&mut self`.
-                unsafe { Tlb::store_entry(t, i, j, TlbEntry::INVALID, u64::MAX) };
+                unsafe { Tlb::invalidate_entry(t, i, j) };
             }
         }
+        self.flushed_pages[self.page_flushes as usize % PAGE_FLUSH_LOG] = page;
+        self.page_flushes += 1;
         self.flushes += 1;
     }
 
@@ -187,12 +240,30 @@ impl Tlb {
         if i >= MAX_MMU_IDX {
             return;
         }
-        let t: *mut Tlb = self;
-        for j in 0..TLB_ENTRIES {
-            // SAFETY: indices in range, `t` from `&mut self`.
-            unsafe { Tlb::store_entry(t, i, j, TlbEntry::INVALID, u64::MAX) };
-        }
+        self.clear_idx(i);
         self.flushes += 1;
+        self.full_flushes += 1;
+    }
+
+    /// Which virtual pages were flushed since an observer saw `*seen` = (full flushes,
+    /// page flushes); updates `*seen`.
+    pub(crate) fn flushes_since(&self, seen: &mut (u64, u64)) -> TlbFlushes<'_> {
+        let (full, pages) = *seen;
+        *seen = (self.full_flushes, self.page_flushes);
+        if full != self.full_flushes || self.page_flushes - pages > PAGE_FLUSH_LOG as u64 {
+            return TlbFlushes::All;
+        }
+        if pages == self.page_flushes {
+            return TlbFlushes::None;
+        }
+        let a = pages as usize % PAGE_FLUSH_LOG;
+        let b = self.page_flushes as usize % PAGE_FLUSH_LOG;
+        if a < b {
+            TlbFlushes::Pages(&self.flushed_pages[a..b])
+        } else {
+            // Wrapped: report all remembered pages (a superset is harmless).
+            TlbFlushes::Pages(&self.flushed_pages[..])
+        }
     }
 
     /// Number of flushes so far (the engine clears its virtual-PC caches when it changes).
@@ -289,6 +360,8 @@ pub trait PhysMemory: Send + Sync {
 
 /// Slots of the invalidation log (pages written since they held code).
 const LOG_SIZE: usize = 1024;
+/// log2 of the granule of code tracking inside a page (64 bytes: 64 granules per page).
+const CHUNK_BITS: u32 = 6;
 
 /// Shared by all vCPUs of one machine: which RAM pages hold translated code. A write to such
 /// a page (by any vCPU's store slow path, or by device DMA through [`CodePages::notify_write`])
@@ -296,8 +369,10 @@ const LOG_SIZE: usize = 1024;
 pub struct CodePages {
     ram_base: u64,
     pages: u64,
-    /// One byte per RAM page: nonzero while some engine may hold a translation of it.
-    code: Box<[AtomicU8]>,
+    /// One word per RAM page: bit k set while some engine may hold a translation of code
+    /// in bytes [64k, 64k + 64) of the page. Writes elsewhere in the page (data sharing a
+    /// page with code) invalidate nothing.
+    code: Box<[AtomicU64]>,
     /// Ring of invalidated physical page addresses; entry `n` is at `n % LOG_SIZE`.
     log: Box<[AtomicU64]>,
     /// Entries ever logged.
@@ -334,7 +409,7 @@ impl CodePages {
         Arc::new(CodePages {
             ram_base: ram_base & PAGE_MASK,
             pages,
-            code: (0..pages).map(|_| AtomicU8::new(0)).collect(),
+            code: (0..pages).map(|_| AtomicU64::new(0)).collect(),
             log: (0..LOG_SIZE).map(|_| AtomicU64::new(0)).collect(),
             log_len: AtomicU64::new(0),
             log_lock: Mutex::new(()),
@@ -345,6 +420,14 @@ impl CodePages {
     fn page_index(&self, paddr: u64) -> Option<usize> {
         let p = paddr.checked_sub(self.ram_base)? >> PAGE_BITS;
         (p < self.pages).then_some(p as usize)
+    }
+
+    /// Chunk bits of the bytes [paddr, paddr + len) that lie in paddr's page (len > 0).
+    fn chunk_bits(paddr: u64, len: u64) -> u64 {
+        let off = paddr & !PAGE_MASK;
+        let end = (off + len).min(PAGE_SIZE) - 1;
+        let (a, b) = (off >> CHUNK_BITS, end >> CHUNK_BITS);
+        (u64::MAX >> (63 - b)) & (u64::MAX << a)
     }
 
     /// Whether the page holding `paddr` may hold translated code.
@@ -360,20 +443,21 @@ impl CodePages {
         if len == 0 {
             return;
         }
-        let first = paddr & PAGE_MASK;
-        let last = paddr.saturating_add(len - 1) & PAGE_MASK;
-        let mut page = first;
+        let end = paddr.saturating_add(len - 1);
+        let mut a = paddr;
         loop {
+            let page = a & PAGE_MASK;
+            let bits = CodePages::chunk_bits(a, end - a + 1);
             if let Some(i) = self.page_index(page)
-                && self.code[i].load(Ordering::Relaxed) != 0
+                && self.code[i].load(Ordering::SeqCst) & bits != 0
                 && self.code[i].swap(0, Ordering::SeqCst) != 0
             {
                 self.log_page(page);
             }
-            if page >= last {
+            if page >= end & PAGE_MASK {
                 break;
             }
-            page += PAGE_SIZE;
+            a = page + PAGE_SIZE;
         }
     }
 
@@ -410,14 +494,16 @@ impl CodePages {
         Invalidations::Pages(pages)
     }
 
-    /// Record that an engine is about to translate code from the RAM page holding `paddr`:
-    /// from now on stores to it take the slow path in every registered TLB.
-    pub(crate) fn mark_code(&self, paddr: u64) {
+    /// Record that an engine is about to translate code from RAM [paddr, paddr + len)
+    /// (within one page): from now on stores to the page take the slow path in every
+    /// registered TLB, and those that touch these bytes invalidate the page's translations.
+    pub(crate) fn mark_code(&self, paddr: u64, len: u64) {
         let Some(i) = self.page_index(paddr) else {
             return;
         };
-        if self.code[i].load(Ordering::Relaxed) != 0 || self.code[i].swap(1, Ordering::SeqCst) != 0
-        {
+        let bits = CodePages::chunk_bits(paddr, len.max(1));
+        let old = self.code[i].load(Ordering::SeqCst);
+        if old & bits == bits || self.code[i].fetch_or(bits, Ordering::SeqCst) != 0 {
             return;
         }
         let page = paddr & PAGE_MASK;
@@ -503,6 +589,7 @@ impl SoftmmuConfig {
         &self,
         env: *mut u8,
         vaddr: u64,
+        len: u64,
         access: Access,
         mmu_idx: u8,
     ) -> Result<Target, MemFault> {
@@ -536,7 +623,7 @@ impl SoftmmuConfig {
                 return Ok(Target::Io(phys | off));
             }
             if tag & TLB_CODE != 0 {
-                self.code_pages.notify_write(phys | off, 1);
+                self.code_pages.notify_write(phys | off, len);
                 if !self.code_pages.is_code(phys) {
                     atomic_at(tag_ptr).fetch_and(!TLB_CODE, Ordering::SeqCst);
                 }
@@ -589,6 +676,7 @@ impl SoftmmuConfig {
         // SAFETY: per the contract.
         unsafe {
             Tlb::store_entry(tlb, i, j, e, ppage);
+            (*tlb).used |= 1 << i;
             (*tlb).fills += 1;
             // A page that became code between our check and the store: protect it now
             // (the marker scans TLBs after setting the bit; one of us sees the other).
@@ -635,8 +723,8 @@ impl SoftmmuConfig {
             // SAFETY: per the contract.
             let (t0, t1) = unsafe {
                 (
-                    self.resolve(env, vaddr, Access::Read, mmu_idx)?,
-                    self.resolve(env, second, Access::Read, mmu_idx)?,
+                    self.resolve(env, vaddr, split as u64, Access::Read, mmu_idx)?,
+                    self.resolve(env, second, (n - split) as u64, Access::Read, mmu_idx)?,
                 )
             };
             for (k, byte) in bytes[..n].iter_mut().enumerate() {
@@ -657,7 +745,7 @@ impl SoftmmuConfig {
             }
         } else {
             // SAFETY: per the contract.
-            match unsafe { self.resolve(env, vaddr, Access::Read, mmu_idx)? } {
+            match unsafe { self.resolve(env, vaddr, n as u64, Access::Read, mmu_idx)? } {
                 Target::Ram(p) => {
                     // SAFETY: [p, p + n) lies in one translated RAM page.
                     unsafe { std::ptr::copy_nonoverlapping(p, bytes.as_mut_ptr(), n) }
@@ -705,8 +793,8 @@ impl SoftmmuConfig {
             // SAFETY: per the contract.
             let (t0, t1) = unsafe {
                 (
-                    self.resolve(env, vaddr, Access::Write, mmu_idx)?,
-                    self.resolve(env, second, Access::Write, mmu_idx)?,
+                    self.resolve(env, vaddr, split as u64, Access::Write, mmu_idx)?,
+                    self.resolve(env, second, (n - split) as u64, Access::Write, mmu_idx)?,
                 )
             };
             for (k, &byte) in bytes[..n].iter().enumerate() {
@@ -727,7 +815,7 @@ impl SoftmmuConfig {
             return Ok(());
         }
         // SAFETY: per the contract.
-        match unsafe { self.resolve(env, vaddr, Access::Write, mmu_idx)? } {
+        match unsafe { self.resolve(env, vaddr, n as u64, Access::Write, mmu_idx)? } {
             Target::Ram(p) => {
                 // SAFETY: [p, p + n) lies in one translated, writable RAM page.
                 unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, n) }
@@ -769,12 +857,22 @@ impl SoftmmuConfig {
         self.count_slow(env);
         check_align(vaddr, size, true)?;
         // SAFETY: per the contract.
-        match unsafe { self.resolve(env, vaddr, Access::Write, mmu_idx)? } {
+        match unsafe { self.resolve(env, vaddr, size as u64, Access::Write, mmu_idx)? } {
             Target::Ram(p) => Ok(ram(p)),
             Target::Io(_) => {
                 let _g = IO_ATOMIC.lock().unwrap_or_else(|e| e.into_inner());
                 // SAFETY: per the contract.
-                let old = unsafe { self.load(env, vaddr, size, true, be, mmu_idx)? };
+                // An atomic is a store for its faults: a device that refuses the read part
+                // gives a store/AMO bus fault, not a load one.
+                let old = unsafe { self.load(env, vaddr, size, true, be, mmu_idx) }.map_err(
+                    |f| match f.kind {
+                        FaultKind::BusRead => MemFault {
+                            kind: FaultKind::BusWrite,
+                            ..f
+                        },
+                        _ => f,
+                    },
+                )?;
                 if let Some(new) = io(old) {
                     // SAFETY: per the contract.
                     unsafe { self.store(env, vaddr, size, true, be, mmu_idx, new)? };
@@ -856,7 +954,7 @@ impl<'a> SysFetch<'a> {
         // SAFETY: per the contract.
         let t = unsafe {
             self.sys
-                .resolve(self.env, vaddr, Access::Exec, self.mmu_idx)?
+                .resolve(self.env, vaddr, 1, Access::Exec, self.mmu_idx)?
         };
         let tlb = self.sys.tlb(self.env);
         let i = self.mmu_idx as usize % MAX_MMU_IDX;
@@ -886,11 +984,11 @@ impl CodeFetch for SysFetch<'_> {
                 let mut pages = self.pages.borrow_mut();
                 if !pages.contains(&pair) {
                     pages.push(pair);
-                    if matches!(t, Target::Ram(_)) {
-                        // Before reading: a store racing with us then invalidates.
-                        self.sys.code_pages.mark_code(pair.1);
-                    }
                 }
+            }
+            if matches!(t, Target::Ram(_)) {
+                // Before reading: a store racing with us then invalidates.
+                self.sys.code_pages.mark_code(pa, take as u64);
             }
             match t {
                 Target::Ram(p) => {

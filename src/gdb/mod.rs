@@ -128,6 +128,7 @@ struct State {
     /// The stop to report (the first one after a resume).
     stop: Option<(usize, StopKind)>,
     exit: Option<MultiThreadStopReason<u64>>,
+    /// The session is over (the exit report, if any, was written).
     exit_sent: bool,
     detached: bool,
     connected: bool,
@@ -156,6 +157,15 @@ impl Control {
             st: Mutex::new(State::default()),
             cv: Condvar::new(),
         })
+    }
+
+    /// A control block whose vCPUs run until a debugger attaches (system mode `-s` without
+    /// `-S`): attaching stops them all.
+    #[allow(dead_code)] // system mode's API (src/system), not wired there yet
+    pub fn new_running() -> Arc<Control> {
+        let c = Control::new();
+        c.lock().running = true;
+        c
     }
 
     /// Make this the process-wide stub that [`report_exit`] informs.
@@ -284,6 +294,11 @@ pub fn report_exit(code: i32, signal: Option<i32>) {
     }
 }
 
+/// Whether vCPU `tid` may run guest code now.
+fn may_run(st: &State, tid: usize) -> bool {
+    st.running && st.vcpus.get(&tid).is_some_and(|v| v.action != Action::Stop)
+}
+
 /// A vCPU's side of the stub. Lives with the vCPU's run loop.
 pub struct VcpuHandle {
     ctl: Arc<Control>,
@@ -308,11 +323,7 @@ impl VcpuHandle {
                 self.stepping = false;
                 return;
             }
-            let go = st.running
-                && st
-                    .vcpus
-                    .get(&self.tid)
-                    .is_some_and(|v| v.action != Action::Stop);
+            let go = may_run(&st, self.tid);
             if go {
                 break;
             }
@@ -325,7 +336,9 @@ impl VcpuHandle {
         let v = st.vcpus.get_mut(&self.tid).expect("registered vCPU");
         v.parked = false;
         let step = v.action == Action::Step;
-        let skip = v.reported_bp.take() == Some(pc);
+        // A step always executes the instruction at pc, breakpoint or not; a continue
+        // skips only the breakpoint just reported there.
+        let skip = v.reported_bp.take() == Some(pc) || step;
         drop(st);
         self.stepping = step;
         if let Some(d) = engine.debug_mut() {
@@ -355,6 +368,28 @@ impl VcpuHandle {
         if self.stepping && engine.debug_mut().is_some_and(|d| d.step_done()) {
             self.stepping = false;
             self.ctl.report(self.tid, StopKind::Debug(DebugStop::Step));
+        }
+    }
+
+    /// The vCPU enters a host call that may block for long (a blocking system call): it
+    /// counts as parked, so a stop does not wait for it and gdb can read its registers.
+    /// The caller must not change the CPU state before [`VcpuHandle::leave_blocking`].
+    pub fn enter_blocking(&self) {
+        let mut st = self.ctl.lock();
+        if let Some(v) = st.vcpus.get_mut(&self.tid) {
+            v.parked = true;
+        }
+        self.ctl.cv.notify_all();
+    }
+
+    /// The blocking call returned: wait while the debugger holds the target stopped.
+    pub fn leave_blocking(&self) {
+        let mut st = self.ctl.lock();
+        while !st.detached && !may_run(&st, self.tid) {
+            st = self.ctl.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        if let Some(v) = st.vcpus.get_mut(&self.tid) {
+            v.parked = false;
         }
     }
 
@@ -658,8 +693,7 @@ impl<C: GdbCpu> BlockingEventLoop for EventLoop<C> {
             {
                 let mut st = ctl.lock();
                 if let Some(e) = st.exit.take() {
-                    st.exit_sent = true;
-                    ctl.cv.notify_all();
+                    // `serve` sets `exit_sent` once gdbstub has written the report.
                     return Ok(run_blocking::Event::TargetStopped(e));
                 }
                 if !st.running
@@ -719,7 +753,35 @@ pub fn serve<C: GdbCpu>(
 ) -> SessionEnd {
     let _ = conn.set_nodelay(true);
     let reply = conn.try_clone().ok();
-    ctl.lock().connected = true;
+    {
+        // gdb's first questions are about threads: wait until the first vCPU exists.
+        let mut st = ctl.lock();
+        st.connected = true;
+        st.detached = false;
+        st.exit_sent = false;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while st.vcpus.is_empty() && Instant::now() < deadline {
+            st = ctl
+                .cv
+                .wait_timeout(st, Duration::from_millis(10))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        // gdb expects a stopped target when it connects: stop a running one.
+        if st.running {
+            st.running = false;
+            st.stop = None;
+            Control::kick_all(&st);
+            let deadline = Instant::now() + PARK_WAIT;
+            while !st.vcpus.values().all(|v| v.parked) && Instant::now() < deadline {
+                st = ctl
+                    .cv
+                    .wait_timeout(st, Duration::from_millis(10))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
+    }
     let mut target = StubTarget::<C> {
         ctl: ctl.clone(),
         mem,
@@ -752,19 +814,63 @@ pub fn serve<C: GdbCpu>(
     st.detached = true;
     st.running = true;
     st.exit_sent = true;
+    st.connected = false;
+    st.stop = None;
+    for v in st.vcpus.values_mut() {
+        v.action = Action::Continue;
+        v.reported_bp = None;
+    }
     ctl.cv.notify_all();
     end
 }
 
-/// Listen on `port` (all local interfaces, like QEMU) and wait for gdb to connect.
-pub fn listen(port: &str) -> Result<TcpStream, String> {
+/// Parse a gdb endpoint as QEMU spells it (`tcp::PORT`, `tcp:HOST:PORT`, `:PORT`, `PORT`;
+/// port 0 picks a free one) and listen on it (all interfaces when no host is given).
+pub fn bind(spec: &str) -> Result<std::net::TcpListener, String> {
+    let s = spec.trim();
+    let s = s.strip_prefix("tcp:").unwrap_or(s);
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (if h.is_empty() { "0.0.0.0" } else { h }, p),
+        None => ("0.0.0.0", s),
+    };
     let port: u16 = port
-        .trim()
-        .trim_start_matches("tcp::")
         .parse()
-        .map_err(|_| format!("heron: -g: invalid port '{port}'"))?;
-    let l = std::net::TcpListener::bind(("0.0.0.0", port))
-        .map_err(|e| format!("heron: -g: cannot listen on port {port}: {e}"))?;
+        .map_err(|_| format!("invalid gdb port in '{spec}'"))?;
+    std::net::TcpListener::bind((host, port))
+        .map_err(|e| format!("cannot listen for gdb on {host}:{port}: {e}"))
+}
+
+/// Serve gdb connections on `listener` from a new thread, one after the other (gdb may
+/// detach and attach again), for the vCPUs of `ctl`. `on_kill` runs when gdb asks to kill
+/// the target. System mode calls this for `-s` / `-gdb tcp::PORT` (with
+/// [`Control::new_running`], or [`Control::new`] for `-S`).
+#[allow(dead_code)] // system mode's API (src/system), not wired there yet
+pub fn spawn_server<C: GdbCpu>(
+    listener: std::net::TcpListener,
+    ctl: Arc<Control>,
+    mem: Arc<dyn DebugMemory>,
+    on_kill: impl Fn() + Send + 'static,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("gdbstub".into())
+        .spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                match serve::<C>(conn, ctl.clone(), mem.clone()) {
+                    SessionEnd::Kill => on_kill(),
+                    SessionEnd::TargetExited => return,
+                    SessionEnd::Detached => {}
+                }
+            }
+        })
+        .map(drop)
+}
+
+/// Listen on `port` (all local interfaces, like QEMU; 0 picks a free port, which the
+/// message on stderr names) and wait for gdb to connect.
+pub fn listen(port: &str) -> Result<TcpStream, String> {
+    let l = bind(port).map_err(|e| format!("heron: -g: {e}"))?;
+    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
     eprintln!("heron: waiting for gdb on port {port}");
     let (conn, _) = l
         .accept()
@@ -784,5 +890,66 @@ pub fn start_user_stub<C: GdbCpu>(conn: TcpStream, ctl: Arc<Control>, mem: Arc<G
         });
     if let Err(e) = r {
         eprintln!("heron: cannot start the gdb stub thread: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_as_qemu_spells_them() {
+        for spec in ["0", "tcp::0", ":0", "tcp:127.0.0.1:0"] {
+            let l = bind(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            assert_ne!(l.local_addr().unwrap().port(), 0);
+        }
+        assert!(bind("tcp::x").is_err());
+        assert!(bind("70000").is_err());
+    }
+
+    #[test]
+    fn vcpus_park_until_resumed_and_stops_reach_the_stub() {
+        use heron_backend::engine::EngineConfig;
+        use heron_backend::mem::{PERM_R, PERM_X};
+        let ctl = Control::new();
+        let mem = Arc::new(GuestMemory::reserve(1 << 20).unwrap());
+        mem.map_anon(0x1000, 0x1000, PERM_R | PERM_X).unwrap();
+        let guest = Arc::new(heron_riscv::translate::RiscvGuest);
+        let mut engine = Engine::new(guest, mem, EngineConfig::default()).unwrap();
+        let cpu = Box::leak(Box::new(heron_riscv::cpu::RiscvCpu::default()));
+        let env = cpu as *mut heron_riscv::cpu::RiscvCpu as *mut u8;
+        let req = &cpu.hdr.exit_request as *const AtomicU32;
+        // SAFETY: the CPU state is leaked (lives forever) and only this test touches it.
+        let mut h = unsafe { ctl.register(7, env, req, &mut engine) };
+        let ctl2 = ctl.clone();
+        let t = std::thread::spawn(move || {
+            // Starts stopped: sync parks until the stub resumes with a step.
+            h.sync(&mut engine, 0x1000);
+            (h.stepping, engine.debug_mut().is_some())
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !ctl2.lock().vcpus.get(&7).is_some_and(|v| v.parked) {
+            assert!(Instant::now() < deadline, "vCPU did not park");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(ctl2.env_of(Tid::new(7).unwrap()).is_some());
+        let mut target = StubTarget::<riscv64::RiscvGdb> {
+            ctl: ctl2.clone(),
+            mem: Arc::new(GuestMemory::reserve(1 << 16).unwrap()),
+            actions: BTreeMap::new(),
+            locked: false,
+            _cpu: PhantomData,
+        };
+        target.clear_resume_actions().unwrap();
+        target
+            .set_resume_action_step(Tid::new(7).unwrap(), None)
+            .unwrap();
+        target.resume().unwrap();
+        assert_eq!(t.join().unwrap(), (true, true));
+        // A stop is reported once and parks everyone.
+        ctl2.report(7, StopKind::Interrupt);
+        let st = ctl2.lock();
+        assert!(!st.running);
+        assert!(matches!(st.stop, Some((7, StopKind::Interrupt))));
     }
 }

@@ -124,6 +124,9 @@ impl Thread {
 
     /// `-d stats`: this thread's engine counters and hottest blocks.
     pub fn log_stats(&self) {
+        if self.proc_.cfg.trace.icount {
+            tracing::info!(target: "icount", "icount: {} guest instructions (thread {})", self.engine.icount(), self.tid());
+        }
         if !self.proc_.cfg.trace.stats {
             return;
         }
@@ -132,6 +135,12 @@ impl Thread {
             self.tid(),
             self.engine.stats()
         );
+        if self.proc_.cfg.trace.memtrace {
+            text.push_str(&format!(
+                "\nmemory accesses        {}",
+                self.engine.mem_accesses()
+            ));
+        }
         if !text.ends_with('\n') {
             text.push('\n');
         }
@@ -180,6 +189,17 @@ impl Thread {
                     let pending = self.cpu.header().exit_request.load(Ordering::SeqCst) != 0;
                     let r = if pending && may_block(nr) && self.has_deliverable(self.mask()) {
                         syscall::SysRet::Value(-(libc::EINTR as i64))
+                    } else if may_block(nr)
+                        && let Some(g) = &self.gdb
+                    {
+                        // While blocked in the host the thread counts as stopped for gdb
+                        // (its registers are readable); it waits for gdb before going on.
+                        g.enter_blocking();
+                        let r = syscall::dispatch(self, nr, args);
+                        if let Some(g) = &self.gdb {
+                            g.leave_blocking();
+                        }
+                        r
                     } else {
                         syscall::dispatch(self, nr, args)
                     };
@@ -246,6 +266,9 @@ impl Thread {
     /// A synchronous signal (fault): if the guest blocks or ignores it, it kills the process.
     pub fn force_signal(&mut self, info: SigInfo) {
         let sig = signal::siginfo_signo(&info);
+        if self.proc_.cfg.trace.int {
+            tracing::info!(target: "int", "exception at pc={:#x}: {}", self.cpu.pc(), describe_signal(&info));
+        }
         if let Some(g) = &mut self.gdb {
             // The debugger sees the fault first (and may inspect the faulting state).
             let pc = self.cpu.pc();
@@ -377,6 +400,9 @@ impl Thread {
             }
             if self.proc_.cfg.strace {
                 tracing::info!(target: "strace", "{}", describe_signal(&info));
+            }
+            if self.proc_.cfg.trace.int {
+                tracing::info!(target: "int", "signal SIG{} delivered to handler {:#x} (interrupted pc={:#x})", signame(sig), act.handler, self.cpu.pc());
             }
             if !self.setup_frame(sig, act, info) {
                 signal::die_by_signal(signal::SIGSEGV);

@@ -484,7 +484,7 @@ mod tests {
         }
     }
     fn err(v: &[&str]) -> String {
-        let e = run(v).err().expect("should fail");
+        let e = run(v).expect_err("should fail");
         assert_eq!(e.status, 2);
         assert!(!e.msg.contains('\n'), "one line: {}", e.msg);
         e.msg

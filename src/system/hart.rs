@@ -79,6 +79,24 @@ struct HartReport {
     run_time: Duration,
     wfi_time: Duration,
     exits: u64,
+    /// CPU time of the hart thread (the wall times above include waiting for a host core).
+    cpu_time: Duration,
+}
+
+/// CPU time consumed by the calling thread.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }
 
 /// Builds, boots and runs one machine until it powers off, quits or resets.
@@ -284,6 +302,7 @@ fn hart_thread(
         run_time: Duration::ZERO,
         wfi_time: Duration::ZERO,
         exits: 0,
+        cpu_time: Duration::ZERO,
     };
     while !shutdown.stopping() {
         let t0 = Instant::now();
@@ -295,7 +314,7 @@ fn hart_thread(
         let pc = cpu.cpu.hdr.pc;
         let priv_before = cpu.privs.priv_level;
         let ev = cpu.handle_exit(status);
-        if log_int && status != ExitStatus::Interrupted || log_int && cpu.cpu.hdr.pc != pc {
+        if log_int && (status != ExitStatus::Interrupted || cpu.cpu.hdr.pc != pc) {
             log_exit(h, status, pc, priv_before, &cpu);
         }
         match ev {
@@ -317,6 +336,7 @@ fn hart_thread(
         }
     }
     report.stats = engine.stats();
+    report.cpu_time = thread_cpu_time();
     (cpu, report)
 }
 
@@ -417,6 +437,7 @@ fn timer_thread(board: &VirtBoard, links: &[HartLink], shutdown: &Shutdown, runn
 fn print_stats(reports: &[HartReport], wall: Duration) {
     let mut total = EngineStats::default();
     let (mut run, mut wfi, mut exits) = (Duration::ZERO, Duration::ZERO, 0);
+    let mut cpu = Duration::ZERO;
     for r in reports {
         let s = &r.stats;
         total.blocks_translated += s.blocks_translated;
@@ -433,6 +454,7 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         run += r.run_time;
         wfi += r.wfi_time;
         exits += r.exits;
+        cpu += r.cpu_time;
     }
     let tr = total.translate_time + total.compile_time;
     let exec = run.saturating_sub(tr);
@@ -448,7 +470,8 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
          hart time in engine    {:.3} s (all harts)\n\
          \x20 translation          {:.3} s ({:.1}%: IR {:.3} s, Cranelift {:.3} s)\n\
          \x20 execution            {:.3} s ({:.1}%)\n\
-         hart time in wfi       {:.3} s\nengine exits           {exits}",
+         hart time in wfi       {:.3} s\nhart threads' CPU time {:.3} s\n\
+         engine exits           {exits}",
         reports.len(),
         wall.as_secs_f64(),
         run.as_secs_f64(),
@@ -459,6 +482,7 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         exec.as_secs_f64(),
         pct(exec),
         wfi.as_secs_f64(),
+        cpu.as_secs_f64(),
     );
     tracing::info!(target: "stats", "{msg}");
 }

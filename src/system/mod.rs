@@ -47,6 +47,7 @@ impl Shutdown {
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
     }
+    #[cfg(test)]
     pub fn get(&self) -> Option<Outcome> {
         *self.outcome.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -60,6 +61,9 @@ impl Shutdown {
         *g
     }
 }
+
+/// Ctrl-A x was typed.
+static QUIT: AtomicBool = AtomicBool::new(false);
 
 /// Where console input goes: the UART of the machine currently running (a reset builds a
 /// new board).
@@ -200,7 +204,9 @@ pub fn run(cfg: &SystemConfig) -> Result<i32, String> {
                 }
             },
             move || {
-                if let Some(s) = &*sd.lock().unwrap_or_else(|e| e.into_inner()) {
+                let g = sd.lock().unwrap_or_else(|e| e.into_inner());
+                QUIT.store(true, Ordering::SeqCst);
+                if let Some(s) = &*g {
                     s.request(Outcome::Exit(0));
                 }
             },
@@ -209,7 +215,14 @@ pub fn run(cfg: &SystemConfig) -> Result<i32, String> {
     }
     loop {
         let shutdown = Arc::new(Shutdown::default());
-        *current_shutdown.lock().unwrap_or_else(|e| e.into_inner()) = Some(shutdown.clone());
+        {
+            let mut g = current_shutdown.lock().unwrap_or_else(|e| e.into_inner());
+            *g = Some(shutdown.clone());
+            // Ctrl-A x typed before (or between) machines.
+            if QUIT.load(Ordering::SeqCst) {
+                shutdown.request(Outcome::Exit(0));
+            }
+        }
         let outcome = hart::run_machine(cfg, shutdown, &shutdown_target)?;
         match outcome {
             Outcome::Exit(code) => return Ok(code),

@@ -1,10 +1,8 @@
 //! The JIT's memory: one executable code region (a single RWX anonymous mapping, bump
-//! allocated, reset as a whole) and a side arena of 8-byte exit slots (ordinary RW memory,
-//! also reset as a whole). RWX keeps compilation cheap: no `mprotect` per block. Code is
-//! only ever written into the unused tail, which no thread executes, so on x86-64 (coherent
-//! instruction cache) no flush is needed.
-
-use std::sync::atomic::AtomicUsize;
+//! allocated, reset as a whole). RWX keeps compilation cheap: no `mprotect` per block. Code
+//! is written into the unused tail, which no thread executes, and exit jumps are patched
+//! (chaining) only while no JIT code of the buffer runs; x86-64 keeps the instruction cache
+//! coherent, so no flush is needed.
 
 /// The executable region.
 pub(crate) struct CodeBuffer {
@@ -71,6 +69,15 @@ impl CodeBuffer {
         self.used = mark;
     }
 
+    /// Overwrite written bytes at `off` (patching a jump). The caller guarantees that no
+    /// code of this buffer is running (the `&mut self` borrow excludes `Jit::enter`).
+    pub(crate) fn patch(&mut self, off: usize, bytes: &[u8]) {
+        assert!(off <= self.used && bytes.len() <= self.used - off);
+        // SAFETY: inside the written part of our mapping (asserted); `&mut self` means no
+        // `&self` borrow (and so no slice from `bytes`, no running code) exists.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.base.add(off), bytes.len()) };
+    }
+
     /// The bytes at [off, off+len) of the region.
     pub(crate) fn bytes(&self, off: usize, len: usize) -> &[u8] {
         assert!(off <= self.used && len <= self.used - off);
@@ -84,42 +91,5 @@ impl Drop for CodeBuffer {
     fn drop(&mut self) {
         // SAFETY: unmapping our own mapping; the Jit owning it is gone, so no code runs there.
         unsafe { libc::munmap(self.base as *mut libc::c_void, self.cap) };
-    }
-}
-
-/// Fixed-capacity arena of exit slots; addresses are stable for the Jit's lifetime. The
-/// backing pages are an anonymous mapping, committed only as slots get used.
-pub(crate) struct SlotArena {
-    map: memmap2::MmapMut,
-    cap: usize,
-    used: usize,
-}
-
-impl SlotArena {
-    pub(crate) fn new(cap: usize) -> std::io::Result<SlotArena> {
-        let cap = cap.max(1);
-        let map = memmap2::MmapOptions::new()
-            .len(cap * std::mem::size_of::<AtomicUsize>())
-            .map_anon()?;
-        Ok(SlotArena { map, cap, used: 0 })
-    }
-    pub(crate) fn used(&self) -> usize {
-        self.used
-    }
-    /// A fresh slot initialised to `value`, or None when the arena is full.
-    pub(crate) fn alloc(&mut self, value: usize) -> Option<*const AtomicUsize> {
-        if self.used == self.cap {
-            return None;
-        }
-        // SAFETY: `used < cap` slots fit in the page-aligned mapping; AtomicUsize has the
-        // layout of usize and every access to a slot goes through the atomic.
-        let s = unsafe { &*(self.map.as_ptr() as *const AtomicUsize).add(self.used) };
-        s.store(value, std::sync::atomic::Ordering::Relaxed);
-        self.used += 1;
-        Some(s as *const AtomicUsize)
-    }
-    pub(crate) fn reset_to(&mut self, mark: usize) {
-        debug_assert!(mark <= self.used);
-        self.used = mark;
     }
 }

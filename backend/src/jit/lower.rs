@@ -3,10 +3,9 @@
 //! implemented here: shift amounts modulo the width, non-trapping division with the defined
 //! corner cases, saturating float-to-int conversion, guest memory with bounds/alignment
 //! checks and precise fault exits, helper calls with the `may_raise` check, and the three
-//! kinds of block exit (chainable slot, indirect, status).
+//! kinds of block exit (chainable direct jump, indirect, status).
 
 use super::JitError;
-use super::buffer::SlotArena;
 use crate::FaultKind;
 use crate::header_offsets as ho;
 use crate::ir::{
@@ -17,12 +16,12 @@ use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::types::{self, Type};
 use cranelift_codegen::ir::{
-    AbiParam, AtomicRmwOp, BlockArg, Endianness, Function, InstBuilder, MemFlagsData, SigRef,
-    Signature, SourceLoc, StackSlotData, StackSlotKind, TrapCode, Value,
+    AbiParam, AtomicRmwOp, BlockArg, Endianness, ExtFuncData, ExternalName, Function, InstBuilder,
+    MemFlagsData, SigRef, Signature, SourceLoc, StackSlotData, StackSlotKind, TrapCode,
+    UserExternalName, Value,
 };
 use cranelift_codegen::isa::{CallConv, TargetFrontendConfig};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
-use std::sync::atomic::AtomicUsize;
 
 // System-mode memory ops: methods of `Lower`, so a child module.
 #[path = "softmmu.rs"]
@@ -32,13 +31,13 @@ mod softmmu;
 pub(crate) struct LowerEnv {
     pub guest_base: u64,
     pub guest_limit: u64,
-    /// Address of the exit stub (initial value of every exit slot).
+    /// Address of the exit stub (jump table entries that miss point at it).
     pub exit_stub: usize,
     /// Address of the Jit's jump table: [`super::JUMP_TABLE_SIZE`] entries of
     /// {guest pc: u64, host entry: u64}, indexed by `(pc >> 1) % JUMP_TABLE_SIZE`.
     pub jump_table: usize,
     /// Compile a `GotoBlock` to the block's own PC as a jump back to its entry check
-    /// instead of an exit through a slot (off for `-d nochain`/`exec` tracing).
+    /// instead of a chainable exit (off for `-d nochain`/`exec` tracing).
     pub self_loops: bool,
     /// System mode: guest memory through the softmmu (see `softmmu.rs`) instead of
     /// `guest_base + addr`.
@@ -48,8 +47,9 @@ pub(crate) struct LowerEnv {
 /// What lowering produced besides the function.
 #[derive(Default)]
 pub(crate) struct LowerOut {
-    /// (guest target PC, slot) per `GotoBlock`.
-    pub exits: Vec<(u64, *const AtomicUsize)>,
+    /// Guest target PC per chainable `GotoBlock`; exit `i` is a tail call to the user
+    /// function name (`EXIT_NAMESPACE`, i), which the Jit resolves by patching the jump.
+    pub exits: Vec<u64>,
     /// Guest PC of each guest memory op, in op order. Host instructions that access guest
     /// memory carry the trap code `mem_trap_code(ordinal)` (see [`mem_ordinals`]).
     pub mem_pcs: Vec<u64>,
@@ -298,14 +298,16 @@ fn global_vars(blk: &Block) -> Vec<(u32, Type, bool)> {
         .collect()
 }
 
+/// Namespace of the function names that stand for chainable exits.
+pub(crate) const EXIT_NAMESPACE: u32 = 1;
+
 /// Build the Cranelift function for `blk` into `func` (already cleared, with
-/// [`block_sig`]). Exit slots are allocated from `slots`; on error the caller rolls them back.
+/// [`block_sig`]).
 pub(crate) fn lower_block(
     func: &mut Function,
     fctx: &mut FunctionBuilderContext,
     blk: &Block,
     lenv: &LowerEnv,
-    slots: &mut SlotArena,
     fcfg: TargetFrontendConfig,
 ) -> Result<LowerOut, JitError> {
     let mut b = FunctionBuilder::new(func, fctx);
@@ -389,7 +391,7 @@ pub(crate) fn lower_block(
                 if observes_state(op) {
                     l.flush_stores();
                 }
-                l.op(op, slots)?;
+                l.op(op)?;
                 if op.is_terminator() {
                     reachable = false;
                 }
@@ -516,6 +518,24 @@ impl Lower<'_, '_> {
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(head);
         self.head = Some(head);
+        if self.lenv.self_loops
+            && self
+                .blk
+                .ops
+                .iter()
+                .any(|op| matches!(*op, Op::GotoBlock { pc } if pc == self.blk.pc))
+        {
+            // A self loop (or a region's back-edge) re-enters here: temporaries start at
+            // zero again, as in a fresh run of the block. Unread definitions cost nothing.
+            for i in 0..self.vars.len() {
+                let z = match self.blk.temps[i] {
+                    Ty::F32 => self.b.ins().f32const(Ieee32::with_bits(0)),
+                    Ty::F64 => self.b.ins().f64const(Ieee64::with_bits(0)),
+                    t => self.int_const(clif_ty(t), 0),
+                };
+                self.b.def_var(self.vars[i], z);
+            }
+        }
         let req = self.load_env(types::I32, ho::EXIT_REQUEST);
         let intr = self.b.create_block();
         let body = self.b.create_block();
@@ -673,7 +693,7 @@ impl Lower<'_, '_> {
             .ok_or_else(|| err(format!("bad memory access size {}", mem.size)))
     }
 
-    fn op(&mut self, op: &Op, slots: &mut SlotArena) -> Result<(), JitError> {
+    fn op(&mut self, op: &Op) -> Result<(), JitError> {
         match *op {
             Op::InsnStart { .. } | Op::Label { .. } => unreachable!("handled by the caller"),
             Op::Const { dst, ty, value } => {
@@ -1026,18 +1046,24 @@ impl Lower<'_, '_> {
                 self.b.ins().jump(head, &[]);
             }
             Op::GotoBlock { pc } => {
-                let slot = slots
-                    .alloc(self.lenv.exit_stub)
-                    .ok_or(JitError::BufferFull)?;
-                self.out.exits.push((pc, slot));
-                let pcv = self.i64c(pc);
-                self.store_env(pcv, ho::PC);
-                let sa = self.i64c(slot as u64);
-                self.store_env(sa, ho::LAST_EXIT_SLOT);
-                let target = self.b.ins().load(types::I64, env_flags(), sa, 0);
-                let sig = self.tail_sig();
+                // A direct tail call to a placeholder the Jit patches: first to this exit's
+                // stub (stores the PC and the jump's address, returns Next), later straight
+                // to the successor's entry.
+                let idx = u32::try_from(self.out.exits.len()).map_err(|_| err("too many exits"))?;
+                self.out.exits.push(pc);
+                let name = self
+                    .b
+                    .func
+                    .declare_imported_user_function(UserExternalName::new(EXIT_NAMESPACE, idx));
+                let signature = self.tail_sig();
+                let f = self.b.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature,
+                    colocated: true,
+                    patchable: false,
+                });
                 let env = self.env;
-                self.b.ins().return_call_indirect(sig, target, &[env]);
+                self.b.ins().return_call(f, &[env]);
             }
             Op::ExitIndirect { pc } => {
                 let p = self.get(pc, Ty::I64)?;

@@ -2,15 +2,18 @@
 //! executable buffer, enters it, chains blocks through exit slots, and turns host faults in
 //! JIT code into precise guest faults.
 //!
-//! Layout: `buffer` (code region and exit-slot arena), `lower` (IR -> Cranelift IR),
+//! Layout: `buffer` (code region), `region` (multi-block regions), `lower` (IR -> Cranelift IR),
 //! `entry` (asm entry wrapper, thread-local entry record, host fault recovery), and the
 //! [`Jit`] itself here (compile, enter, chain, flush, disassembly).
 //!
 //! Protocol (see DESIGN.md "Execution engine"): every block is a `tail`-convention function
 //! `(env) -> status`. At entry it checks `CpuHeader::exit_request` (-> Interrupted). A
-//! `GotoBlock` exit stores the next PC in `CpuHeader::pc`, its slot's address in
-//! `CpuHeader::last_exit_slot`, and tail-calls through the slot, which holds either the
-//! exit stub (returns Next) or a chained successor. Every other exit stores 0 in
+//! `GotoBlock` exit is a direct `jmp rel32` (a Cranelift tail call to a placeholder name,
+//! resolved here). Unchained, it jumps to a small stub of its own, emitted behind the block,
+//! that stores the next PC in `CpuHeader::pc` and the address of the jump's rel32 field (the
+//! exit's *site*) in `CpuHeader::last_exit_slot` and returns Next; [`Jit::chain_site`]
+//! rewrites the rel32 to go straight to the successor, so a chained transition costs only
+//! the frame teardown, the jump and the next entry check. Every other exit stores 0 in
 //! `last_exit_slot` except the cold paths (Interrupted, Fault, raised status), which leave it
 //! unchanged: it is meaningful only when the status is [`ExitStatus::Next`].
 //!
@@ -37,15 +40,18 @@ pub use entry::handle_host_fault;
 
 use crate::ExitStatus;
 use crate::ir::Block;
-use buffer::{CodeBuffer, SlotArena};
+use buffer::CodeBuffer;
 use cranelift_codegen::Context;
+use cranelift_codegen::FinalizedRelocTarget;
+use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::control::ControlPlane;
-use cranelift_codegen::ir::{AbiParam, Function, InstBuilder, Signature, UserFuncName, types};
+use cranelift_codegen::ir::{
+    AbiParam, ExternalName, Function, InstBuilder, Signature, UserFuncName, types,
+};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use lower::{LowerEnv, block_sig};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Configuration of one [`Jit`].
 #[derive(Clone, Debug)]
@@ -74,19 +80,21 @@ pub struct SoftmmuJit {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JitError {
-    /// The code buffer or the exit-slot arena is full: flush and retry.
+    /// The code buffer is full: flush and retry.
     #[error("JIT code buffer full")]
     BufferFull,
     #[error("code generation failed: {0}")]
     Codegen(String),
 }
 
-/// One chainable exit of a compiled block: the guest PC it continues at, and the 8-byte
-/// cell it jumps through (the exit stub, or the chained successor's entry).
+/// One chainable exit of a compiled block: the guest PC it continues at, the host address
+/// of its jump's rel32 field (`site`, what the exit reports in `CpuHeader::last_exit_slot`)
+/// and its stub (where the jump goes while unchained).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExitSlot {
     pub target_pc: u64,
-    pub slot: *const AtomicUsize,
+    pub site: usize,
+    pub stub: usize,
 }
 
 /// A block compiled into the code buffer. Valid until the next [`Jit::flush`].
@@ -99,15 +107,13 @@ pub struct CompiledBlock {
     /// Bytes of host code, including its constant pool.
     pub code_len: usize,
     /// One per `GotoBlock` op, in op order, except gotos to the block itself when self
-    /// loops are on (see [`Jit::set_self_loops`]).
+    /// loops are on (see [`Jit::set_self_loops`]). An exit the code generator found
+    /// unreachable has `site` and `stub` 0 (chaining it does nothing).
     pub exits: Vec<ExitSlot>,
 }
 
-// SAFETY: an ExitSlot is an address of an AtomicUsize in a Jit's slot arena, and a
-// CompiledBlock addresses of immutable code; both are plain data that any thread may hold.
-// Using them (chain, enter) goes through the Jit, whose methods state the requirements.
-unsafe impl Send for ExitSlot {}
-unsafe impl Sync for ExitSlot {}
+// SAFETY: a CompiledBlock holds addresses of code; it is plain data that any thread may
+// hold. Using it (chain, enter) goes through the Jit, whose methods state the requirements.
 unsafe impl Send for CompiledBlock {}
 unsafe impl Sync for CompiledBlock {}
 
@@ -168,12 +174,17 @@ pub struct Jit {
     /// address baked into each block; only [`Jit::set_jump`] and flushes write it, never
     /// while JIT code runs.
     jump_table: Box<[u64]>,
+    /// Indices of jump table entries set since the last clear (None: too many to list),
+    /// so that frequent clears (system mode: every privilege change) stay cheap.
+    jump_dirty: Option<Vec<u32>>,
     cfg: JitConfig,
     isa: OwnedTargetIsa,
+    /// The same target with `opt_level=speed`, made on first use (see
+    /// [`Jit::compile_optimized`]).
+    isa_speed: Option<OwnedTargetIsa>,
     ctx: Context,
     fctx: FunctionBuilderContext,
     code: CodeBuffer,
-    slots: SlotArena,
     map: FaultMap,
     lenv: LowerEnv,
     trampoline: usize,
@@ -224,8 +235,6 @@ impl Jit {
     pub fn new(cfg: JitConfig) -> Result<Jit, JitError> {
         let isa = host_isa(&cfg)?;
         let code = CodeBuffer::new(cfg.code_size).map_err(cg_err)?;
-        // A block is at least ~100 bytes of code and rarely has more than two exits.
-        let slots = SlotArena::new((code.capacity() / 32).max(64)).map_err(cg_err)?;
         let align = (isa.function_alignment().preferred as usize).max(16);
         let mut jit = Jit {
             lenv: LowerEnv {
@@ -237,12 +246,13 @@ impl Jit {
                 softmmu: None,
             },
             jump_table: vec![u64::MAX; 2 * JUMP_TABLE_SIZE].into_boxed_slice(),
+            jump_dirty: None,
             cfg,
             isa,
+            isa_speed: None,
             ctx: Context::new(),
             fctx: FunctionBuilderContext::new(),
             code,
-            slots,
             map: FaultMap::default(),
             trampoline: 0,
             exit_stub: 0,
@@ -294,7 +304,7 @@ impl Jit {
     fn install(&mut self, func: Function) -> Result<(usize, usize), JitError> {
         self.ctx.clear();
         self.ctx.func = func;
-        let code = compile_ctx(&mut self.ctx, &*self.isa)?;
+        let (code, _) = compile_ctx(&mut self.ctx, &*self.isa)?;
         let len = code.len();
         let off = self
             .code
@@ -304,9 +314,16 @@ impl Jit {
     }
 }
 
-/// Compile the function in `ctx` to relocation-free machine code.
-fn compile_ctx<'c>(ctx: &'c mut Context, isa: &dyn TargetIsa) -> Result<&'c [u8], JitError> {
-    {
+/// (offset of an exit jump's rel32 field in the function's code, exit index).
+type ExitSite = (u32, u32);
+
+/// Compile the function in `ctx` to machine code whose only relocations are the chainable
+/// exits' jumps: returns the code and, per exit jump, (offset of its rel32 field, exit index).
+fn compile_ctx<'c>(
+    ctx: &'c mut Context,
+    isa: &dyn TargetIsa,
+) -> Result<(&'c [u8], Vec<ExitSite>), JitError> {
+    let relocs: Vec<_> = {
         let compiled = match ctx.compile(isa, &mut ControlPlane::default()) {
             Ok(c) => c,
             Err(e) => {
@@ -319,13 +336,63 @@ fn compile_ctx<'c>(ctx: &'c mut Context, isa: &dyn TargetIsa) -> Result<&'c [u8]
                 return Err(JitError::Codegen(msg));
             }
         };
-        if let Some(r) = compiled.buffer.relocs().first() {
-            return Err(JitError::Codegen(format!(
-                "generated code needs a relocation: {r:?}"
-            )));
+        compiled.buffer.relocs().to_vec()
+    };
+    let mut sites = Vec::with_capacity(relocs.len());
+    for r in &relocs {
+        let exit = match (&r.kind, &r.target, r.addend) {
+            (
+                Reloc::X86CallPCRel4,
+                FinalizedRelocTarget::ExternalName(ExternalName::User(n)),
+                -4,
+            ) => {
+                let name = &ctx.func.params.user_named_funcs()[*n];
+                (name.namespace == lower::EXIT_NAMESPACE).then_some(name.index)
+            }
+            _ => None,
+        };
+        match exit {
+            Some(i) => sites.push((r.offset, i)),
+            None => {
+                return Err(JitError::Codegen(format!(
+                    "generated code needs a relocation: {r:?}"
+                )));
+            }
         }
-        Ok(compiled.code_buffer())
     }
+    let code = ctx
+        .compiled_code()
+        .ok_or_else(|| JitError::Codegen("no compiled code".into()))?
+        .code_buffer();
+    Ok((code, sites))
+}
+
+/// Bytes of one exit stub (see [`exit_stub_code`]).
+const EXIT_STUB_LEN: usize = 30;
+
+/// Machine code of an exit's stub, entered by the exit's tail jump with the block's frame
+/// gone (env in rdi, the trampoline's return address on top of the stack):
+/// `pc = target_pc; last_exit_slot = site; return Next`.
+fn exit_stub_code(target_pc: u64, site: u64) -> [u8; EXIT_STUB_LEN] {
+    const _: () = assert!(crate::header_offsets::PC == 0);
+    const _: () = assert!(crate::header_offsets::LAST_EXIT_SLOT < 0x80);
+    const _: () = assert!(ExitStatus::Next as u32 == 0);
+    let mut c = [0u8; EXIT_STUB_LEN];
+    c[0..2].copy_from_slice(&[0x48, 0xb8]); // mov rax, imm64
+    c[2..10].copy_from_slice(&target_pc.to_le_bytes());
+    c[10..13].copy_from_slice(&[0x48, 0x89, 0x07]); // mov [rdi], rax
+    c[13..15].copy_from_slice(&[0x48, 0xb8]); // mov rax, imm64
+    c[15..23].copy_from_slice(&site.to_le_bytes());
+    // mov [rdi + LAST_EXIT_SLOT], rax
+    c[23..27].copy_from_slice(&[
+        0x48,
+        0x89,
+        0x47,
+        crate::header_offsets::LAST_EXIT_SLOT as u8,
+    ]);
+    c[27..29].copy_from_slice(&[0x31, 0xc0]); // xor eax, eax
+    c[29] = 0xc3; // ret
+    c
 }
 
 impl Jit {
@@ -334,7 +401,26 @@ impl Jit {
     /// is a [`JitError::Codegen`] error instead, so the retry always succeeds or fails
     /// for good).
     pub fn compile(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
-        let slot_mark = self.slots.used();
+        self.compile_with(block, false)
+    }
+
+    /// [`Jit::compile`] with Cranelift's optimiser (`opt_level=speed`) whatever the config
+    /// says: for blocks hot enough to repay the extra compile time (regions).
+    pub fn compile_optimized(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
+        if self.isa_speed.is_none() && !self.cfg.opt_speed {
+            self.isa_speed = Some(host_isa(&JitConfig {
+                opt_speed: true,
+                ..self.cfg.clone()
+            })?);
+        }
+        self.compile_with(block, true)
+    }
+
+    fn compile_with(&mut self, block: &Block, optimize: bool) -> Result<CompiledBlock, JitError> {
+        let isa = match &self.isa_speed {
+            Some(fast) if optimize => &**fast,
+            _ => &*self.isa,
+        };
         self.ctx.clear();
         self.ctx.func.signature = block_sig();
         let lowered = lower::lower_block(
@@ -342,43 +428,55 @@ impl Jit {
             &mut self.fctx,
             block,
             &self.lenv,
-            &mut self.slots,
-            self.isa.frontend_config(),
+            isa.frontend_config(),
         );
         let out = match lowered {
             Ok(o) => o,
             Err(e) => {
                 // The builder context may hold a half-built function.
                 self.fctx = FunctionBuilderContext::new();
-                self.slots.reset_to(slot_mark);
-                if e == JitError::BufferFull && slot_mark == 0 {
-                    // Flushing would not help: never report BufferFull for it.
-                    return Err(JitError::Codegen(
-                        "block has more exits than the slot arena holds".into(),
-                    ));
-                }
                 return Err(e);
             }
         };
-        let code = match compile_ctx(&mut self.ctx, &*self.isa) {
-            Ok(c) => c,
-            Err(e) => {
-                self.slots.reset_to(slot_mark);
-                return Err(e);
-            }
-        };
+        let (code, sites) = compile_ctx(&mut self.ctx, isa)?;
+        let len = code.len();
+        let mark = self.code.used();
+        let total = len.next_multiple_of(8) + out.exits.len() * EXIT_STUB_LEN.next_multiple_of(8);
+        if self.base_mark.next_multiple_of(self.align) + total > self.code.capacity() {
+            // Flushing would not help: never report BufferFull for it.
+            return Err(JitError::Codegen(format!(
+                "block of {total} bytes does not fit in the code buffer"
+            )));
+        }
         let Some(off) = self.code.append(code, self.align) else {
-            self.slots.reset_to(slot_mark);
-            if self.base_mark.next_multiple_of(self.align) + code.len() > self.code.capacity() {
-                // Flushing would not help: never report BufferFull for it.
-                return Err(JitError::Codegen(format!(
-                    "block of {} bytes does not fit in the code buffer",
-                    code.len()
-                )));
-            }
             return Err(JitError::BufferFull);
         };
-        let len = code.len();
+        let base = self.code.base();
+        let mut exits = Vec::with_capacity(out.exits.len());
+        for (i, &target_pc) in out.exits.iter().enumerate() {
+            let Some(&(site_off, _)) = sites.iter().find(|&&(_, e)| e as usize == i) else {
+                // Cranelift removed the exit as unreachable: nothing jumps, nothing to chain.
+                exits.push(ExitSlot {
+                    target_pc,
+                    site: 0,
+                    stub: 0,
+                });
+                continue;
+            };
+            let site = base + off + site_off as usize;
+            let Some(stub_off) = self.code.append(&exit_stub_code(target_pc, site as u64), 8)
+            else {
+                self.code.reset_to(mark);
+                return Err(JitError::BufferFull);
+            };
+            let e = ExitSlot {
+                target_pc,
+                site,
+                stub: base + stub_off,
+            };
+            self.patch_jump(e.site, e.stub);
+            exits.push(e);
+        }
         let pcs_start = self.map.pcs.len();
         let mut insns_end = off + len;
         if let Some(cc) = self.ctx.compiled_code() {
@@ -402,17 +500,30 @@ impl Jit {
             pcs_start,
             pcs_end: self.map.pcs.len(),
         });
-        let addr = self.code.base() + off;
+        let addr = base + off;
         Ok(CompiledBlock {
             entry: addr as *const u8,
             code_start: addr,
             code_len: len,
-            exits: out
-                .exits
-                .into_iter()
-                .map(|(target_pc, slot)| ExitSlot { target_pc, slot })
-                .collect(),
+            exits,
         })
+    }
+
+    /// Point the jump whose rel32 field is at host address `site` at `target`. Both lie in
+    /// the code buffer (64-bit displacements never arise: the buffer is far below 2 GiB).
+    fn patch_jump(&mut self, site: usize, target: usize) {
+        let base = self.code.base();
+        let Some(off) = site.checked_sub(base) else {
+            return;
+        };
+        if off + 4 > self.code.used() {
+            return;
+        }
+        let rel = target as i64 - (site as i64 + 4);
+        let Ok(rel) = i32::try_from(rel) else {
+            return;
+        };
+        self.code.patch(off, &rel.to_le_bytes());
     }
 
     /// Run JIT code from `entry` until a block returns; the status it returned.
@@ -436,16 +547,21 @@ impl Jit {
         ExitStatus::from_u32(r)
     }
 
-    /// Make `slot` jump straight to `target_entry` (a block of this Jit).
-    pub fn chain(&self, slot: &ExitSlot, target_entry: *const u8) {
-        // SAFETY: slots point into our arena, which lives as long as the Jit.
-        unsafe { &*slot.slot }.store(target_entry as usize, Ordering::Release);
+    /// Make `exit` jump straight to `target_entry` (a block of this Jit).
+    pub fn chain(&mut self, exit: &ExitSlot, target_entry: *const u8) {
+        self.patch_jump(exit.site, target_entry as usize);
     }
 
-    /// Point `slot` back at the exit stub.
-    pub fn unchain(&self, slot: &ExitSlot) {
-        // SAFETY: as in `chain`.
-        unsafe { &*slot.slot }.store(self.exit_stub, Ordering::Release);
+    /// Make the exit whose site a block reported in `CpuHeader::last_exit_slot` jump
+    /// straight to `target_entry` (a block of this Jit). Sites outside the code buffer are
+    /// ignored.
+    pub fn chain_site(&mut self, site: usize, target_entry: *const u8) {
+        self.patch_jump(site, target_entry as usize);
+    }
+
+    /// Point `exit` back at its stub.
+    pub fn unchain(&mut self, exit: &ExitSlot) {
+        self.patch_jump(exit.site, exit.stub);
     }
 
     /// Let indirect exits (`ExitIndirect`) to guest `pc` jump straight to `entry`, a block
@@ -454,6 +570,15 @@ impl Jit {
     /// runs, and call [`Jit::clear_jumps`] when those flags change.
     pub fn set_jump(&mut self, pc: u64, entry: *const u8) {
         let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
+        if self.jump_table[i] == u64::MAX
+            && let Some(d) = &mut self.jump_dirty
+        {
+            if d.len() < JUMP_TABLE_SIZE / 8 {
+                d.push(i as u32);
+            } else {
+                self.jump_dirty = None;
+            }
+        }
         self.jump_table[i] = pc;
         self.jump_table[i + 1] = entry as u64;
     }
@@ -475,9 +600,22 @@ impl Jit {
 
     /// Forget every jump table entry (indirect exits return to the engine again).
     pub fn clear_jumps(&mut self) {
-        for e in self.jump_table.chunks_exact_mut(2) {
-            e[0] = u64::MAX;
-            e[1] = self.exit_stub as u64;
+        match self.jump_dirty.take() {
+            Some(mut d) => {
+                for &i in &d {
+                    self.jump_table[i as usize] = u64::MAX;
+                    self.jump_table[i as usize + 1] = self.exit_stub as u64;
+                }
+                d.clear();
+                self.jump_dirty = Some(d);
+            }
+            None => {
+                for e in self.jump_table.chunks_exact_mut(2) {
+                    e[0] = u64::MAX;
+                    e[1] = self.exit_stub as u64;
+                }
+                self.jump_dirty = Some(Vec::with_capacity(JUMP_TABLE_SIZE / 8));
+            }
         }
     }
 
@@ -486,7 +624,6 @@ impl Jit {
     pub fn flush(&mut self) {
         self.clear_jumps();
         self.code.reset_to(self.base_mark);
-        self.slots.reset_to(0);
         self.map.clear();
         self.flushes += 1;
     }
@@ -541,6 +678,37 @@ impl Jit {
                 })
                 .collect(),
             Err(e) => vec![format!("<capstone: {e}>")],
+        }
+    }
+}
+
+#[cfg(test)]
+mod jump_clear_tests {
+    use super::*;
+
+    #[test]
+    fn clearing_the_jump_table_forgets_every_entry_listed_or_not() {
+        let mut jit = Jit::new(JitConfig {
+            code_size: 1 << 16,
+            guest_base: 0,
+            guest_limit: 0,
+            opt_speed: false,
+            verify: true,
+        })
+        .unwrap();
+        let empty = |jit: &Jit| {
+            jit.jump_table
+                .chunks_exact(2)
+                .all(|e| e[0] == u64::MAX && e[1] == jit.exit_stub as u64)
+        };
+        for n in [3u64, JUMP_TABLE_SIZE as u64 / 8 + 5, 1] {
+            for k in 0..n {
+                jit.set_jump(0x1000 + 2 * k, 0x5000 as *const u8);
+                jit.set_jump(0x1000 + 2 * k, 0x6000 as *const u8);
+            }
+            assert!(!empty(&jit));
+            jit.clear_jumps();
+            assert!(empty(&jit), "after {n} entries");
         }
     }
 }

@@ -154,6 +154,8 @@ fn host_flags() -> MemFlagsData {
 }
 
 impl Lower<'_, '_> {
+    /// The packed MemOp argument of a slow-path call (emitted in the slow block, so the
+    /// hit path does not materialise it).
     fn mem_code(&mut self, mem: &MemOp, rmw: Option<RmwOp>) -> Result<Value, JitError> {
         if mem.mmu_idx as usize >= MAX_MMU_IDX {
             return Err(err(format!("MMU index {} out of range", mem.mmu_idx)));
@@ -174,6 +176,9 @@ impl Lower<'_, '_> {
             .lenv
             .softmmu
             .ok_or_else(|| err("softmmu access without a softmmu"))?;
+        if mem.mmu_idx as usize >= MAX_MMU_IDX {
+            return Err(err(format!("MMU index {} out of range", mem.mmu_idx)));
+        }
         let size = mem.size as u64;
         let amask = if mem.aligned || force_align {
             size - 1
@@ -242,6 +247,7 @@ impl Lower<'_, '_> {
         let rb = self.raise_block();
         let pc = self.i64c(self.cur_pc);
         let cont = self.b.create_block();
+        self.b.set_cold_block(cont);
         self.b.ins().brif(
             st,
             rb,
@@ -287,8 +293,8 @@ impl Lower<'_, '_> {
     }
 
     pub(super) fn sys_load(&mut self, ty: Ty, a: Value, mem: &MemOp) -> Result<Value, JitError> {
-        let code = self.mem_code(mem, None)?;
         if mem.size == 16 {
+            let code = self.mem_code(mem, None)?;
             let ss = self.b.create_sized_stack_slot(StackSlotData::new(
                 StackSlotKind::ExplicitSlot,
                 16,
@@ -302,6 +308,7 @@ impl Lower<'_, '_> {
         let v = self.load_host(ty, host, host_flags(), mem);
         let merge = self.join(clif_ty(ty), v);
         self.b.switch_to_block(slow);
+        let code = self.mem_code(mem, None)?;
         let r = self.slow_call(slow_load as *const () as usize, &[a, code])?;
         let w = self.slow_result(r, ty, mem);
         self.b.ins().jump(merge, &[BlockArg::Value(w)]);
@@ -316,8 +323,8 @@ impl Lower<'_, '_> {
         a: Value,
         mem: &MemOp,
     ) -> Result<(), JitError> {
-        let code = self.mem_code(mem, None)?;
         if mem.size == 16 {
+            let code = self.mem_code(mem, None)?;
             let [lo, hi] = self.halves(v);
             self.slow_call(slow_store16 as *const () as usize, &[a, lo, hi, code])?;
             return Ok(());
@@ -327,6 +334,7 @@ impl Lower<'_, '_> {
         let done = self.b.create_block();
         self.b.ins().jump(done, &[]);
         self.b.switch_to_block(slow);
+        let code = self.mem_code(mem, None)?;
         let x = self.slow_arg(v, ty);
         self.slow_call(slow_store as *const () as usize, &[a, x, code])?;
         self.b.ins().jump(done, &[]);
@@ -343,11 +351,11 @@ impl Lower<'_, '_> {
         mem: &MemOp,
     ) -> Result<Value, JitError> {
         let mty = Self::atomic_ty(ty, mem)?;
-        let code = self.mem_code(mem, Some(op))?;
         let (host, slow) = self.tlb_hit(a, mem, true, true)?;
         let v = self.atomic_rmw_host(op, ty, mty, host, x, host_flags(), mem);
         let merge = self.join(clif_ty(ty), v);
         self.b.switch_to_block(slow);
+        let code = self.mem_code(mem, Some(op))?;
         let xs = self.slow_arg(x, ty);
         let r = self.slow_call(slow_rmw as *const () as usize, &[a, xs, code])?;
         let w = self.slow_result(r, ty, mem);
@@ -365,11 +373,11 @@ impl Lower<'_, '_> {
         mem: &MemOp,
     ) -> Result<Value, JitError> {
         let mty = Self::atomic_ty(ty, mem)?;
-        let code = self.mem_code(mem, None)?;
         let (host, slow) = self.tlb_hit(a, mem, true, true)?;
         let v = self.cmpxchg_host(ty, mty, host, e, n, host_flags(), mem);
         let merge = self.join(clif_ty(ty), v);
         self.b.switch_to_block(slow);
+        let code = self.mem_code(mem, None)?;
         let es = self.slow_arg(e, ty);
         let ns = self.slow_arg(n, ty);
         let r = self.slow_call(slow_cmpxchg as *const () as usize, &[a, es, ns, code])?;

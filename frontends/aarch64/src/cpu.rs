@@ -215,7 +215,9 @@ pub mod features {
     pub const PMULL: bool = true;
     pub const SHA1: bool = true;
     pub const SHA2: bool = true;
-    pub const SHA512: bool = false;
+    pub const SHA512: bool = true;
+    /// EOR3, BCAX, RAX1, XAR.
+    pub const SHA3: bool = true;
     pub const CRC32: bool = true;
     /// LSE atomics (CAS, CASP, SWP, LD<op>).
     pub const ATOMICS: bool = true;
@@ -236,6 +238,7 @@ pub mod features {
         pub const ATOMICS: u64 = 1 << 8;
         pub const CPUID: u64 = 1 << 11;
         pub const LRCPC: u64 = 1 << 15;
+        pub const SHA3: u64 = 1 << 17;
         pub const SHA512: u64 = 1 << 21;
         pub const ILRCPC: u64 = 1 << 26;
     }
@@ -251,6 +254,7 @@ pub mod features {
             (SHA1, bits::SHA1),
             (SHA2, bits::SHA2),
             (SHA512, bits::SHA512),
+            (SHA3, bits::SHA3),
             (CRC32, bits::CRC32),
             (ATOMICS, bits::ATOMICS),
             (LRCPC, bits::LRCPC),
@@ -314,7 +318,8 @@ pub mod features {
                 };
                 let crc = if CRC32 { 1 } else { 0 };
                 let atomic = if ATOMICS { 2 } else { 0 };
-                aes << 4 | sha1 << 8 | sha2 << 12 | crc << 16 | atomic << 20
+                let sha3: u64 = if SHA3 { 1 } else { 0 };
+                aes << 4 | sha1 << 8 | sha2 << 12 | crc << 16 | atomic << 20 | sha3 << 32
             }
             (6, 1) => {
                 // ID_AA64ISAR1_EL1: LRCPC
@@ -345,6 +350,7 @@ pub mod features {
             );
             assert_eq!(h & bits::FP != 0, id_reg(4, 0).unwrap() >> 16 & 0xf == 0);
             assert_eq!(h & bits::CRC32 != 0, id_reg(6, 0).unwrap() >> 16 & 0xf == 1);
+            assert_eq!(h & bits::SHA3 != 0, id_reg(6, 0).unwrap() >> 32 & 0xf == 1);
             assert!(h & bits::CPUID != 0);
             assert_eq!(id_reg(2, 0), None);
             assert_eq!(id_reg(0, 0), Some(MIDR));

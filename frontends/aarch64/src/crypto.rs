@@ -1,5 +1,6 @@
 //! Cryptographic extension instructions (AES: AESE/AESD/AESMC/AESIMC; SHA1: SHA1C/P/M/H/
-//! SU0/SU1; SHA256: SHA256H/H2/SU0/SU1) executed on the SIMD&FP register file after the Arm
+//! SU0/SU1; SHA256: SHA256H/H2/SU0/SU1; SHA512: SHA512H/H2/SU0/SU1; SHA3: EOR3/BCAX/RAX1/
+//! XAR) executed on the SIMD&FP register file after the Arm
 //! ARM pseudocode, and CRC32/CRC32C (integer group) translated to a pure helper call.
 //! PMULL/PMULL2 live with the other three-different SIMD ops in [`crate::simd`].
 
@@ -226,6 +227,90 @@ pub fn exec(r: &mut Regs, insn: u32) -> Result<Out, Undef> {
             }
             _ => return Err(Undef),
         }
+    };
+    r.v[rd] = res;
+    Ok(Out::None)
+}
+
+/// Whether `insn` is in the Armv8.2 cryptographic group (op0 = 1100: SHA512, SHA3, SM3, SM4).
+pub fn is_crypto_v82(insn: u32) -> bool {
+    insn >> 24 == 0xce
+}
+
+fn d(v: u128, i: u32) -> u64 {
+    (v >> (64 * i)) as u64
+}
+
+fn dd(lo: u64, hi: u64) -> u128 {
+    lo as u128 | (hi as u128) << 64
+}
+
+/// Execute SHA512H/H2/SU0/SU1 and the SHA3 instructions EOR3/BCAX/RAX1/XAR (SM3/SM4 are
+/// not implemented: undefined).
+pub fn exec_v82(r: &mut Regs, insn: u32) -> Result<Out, Undef> {
+    let rd = (insn & 31) as usize;
+    let rn = ((insn >> 5) & 31) as usize;
+    let rm = ((insn >> 16) & 31) as usize;
+    let ra = ((insn >> 10) & 31) as usize;
+    let (w, x, y) = (r.v[rd], r.v[rn], r.v[rm]);
+    let res = if insn & 0xffc0_8000 == 0xce00_0000 {
+        // EOR3 (Op0 = 00) / BCAX (Op0 = 01)
+        let a = r.v[ra];
+        if insn & (1 << 21) == 0 {
+            x ^ y ^ a
+        } else {
+            x ^ (y & !a)
+        }
+    } else if insn & 0xffe0_f000 == 0xce60_8000 {
+        match (insn >> 10) & 3 {
+            0 => {
+                // SHA512H
+                let s1 = |v: u64| v.rotate_right(14) ^ v.rotate_right(18) ^ v.rotate_right(41);
+                let hi = (d(y, 1) & d(x, 0)) ^ (!d(y, 1) & d(x, 1));
+                let hi = hi.wrapping_add(s1(d(y, 1))).wrapping_add(d(w, 1));
+                let tmp = hi.wrapping_add(d(y, 0));
+                let lo = (tmp & d(y, 1)) ^ (!tmp & d(x, 0));
+                let lo = lo.wrapping_add(s1(tmp)).wrapping_add(d(w, 0));
+                dd(lo, hi)
+            }
+            1 => {
+                // SHA512H2
+                let s0 = |v: u64| v.rotate_right(28) ^ v.rotate_right(34) ^ v.rotate_right(39);
+                let hi = (d(x, 0) & d(y, 1)) ^ (d(x, 0) & d(y, 0)) ^ (d(y, 1) & d(y, 0));
+                let hi = hi.wrapping_add(s0(d(y, 0))).wrapping_add(d(w, 1));
+                let lo = (hi & d(y, 0)) ^ (hi & d(y, 1)) ^ (d(y, 1) & d(y, 0));
+                let lo = lo.wrapping_add(s0(hi)).wrapping_add(d(w, 0));
+                dd(lo, hi)
+            }
+            2 => {
+                // SHA512SU1
+                let s1 = |v: u64| v.rotate_right(19) ^ v.rotate_right(61) ^ (v >> 6);
+                let hi = d(w, 1).wrapping_add(s1(d(x, 1))).wrapping_add(d(y, 1));
+                let lo = d(w, 0).wrapping_add(s1(d(x, 0))).wrapping_add(d(y, 0));
+                dd(lo, hi)
+            }
+            _ => {
+                // RAX1
+                dd(
+                    d(x, 0) ^ d(y, 0).rotate_left(1),
+                    d(x, 1) ^ d(y, 1).rotate_left(1),
+                )
+            }
+        }
+    } else if insn & 0xffff_fc00 == 0xcec0_8000 {
+        // SHA512SU0
+        let s0 = |v: u64| v.rotate_right(1) ^ v.rotate_right(8) ^ (v >> 7);
+        dd(
+            d(w, 0).wrapping_add(s0(d(w, 1))),
+            d(w, 1).wrapping_add(s0(d(x, 0))),
+        )
+    } else if insn & 0xffe0_0000 == 0xce80_0000 {
+        // XAR
+        let imm = (insn >> 10) & 63;
+        let t = x ^ y;
+        dd(d(t, 0).rotate_right(imm), d(t, 1).rotate_right(imm))
+    } else {
+        return Err(Undef);
     };
     r.v[rd] = res;
     Ok(Out::None)

@@ -11,6 +11,8 @@
 //! accesses, with a helper only to (de)interleave LD2-4/ST2-4 multiple structures.
 
 pub mod exec;
+pub mod fast;
+pub mod fp_fast;
 
 use crate::cpu::{A64Cpu, off};
 use crate::fp::{self, Io, Out, Regs, Undef};
@@ -30,6 +32,9 @@ pub fn exec_any(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Und
     }
     if crate::crypto::is_crypto(insn) {
         return crate::crypto::exec(r, insn);
+    }
+    if crate::crypto::is_crypto_v82(insn) {
+        return crate::crypto::exec_v82(r, insn);
     }
     exec::exec(r, insn, xn)
 }
@@ -66,6 +71,12 @@ helper!(H_FPSIMD = fpsimd_helper, 3, Effects::WRITES);
 /// Translate one instruction of the "Data Processing -- Scalar Floating-Point and Advanced
 /// SIMD" group. Returns false when the encoding is unallocated (nothing emitted).
 pub fn translate_fp_simd(b: &mut Builder, insn: u32, _pc: u64) -> bool {
+    fast::translate(b, insn) || fp_fast::translate(b, insn) || emit_generic(b, insn)
+}
+
+/// Emit the executor call for `insn` (with its general-register / condition inputs and
+/// outputs). Returns false, emitting nothing, when the encoding is unallocated.
+pub(crate) fn emit_generic(b: &mut Builder, insn: u32) -> bool {
     let mut v = [0u128; 32];
     let mut fpsr = 0;
     let mut scratch = Regs {
@@ -152,17 +163,22 @@ extern "C" fn deinterleave_helper(env: *mut u8, desc: u64) -> u64 {
     let mut img = [0u8; 64];
     for s in 0..selem as usize {
         let r = cpu.v[(rt as usize + s) % 32].to_le_bytes();
-        img[s * chunk..(s + 1) * chunk].copy_from_slice(&r[..chunk]);
-    }
-    for s in 0..selem {
-        let mut reg = 0u128;
-        for e in 0..ds / es {
-            let at = ((e * selem + s) as usize) * eb;
-            let mut w = [0u8; 8];
-            w[..eb].copy_from_slice(&img[at..at + eb]);
-            exec::put(&mut reg, e, es, u64::from_le_bytes(w));
+        for k in 0..chunk {
+            img[s * chunk + k] = r[k];
         }
-        cpu.v[((rt + s) % 32) as usize] = reg;
+    }
+    let mut regs = [[0u8; 16]; 4];
+    let n = selem as usize;
+    for e in 0..(ds / es) as usize {
+        for (s, reg) in regs.iter_mut().enumerate().take(n) {
+            let at = (e * n + s) * eb;
+            for k in 0..eb {
+                reg[e * eb + k] = img[at + k];
+            }
+        }
+    }
+    for (s, reg) in regs.iter().enumerate().take(selem as usize) {
+        cpu.v[(rt as usize + s) % 32] = u128::from_le_bytes(*reg);
     }
     0
 }
@@ -348,3 +364,6 @@ mod tests;
 
 #[cfg(test)]
 mod qemu_diff;
+
+#[cfg(test)]
+mod guest_run;

@@ -93,6 +93,24 @@ pub const XREG_NAMES: [&str; 32] = [
     "t5", "t6",
 ];
 
+/// The registers as text for `-d cpu`: pc, the 32 integer registers four to a line (ABI
+/// names), fcsr, and the FP registers that are not zero.
+pub fn dump_state(c: &RiscvCpu) -> String {
+    use std::fmt::Write;
+    let mut s = format!("pc       {:016x}\n", c.hdr.pc);
+    for (i, v) in c.x.iter().enumerate() {
+        let _ = write!(s, "x{i:<2}/{:<4} {v:016x}", XREG_NAMES[i]);
+        s.push(if i % 4 == 3 { '\n' } else { ' ' });
+    }
+    let _ = write!(s, "fcsr     {:08x}", (c.frm << 5) | c.fflags);
+    for (i, v) in c.f.iter().enumerate() {
+        if *v != 0 {
+            let _ = write!(s, "\nf{i:<2}      {v:016x}");
+        }
+    }
+    s
+}
+
 /// Name of the global at `offset`, for IR text.
 pub fn global_name(offset: u32) -> Option<String> {
     use off::*;
@@ -115,4 +133,25 @@ pub fn global_name(offset: u32) -> Option<String> {
         }
         .to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dump_state_names_registers_and_skips_zero_fp() {
+        let mut c = RiscvCpu::default();
+        c.hdr.pc = 0x1_0000;
+        c.x[10] = 0x2a;
+        c.f[3] = 0xffff_ffff_3f80_0000;
+        c.frm = 1;
+        let s = dump_state(&c);
+        assert!(s.starts_with("pc       0000000000010000\n"), "{s}");
+        assert!(s.contains("x10/a0   000000000000002a"), "{s}");
+        assert!(s.contains("fcsr     00000020"), "{s}");
+        assert!(s.contains("f3       ffffffff3f800000"), "{s}");
+        assert!(!s.contains("f4 "), "{s}");
+        assert_eq!(s.lines().count(), 1 + 8 + 1 + 1);
+    }
 }

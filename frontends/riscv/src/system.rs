@@ -32,6 +32,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Number of PMP entries of a hart.
 pub const PMP_ENTRIES: usize = 16;
 
+/// Superpage ranges tracked for one-address `sfence.vma` (see `RiscvSystemCpu`).
+const MAX_SUPERPAGES: usize = 64;
+
 /// One hart in system mode. `cpu` (with the backend's header) comes first, so generated code
 /// and the user-mode translator find the registers at the offsets of [`crate::cpu::off`].
 #[repr(C)]
@@ -48,6 +51,14 @@ pub struct RiscvSystemCpu {
     pub mmu_fault_cause: u64,
     /// Virtual address of that failed translation (the trap value).
     pub mmu_fault_addr: u64,
+    /// Virtual ranges (base, size) of superpages (Sv39/48/57 leaves above level 0) whose
+    /// 4 KiB pieces the TLB may hold: `sfence.vma` of an address inside one must flush all
+    /// the pieces. Cleared by full flushes; past [`MAX_SUPERPAGES`] ranges any one-address
+    /// fence flushes everything.
+    superpages: Vec<(u64, u64)>,
+    /// Set by the CSR helper when the write it just did must end the block: new
+    /// translation flags, a TLB flush, or an interrupt that is now to be taken.
+    pub csr_end_block: u64,
     /// Sstc deadline (mtime ticks) for a timer thread to watch, u64::MAX when none; see
     /// [`RiscvSystemCpu::deadline_cell`].
     deadline: Arc<AtomicU64>,
@@ -64,6 +75,7 @@ pub mod goff {
     pub const RETIRED: u32 =
         (offset_of!(RiscvSystemCpu, privs) + privileged::RETIRED_OFFSET) as u32;
     pub const MISALIGNED_CAUSE: u32 = offset_of!(RiscvSystemCpu, misaligned_cause) as u32;
+    pub const CSR_END_BLOCK: u32 = offset_of!(RiscvSystemCpu, csr_end_block) as u32;
 }
 
 /// MMU indices. Data accesses use the effective privilege (MPP when M-mode sets MPRV), with
@@ -179,6 +191,8 @@ impl RiscvSystemCpu {
             misaligned_cause: cause::MISALIGNED_STORE,
             mmu_fault_cause: u64::MAX,
             mmu_fault_addr: 0,
+            csr_end_block: 0,
+            superpages: Vec::new(),
             deadline: Arc::new(AtomicU64::new(u64::MAX)),
         })
     }
@@ -254,6 +268,19 @@ impl RiscvSystemCpu {
         }
     }
 
+    /// Flushes the whole TLB (and forgets the cached superpages).
+    fn flush_tlb_all(&mut self) {
+        self.tlb.flush_all();
+        self.superpages.clear();
+    }
+
+    /// Records that the TLB may now hold pieces of the superpage at `base`.
+    fn note_superpage(&mut self, base: u64, size: u64) {
+        if self.superpages.len() <= MAX_SUPERPAGES && !self.superpages.contains(&(base, size)) {
+            self.superpages.push((base, size));
+        }
+    }
+
     /// Takes synchronous exception `trap` at the current pc.
     fn trap(&mut self, trap: Trap) {
         let pc = self.cpu.hdr.pc;
@@ -315,11 +342,14 @@ impl RiscvSystemCpu {
     }
 
     /// After something that may have enabled an interrupt: ask the engine to leave at the
-    /// next block entry, where [`RiscvSystemCpu::handle_exit`] takes it.
-    fn request_exit_if_interrupt(&self) {
-        if self.privs.pending_interrupt().is_some() {
+    /// next block entry, where [`RiscvSystemCpu::handle_exit`] takes it. Returns whether
+    /// it did.
+    fn request_exit_if_interrupt(&self) -> bool {
+        let pending = self.privs.pending_interrupt().is_some();
+        if pending {
             self.cpu.hdr.exit_request.store(1, Ordering::SeqCst);
         }
+        pending
     }
 }
 
@@ -373,6 +403,7 @@ impl Guest for RiscvSystemGuest {
             goff::MSTATUS => Some("mstatus".into()),
             goff::RETIRED => Some("retired".into()),
             goff::MISALIGNED_CAUSE => Some("misaligned_cause".into()),
+            goff::CSR_END_BLOCK => Some("csr_end_block".into()),
             _ => crate::cpu::global_name(offset),
         }
     }
@@ -380,6 +411,54 @@ impl Guest for RiscvSystemGuest {
     fn disassemble(&self, pc: u64, bytes: &[u8]) -> Vec<String> {
         crate::disas::disassemble(pc, bytes)
     }
+
+    fn dump_state(&self, env: *const u8) -> String {
+        // SAFETY: the engine passes the CPU state it runs, a RiscvSystemCpu for this guest.
+        let cpu = unsafe { &*(env as *const RiscvSystemCpu) };
+        dump(cpu)
+    }
+}
+
+/// The hart state as text: pc, privilege, integer registers and the main trap CSRs.
+pub fn dump(cpu: &RiscvSystemCpu) -> String {
+    use std::fmt::Write;
+    let p = &cpu.privs;
+    let mut s = String::new();
+    let level = match p.priv_level {
+        Priv::Machine => 'M',
+        Priv::Supervisor => 'S',
+        Priv::User => 'U',
+    };
+    let _ = writeln!(s, "pc {:016x}  priv {level}", cpu.cpu.hdr.pc);
+    for (i, name) in crate::cpu::XREG_NAMES.iter().enumerate() {
+        let sep = if i % 4 == 3 { '\n' } else { ' ' };
+        let _ = write!(s, "{name:>4} {:016x}{sep}", cpu.cpu.x[i]);
+    }
+    let csrs = [
+        ("mstatus", p.mstatus()),
+        ("mie", p.mie()),
+        ("mip", p.mip()),
+        ("mideleg", p.mideleg()),
+        ("medeleg", p.medeleg()),
+        ("mtvec", p.mtvec()),
+        ("mepc", p.mepc()),
+        ("mcause", p.mcause),
+        ("mtval", p.mtval),
+        ("stvec", p.stvec()),
+        ("sepc", p.sepc()),
+        ("scause", p.scause),
+        ("stval", p.stval),
+        ("satp", p.satp()),
+    ];
+    for (i, (name, v)) in csrs.iter().enumerate() {
+        let sep = if i % 4 == 3 || i == csrs.len() - 1 {
+            '\n'
+        } else {
+            ' '
+        };
+        let _ = write!(s, "{name:>7} {v:016x}{sep}");
+    }
+    s
 }
 
 // ---------------------------------------------------------------------------------------
@@ -470,8 +549,10 @@ pub(crate) fn translate_privileged(
     Some(true)
 }
 
-/// CSRs whose writes change nothing the translator or the execution loop depends on: a
-/// write to any other CSR ends the block (new flags, TLB flush, interrupt check).
+/// CSRs whose writes change nothing the translator or the execution loop depends on. A
+/// write to any other CSR is followed by a check of [`RiscvSystemCpu::csr_end_block`]: the
+/// block ends there only when the write changed the translation flags, flushed the TLB or
+/// made an interrupt deliverable (so e.g. toggling sstatus.SIE stays inside the block).
 fn csr_write_is_plain(num: u32) -> bool {
     let num = num as u16;
     matches!(
@@ -533,8 +614,16 @@ pub(crate) fn translate_csr(
     let old = b.call(&HELPER_CSR, &[packed, operand, iw, total]);
     set_x(b, rd, old);
     if writes && !csr_write_is_plain(csr_num) {
+        // Leave (without chaining, so the engine looks up the block under the new flags)
+        // only when the helper says so.
+        let end = b.get_global(Ty::I64, goff::CSR_END_BLOCK);
+        let l_end = b.new_label();
+        let l_on = b.new_label();
+        b.br_cond(end, l_end);
+        b.br(l_on);
+        b.label(l_end);
         b.exit(ExitStatus::Next, pc.wrapping_add(4));
-        return true;
+        b.label(l_on);
     }
     false
 }
@@ -582,19 +671,24 @@ extern "C" fn helper_csr(
     let writes = (packed >> 14) & 1 != 0;
     let not_retired = block_insns.saturating_sub(packed >> 16);
     let p = cpu.privs.priv_level;
+    let flags_before = SysFlags::of(&cpu.privs);
     cpu.privs.retired_count = cpu.privs.retired_count.wrapping_sub(not_retired);
     let r = cpu.privs.csr_rmw(num, op, operand, writes, p);
     cpu.privs.retired_count = cpu.privs.retired_count.wrapping_add(not_retired);
     match r {
         Ok((old, eff)) => {
+            let mut end = SysFlags::of(&cpu.privs) != flags_before;
             // SUM/MXR/MPRV/MPP changes select other MMU indices: no flush needed for them.
             if eff.flush_tlb && !matches!(num, csr::MSTATUS | csr::SSTATUS) {
-                cpu.tlb.flush_all();
+                cpu.flush_tlb_all();
+                end = true;
             }
             if eff.check_irq {
                 cpu.update_deadline();
-                cpu.request_exit_if_interrupt();
+                // Interrupt conditions are re-evaluated right after such a write.
+                end |= cpu.request_exit_if_interrupt();
             }
+            cpu.csr_end_block = u64::from(end);
             old
         }
         Err(_) => {
@@ -637,7 +731,9 @@ extern "C" fn helper_wfi(env: *mut u8, insn: u64) -> u64 {
     0
 }
 
-/// sfence.vma: legality (U-mode, TVM), then flush one page (every ASID) or everything.
+/// sfence.vma: legality (U-mode, TVM), then flush one page (every ASID) or everything. The
+/// TLB caches 4 KiB pieces: a one-address fence inside a cached superpage flushes
+/// everything (the superpage's other pieces are stale too).
 extern "C" fn helper_sfence_vma(env: *mut u8, vaddr: u64, all: u64, insn: u64) -> u64 {
     // SAFETY: called from system-mode blocks only (see sys_cpu).
     let cpu = unsafe { sys_cpu(env) };
@@ -645,8 +741,13 @@ extern "C" fn helper_sfence_vma(env: *mut u8, vaddr: u64, all: u64, insn: u64) -
         raise_illegal(cpu, insn);
         return 0;
     }
-    if all != 0 {
-        cpu.tlb.flush_all();
+    let in_superpage = cpu.superpages.len() > MAX_SUPERPAGES
+        || cpu
+            .superpages
+            .iter()
+            .any(|&(base, size)| vaddr.wrapping_sub(base) < size);
+    if all != 0 || in_superpage {
+        cpu.flush_tlb_all();
     } else {
         cpu.tlb.flush_page(vaddr);
     }
@@ -736,6 +837,9 @@ impl AddressTranslator for RiscvMmu {
             Ok(t) => {
                 // `perms` covers the whole page; the access itself passed its own (byte
                 // granular) PMP check even when PMP splits the page.
+                if t.page_size > 4096 {
+                    cpu.note_superpage(vaddr & !(t.page_size - 1), t.page_size);
+                }
                 let mut perms = t.perms;
                 match pa {
                     privileged::Access::Read => perms.r = true,

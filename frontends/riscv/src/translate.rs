@@ -57,6 +57,12 @@ impl Guest for RiscvGuest {
     fn disassemble(&self, pc: u64, bytes: &[u8]) -> Vec<String> {
         crate::disas::disassemble(pc, bytes)
     }
+
+    fn dump_state(&self, env: *const u8) -> String {
+        // SAFETY: the backend passes the CPU state it runs this frontend's code on, which
+        // is a RiscvCpu.
+        crate::cpu::dump_state(unsafe { &*(env as *const crate::cpu::RiscvCpu) })
+    }
 }
 
 /// How the instruction stream is translated: user mode (Linux processes), or system mode

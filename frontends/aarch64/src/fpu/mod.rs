@@ -153,11 +153,6 @@ impl Ctx {
             flags: 0,
         }
     }
-    /// The Standard FPSCR value used by Advanced SIMD estimates in AArch32; unused in A64
-    /// except as a convenience for tests: round to nearest, no flushing, no default NaN.
-    pub fn ieee() -> Ctx {
-        Ctx::new(0)
-    }
 }
 
 /// FPType of an unpacked operand.
@@ -426,8 +421,118 @@ fn fin(u: &Unp) -> (u128, i32) {
     (u.sig as u128, u.exp)
 }
 
+/// Whether `x` is a normal number of `f`.
+#[inline]
+fn is_normal(f: Fmt, x: u64) -> bool {
+    let e = (x >> f.mant) & f.exp_ones();
+    e != 0 && e != f.exp_ones()
+}
+
+/// The host fast path applies: round to nearest even, single or double precision, both
+/// operands normal. The caller still checks that the host result is a normal number
+/// above the smallest normal (so neither overflow nor tininess before rounding is
+/// possible), in which case the host's correctly rounded result is Arm's, and only the
+/// inexact flag needs an exact test.
+#[inline]
+fn fast_ok(c: &Ctx, f: Fmt, a: u64, b: u64) -> bool {
+    c.rmode == Rounding::TieEven && f != H && is_normal(f, a) && is_normal(f, b)
+}
+
+/// Significand of a normal number (with the hidden bit).
+#[inline]
+fn sig_of(f: Fmt, x: u64) -> u64 {
+    (x & ((1 << f.mant) - 1)) | 1 << f.mant
+}
+
+/// Host result bits if finite and strictly above the smallest normal in magnitude.
+#[inline]
+fn host_ok(f: Fmt, r: u64) -> bool {
+    let mag = r & (f.sign() - 1);
+    mag > 1 << f.mant && mag < f.inf(false)
+}
+
+/// a + b (or a - b) on the host, with the exact inexact test (TwoSum).
+#[inline]
+fn fast_add(c: &mut Ctx, f: Fmt, a: u64, b: u64, sub: bool) -> Option<u64> {
+    if f == D {
+        let (x, mut y) = (f64::from_bits(a), f64::from_bits(b));
+        if sub {
+            y = -y;
+        }
+        let s = x + y;
+        if !host_ok(f, s.to_bits()) {
+            return None;
+        }
+        let bb = s - x;
+        let err = (x - (s - bb)) + (y - bb);
+        if err != 0.0 {
+            c.flags |= IXC;
+        }
+        Some(s.to_bits())
+    } else {
+        let (x, mut y) = (f32::from_bits(a as u32), f32::from_bits(b as u32));
+        if sub {
+            y = -y;
+        }
+        let s = x + y;
+        if !host_ok(f, s.to_bits() as u64) {
+            return None;
+        }
+        let bb = s - x;
+        let err = (x - (s - bb)) + (y - bb);
+        if err != 0.0 {
+            c.flags |= IXC;
+        }
+        Some(s.to_bits() as u64)
+    }
+}
+
+#[inline]
+fn fast_mul(c: &mut Ctx, f: Fmt, a: u64, b: u64) -> Option<u64> {
+    let r = if f == D {
+        (f64::from_bits(a) * f64::from_bits(b)).to_bits()
+    } else {
+        (f32::from_bits(a as u32) * f32::from_bits(b as u32)).to_bits() as u64
+    };
+    if !host_ok(f, r) {
+        return None;
+    }
+    // Exact iff the significand product fits the precision.
+    let p = sig_of(f, a) as u128 * sig_of(f, b) as u128;
+    let nbits = 128 - p.leading_zeros();
+    let prec = f.mant + 1;
+    if nbits > prec && p.trailing_zeros() < nbits - prec {
+        c.flags |= IXC;
+    }
+    Some(r)
+}
+
+#[inline]
+fn fast_div(c: &mut Ctx, f: Fmt, a: u64, b: u64) -> Option<u64> {
+    let r = if f == D {
+        (f64::from_bits(a) / f64::from_bits(b)).to_bits()
+    } else {
+        (f32::from_bits(a as u32) / f32::from_bits(b as u32)).to_bits() as u64
+    };
+    if !host_ok(f, r) {
+        return None;
+    }
+    // sa / sb is representable iff the odd part of sb divides sa.
+    let sb = sig_of(f, b);
+    let odd = sb >> sb.trailing_zeros();
+    if !sig_of(f, a).is_multiple_of(odd) {
+        c.flags |= IXC;
+    }
+    Some(r)
+}
+
 /// FPAdd (sub = FPSub).
 pub fn add(c: &mut Ctx, f: Fmt, a: u64, b: u64, sub: bool) -> u64 {
+    if fast_ok(c, f, a, b)
+        && let Some(r) = fast_add(c, f, a, b, sub)
+    {
+        return r;
+    }
     let ua = unpack(c, f, a, false);
     let mut ub = unpack(c, f, b, false);
     if let Some(r) = process_nans(c, f, &ua, a, &ub, b) {
@@ -458,6 +563,11 @@ pub fn add(c: &mut Ctx, f: Fmt, a: u64, b: u64, sub: bool) -> u64 {
 
 /// FPMul (`mulx`: FPMulX, where infinity times zero is 2.0).
 pub fn mul(c: &mut Ctx, f: Fmt, a: u64, b: u64, mulx: bool) -> u64 {
+    if fast_ok(c, f, a, b)
+        && let Some(r) = fast_mul(c, f, a, b)
+    {
+        return r;
+    }
     let ua = unpack(c, f, a, false);
     let ub = unpack(c, f, b, false);
     if let Some(r) = process_nans(c, f, &ua, a, &ub, b) {
@@ -489,6 +599,11 @@ pub fn mul(c: &mut Ctx, f: Fmt, a: u64, b: u64, mulx: bool) -> u64 {
 
 /// FPDiv.
 pub fn div(c: &mut Ctx, f: Fmt, a: u64, b: u64) -> u64 {
+    if fast_ok(c, f, a, b)
+        && let Some(r) = fast_div(c, f, a, b)
+    {
+        return r;
+    }
     let ua = unpack(c, f, a, false);
     let ub = unpack(c, f, b, false);
     if let Some(r) = process_nans(c, f, &ua, a, &ub, b) {
@@ -925,10 +1040,7 @@ pub fn round_int(c: &mut Ctx, f: Fmt, a: u64, rm: Rounding, exact: bool) -> u64 
                 f.zero(u.neg)
             } else {
                 // An integer no wider than the significand: exact.
-                let mut c2 = *c;
-                let r = round(&mut c2, f, u.neg, m, 0, Rounding::Zero, false);
-                c.flags = c2.flags;
-                r
+                round(c, f, u.neg, m, 0, Rounding::Zero, false)
             }
         }
     }

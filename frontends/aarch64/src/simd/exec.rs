@@ -32,6 +32,61 @@ pub fn put(v: &mut u128, i: u32, es: u32, x: u64) {
     *v = (*v & !m) | (((x & mask(es)) as u128) << (i * es));
 }
 
+/// All elements of `v` (lane i at index i; 128 / es of them, the rest zero).
+#[inline]
+fn unpack(v: u128, es: u32) -> [u64; 16] {
+    let b = v.to_le_bytes();
+    let mut r = [0u64; 16];
+    match es {
+        8 => {
+            for i in 0..16 {
+                r[i] = b[i] as u64;
+            }
+        }
+        16 => {
+            for i in 0..8 {
+                r[i] = u16::from_le_bytes([b[2 * i], b[2 * i + 1]]) as u64;
+            }
+        }
+        32 => {
+            for i in 0..4 {
+                r[i] =
+                    u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]) as u64;
+            }
+        }
+        _ => {
+            r[0] = v as u64;
+            r[1] = (v >> 64) as u64;
+        }
+    }
+    r
+}
+
+/// Inverse of [`unpack`] (each lane truncated to `es` bits).
+#[inline]
+fn pack(r: &[u64; 16], es: u32) -> u128 {
+    let mut b = [0u8; 16];
+    match es {
+        8 => {
+            for i in 0..16 {
+                b[i] = r[i] as u8;
+            }
+        }
+        16 => {
+            for i in 0..8 {
+                b[2 * i..2 * i + 2].copy_from_slice(&(r[i] as u16).to_le_bytes());
+            }
+        }
+        32 => {
+            for i in 0..4 {
+                b[4 * i..4 * i + 4].copy_from_slice(&(r[i] as u32).to_le_bytes());
+            }
+        }
+        _ => return r[0] as u128 | (r[1] as u128) << 64,
+    }
+    u128::from_le_bytes(b)
+}
+
 fn sx(x: u64, es: u32) -> i64 {
     let s = 64 - es;
     ((x << s) as i64) >> s
@@ -458,10 +513,12 @@ fn shift_imm(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
             }
             let ds = if scalar { es } else { datasize(q) };
             let n = ds / es;
-            let mut d = 0u128;
-            for i in 0..n {
-                let x = el(a, i, es);
-                let old = el(d0, i, es);
+            let av = unpack(a, es);
+            let dv = unpack(d0, es);
+            let mut rv = [0u64; 16];
+            for i in 0..n as usize {
+                let x = av[i];
+                let old = dv[i];
                 let r = match opcode {
                     0b00000 | 0b00010 | 0b00100 | 0b00110 => {
                         let round = opcode & 0b00100 != 0;
@@ -500,9 +557,9 @@ fn shift_imm(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
                         s.sat(v, es, dst_unsigned)
                     }
                 };
-                put(&mut d, i, es, r);
+                rv[i] = r;
             }
-            s.set(rd, d, ds);
+            s.set(rd, pack(&rv, es), ds);
             Ok(Out::None)
         }
         0b10000..=0b10011 => {
@@ -871,30 +928,35 @@ fn three_same(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
     }
     let ds = datasize(q);
     let n = ds / es;
-    let mut d = 0u128;
+    let d;
     if matches!(opcode, 0b10100 | 0b10101 | 0b10111) {
         // SMAXP/UMAXP, SMINP/UMINP, ADDP
-        for i in 0..n {
+        let (av, bv) = (unpack(a, es), unpack(b, es));
+        let mut rv = [0u64; 16];
+        let n = n as usize;
+        for (i, out) in rv.iter_mut().enumerate().take(n) {
             let (src, j) = if i < n / 2 {
-                (a, 2 * i)
+                (&av, 2 * i)
             } else {
-                (b, 2 * (i - n / 2))
+                (&bv, 2 * (i - n / 2))
             };
-            let x = ival(el(src, j, es), es, u);
-            let y = ival(el(src, j + 1, es), es, u);
+            let x = ival(src[j], es, u);
+            let y = ival(src[j + 1], es, u);
             let r = match opcode {
                 0b10100 => x.max(y),
                 0b10101 => x.min(y),
                 _ => x + y,
             };
-            put(&mut d, i, es, r as u64);
+            *out = r as u64;
         }
+        d = pack(&rv, es);
     } else {
-        for i in 0..n {
-            let r = int_same(s, opcode, u, es, el(a, i, es), el(b, i, es), el(d0, i, es))
-                .ok_or(Undef)?;
-            put(&mut d, i, es, r);
+        let (av, bv, dv) = (unpack(a, es), unpack(b, es), unpack(d0, es));
+        let mut rv = [0u64; 16];
+        for i in 0..n as usize {
+            rv[i] = int_same(s, opcode, u, es, av[i], bv[i], dv[i]).ok_or(Undef)?;
         }
+        d = pack(&rv, es);
     }
     s.set(rd, d, ds);
     Ok(Out::None)
@@ -1116,6 +1178,9 @@ fn misc2(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
         return Err(Undef);
     }
     let mut d = 0u128;
+    let av = unpack(a, es);
+    let dv = unpack(d0, es);
+    let mut rv = [0u64; 16];
     match uo {
         0b0_00000 | 0b1_00000 | 0b0_00001 => {
             // REV64 / REV32 / REV16: reverse elements within containers
@@ -1131,7 +1196,7 @@ fn misc2(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
             for i in 0..n {
                 let base = i - i % per;
                 let j = base + (per - 1 - i % per);
-                put(&mut d, i, es, el(a, j, es));
+                rv[i as usize] = av[j as usize];
             }
         }
         0b0_00010 | 0b1_00010 | 0b0_00110 | 0b1_00110 => {
@@ -1153,14 +1218,14 @@ fn misc2(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
         0b0_00011 | 0b1_00011 => {
             // SUQADD / USQADD
             for i in 0..n {
-                let x = el(a, i, es);
-                let o = el(d0, i, es);
+                let x = av[i as usize];
+                let o = dv[i as usize];
                 let r = if u {
                     s.sat(ival(o, es, true) + ival(x, es, false), es, true)
                 } else {
                     s.sat(ival(o, es, false) + ival(x, es, true), es, false)
                 };
-                put(&mut d, i, es, r);
+                rv[i as usize] = r;
             }
         }
         0b0_00100 | 0b1_00100 => {
@@ -1169,7 +1234,7 @@ fn misc2(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
                 return Err(Undef);
             }
             for i in 0..n {
-                let x = el(a, i, es);
+                let x = av[i as usize];
                 let r = if u {
                     (x << (64 - es)).leading_zeros().min(es) as u64
                 } else {
@@ -1177,7 +1242,7 @@ fn misc2(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
                     let t = if v < 0 { !v } else { v } as u64;
                     (t.leading_zeros() - (64 - es) - 1) as u64
                 };
-                put(&mut d, i, es, r);
+                rv[i as usize] = r;
             }
         }
         0b0_00101 => {
@@ -1200,14 +1265,14 @@ fn misc2(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
         0b0_00111 | 0b1_00111 => {
             // SQABS / SQNEG
             for i in 0..n {
-                let x = ival(el(a, i, es), es, false);
+                let x = ival(av[i as usize], es, false);
                 let r = s.sat(if u { -x } else { x.abs() }, es, false);
-                put(&mut d, i, es, r);
+                rv[i as usize] = r;
             }
         }
         0b0_01000 | 0b1_01000 | 0b0_01001 | 0b1_01001 | 0b0_01010 => {
             for i in 0..n {
-                let x = ival(el(a, i, es), es, false);
+                let x = ival(av[i as usize], es, false);
                 let t = match uo {
                     0b0_01000 => x > 0,
                     0b1_01000 => x >= 0,
@@ -1215,22 +1280,23 @@ fn misc2(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
                     0b1_01001 => x <= 0,
                     _ => x < 0,
                 };
-                put(&mut d, i, es, if t { mask(es) } else { 0 });
+                rv[i as usize] = if t { mask(es) } else { 0 };
             }
         }
         0b0_01011 | 0b1_01011 => {
             for i in 0..n {
-                let x = el(a, i, es);
+                let x = av[i as usize];
                 let r = if u || sx(x, es) < 0 {
                     x.wrapping_neg()
                 } else {
                     x
                 };
-                put(&mut d, i, es, r);
+                rv[i as usize] = r;
             }
         }
         _ => return Err(Undef),
     }
+    let d = d | pack(&rv, es);
     s.set(rd, d, ds);
     Ok(Out::None)
 }

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 
-const IN_SIZE: usize = 512 + 128 + 16;
+const IN_SIZE: usize = 512 + 128 + 24;
 const OUT_SIZE: usize = 512 + 128 + 24;
 
 struct Rng(u64);
@@ -100,6 +100,42 @@ fn random_state(r: &mut Rng) -> [u8; IN_SIZE] {
     s[640..648].copy_from_slice(&fpcr.to_le_bytes());
     let nzcv = r.below(16) << 28;
     s[648..656].copy_from_slice(&nzcv.to_le_bytes());
+    // Initial FPSR: clear, Inexact already set (enables the inline FP fast path), or a
+    // random mix of cumulative flags and QC.
+    let fpsr = match r.below(3) {
+        0 => 0,
+        1 => 0x10,
+        _ => r.next() & 0x0800_009f,
+    };
+    s[656..664].copy_from_slice(&fpsr.to_le_bytes());
+    s
+}
+
+/// A state for the inline FP fast paths: plain FPCR, Inexact already set, and registers
+/// full of ordinary normal numbers (single lanes in the even registers, double lanes in
+/// the odd ones; some lanes of the other width mixed in by chance).
+fn random_state_fp(r: &mut Rng) -> [u8; IN_SIZE] {
+    let mut s = random_state(r);
+    for i in 0..32 {
+        let mut v = 0u128;
+        if i % 2 == 0 {
+            for l in 0..4 {
+                let x =
+                    (r.next() & 0x8000_0000) | (110 + r.below(40)) << 23 | (r.next() & 0x7f_ffff);
+                v |= (x as u128) << (32 * l);
+            }
+        } else {
+            for l in 0..2 {
+                let x = (r.next() & (1 << 63))
+                    | (1000 + r.below(46)) << 52
+                    | (r.next() & ((1 << 52) - 1));
+                v |= (x as u128) << (64 * l);
+            }
+        }
+        s[16 * i..16 * i + 16].copy_from_slice(&v.to_le_bytes());
+    }
+    s[640..648].copy_from_slice(&0u64.to_le_bytes());
+    s[656..664].copy_from_slice(&0x10u64.to_le_bytes());
     s
 }
 
@@ -203,11 +239,12 @@ _start:
         msr fpcr, x16
         ldr x16, [x20, #648]
         msr nzcv, x16
-        msr fpsr, xzr
+        ldr x16, [x20, #656]
+        msr fpsr, x16
 "#,
     );
     if mem {
-        a.push_str("        add x19, x20, #656\n");
+        a.push_str(&format!("        add x19, x20, #{IN_SIZE}\n"));
         a.push_str("        adrp x18, membuf\n        add x18, x18, :lo12:membuf\n");
         for k in (0..MEM_BUF).step_by(32) {
             a.push_str(&format!(
@@ -351,7 +388,11 @@ stubs:
     assert!(st.success(), "linker failed");
     let out = Command::new("qemu-aarch64")
         .current_dir(&dir)
-        .args(["-cpu", "cortex-a72", "./t"])
+        .args([
+            "-cpu",
+            if tag == "v82" { "max" } else { "cortex-a72" },
+            "./t",
+        ])
         .output()
         .expect("qemu");
     assert!(out.status.success(), "qemu run failed: {out:?}");
@@ -380,7 +421,7 @@ fn replay(insn: u32, s: &[u8; IN_SIZE], runner: Option<&mut Runner>) -> [u8; OUT
     let mut x: Vec<u64> = (0..16).map(|i| u64_at(s, 512 + 8 * i)).collect();
     let fpcr = u64_at(s, 640);
     let mut nzcv = u64_at(s, 648);
-    let mut fpsr = 0u64;
+    let mut fpsr = u64_at(s, 656);
     let io = io(insn);
     let rn = ((insn >> 5) & 31) as usize;
     let xn = if io.reads_xn && rn != 31 { x[rn] } else { 0 };
@@ -427,6 +468,7 @@ fn state_cpu(s: &[u8]) -> Box<A64Cpu> {
     }
     cpu.fpcr = u64_at(s, 640);
     cpu.set_nzcv(u64_at(s, 648));
+    cpu.fpsr = u64_at(s, 656);
     cpu
 }
 
@@ -486,7 +528,15 @@ fn compare(insns: &[u32], nstates: usize, seed: u64, tag: &str, jit_every: usize
     let mut interp = Runner::new(Tier::Interp, 0, 0);
     let mut jit = Runner::new(Tier::Jit, 0, 0);
     let mut rng = Rng(seed);
-    let states: Vec<[u8; IN_SIZE]> = (0..nstates).map(|_| random_state(&mut rng)).collect();
+    let states: Vec<[u8; IN_SIZE]> = (0..nstates)
+        .map(|k| {
+            if tag == "fast" && k % 2 == 1 {
+                random_state_fp(&mut rng)
+            } else {
+                random_state(&mut rng)
+            }
+        })
+        .collect();
     let raw: Vec<Vec<u8>> = states.iter().map(|s| s.to_vec()).collect();
     let out = run_qemu(insns, &raw, tag, false);
     assert_eq!(
@@ -540,7 +590,7 @@ fn check(insns: Vec<u32>, tag: &str, jit_every: usize) {
     let insns: Vec<u32> = insns.into_iter().map(fix_gprs).collect();
     let fails = compare(
         &insns,
-        3,
+        if tag == "fast" { 4 } else { 3 },
         0x5eed_0000_0000_0001 ^ insns.len() as u64,
         tag,
         jit_every,
@@ -564,8 +614,10 @@ fn qemu_random_group() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
+    // The Armv8.2 crypto group (op0 = 1100) is compared with `-cpu max` in qemu_crypto_v82.
     let insns: Vec<u32> = (0..n)
         .map(|_| (r.next() as u32 & !0x0e00_0000) | 0x0e00_0000)
+        .filter(|w| w >> 24 != 0xce)
         .collect();
     check(insns, "rand", 7);
 }
@@ -959,4 +1011,89 @@ fn qemu_structure_loads_stores() {
             shown.join("\n")
         );
     }
+}
+
+/// Random operands of the inline fast-path forms (see `fast`), every one also on the JIT.
+#[test]
+fn qemu_fast_paths() {
+    let forms: [(u32, u32); 21] = [
+        (0x9f20_fc00, 0x0e20_1c00), // logic
+        (0xbfff_fc00, 0x2e20_5800), // not
+        (0x7fff_fc00, 0x1e26_0000), // fmov w/x <-> s/d, fmov reg (varied below)
+        (0x7fff_fc00, 0x1e27_0000),
+        (0xffff_fc00, 0x9eae_0000),
+        (0xffff_fc00, 0x9eaf_0000),
+        (0xffbf_fc00, 0x1e20_4000),
+        (0x9fe0_8400, 0x0e00_0400), // copy
+        (0x9ff8_0400, 0x0f00_0400), // modified immediate
+        (0xbfff_fc00, 0x0e20_9800), // cmeq #0
+        (0xbfe0_fc00, 0x2e20_8c00), // cmeq
+        (0xbfe0_8400, 0x2e00_0000), // ext
+        (0xbfe0_fc00, 0x2e20_a400), // umaxp
+        (0xbfe0_ec00, 0x0e20_ac00), // uminp/addp (U random)
+        (0xbffe_fc00, 0x2e30_a800), // umaxv/uminv
+        (0xbff8_fc00, 0x0f08_8400), // shrn
+        (0x9f20_fc00, 0x0e20_8400), // add/sub vector
+        (0xbf80_fc00, 0x0f00_5400), // shl #imm
+        (0xbf80_fc00, 0x2f00_0400), // ushr #imm
+        (0x9f80_fc00, 0x0f00_a400), // ushll/sshll
+        (0xbf3f_fc00, 0x2e21_3800), // shll
+    ];
+    let fp_forms: [(u32, u32); 19] = [
+        (0xbfa0_fc00, 0x0e20_d400), // FADD vector
+        (0xbfa0_fc00, 0x0ea0_d400), // FSUB
+        (0xbfa0_fc00, 0x2e20_dc00), // FMUL
+        (0xbfa0_fc00, 0x2e20_fc00), // FDIV
+        (0xbfa0_fc00, 0x0e20_cc00), // FMLA
+        (0xbfa0_fc00, 0x0ea0_cc00), // FMLS
+        (0xbf80_f400, 0x0f80_1000), // FMLA by element
+        (0xbf80_f400, 0x0f80_5000), // FMLS by element
+        (0xbf80_f400, 0x0f80_9000), // FMUL by element
+        (0x7fbf_fc00, 0x1e22_0000), // SCVTF (general)
+        (0x7fbf_fc00, 0x1e23_0000), // UCVTF
+        (0x7fbf_fc00, 0x1e38_0000), // FCVTZS (general)
+        (0x7fbf_fc00, 0x1e39_0000), // FCVTZU
+        (0xffa0_0c00, 0x1e20_0800), // FP 2-source
+        (0xff80_0000, 0x1f00_0000), // FP 3-source
+        (0xffa0_7c00, 0x1e20_4000), // FP 1-source
+        (0xffa0_fc07, 0x1e20_2000), // FCMP/FCMPE
+        (0xffa0_0c00, 0x1e20_0c00), // FCSEL
+        (0xffa0_1fe0, 0x1e20_1000), // FMOV immediate
+    ];
+    let mut r = Rng(0xfa57_0000_1234_0001);
+    let mut insns = Vec::new();
+    for (m, v) in forms {
+        for _ in 0..60 {
+            insns.push((r.next() as u32 & !m) | v);
+        }
+    }
+    for (m, v) in fp_forms {
+        for _ in 0..250 {
+            insns.push((r.next() as u32 & !m) | v);
+        }
+    }
+    check(insns, "fast", 1);
+}
+
+/// SHA512H/H2/SU0/SU1, EOR3, BCAX, RAX1, XAR against `qemu-aarch64 -cpu max`.
+#[test]
+fn qemu_crypto_v82() {
+    let forms: [(u32, u32); 8] = [
+        (0xffe0_fc00, 0xce60_8000), // SHA512H
+        (0xffe0_fc00, 0xce60_8400), // SHA512H2
+        (0xffe0_fc00, 0xce60_8800), // SHA512SU1
+        (0xffe0_fc00, 0xce60_8c00), // RAX1
+        (0xffff_fc00, 0xcec0_8000), // SHA512SU0
+        (0xffe0_8000, 0xce00_0000), // EOR3
+        (0xffe0_8000, 0xce20_0000), // BCAX
+        (0xffe0_0000, 0xce80_0000), // XAR
+    ];
+    let mut r = Rng(0x5a51_2000_0000_0001);
+    let mut insns = Vec::new();
+    for (m, v) in forms {
+        for _ in 0..40 {
+            insns.push((r.next() as u32 & !m) | v);
+        }
+    }
+    check(insns, "v82", 1);
 }

@@ -168,15 +168,22 @@ impl PrivState {
             cause: access.access_fault(),
             tval: vaddr,
         };
-        if !self.pmp_check(paddr, size, access, eff) {
+        let page = paddr & !(PAGE - 1);
+        // One PMP lookup for the whole page; byte-exact only when entries split the page
+        // (then nothing is cached for the page).
+        let (r, w, x) = self.pmp.page_perms(page, eff).unwrap_or_default();
+        let allowed = match access {
+            Access::Read => r,
+            Access::Write => w,
+            Access::Exec => x,
+        };
+        if !allowed && !self.pmp_check(paddr, size, access, eff) {
             return Err(fault);
         }
-        let page = paddr & !(PAGE - 1);
-        let pmp = |a| self.pmp_check(page, PAGE, a, eff);
         let perms = Perms {
-            r: pte_perms.r && pmp(Access::Read),
-            w: pte_perms.w && pmp(Access::Write),
-            x: pte_perms.x && pmp(Access::Exec),
+            r: pte_perms.r && r,
+            w: pte_perms.w && w,
+            x: pte_perms.x && x,
         };
         Ok(Translation {
             paddr,

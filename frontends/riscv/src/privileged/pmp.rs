@@ -25,6 +25,21 @@ pub(crate) struct Pmp {
     entries: usize,
     cfg: [u8; PMP_MAX],
     addr: [u64; PMP_MAX],
+    /// Byte range [lo, hi) of each entry, recomputed on every write (empty when OFF).
+    bounds: [(u128, u128); PMP_MAX],
+    /// One past the last entry that is not OFF (checks stop there).
+    active: usize,
+}
+
+/// What covers a byte range: the lowest-numbered entry that overlaps it, and whether it
+/// covers all of it.
+enum Cover {
+    /// No entry overlaps the range.
+    None,
+    /// Entry `i` overlaps only part of it (the access fails).
+    Partial,
+    /// Entry `i` covers all of it.
+    Full(usize),
 }
 
 impl Pmp {
@@ -33,6 +48,19 @@ impl Pmp {
             entries: entries.min(PMP_MAX),
             cfg: [0; PMP_MAX],
             addr: [0; PMP_MAX],
+            bounds: [(0, 0); PMP_MAX],
+            active: 0,
+        }
+    }
+
+    /// Recomputes `bounds` and `active` after a write.
+    fn update(&mut self) {
+        self.active = 0;
+        for i in 0..self.entries {
+            self.bounds[i] = self.range(i).unwrap_or((0, 0));
+            if mode(self.cfg[i]) != 0 {
+                self.active = i + 1;
+            }
         }
     }
 
@@ -54,6 +82,7 @@ impl Pmp {
             }
             self.cfg[i] = b;
         }
+        self.update();
     }
 
     pub(crate) fn read_addr(&self, i: usize) -> u64 {
@@ -69,6 +98,7 @@ impl Pmp {
             return;
         }
         self.addr[i] = v & ADDR_MASK;
+        self.update();
     }
 
     /// Byte range [lo, hi) of entry `i` (hi exclusive, as u128 so NAPOT over everything fits),
@@ -96,33 +126,68 @@ impl Pmp {
         }
     }
 
-    /// Checks an access of `size` bytes at physical `addr` by effective privilege `priv_level`.
-    pub(crate) fn check(&self, addr: u64, size: u64, access: Access, priv_level: Priv) -> bool {
-        let lo = u128::from(addr);
-        let hi = lo + u128::from(size.max(1));
-        for i in 0..self.entries {
-            let Some((rlo, rhi)) = self.range(i) else {
-                continue;
-            };
-            if hi <= rlo || lo >= rhi {
+    /// The entry deciding accesses to [lo, hi).
+    fn cover(&self, lo: u128, hi: u128) -> Cover {
+        for i in 0..self.active {
+            let (rlo, rhi) = self.bounds[i];
+            if rlo >= rhi || hi <= rlo || lo >= rhi {
                 continue;
             }
             // The lowest-numbered matching entry decides; a partial match fails.
             if lo < rlo || hi > rhi {
-                return false;
+                return Cover::Partial;
             }
-            let c = self.cfg[i];
-            if priv_level == Priv::Machine && c & L == 0 {
-                return true;
-            }
-            let need = match access {
-                Access::Read => R,
-                Access::Write => W,
-                Access::Exec => X,
-            };
-            return c & need != 0;
+            return Cover::Full(i);
         }
-        priv_level == Priv::Machine || self.entries == 0
+        Cover::None
+    }
+
+    /// Permission bits (R|W|X) entry `i` grants to `priv_level`.
+    fn perms_of(&self, i: usize, priv_level: Priv) -> u8 {
+        let c = self.cfg[i];
+        if priv_level == Priv::Machine && c & L == 0 {
+            R | W | X
+        } else {
+            c & (R | W | X)
+        }
+    }
+
+    /// Permission bits granted where no entry matches.
+    fn default_perms(&self, priv_level: Priv) -> u8 {
+        if priv_level == Priv::Machine || self.entries == 0 {
+            R | W | X
+        } else {
+            0
+        }
+    }
+
+    /// Checks an access of `size` bytes at physical `addr` by effective privilege `priv_level`.
+    pub(crate) fn check(&self, addr: u64, size: u64, access: Access, priv_level: Priv) -> bool {
+        let lo = u128::from(addr);
+        let hi = lo + u128::from(size.max(1));
+        let perms = match self.cover(lo, hi) {
+            Cover::None => self.default_perms(priv_level),
+            Cover::Partial => return false,
+            Cover::Full(i) => self.perms_of(i, priv_level),
+        };
+        let need = match access {
+            Access::Read => R,
+            Access::Write => W,
+            Access::Exec => X,
+        };
+        perms & need != 0
+    }
+
+    /// Permissions (read, write, exec) of `priv_level` on the whole 4 KiB page at `page`, or
+    /// None when PMP entries split the page (accesses must then be checked one by one).
+    pub(crate) fn page_perms(&self, page: u64, priv_level: Priv) -> Option<(bool, bool, bool)> {
+        let lo = u128::from(page);
+        let p = match self.cover(lo, lo + 4096) {
+            Cover::None => self.default_perms(priv_level),
+            Cover::Partial => return None,
+            Cover::Full(i) => self.perms_of(i, priv_level),
+        };
+        Some((p & R != 0, p & W != 0, p & X != 0))
     }
 }
 
@@ -260,5 +325,54 @@ mod tests {
         assert!(st.csr_read(csr::PMPCFG0 + 1, M).is_err());
         assert!(st.csr_read(csr::PMPCFG0, S).is_err());
         assert!(st.csr_write(csr::PMPADDR0, 0, S).is_err());
+    }
+
+    #[test]
+    fn page_permissions_in_one_lookup() {
+        let mut p = Pmp::new(16);
+        // entry 0: NA4 at 0x1000 (R), entry 1: TOR [0, 0x10_0000) RWX over everything else.
+        p.write_addr(0, 0x1000 >> 2);
+        p.write_addr(1, 0x10_0000 >> 2);
+        p.write_cfg(
+            0,
+            u64::from(R | (A_NA4 << A_SHIFT)) | u64::from(R | W | X | (A_TOR << A_SHIFT)) << 8,
+        );
+        // Page 0x2000 lies in entry 1 only.
+        assert_eq!(p.page_perms(0x2000, S), Some((true, true, true)));
+        // Page 0x1000 is split by the NA4 entry: no page-wide answer, byte checks decide.
+        assert_eq!(p.page_perms(0x1000, S), None);
+        assert!(p.check(0x1000, 4, Access::Read, S));
+        assert!(!p.check(0x1000, 4, Access::Write, S));
+        assert!(p.check(0x1008, 8, Access::Write, S));
+        // Beyond every entry: nothing for S, everything for M.
+        assert_eq!(p.page_perms(0x20_0000, S), Some((false, false, false)));
+        assert_eq!(p.page_perms(0x20_0000, M), Some((true, true, true)));
+        // A translation of an address in the split page grants that access only.
+        let mut st = PrivState::new(0, 16);
+        st.pmp = p;
+        let t = st
+            .translate(0x1008, 8, Access::Write, S, &NoMem)
+            .expect("allowed");
+        assert_eq!(t.perms, crate::privileged::Perms::default());
+        let t = st
+            .translate(0x2008, 8, Access::Read, S, &NoMem)
+            .expect("ok");
+        assert!(t.perms.r && t.perms.w && t.perms.x);
+    }
+
+    /// Bare translation never reads memory.
+    struct NoMem;
+    impl crate::privileged::PhysMem for NoMem {
+        fn read_u64(&self, _: u64) -> Result<u64, crate::privileged::PhysMemError> {
+            Err(crate::privileged::PhysMemError)
+        }
+        fn compare_exchange_u64(
+            &self,
+            _: u64,
+            _: u64,
+            _: u64,
+        ) -> Result<Result<u64, u64>, crate::privileged::PhysMemError> {
+            Err(crate::privileged::PhysMemError)
+        }
     }
 }

@@ -1,16 +1,17 @@
 //! System-mode tests: small M/S/U programs (assembled at test time with
-//! `riscv64-linux-gnu-as`) run block by block through [`RiscvSystemGuest`] and
-//! [`RiscvSystemCpu::handle_exit`] on the interpreter and on the JIT over flat guest memory
-//! (virtual = physical, as with satp = Bare), and the address translator over a fake
-//! physical memory.
+//! `riscv64-linux-gnu-as`) run through [`RiscvSystemGuest`] and
+//! [`RiscvSystemCpu::handle_exit`] on four tiers: block by block on the interpreter and the
+//! JIT over flat guest memory, and on the backend's system engine (softmmu, interpreter and
+//! JIT) over a fake physical memory; plus the address translator on its own.
 
 use super::*;
 use crate::privileged::csr::{irq, satp, status};
 use heron_backend::GuestMemory;
+use heron_backend::engine::{Engine, EngineConfig, Tier as EngineTier};
 use heron_backend::interp::{InterpBlock, InterpRegs};
 use heron_backend::jit::{Jit, JitConfig};
 use heron_backend::mem::{PERM_R, PERM_W, PERM_X};
-use heron_backend::softmmu::BusFault;
+use heron_backend::softmmu::{BusFault, CodePages, SoftmmuConfig};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::AtomicUsize;
@@ -22,11 +23,6 @@ const DATA_LEN: u64 = 0x2000;
 const M: Priv = Priv::Machine;
 const S: Priv = Priv::Supervisor;
 const U: Priv = Priv::User;
-
-/// Assemble `src` linked at CODE; `None` (after a notice) without the cross assembler.
-fn assemble(src: &str) -> Option<Vec<u8>> {
-    assemble_at(src, CODE)
-}
 
 /// Assemble `src` (no compressed instructions) linked at `base`.
 pub(crate) fn assemble_at(src: &str, base: u64) -> Option<Vec<u8>> {
@@ -87,89 +83,180 @@ pub(crate) fn assemble_at(src: &str, base: u64) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
+/// Where a program runs: translated blocks run one by one on the interpreter or the JIT
+/// over flat user-style memory (code at CODE, data at DATA), or the backend's system
+/// engine (softmmu) on the interpreter or the JIT over [`FakePhys`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Tier {
     Interp,
     Jit,
+    SysInterp,
+    SysJit,
 }
 
-/// A hart over flat memory: code at CODE, data at DATA, everything else unmapped.
+const TIERS: [Tier; 4] = [Tier::Interp, Tier::Jit, Tier::SysInterp, Tier::SysJit];
+
+impl Tier {
+    fn system(self) -> bool {
+        matches!(self, Tier::SysInterp | Tier::SysJit)
+    }
+    fn code_base(self) -> u64 {
+        if self.system() { FakePhys::BASE } else { CODE }
+    }
+    /// The data area (the symbol DATA of the programs).
+    fn data_base(self) -> u64 {
+        if self.system() {
+            FakePhys::BASE + 0x3_0000
+        } else {
+            DATA
+        }
+    }
+}
+
+/// Assembles `src` for `tier` (code and DATA where that tier has them).
+fn program(src: &str, tier: Tier) -> Option<Vec<u8>> {
+    let src = format!(".equ DATA, {:#x}\n{src}", tier.data_base());
+    assemble_at(&src, tier.code_base())
+}
+
+enum Memory {
+    Flat(GuestMemory),
+    Sys(Arc<FakePhys>, Box<Engine>),
+}
+
+/// A hart running a program on one [`Tier`].
 struct Flat {
-    mem: GuestMemory,
+    tier: Tier,
+    mem: Memory,
     cpu: Box<RiscvSystemCpu>,
-    /// Exits that were not Next: (status, mcause/scause-relevant info) for the tests.
+    /// Exits that were not Next.
     exits: Vec<ExitStatus>,
+    /// Blocks run (flat tiers).
+    blocks: usize,
 }
 
 impl Flat {
-    fn new(code: &[u8]) -> Flat {
-        let mem = GuestMemory::reserve(1 << 24).expect("reserve");
-        let len = (code.len() as u64).div_ceil(4096) * 4096;
-        mem.map_anon(CODE, len, PERM_R | PERM_X).expect("code");
-        mem.write_bytes_force(CODE, code).expect("write code");
-        mem.map_anon(DATA, DATA_LEN, PERM_R | PERM_W).expect("data");
+    fn new(code: &[u8], tier: Tier) -> Flat {
         let mut cpu = RiscvSystemCpu::new(0);
-        cpu.cpu.hdr.pc = CODE;
+        cpu.cpu.hdr.pc = tier.code_base();
+        let mem = if tier.system() {
+            // PMP entry 0 open for S and U, as firmware sets it (the flat tiers have no
+            // physical checks at all).
+            cpu.privs
+                .csr_write(csr::PMPADDR0, u64::MAX, M)
+                .expect("pmpaddr0");
+            cpu.privs.csr_write(csr::PMPCFG0, 0x1f, M).expect("pmpcfg0");
+            let phys = Arc::new(FakePhys::new());
+            for (i, chunk) in code.chunks(8).enumerate() {
+                let mut w = [0u8; 8];
+                w[..chunk.len()].copy_from_slice(chunk);
+                phys.write(FakePhys::BASE + 8 * i as u64, u64::from_le_bytes(w));
+            }
+            let sys = SoftmmuConfig {
+                translator: Arc::new(RiscvMmu::new(phys.clone())),
+                phys: phys.clone(),
+                code_pages: CodePages::new(FakePhys::BASE, FakePhys::PAGES * 4096),
+                tlb_offset: TLB_OFFSET,
+            };
+            let cfg = EngineConfig {
+                tier: if tier == Tier::SysJit {
+                    EngineTier::Jit
+                } else {
+                    EngineTier::Interp
+                },
+                ..EngineConfig::default()
+            };
+            let engine = Engine::new_system(Arc::new(RiscvSystemGuest), sys, cfg).expect("engine");
+            Memory::Sys(phys, Box::new(engine))
+        } else {
+            let mem = GuestMemory::reserve(1 << 24).expect("reserve");
+            let len = (code.len() as u64).div_ceil(4096) * 4096;
+            mem.map_anon(CODE, len, PERM_R | PERM_X).expect("code");
+            mem.write_bytes_force(CODE, code).expect("write code");
+            mem.map_anon(DATA, DATA_LEN, PERM_R | PERM_W).expect("data");
+            Memory::Flat(mem)
+        };
         Flat {
+            tier,
             mem,
             cpu,
             exits: Vec::new(),
+            blocks: 0,
         }
     }
 
     fn data_u64(&self, off: u64) -> u64 {
-        let mut b = [0u8; 8];
-        self.mem.read_bytes(DATA + off, &mut b).expect("data");
-        u64::from_le_bytes(b)
+        match &self.mem {
+            Memory::Flat(mem) => {
+                let mut b = [0u8; 8];
+                mem.read_bytes(DATA + off, &mut b).expect("data");
+                u64::from_le_bytes(b)
+            }
+            Memory::Sys(phys, _) => phys.read(self.tier.data_base() + off),
+        }
     }
 
-    /// Runs until the hart executes `wfi` (returns true) or `max_blocks` blocks ran.
-    fn run(&mut self, tier: Tier, max_blocks: usize) -> bool {
+    /// Runs until the hart executes `wfi` (returns true) or `max` blocks (flat tiers) or
+    /// exits (system engine) happened.
+    fn run(&mut self, max: usize) -> bool {
+        let tier = self.tier;
+        let trace = std::env::var_os("HERON_RVSYS_TRACE").is_some();
         let mut jit = (tier == Tier::Jit).then(|| {
+            let Memory::Flat(mem) = &self.mem else {
+                unreachable!("flat tier")
+            };
             Jit::new(JitConfig {
                 code_size: 4 << 20,
-                guest_base: self.mem.base(),
-                guest_limit: self.mem.limit(),
+                guest_base: mem.base(),
+                guest_limit: mem.limit(),
                 opt_speed: false,
                 verify: true,
             })
             .expect("jit")
         });
         let mut regs = InterpRegs::default();
-        for _ in 0..max_blocks {
+        for _ in 0..max {
             let env = self.cpu.env();
-            let flags = RiscvSystemGuest.tb_flags(env);
             let pc = self.cpu.cpu.hdr.pc;
-            let mut b = Builder::new(pc);
-            let status = match RiscvSystemGuest.translate(pc, flags, &self.mem, &mut b) {
-                Ok(()) => {
-                    let block = b.finish();
-                    heron_backend::verify::verify(&block).expect("valid IR");
-                    match &mut jit {
-                        Some(jit) => {
-                            let cb = jit.compile(&block).expect("compile");
-                            // SAFETY: env is our live CPU, the block was compiled by this
-                            // Jit over self.mem; the programs never fault on memory.
-                            unsafe { jit.enter(env, cb.entry) }
+            let status = match &mut self.mem {
+                // SAFETY: env is our live CPU, used by this thread only.
+                Memory::Sys(_, engine) => unsafe { engine.run(env) },
+                Memory::Flat(mem) => {
+                    self.blocks += 1;
+                    let flags = RiscvSystemGuest.tb_flags(env);
+                    let mut b = Builder::new(pc);
+                    match RiscvSystemGuest.translate(pc, flags, &*mem, &mut b) {
+                        Ok(()) => {
+                            let block = b.finish();
+                            heron_backend::verify::verify(&block).expect("valid IR");
+                            match &mut jit {
+                                Some(jit) => {
+                                    let cb = jit.compile(&block).expect("compile");
+                                    // SAFETY: env is our live CPU, the block was compiled
+                                    // by this Jit over `mem`; the flat programs never
+                                    // fault on memory.
+                                    unsafe { jit.enter(env, cb.entry) }
+                                }
+                                None => {
+                                    let ib = InterpBlock::new(&block);
+                                    // SAFETY: env is our live CPU; helpers take only env.
+                                    unsafe { ib.run(env, mem, &mut regs) }
+                                }
+                            }
                         }
-                        None => {
-                            let ib = InterpBlock::new(&block);
-                            // SAFETY: env is our live CPU; helpers take only env.
-                            unsafe { ib.run(env, &self.mem, &mut regs) }
+                        Err(TranslateError::FetchFault(a)) => {
+                            self.cpu.cpu.hdr.fault_addr = a;
+                            self.cpu.cpu.hdr.fault_kind = FaultKind::Exec as u32;
+                            ExitStatus::Fault
                         }
                     }
-                }
-                Err(TranslateError::FetchFault(a)) => {
-                    self.cpu.cpu.hdr.fault_addr = a;
-                    self.cpu.cpu.hdr.fault_kind = FaultKind::Exec as u32;
-                    ExitStatus::Fault
                 }
             };
             if status == ExitStatus::Next {
                 continue;
             }
             self.exits.push(status);
-            if std::env::var_os("HERON_RVSYS_TRACE").is_some() {
+            if trace {
                 eprintln!(
                     "{tier:?} exit {status:?} at {pc:#x}->{:#x} cause {} priv {:?} fault {:#x}",
                     self.cpu.cpu.hdr.pc,
@@ -179,6 +266,10 @@ impl Flat {
                 );
             }
             if self.cpu.handle_exit(status) == HartEvent::Wfi {
+                if let Memory::Sys(_, engine) = &self.mem {
+                    let compiled = engine.stats().blocks_compiled;
+                    assert_eq!(compiled > 0, tier == Tier::SysJit, "{tier:?}: compiled");
+                }
                 return true;
             }
         }
@@ -186,13 +277,15 @@ impl Flat {
     }
 }
 
-/// Runs `src` on both tiers; `check` inspects each end state.
+/// Runs `src` on every tier; `check` inspects each end state.
 fn on_tiers(src: &str, setup: impl Fn(&mut Flat), check: impl Fn(&Flat, Tier)) {
-    let Some(code) = assemble(src) else { return };
-    for tier in [Tier::Interp, Tier::Jit] {
-        let mut f = Flat::new(&code);
+    for tier in TIERS {
+        let Some(code) = program(src, tier) else {
+            return;
+        };
+        let mut f = Flat::new(&code, tier);
         setup(&mut f);
-        assert!(f.run(tier, 1000), "{tier:?}: program did not reach wfi");
+        assert!(f.run(1000), "{tier:?}: program did not reach wfi");
         check(&f, tier);
     }
 }
@@ -221,7 +314,7 @@ mdone:
 
 /// Common start: s0 = DATA log, mtvec = mtrap.
 const PROLOGUE: &str = "
-    li s0, 0x40000
+    li s0, DATA
     la t0, mtrap
     csrw mtvec, t0
 ";
@@ -307,7 +400,7 @@ fn delegation_to_s_and_u_mode_rules() {
     csrw mepc, t0
     mret
 smode:
-    li s1, 0x40800          # S log
+    li s1, DATA + 0x800     # S log
     la t0, umode
     csrw sepc, t0
     li t0, 1 << 8           # SPP = U
@@ -400,17 +493,19 @@ after:
     ecall
 {M_HANDLER}"
     );
-    let Some(code) = assemble(&src) else { return };
-    for tier in [Tier::Interp, Tier::Jit] {
-        let mut f = Flat::new(&code);
-        assert!(f.run(tier, 100));
+    for tier in TIERS {
+        let Some(code) = program(&src, tier) else {
+            return;
+        };
+        let mut f = Flat::new(&code, tier);
+        assert!(f.run(100));
         assert_eq!(f.exits.last(), Some(&ExitStatus::Halt), "{tier:?}");
         assert_eq!(f.cpu.privs.priv_level, S);
         let wfi_pc = f.cpu.cpu.hdr.pc - 4;
         assert_eq!(f.cpu.privs.mepc(), wfi_pc, "mepc was the wfi");
         assert!(!f.cpu.interrupt_pending());
         // Resumes at the next instruction: the ecall ends in M-mode wfi.
-        assert!(f.run(tier, 100));
+        assert!(f.run(100));
         assert_eq!(log(&f, 0).0, cause::ECALL_S);
         assert_eq!(log(&f, 0).2, wfi_pc + 4);
         // U-mode: wfi and sret are illegal.
@@ -644,15 +739,19 @@ mtrap:
     csrr a1, mcause
     wfi
 ";
-    let Some(code) = assemble(src) else { return };
+    // Flat tiers only: here the test stops the loop between blocks (the system engine
+    // version, with the request coming from another thread, is in engine_tests).
     for tier in [Tier::Interp, Tier::Jit] {
-        let mut f = Flat::new(&code);
-        assert!(!f.run(tier, 20), "loops");
+        let Some(code) = program(src, tier) else {
+            return;
+        };
+        let mut f = Flat::new(&code, tier);
+        assert!(!f.run(20), "loops");
         let spins = f.cpu.cpu.x[10];
         assert!(spins > 0);
         f.cpu.privs.set_irq_line(irq::MEIP, true);
         f.cpu.cpu.hdr.exit_request.store(1, Ordering::SeqCst);
-        assert!(f.run(tier, 20));
+        assert!(f.run(20));
         assert_eq!(f.cpu.cpu.x[11], (1 << 63) | 11, "{tier:?}");
         assert_eq!(f.cpu.cpu.x[10], spins, "no further loop iteration");
     }
@@ -692,15 +791,17 @@ strap:
     ecall
 {M_HANDLER}"
     );
-    let Some(code) = assemble(&src) else { return };
-    for tier in [Tier::Interp, Tier::Jit] {
+    for tier in TIERS {
+        let Some(code) = program(&src, tier) else {
+            return;
+        };
         time.store(1000, Ordering::SeqCst);
-        let mut f = Flat::new(&code);
+        let mut f = Flat::new(&code, tier);
         let t = Arc::clone(&time);
         f.cpu
             .privs
             .set_time_source(Box::new(move || t.load(Ordering::SeqCst)));
-        assert!(f.run(tier, 100));
+        assert!(f.run(100));
         assert_eq!(f.cpu.cpu.x[10], 1000, "{tier:?}");
         assert_eq!(f.cpu.timer_deadline(), Some(1500));
         assert_eq!(f.cpu.deadline_cell().load(Ordering::SeqCst), 1500);
@@ -709,7 +810,7 @@ strap:
         assert_eq!(f.cpu.timer_deadline(), None, "reached");
         assert!(f.cpu.interrupt_pending());
         assert!(f.cpu.take_pending_interrupt());
-        assert!(f.run(tier, 100));
+        assert!(f.run(100));
         let c = &f.cpu.cpu;
         assert_eq!(c.x[11], (1 << 63) | 5);
         assert_eq!(c.x[12] & irq::STIP, 0);
@@ -1032,10 +1133,10 @@ fn tb_flags_track_privilege_mmu_index_and_fs() {
 fn misaligned_atomics_raise_load_or_store_misaligned() {
     let src = format!(
         "{PROLOGUE}
-    li a0, 0x41003
+    li a0, DATA + 0x1003
     lr.w a1, (a0)            # load address misaligned
     amoadd.w a2, a1, (a0)    # store/AMO address misaligned
-    li a3, 0x41001
+    li a3, DATA + 0x1001
     ld a4, 0(a3)             # plain misaligned loads are done, not trapped
     sd a4, 0(a3)
     ecall
@@ -1047,9 +1148,9 @@ fn misaligned_atomics_raise_load_or_store_misaligned() {
         |_| {},
         |f, tier| {
             assert_eq!(log(f, 0).0, cause::MISALIGNED_LOAD, "{tier:?}");
-            assert_eq!(log(f, 0).1, 0x41003);
+            assert_eq!(log(f, 0).1, tier.data_base() + 0x1003);
             assert_eq!(log(f, 1).0, cause::MISALIGNED_STORE);
-            assert_eq!(log(f, 1).1, 0x41003);
+            assert_eq!(log(f, 1).1, tier.data_base() + 0x1003);
             assert_eq!(log(f, 2).0, cause::ECALL_M);
         },
     );
@@ -1074,14 +1175,16 @@ umode:
     ecall
 {M_HANDLER}"
     );
-    let Some(code) = assemble(&src) else { return };
-    for tier in [Tier::Interp, Tier::Jit] {
-        let mut f = Flat::new(&code);
+    for tier in TIERS {
+        let Some(code) = program(&src, tier) else {
+            return;
+        };
+        let mut f = Flat::new(&code, tier);
         let t = Arc::clone(&time);
         f.cpu
             .privs
             .set_time_source(Box::new(move || t.load(Ordering::SeqCst)));
-        assert!(f.run(tier, 100));
+        assert!(f.run(100));
         let c = &f.cpu.cpu;
         assert_eq!(log(&f, 0).0, cause::ECALL_U, "{tier:?}");
         assert_eq!(c.x[11], 777);
@@ -1091,5 +1194,61 @@ umode:
             "instret counts the instructions between"
         );
         assert_eq!(c.x[12], c.x[10] + 2, "mcycle counts instructions too");
+    }
+}
+
+#[test]
+fn dump_state_shows_registers_and_trap_csrs() {
+    let mut cpu = RiscvSystemCpu::new(0);
+    cpu.cpu.hdr.pc = 0x8000_0000;
+    cpu.cpu.x[10] = 0xabcd;
+    cpu.privs.csr_write(csr::MEPC, 0x1234, M).unwrap();
+    let text = RiscvSystemGuest.dump_state(cpu.env());
+    assert!(text.starts_with("pc 0000000080000000  priv M\n"), "{text}");
+    assert!(text.contains("  a0 000000000000abcd"), "{text}");
+    assert!(text.contains("   mepc 0000000000001234"), "{text}");
+    assert_eq!(text.lines().count(), 1 + 8 + 4);
+}
+
+#[test]
+fn csr_writes_end_the_block_only_when_they_must() {
+    // Toggling MIE with nothing pending, and writing sscratch, keep the block going;
+    // changing FS (a translation flag) ends it.
+    let src = "
+    csrsi mstatus, 8
+    csrci mstatus, 8
+    csrw mscratch, a0
+    csrs mstatus, 8
+    addi a0, a0, 1
+    li t0, 1 << 13
+    csrs mstatus, t0         # FS: new flags, the block ends here
+    addi a0, a0, 1
+    wfi
+";
+    for tier in [Tier::Interp, Tier::Jit] {
+        let Some(code) = program(src, tier) else {
+            return;
+        };
+        let mut f = Flat::new(&code, tier);
+        assert!(f.run(10));
+        assert_eq!(f.blocks, 2, "{tier:?}");
+        assert_eq!(f.cpu.cpu.x[10], 2);
+    }
+    // The same first block with an interrupt pending: taken right after the write that
+    // enables it.
+    for tier in TIERS {
+        let Some(code) = program(src, tier) else {
+            return;
+        };
+        let mut f = Flat::new(&code, tier);
+        f.cpu.privs.csr_write(csr::MIE, irq::MSIP, M).unwrap();
+        f.cpu.privs.set_irq_line(irq::MSIP, true);
+        f.cpu
+            .privs
+            .csr_write(csr::MTVEC, tier.code_base() + 0x20, M)
+            .unwrap();
+        assert!(f.run(10), "{tier:?}");
+        assert_eq!(f.cpu.privs.mepc(), tier.code_base() + 4, "{tier:?}");
+        assert_eq!(f.cpu.privs.mcause, (1 << 63) | 3);
     }
 }

@@ -1,0 +1,505 @@
+//! `heron system riscv64` end to end: boots the shared Debian image (kernel, busybox
+//! initramfs, OpenSBI 1.1 / 1.6, fw_dynamic / fw_jump, -smp 2) to `GUEST-BOOT-OK riscv64`
+//! with the disk's pattern md5 and a clean power-off (exit 0); a scripted shell session
+//! over the console pipes that writes to a copy of the disk (the host finds the data) and
+//! the same with `snapshot=on` (the file is unchanged); bare-metal programs of ours
+//! (tests/guest/riscv64/bare) for the page walker, TLB, trap delegation and misbehaving
+//! guests (wild addresses, MMIO of the wrong size, bad virtio chains).
+//!
+//! The image tests need the shared guest folder ($HERON_GUESTS, default
+//! /work/shared/guests, or build one with scripts/build-guest-images.sh); without it they
+//! print SKIPPED and pass.
+
+mod common;
+
+use common::{Outcome, Status, heron, run_command};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const PATTERN_MD5: &str = "8f293a2f6c19b345152f7a49bb4c643c";
+/// A boot runs ~30 s of CPU under the interpreter on an idle host; CI hosts are shared.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(1500);
+
+fn guests() -> Option<PathBuf> {
+    let d = std::env::var_os("HERON_GUESTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/guests"));
+    if d.join("riscv64/Image").is_file() && d.join("disk.img").is_file() {
+        Some(d)
+    } else {
+        eprintln!(
+            "SKIPPED: no guest images at {} (set HERON_GUESTS or run scripts/build-guest-images.sh)",
+            d.display()
+        );
+        None
+    }
+}
+
+/// A private copy of the disk image.
+fn disk_copy(g: &Path, tag: &str) -> PathBuf {
+    let d = common::temp_dir(tag);
+    let p = d.join("disk.img");
+    std::fs::copy(g.join("disk.img"), &p).expect("copy disk.img");
+    p
+}
+
+/// The README's qemu-system-riscv64 command line, with heron's tier.
+fn boot_args(
+    g: &Path,
+    bios: &str,
+    smp: u32,
+    append: &str,
+    disk: &Path,
+    snapshot: bool,
+    tier: &str,
+) -> Vec<String> {
+    let drive = format!(
+        "file={},format=raw,if=none,id=hd0{}",
+        disk.display(),
+        if snapshot { ",snapshot=on" } else { "" }
+    );
+    let p = |s: &str| g.join(s).display().to_string();
+    [
+        "system",
+        "riscv64",
+        "-M",
+        "virt",
+        "-accel",
+        "tcg",
+        "-nographic",
+        "-no-reboot",
+        "-nic",
+        "none",
+        "-smp",
+        &smp.to_string(),
+        "-m",
+        "256M",
+        "-bios",
+        &p(bios),
+        "-kernel",
+        &p("riscv64/Image"),
+        "-initrd",
+        &p("riscv64/initramfs.cpio.gz"),
+        "-append",
+        append,
+        "-drive",
+        &drive,
+        "-device",
+        "virtio-blk-device,drive=hd0",
+        "-device",
+        "virtio-rng-device",
+        "--tier",
+        tier,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// md5 of the first MiB of `disk`, computed by the host's md5sum (what the guest prints).
+fn md5_first_mib(disk: &Path) -> String {
+    let data = std::fs::read(disk).expect("read disk");
+    let mut cmd = Command::new("md5sum");
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("md5sum");
+    let mut sin = child.stdin.take().unwrap();
+    let head = data[..data.len().min(1 << 20)].to_vec();
+    let w = std::thread::spawn(move || sin.write_all(&head));
+    let out = child.wait_with_output().expect("md5sum output");
+    let _ = w.join();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn run(args: &[String], timeout: Duration) -> Outcome {
+    let mut cmd = Command::new(heron());
+    cmd.args(args);
+    run_command(cmd, b"", timeout)
+}
+
+fn boot_ci(bios: &str, smp: u32, tier: &str) {
+    let Some(g) = guests() else { return };
+    let disk = disk_copy(&g, "boot");
+    let args = boot_args(
+        &g,
+        bios,
+        smp,
+        "console=ttyS0 panic=-1 ci=1",
+        &disk,
+        true,
+        tier,
+    );
+    let raw_md5 = md5_first_mib(&disk);
+    let o = run(&args, BOOT_TIMEOUT);
+    let out = o.stdout_str();
+    let tail: String = out
+        .lines()
+        .rev()
+        .take(40)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ctx = format!(
+        "{bios} smp={smp} tier={tier}: {} after {:.1} s\n--- stdout tail ---\n{tail}\n--- stderr ---\n{}",
+        o.status,
+        o.elapsed.as_secs_f64(),
+        o.stderr_str()
+    );
+    eprintln!(
+        "boot {bios} smp={smp} tier={tier}: {:.1} s",
+        o.elapsed.as_secs_f64()
+    );
+    assert!(out.contains("GUEST-BOOT-OK riscv64"), "{ctx}");
+    assert!(out.contains(&format!("GUEST-CPUS: {smp}")), "{ctx}");
+    assert!(
+        out.contains(&format!("GUEST-VDA-MD5-1MiB: {raw_md5}")),
+        "{ctx}"
+    );
+    assert!(
+        out.contains(&format!("GUEST-VDA-PATTERN-MD5: {PATTERN_MD5}")),
+        "{ctx}"
+    );
+    assert!(out.contains("GUEST-HWRNG: virtio_rng"), "{ctx}");
+    assert!(out.contains("GUEST-POWEROFF"), "{ctx}");
+    assert_eq!(o.status, Status::Exit(0), "{ctx}");
+}
+
+#[test]
+fn boot_opensbi11_fw_dynamic_interp() {
+    boot_ci("riscv64/fw_dynamic.bin", 1, "interp");
+}
+
+#[test]
+fn boot_opensbi11_fw_dynamic_jit() {
+    boot_ci("riscv64/fw_dynamic.bin", 1, "jit");
+}
+
+#[test]
+fn boot_opensbi16_fw_dynamic() {
+    boot_ci("riscv64/opensbi-1.6/fw_dynamic.bin", 1, "jit");
+}
+
+#[test]
+fn boot_opensbi11_fw_jump() {
+    boot_ci("riscv64/fw_jump.bin", 1, "jit");
+}
+
+#[test]
+fn boot_smp2() {
+    boot_ci("riscv64/fw_dynamic.bin", 2, "jit");
+}
+
+/// A console session over pipes: heron's stdout is collected by a thread; the test types
+/// a line once the expected text has appeared.
+struct Session {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    out: Arc<Mutex<Vec<u8>>>,
+    /// Output consumed by earlier `expect`s.
+    seen: usize,
+}
+
+impl Session {
+    fn start(args: &[String]) -> Session {
+        let mut child = Command::new(heron())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn heron");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let o = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                o.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        Session {
+            child,
+            stdin,
+            out,
+            seen: 0,
+        }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until `pat` appears after what earlier calls consumed.
+    fn expect(&mut self, pat: &str, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            {
+                let o = self.out.lock().unwrap();
+                let hay = String::from_utf8_lossy(&o[self.seen..]);
+                if let Some(i) = hay.find(pat) {
+                    self.seen += hay[..i + pat.len()].len();
+                    return;
+                }
+            }
+            if start.elapsed() > timeout || matches!(self.child.try_wait(), Ok(Some(_))) {
+                let _ = self.child.kill();
+                let t = self.text();
+                let tail = &t[t.len().saturating_sub(3000)..];
+                panic!("did not see {pat:?} within {timeout:?}; output tail:\n{tail}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.stdin
+            .write_all(format!("{line}\r").as_bytes())
+            .expect("write to heron");
+        self.stdin.flush().expect("flush");
+    }
+
+    fn wait(mut self, timeout: Duration) -> Status {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.code().map_or(Status::Exit(-1), Status::Exit);
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Status::Timeout;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Boots to the shell, mounts the disk read-write, writes a file, syncs and powers off.
+/// Returns the disk image afterwards.
+fn shell_write_session(g: &Path, disk: &Path, snapshot: bool) -> Vec<u8> {
+    let args = boot_args(
+        g,
+        "riscv64/fw_dynamic.bin",
+        1,
+        "console=ttyS0 panic=-1",
+        disk,
+        snapshot,
+        "jit",
+    );
+    let mut s = Session::start(&args);
+    s.expect("GUEST-BOOT-OK riscv64", BOOT_TIMEOUT);
+    s.expect(
+        &format!("GUEST-VDA-PATTERN-MD5: {PATTERN_MD5}"),
+        BOOT_TIMEOUT,
+    );
+    s.expect("# ", BOOT_TIMEOUT);
+    // `$((..))` makes the expected text differ from the echoed command line.
+    s.send("echo HERON-SHELL-$((6*7)); tty");
+    s.expect("HERON-SHELL-42", Duration::from_secs(300));
+    s.expect("/dev/ttyS0", Duration::from_secs(300));
+    s.send("cat /proc/cpuinfo | grep -c ^processor | sed s/^/HERON-NCPU-/");
+    s.expect("HERON-NCPU-1", Duration::from_secs(300));
+    s.send("mount -t ext4 /dev/vda /mnt && echo HERON-MOUNTED-$((1+1))");
+    s.expect("HERON-MOUNTED-2", Duration::from_secs(300));
+    s.send("echo heron-wrote-this-line > /mnt/heron.txt && cat /mnt/heron.txt | wc -c | sed s/^/HERON-LEN-/");
+    s.expect("HERON-LEN-22", Duration::from_secs(300));
+    s.send("umount /mnt && sync && echo HERON-SYNCED-$((2+1))");
+    s.expect("HERON-SYNCED-3", Duration::from_secs(300));
+    s.send("poweroff -f");
+    let st = s.wait(Duration::from_secs(300));
+    assert_eq!(st, Status::Exit(0), "power-off status");
+    std::fs::read(disk).expect("read disk image")
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn interactive_shell_writes_reach_the_image() {
+    let Some(g) = guests() else { return };
+    let disk = disk_copy(&g, "write");
+    let before = std::fs::read(&disk).unwrap();
+    assert!(!contains(&before, b"heron-wrote-this-line"));
+    let after = shell_write_session(&g, &disk, false);
+    assert!(
+        contains(&after, b"heron-wrote-this-line\n"),
+        "the written file is not in the image"
+    );
+    assert_eq!(after.len(), before.len());
+}
+
+#[test]
+fn snapshot_on_leaves_the_image_unchanged() {
+    let Some(g) = guests() else { return };
+    let disk = disk_copy(&g, "snapshot");
+    let before = std::fs::read(&disk).unwrap();
+    let after = shell_write_session(&g, &disk, true);
+    assert!(after == before, "snapshot=on modified the image file");
+}
+
+// ---- bare-metal programs of ours ----
+
+fn bare(name: &str, tier: &str, extra: &[&str]) -> Outcome {
+    let bin = common::guest(&format!("bare/{name}.bin"));
+    let mut args: Vec<String> = [
+        "system",
+        "riscv64",
+        "-M",
+        "virt",
+        "-nographic",
+        "-m",
+        "64M",
+        "-bios",
+        &bin.display().to_string(),
+        "--tier",
+        tier,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    run(&args, Duration::from_secs(120))
+}
+
+fn check_bare(name: &str, ok_line: &str, extra: &[&str]) {
+    for tier in ["interp", "jit"] {
+        let o = bare(name, tier, extra);
+        let out = o.stdout_str();
+        let ctx = format!("{name} ({tier}): {}\n{out}\n{}", o.status, o.stderr_str());
+        assert!(out.contains(ok_line), "{ctx}");
+        assert!(out.contains("BARE-PASS"), "{ctx}");
+        assert_eq!(o.status, Status::Exit(0), "{ctx}");
+    }
+}
+
+#[test]
+fn bare_wild_addresses_and_wrong_size_mmio_fault_in_the_guest() {
+    check_bare("faults", "BARE-FAULTS-OK", &[]);
+}
+
+#[test]
+fn bare_bad_virtio_chains_need_reset() {
+    check_bare(
+        "virtio",
+        "BARE-VIRTIO-OK",
+        &["-device", "virtio-rng-device"],
+    );
+}
+
+#[test]
+fn bare_sv39_walker_tlb_and_delegation() {
+    check_bare("paging", "BARE-PAGING-OK", &[]);
+}
+
+/// The finisher's failure code reaches heron's exit status as QEMU reports it.
+#[test]
+fn bare_failure_exit_status() {
+    let o = bare("fail", "interp", &[]);
+    assert_eq!(
+        o.status,
+        Status::Exit((0x42 << 1) | 1),
+        "{}",
+        o.stdout_str()
+    );
+    assert!(o.stdout_str().contains("BARE-FAIL 42"));
+}
+
+#[test]
+fn command_line_errors() {
+    let mut cmd = Command::new(heron());
+    cmd.args(["system", "riscv64", "-bios", "x", "-vga", "std"]);
+    let o = run_command(cmd, b"", Duration::from_secs(30));
+    assert_eq!(o.status, Status::Exit(2));
+    let e = o.stderr_str();
+    assert!(e.contains("'-vga'") && e.lines().count() == 1, "{e}");
+    let mut cmd = Command::new(heron());
+    cmd.args(["system", "riscv64", "-bios", "/nonexistent/fw.bin"]);
+    let o = run_command(cmd, b"", Duration::from_secs(30));
+    assert_eq!(o.status, Status::Exit(1));
+    assert!(o.stderr_str().contains("/nonexistent/fw.bin"));
+}
+
+/// Ctrl-A x on the console quits with status 0; Ctrl-A h prints the help.
+#[test]
+fn console_escape_quits() {
+    let bin = common::guest("bare/idle.bin");
+    let mut cmd = Command::new(heron());
+    cmd.args([
+        "system",
+        "riscv64",
+        "-nographic",
+        "-bios",
+        &bin.display().to_string(),
+    ]);
+    let o = run_command(cmd, b"\x01h\x01x", Duration::from_secs(60));
+    assert_eq!(o.status, Status::Exit(0));
+    assert!(o.stdout_str().contains("Ctrl-A"), "{}", o.stdout_str());
+}
+
+/// An idle guest (wfi with nothing to wake it) must not burn a host core: heron's CPU
+/// time over 3 s of idling stays far below the wall time.
+#[test]
+fn idle_guest_sleeps() {
+    let bin = common::guest("bare/idle.bin");
+    let args: Vec<String> = ["system", "riscv64", "-nographic", "-bios"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([bin.display().to_string()])
+        .collect();
+    let mut s = Session::start(&args);
+    s.expect("BARE-IDLE", Duration::from_secs(60));
+    let cpu = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        // utime and stime: fields 14 and 15 of stat, 12 and 13 after "pid (comm) ".
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let pid = s.child.id();
+    let before = cpu(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu(pid) - before;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    assert!(
+        used * 10 < 3 * hz,
+        "idle guest used {used} ticks of CPU in 3 s (clock {hz} Hz)"
+    );
+    s.stdin.write_all(b"\x01x").unwrap();
+    assert_eq!(s.wait(Duration::from_secs(30)), Status::Exit(0));
+}
+
+/// A guest reset restarts the machine; with -no-reboot heron exits 0 instead.
+#[test]
+fn reset_restarts_or_exits_with_no_reboot() {
+    let bin = common::guest("bare/reset.bin").display().to_string();
+    let mut cmd = Command::new(heron());
+    cmd.args(["system", "riscv64", "-no-reboot", "-bios", &bin]);
+    let o = run_command(cmd, b"", Duration::from_secs(60));
+    assert_eq!(o.status, Status::Exit(0));
+    assert_eq!(o.stdout_str().matches("BARE-RESET").count(), 1);
+
+    let args: Vec<String> = ["system", "riscv64", "-bios", &bin]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut s = Session::start(&args);
+    for _ in 0..3 {
+        s.expect("BARE-RESET", Duration::from_secs(60));
+    }
+    s.stdin.write_all(b"\x01x").unwrap();
+    assert_eq!(s.wait(Duration::from_secs(30)), Status::Exit(0));
+}
