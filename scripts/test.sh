@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # heron's full test command (also what CI runs through .ci/run):
 #   1. installs the Debian packages the tests need (scripts/install-deps.sh),
-#   2. cross-compiles the guest test programs and fetches busybox,
+#   2. cross-compiles the guest test programs, fetches busybox (riscv64, arm64) and the arm64 sysroot,
 #   3. cargo fmt --check, cargo clippy --all-targets -D warnings,
 #   4. cargo test --workspace in the release profile (the guest programs run under heron,
 #      and the release build makes that suite several times faster than it costs to build),
@@ -19,6 +19,8 @@ bash scripts/install-deps.sh
 step "build guest programs"
 bash scripts/build-guest-tests.sh
 bash scripts/fetch-busybox.sh >/dev/null
+bash scripts/fetch-busybox.sh arm64 >/dev/null
+bash scripts/fetch-arm64-sysroot.sh >/dev/null
 # Lint failures do not stop the run: the tests still run and the script fails at the end.
 failed=()
 step "cargo fmt --check"
