@@ -19,7 +19,12 @@ if [ -z "$guests" ]; then
     guests="$root/../shared/guests"
   else
     guests="$root/tests/guest/build/images"
-    [ -f "$guests/riscv64/Image" ] || bash scripts/build-guest-images.sh "$guests" >&2
+    if [ ! -f "$guests/riscv64/Image" ]; then
+      for tool in curl dpkg-deb python3 mke2fs gzip; do
+        command -v "$tool" >/dev/null || { bash scripts/install-deps.sh >&2; break; }
+      done
+      bash scripts/build-guest-images.sh "$guests" >&2
+    fi
   fi
 fi
 echo "heron: booting riscv64 Linux from $guests (Ctrl-A x quits, Ctrl-A h helps)" >&2

@@ -10,7 +10,7 @@ pkgs=(
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu
   qemu-user golang-go cpio xz-utils gzip make ca-certificates curl
-  device-tree-compiler gdb-multiarch qemu-system-misc e2fsprogs
+  device-tree-compiler gdb-multiarch qemu-system-misc e2fsprogs python3
 )
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
