@@ -6,102 +6,18 @@
 mod common;
 use common::*;
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 
 fn busybox() -> PathBuf {
-    static P: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    P.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(root().join("scripts/fetch-busybox.sh"))
-            .arg("arm64")
-            .output()
-            .map_err(|e| format!("cannot run scripts/fetch-busybox.sh: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "scripts/fetch-busybox.sh arm64 failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if p.is_file() {
-            Ok(p)
-        } else {
-            Err(format!("fetch-busybox.sh printed {}", p.display()))
-        }
-    })
-    .clone()
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-const APPLETS: &[&str] = &[
-    "sh",
-    "ash",
-    "awk",
-    "sort",
-    "head",
-    "cut",
-    "md5sum",
-    "sha256sum",
-    "seq",
-    "expr",
-    "printf",
-    "ls",
-    "mkdir",
-    "rm",
-    "cp",
-    "echo",
-    "kill",
-    "sleep",
-    "cat",
-    "tr",
-    "sed",
-    "wc",
-    "uniq",
-    "gzip",
-    "gunzip",
-    "tar",
-    "od",
-    "test",
-    "true",
-    "false",
-];
-
-fn applet_dir() -> PathBuf {
-    static D: OnceLock<PathBuf> = OnceLock::new();
-    D.get_or_init(|| {
-        let bb = busybox();
-        let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("busybox-arm64-applets-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("applet dir");
-        for a in APPLETS {
-            std::os::unix::fs::symlink(&bb, d.join(a)).expect("symlink");
-        }
-        d
-    })
-    .clone()
+    common::busybox("arm64")
 }
 
 fn bb(args: &[&str]) -> Guest {
-    Guest::new(busybox())
-        .args(args.iter().copied())
-        .env("PATH", &applet_dir().to_string_lossy())
+    busybox_guest("arm64", args)
 }
 
 fn script(name: &str) {
-    let path = root().join(format!("tests/busybox/{name}.sh"));
-    let path_s = path.to_string_lossy().into_owned();
-    let make = || bb(&["sh", &path_s]).cwd(temp_dir(&format!("bb64-{name}")));
-    let out = check_with(
-        &format!("arm64 busybox sh {name}.sh"),
-        &make,
-        &Check::default(),
-    );
-    assert_eq!(out.status, Status::Exit(0), "{name}.sh status");
-    assert!(!out.stdout.is_empty());
+    busybox_script("arm64", name);
 }
-
 #[test]
 fn a64_sh_basics() {
     script("shell_basics");

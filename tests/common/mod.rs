@@ -512,3 +512,104 @@ pub fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o100 != 0)
 }
+
+/// Debian's static busybox for `arch` ("riscv64" or "arm64"), fetched once per test binary
+/// by scripts/fetch-busybox.sh.
+pub fn busybox(arch: &str) -> PathBuf {
+    static P: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut cache = P.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = cache.iter().find(|(a, _)| a == arch) {
+        return p.clone();
+    }
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(root().join("scripts/fetch-busybox.sh"));
+    if arch != "riscv64" {
+        cmd.arg(arch);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run scripts/fetch-busybox.sh: {e}"));
+    assert!(
+        out.status.success(),
+        "scripts/fetch-busybox.sh {arch} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(p.is_file(), "fetch-busybox.sh printed {}", p.display());
+    cache.push((arch.to_string(), p.clone()));
+    p
+}
+
+/// The busybox applets the scripts of tests/busybox use.
+const BUSYBOX_APPLETS: &[&str] = &[
+    "sh",
+    "ash",
+    "awk",
+    "sort",
+    "head",
+    "cut",
+    "md5sum",
+    "sha256sum",
+    "seq",
+    "expr",
+    "printf",
+    "ls",
+    "mkdir",
+    "rm",
+    "cp",
+    "echo",
+    "kill",
+    "sleep",
+    "cat",
+    "tr",
+    "sed",
+    "wc",
+    "uniq",
+    "gzip",
+    "gunzip",
+    "tar",
+    "od",
+    "test",
+    "true",
+    "false",
+];
+
+/// A directory of applet symlinks to `arch`'s busybox, used as the guest's PATH.
+pub fn busybox_applet_dir(arch: &str) -> PathBuf {
+    let bb = busybox(arch);
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("busybox-{arch}-applets-{}", std::process::id()));
+    static MADE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if !made.contains(&d) {
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("applet dir");
+        for a in BUSYBOX_APPLETS {
+            std::os::unix::fs::symlink(&bb, d.join(a)).expect("symlink");
+        }
+        made.push(d.clone());
+    }
+    d
+}
+
+/// `arch`'s busybox with `args`, its applets on PATH.
+pub fn busybox_guest(arch: &str, args: &[&str]) -> Guest {
+    Guest::new(busybox(arch))
+        .args(args.iter().copied())
+        .env("PATH", &busybox_applet_dir(arch).to_string_lossy())
+}
+
+/// Runs tests/busybox/NAME.sh under `arch`'s busybox, compared with qemu under every tier;
+/// the script must exit 0 and print something.
+pub fn busybox_script(arch: &str, name: &str) {
+    let path = root().join(format!("tests/busybox/{name}.sh"));
+    let path_s = path.to_string_lossy().into_owned();
+    let make = || busybox_guest(arch, &["sh", &path_s]).cwd(temp_dir(&format!("bb-{arch}-{name}")));
+    let out = check_with(
+        &format!("{arch} busybox sh {name}.sh"),
+        &make,
+        &Check::default(),
+    );
+    assert_eq!(out.status, Status::Exit(0), "{name}.sh status");
+    assert!(!out.stdout.is_empty());
+}
