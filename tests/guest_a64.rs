@@ -151,6 +151,16 @@ fn a64_c_signals_fpsimd_frames_atomics() {
     assert!(s.contains("atomic 80000 locked 80000"), "{s}");
 }
 
+/// 128-bit LDXP/STXP and CASP from several threads, also against 64-bit LDADD on the same
+/// pair: both halves stay consistent and no update is lost (see c/atomic128.c).
+#[test]
+fn a64_c_atomic128() {
+    let out = simple("atomic128");
+    let s = out.stdout_str();
+    assert!(s.contains("mixed lo 80000 hi 80000"), "{s}");
+    assert!(s.ends_with("atomic128 ok\n"), "{s}");
+}
+
 #[test]
 fn a64_c_hwcap_id_registers_tls() {
     let out = simple("sysregs_c");
