@@ -77,6 +77,12 @@ fn a64_simd_ldst() {
     asm("simd_ldst");
 }
 
+/// FJCVTZS and FRINT32Z/32X/64Z/64X (scalar and vector) on edge values, every rounding mode.
+#[test]
+fn a64_fp_jscvt_frint() {
+    asm("fp_jscvt_frint");
+}
+
 #[test]
 fn a64_crypto() {
     asm("crypto_aes_sha");

@@ -225,6 +225,10 @@ pub mod features {
     pub const LRCPC: bool = true;
     /// LDAPUR/STLUR (RCpc with immediate offsets).
     pub const ILRCPC: bool = true;
+    /// FJCVTZS (FEAT_JSCVT).
+    pub const JSCVT: bool = true;
+    /// FRINT32Z/32X/64Z/64X, scalar and vector (FEAT_FRINTTS).
+    pub const FRINTTS: bool = true;
 
     /// HWCAP_* bits (arch/arm64 uapi hwcap.h).
     pub mod bits {
@@ -240,7 +244,13 @@ pub mod features {
         pub const LRCPC: u64 = 1 << 15;
         pub const SHA3: u64 = 1 << 17;
         pub const SHA512: u64 = 1 << 21;
+        pub const JSCVT: u64 = 1 << 13;
         pub const ILRCPC: u64 = 1 << 26;
+    }
+
+    /// HWCAP2_* bits.
+    pub mod bits2 {
+        pub const FRINT: u64 = 1 << 8;
     }
 
     /// AT_HWCAP for the auxiliary vector.
@@ -259,6 +269,7 @@ pub mod features {
             (ATOMICS, bits::ATOMICS),
             (LRCPC, bits::LRCPC),
             (ILRCPC, bits::ILRCPC),
+            (JSCVT, bits::JSCVT),
         ];
         let mut i = 0;
         while i < table.len() {
@@ -272,7 +283,7 @@ pub mod features {
 
     /// AT_HWCAP2 for the auxiliary vector.
     pub const fn hwcap2() -> u64 {
-        0
+        if FRINTTS { bits2::FRINT } else { 0 }
     }
 
     /// MIDR_EL1 reported to the guest (an Arm Cortex-A72 r0p3 identity).
@@ -322,14 +333,17 @@ pub mod features {
                 aes << 4 | sha1 << 8 | sha2 << 12 | crc << 16 | atomic << 20 | sha3 << 32
             }
             (6, 1) => {
-                // ID_AA64ISAR1_EL1: LRCPC
-                if ILRCPC {
-                    2 << 20
+                // ID_AA64ISAR1_EL1: JSCVT, LRCPC, FRINTTS
+                let lrcpc: u64 = if ILRCPC {
+                    2
                 } else if LRCPC {
-                    1 << 20
+                    1
                 } else {
                     0
-                }
+                };
+                let jscvt: u64 = if JSCVT { 1 } else { 0 };
+                let frintts: u64 = if FRINTTS { 1 } else { 0 };
+                jscvt << 12 | lrcpc << 20 | frintts << 32
             }
             (7, 0) => 0x0000_0000_0000_0005, // ID_AA64MMFR0_EL1: 48-bit PA (illustrative)
             (4..=7, _) => 0,
@@ -352,6 +366,11 @@ pub mod features {
             assert_eq!(h & bits::CRC32 != 0, id_reg(6, 0).unwrap() >> 16 & 0xf == 1);
             assert_eq!(h & bits::SHA3 != 0, id_reg(6, 0).unwrap() >> 32 & 0xf == 1);
             assert!(h & bits::CPUID != 0);
+            assert_eq!(h & bits::JSCVT != 0, id_reg(6, 1).unwrap() >> 12 & 0xf == 1);
+            assert_eq!(
+                hwcap2() & bits2::FRINT != 0,
+                id_reg(6, 1).unwrap() >> 32 & 0xf == 1
+            );
             assert_eq!(id_reg(2, 0), None);
             assert_eq!(id_reg(0, 0), Some(MIDR));
         }
