@@ -286,15 +286,20 @@ pub mod features {
         if FRINTTS { bits2::FRINT } else { 0 }
     }
 
-    /// MIDR_EL1 reported to the guest (an Arm Cortex-A72 r0p3 identity).
-    pub const MIDR: u64 = 0x410f_d083;
-    /// CTR_EL0: 64-byte lines, PIPT I-cache, IDC=0 and DIC=0 (guests clean and invalidate,
-    /// and `ic ivau` is what tells us code changed).
-    pub const CTR: u64 = 0x8444_c004;
-    /// DCZID_EL0: `dc zva` allowed, block of 2^4 words = 64 bytes.
-    pub const DCZID: u64 = 0x4;
+    // CPU-model values: the ones qemu-aarch64's default `max` CPU reports in user mode, so
+    // programs that print them see the same thing under both (tests/guest/aarch64/c/
+    // cpu_id_regs.c). Feature fields stay honest: see docs/design-notes.md.
+
+    /// MIDR_EL1 reported to the guest (qemu's `max`: implementer 0, architecture 0xf,
+    /// part 0x051, variant and revision 0).
+    pub const MIDR: u64 = 0x000f_0510;
+    /// CTR_EL0: 32-byte I and D cache lines, PIPT I-cache, IDC=0 and DIC=0 (guests clean
+    /// and invalidate, and `ic ivau` is what tells us code changed).
+    pub const CTR: u64 = 0x8003_8003;
+    /// DCZID_EL0: `dc zva` allowed, block of 2^7 words = 512 bytes.
+    pub const DCZID: u64 = 0x7;
     /// Bytes zeroed by `dc zva`.
-    pub const DCZ_BLOCK: u64 = 64;
+    pub const DCZ_BLOCK: u64 = 512;
 
     /// Value of the ID register (op0=3, op1=0, CRn=0, CRm, op2) as Linux's EL0 emulation
     /// reports it, or None when the kernel would not emulate it (SIGILL).
@@ -345,7 +350,11 @@ pub mod features {
                 let frintts: u64 = if FRINTTS { 1 } else { 0 };
                 jscvt << 12 | lrcpc << 20 | frintts << 32
             }
-            (7, 0) => 0x0000_0000_0000_0005, // ID_AA64MMFR0_EL1: 48-bit PA (illustrative)
+            // ID_AA64DFR0_EL1: DebugVer = 6 (Armv8.0 debug), as Linux shows it.
+            (5, 0) => 6,
+            // ID_AA64MMFR0_EL1 as Linux shows EL0: all hidden; TGran4 and TGran64 read as
+            // "not implemented" (0xf), their safe values.
+            (7, 0) => 0xff00_0000,
             (4..=7, _) => 0,
             _ => return None,
         })
