@@ -83,6 +83,12 @@ fn a64_fp_jscvt_frint() {
     asm("fp_jscvt_frint");
 }
 
+/// FEAT_FP16 scalar and Advanced SIMD on edge values under rounding modes, FZ16, FZ, DN, AHP.
+#[test]
+fn a64_fp_fp16() {
+    asm("fp_fp16");
+}
+
 #[test]
 fn a64_crypto() {
     asm("crypto_aes_sha");
