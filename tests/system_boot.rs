@@ -192,13 +192,11 @@ fn boot_opensbi11_fw_jump() {
     boot_ci("riscv64/fw_jump.bin", 1, "jit");
 }
 
-/// Known bug (open): with `-smp 2` the guest occasionally (about 1 boot in 10-15 on a loaded
-/// host, none in 12 on a quiet one) stops with an RCU stall on hart 1, whose host thread
-/// then spins. Until that is found, this boot is run by hand
-/// (`cargo test --release --test system_boot -- --ignored boot_smp2`) rather than in CI,
-/// where a flaky result would hide every other failure.
+/// Two harts, two host threads: IPIs (OpenSBI's remote fences, Linux's resched and
+/// call-function IPIs) in both directions through the CLINT. This boot used to hang about
+/// 1 time in 10 on a loaded host (a lost msip notification: see machines/src/clint.rs,
+/// `racing_msip_writes_keep_the_line_in_step`).
 #[test]
-#[ignore = "intermittent RCU stall on hart 1 under -smp 2 (open bug, see the comment)"]
 fn boot_smp2() {
     boot_ci("riscv64/fw_dynamic.bin", 2, "jit");
 }
