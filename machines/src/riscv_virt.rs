@@ -62,6 +62,34 @@ pub struct VirtConfig {
     pub uart_out: Box<dyn Write + Send>,
 }
 
+/// Splits an ISA string ("rv64imafdc_zicsr_sstc") into the device tree's newer form:
+/// `riscv,isa-base` ("rv64i") and `riscv,isa-extensions` (one entry per single-letter
+/// extension, then each multi-letter one). None if the string does not start with
+/// "rv32i"/"rv64i" (then only `riscv,isa` is written).
+pub fn isa_extensions(isa: &str) -> Option<(String, Vec<String>)> {
+    let lower = isa.to_ascii_lowercase();
+    let xlen = if lower.starts_with("rv64") {
+        "rv64"
+    } else if lower.starts_with("rv32") {
+        "rv32"
+    } else {
+        return None;
+    };
+    let mut parts = lower[4..].split('_');
+    let letters = parts.next()?;
+    if !letters.starts_with('i') || !letters.chars().all(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
+    let mut exts: Vec<String> = letters.chars().map(String::from).collect();
+    for p in parts {
+        if p.is_empty() {
+            return None;
+        }
+        exts.push(p.to_string());
+    }
+    Some((format!("{xlen}i"), exts))
+}
+
 /// Boot-time parameters of the device tree that the board does not own.
 #[derive(Clone, Debug, Default)]
 pub struct FdtOptions {
@@ -318,6 +346,10 @@ impl VirtBoard {
             f.property_string("status", "okay")?;
             f.property_string("compatible", "riscv")?;
             f.property_string("riscv,isa", &opts.isa)?;
+            if let Some((base, exts)) = isa_extensions(&opts.isa) {
+                f.property_string("riscv,isa-base", &base)?;
+                f.property_string_list("riscv,isa-extensions", exts)?;
+            }
             f.property_string("mmu-type", &opts.mmu_type)?;
             f.property_phandle(cpu_ph(i))?;
             let intc = f.begin_node("interrupt-controller")?;
@@ -577,6 +609,21 @@ mod tests {
     }
 
     #[test]
+    fn isa_string_splits_into_base_and_extensions() {
+        let (base, exts) = isa_extensions("rv64imac_zicsr_sstc").unwrap();
+        assert_eq!(base, "rv64i");
+        assert_eq!(exts, ["i", "m", "a", "c", "zicsr", "sstc"]);
+        assert_eq!(
+            isa_extensions("RV32I").unwrap(),
+            ("rv32i".into(), vec!["i".into()])
+        );
+        assert_eq!(isa_extensions("rv64e"), None);
+        assert_eq!(isa_extensions("x86"), None);
+        assert_eq!(isa_extensions("rv64ima__zicsr"), None);
+        assert_eq!(isa_extensions("rv64im1"), None);
+    }
+
+    #[test]
     fn device_tree_matches_board() {
         let path = disk("fdt");
         let b = board(2, &path, Sink::default());
@@ -603,6 +650,11 @@ mod tests {
             assert_eq!(cells(&cpu["reg"]), [i]);
             assert_eq!(string(&cpu["riscv,isa"]), "rv64imafdc_zicsr_zifencei");
             assert_eq!(string(&cpu["mmu-type"]), "riscv,sv39");
+            assert_eq!(string(&cpu["riscv,isa-base"]), "rv64i");
+            assert_eq!(
+                &cpu["riscv,isa-extensions"][..],
+                b"i\0m\0a\0f\0d\0c\0zicsr\0zifencei\0"
+            );
             let intc = &t[&format!("/cpus/cpu@{i}/interrupt-controller")];
             assert_eq!(string(&intc["compatible"]), "riscv,cpu-intc");
         }

@@ -1165,3 +1165,42 @@ fn access_faults_from_pmp_and_missing_memory() {
         Err(fault(cause::STORE_ACCESS, RAM))
     );
 }
+
+/// The device tree's promises match the hart: satp accepts exactly the modes up to
+/// [`MAX_SATP_MODE`] (which `DT_MMU_TYPE` names), and the single-letter part of `DT_ISA`
+/// is misa's extension set (B, S and U are not written in the ISA string).
+#[test]
+fn device_tree_constants_match_the_hart() {
+    assert_eq!(mmu_type(MAX_SATP_MODE), Some(DT_MMU_TYPE));
+    assert_eq!(DT_MMU_TYPE, "riscv,sv57");
+    let mut st = PrivState::new(0, 0);
+    for mode in 0..16u64 {
+        st.csr_write(csr::SATP, 0, S).unwrap();
+        st.csr_write(csr::SATP, mode << 60 | 0x123, S).unwrap();
+        let accepted = st.csr_read(csr::SATP, S).unwrap() == mode << 60 | 0x123;
+        let expect = mode == satp::MODE_BARE || mmu_type(mode).is_some();
+        assert_eq!(accepted, expect, "satp MODE {mode}");
+        assert_eq!(mmu_type(mode).is_some(), (8..=10).contains(&mode));
+    }
+    let letters = DT_ISA
+        .strip_prefix("rv64")
+        .and_then(|s| s.split('_').next())
+        .unwrap();
+    let misa = st.csr_read(csr::MISA, M).unwrap();
+    let mut from_misa = String::new();
+    for c in "imafdc".chars() {
+        if misa & 1 << (c as u8 - b'a') != 0 {
+            from_misa.push(c);
+        }
+    }
+    assert_eq!(letters, from_misa);
+    for (c, bit) in [('b', 1), ('s', 18), ('u', 20)] {
+        assert!(misa & 1 << bit != 0, "misa {c}");
+    }
+    assert_eq!(misa & !(3 << 62) & !0x3ff_ffff, 0);
+    // misa has no letters beyond I M A F D C B S U.
+    let all = "imafdcbsu"
+        .chars()
+        .fold(0u64, |m, c| m | 1 << (c as u8 - b'a'));
+    assert_eq!(misa & 0x3ff_ffff & !all, 0);
+}
