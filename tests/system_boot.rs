@@ -410,6 +410,15 @@ fn bare_sv39_walker_tlb_and_delegation() {
     check_bare("paging", "BARE-PAGING-OK", &[]);
 }
 
+/// Sv48 then Sv57: walks of 4 and 5 levels, superpages at every level (misaligned ones
+/// fault), canonical-address faults, A/D updates, satp MODE WARL, and sfence.vma by
+/// address / ASID / both / superpage piece plus a satp switch never using stale entries.
+#[test]
+fn bare_sv48_sv57_walks_superpages_and_sfence_forms() {
+    check_bare("sv48_sv57", "BARE-SV48-OK", &[]);
+    check_bare("sv48_sv57", "BARE-SV57-OK", &[]);
+}
+
 /// The finisher's failure code reaches heron's exit status as QEMU reports it.
 #[test]
 fn bare_failure_exit_status() {
