@@ -48,6 +48,14 @@ pub struct DriveConfig {
     pub snapshot: bool,
 }
 
+/// One virtio-net.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NicConfig {
+    pub mac: [u8; 6],
+    /// Link status the device reports (VIRTIO_NET_S_LINK_UP).
+    pub link_up: bool,
+}
+
 /// What to build.
 pub struct VirtConfig {
     pub ram_size: u64,
@@ -56,8 +64,8 @@ pub struct VirtConfig {
     pub rng: bool,
     /// A virtio-console, its output going to this sink.
     pub virtio_console: Option<Box<dyn Write + Send>>,
-    /// A virtio-net with this MAC (no backend yet: link down, frames dropped).
-    pub net_mac: Option<[u8; 6]>,
+    /// virtio-net devices (no backend yet: what they send is dropped, nothing arrives).
+    pub nics: Vec<NicConfig>,
     /// Where the UART's output goes.
     pub uart_out: Box<dyn Write + Send>,
 }
@@ -188,8 +196,8 @@ impl VirtBoard {
             console = Some((devs.len(), input));
             devs.push(Box::new(c));
         }
-        if let Some(mac) = cfg.net_mac {
-            devs.push(Box::new(VirtioNet::new(mac, false)));
+        for nic in &cfg.nics {
+            devs.push(Box::new(VirtioNet::new(nic.mac, nic.link_up)));
         }
         if devs.len() > VIRTIO_SLOTS {
             return Err(BoardError::TooManyVirtio);
@@ -551,7 +559,10 @@ mod tests {
             }],
             rng: true,
             virtio_console: None,
-            net_mac: Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+            nics: vec![NicConfig {
+                mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+                link_up: true,
+            }],
             uart_out: Box::new(out),
         })
         .unwrap()
@@ -803,6 +814,38 @@ mod tests {
     }
 
     #[test]
+    fn nics_probe_with_their_macs_and_link() {
+        let nic = |last: u8, link_up: bool| NicConfig {
+            mac: [0x52, 0x54, 0, 0xaa, 0xbb, last],
+            link_up,
+        };
+        let b = VirtBoard::new(VirtConfig {
+            ram_size: 1 << 20,
+            harts: 1,
+            drives: vec![],
+            rng: false,
+            virtio_console: None,
+            nics: vec![nic(1, true), nic(2, false)],
+            uart_out: Box::new(std::io::sink()),
+        })
+        .unwrap();
+        for (n, last, link) in [(0u64, 1u64, 1u64), (1, 2, 0)] {
+            let base = VIRTIO_BASE + n * virtio::MMIO_SIZE;
+            assert_eq!(b.bus.read(base + 8, 4).unwrap(), 1, "device ID net");
+            let cfg = |off: u64, size: u8| b.bus.read(base + 0x100 + off, size).unwrap();
+            let mac: Vec<u64> = (0..6).map(|i| cfg(i, 1)).collect();
+            assert_eq!(mac, [0x52, 0x54, 0, 0xaa, 0xbb, last]);
+            assert_eq!(cfg(6, 2), link, "status: link");
+        }
+        assert_eq!(
+            b.bus
+                .read(VIRTIO_BASE + 2 * virtio::MMIO_SIZE + 8, 4)
+                .unwrap(),
+            0
+        );
+    }
+
+    #[test]
     fn virtio_console_and_config_errors() {
         let out = Sink::default();
         let b = VirtBoard::new(VirtConfig {
@@ -811,7 +854,7 @@ mod tests {
             drives: vec![],
             rng: false,
             virtio_console: Some(Box::new(out)),
-            net_mac: None,
+            nics: vec![],
             uart_out: Box::new(std::io::sink()),
         })
         .unwrap();
@@ -824,7 +867,7 @@ mod tests {
                 drives: vec![],
                 rng: false,
                 virtio_console: None,
-                net_mac: None,
+                nics: vec![],
                 uart_out: Box::new(std::io::sink()),
             })
             .is_err()
@@ -842,7 +885,7 @@ mod tests {
             }],
             rng: false,
             virtio_console: None,
-            net_mac: None,
+            nics: vec![],
             uart_out: Box::new(std::io::sink()),
         });
         assert!(matches!(missing, Err(BoardError::Drive { .. })));
@@ -863,7 +906,7 @@ mod dtc_tests {
             drives: vec![],
             rng: true,
             virtio_console: None,
-            net_mac: None,
+            nics: vec![],
             uart_out: Box::new(std::io::sink()),
         })
         .unwrap();
