@@ -62,12 +62,14 @@ pub const DT_MMU_TYPE: &str = match mmu_type(MAX_SATP_MODE) {
 /// The device-tree `riscv,isa` of heron's harts in system mode: exactly what the frontend
 /// and this module implement. Single letters: RV64 I M A F D C. Then Zicntr (cycle, time,
 /// instret), Zicond, Zicsr, Zifencei, Zihintpause (`pause` is a fence), Zihpm
-/// (hpmcounter3..31 exist and count nothing, which the spec allows), Zba/Zbb/Zbs and Sstc.
+/// (hpmcounter3..31 exist and count nothing, which the spec allows), Zba/Zbb/Zbs, Sstc and
+/// Svpbmt (menvcfg.PBMTE; PBMT values 0-2 are accepted and change nothing, since all of
+/// heron's memory is coherent and device accesses are never cached; 3 is a page fault).
 /// Not listed because not implemented: V, H, Zfh, Zfa, Zbc, Zicbom/Zicboz, Zawrs, Zacas,
-/// Svpbmt, Svnapot, Svinval, Svadu/Svade (A/D bits are updated by the walker, menvcfg.ADUE
+/// Svnapot, Svinval, Svadu/Svade (A/D bits are updated by the walker, menvcfg.ADUE
 /// does not exist). The board also gives it as `riscv,isa-base` + `riscv,isa-extensions`.
 pub const DT_ISA: &str =
-    "rv64imafdc_zicntr_zicond_zicsr_zifencei_zihintpause_zihpm_zba_zbb_zbs_sstc";
+    "rv64imafdc_zicntr_zicond_zicsr_zifencei_zihintpause_zihpm_zba_zbb_zbs_sstc_svpbmt";
 
 /// Privilege level (the encoding used in mstatus.MPP and `priv` fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -678,8 +680,14 @@ impl PrivState {
                 WriteEffect::default()
             }
             csr::MENVCFG => {
-                self.menvcfg = v & (envcfg::FIOM | envcfg::STCE);
-                WriteEffect::IRQ
+                let old = self.menvcfg;
+                self.menvcfg = v & (envcfg::FIOM | envcfg::STCE | envcfg::PBMTE);
+                if (old ^ self.menvcfg) & envcfg::PBMTE != 0 {
+                    // PTEs read differently now: no cached translation may survive.
+                    WriteEffect::IRQ.or(WriteEffect::TLB)
+                } else {
+                    WriteEffect::IRQ
+                }
             }
             csr::MCOUNTINHIBIT => {
                 let v = v & 0b101;
