@@ -536,8 +536,9 @@ fn bare_sv39_walker_tlb_and_delegation() {
 }
 
 /// Sv48 then Sv57: walks of 4 and 5 levels, superpages at every level (misaligned ones
-/// fault), canonical-address faults, A/D updates, satp MODE WARL, and sfence.vma by
-/// address / ASID / both / superpage piece plus a satp switch never using stale entries.
+/// fault), canonical-address faults, A/D updates, satp MODE WARL, Svpbmt under
+/// menvcfg.PBMTE, and sfence.vma by address / ASID / both / superpage piece plus a satp
+/// switch never using stale entries.
 #[test]
 fn bare_sv48_sv57_walks_superpages_and_sfence_forms() {
     check_bare("sv48_sv57", "BARE-SV48-OK", &[]);

@@ -11,6 +11,8 @@
 # - the negative half of the address space works; an address whose upper bits do not
 #   copy the top VA bit faults (load, store and fetch page faults, stval = the address);
 #   1 << 47 is not canonical in Sv48 but is an ordinary address in Sv57;
+# - Svpbmt: PBMT bits in a leaf fault with menvcfg.PBMTE = 0 (the Sv48 run); with
+#   PBMTE = 1 (the Sv57 run) NC translates normally and the reserved value 3 faults;
 # - after a PTE change, `sfence.vma` by address, by ASID, by address + ASID, and by the
 #   address of one 4 KiB piece of a cached 2 MiB superpage gives the new translation;
 #   switching satp to a new root and ASID never uses the old root's translations.
@@ -140,7 +142,12 @@ setup:
         addi    t0, t0, 3               # 12 + 9 * (levels - 1)
         li      s10, 1
         sll     s10, s10, t0
-        mv      ra, s7
+        li      t0, 1 << 62             # menvcfg.PBMTE: off for Sv48, on for Sv57
+        csrc    menvcfg, t0
+        li      t1, 4
+        beq     s8, t1, 2f
+        csrs    menvcfg, t0
+2:      mv      ra, s7
         ret
 
 # Writes a translation path: a2 = level k of the leaf, a3 = the leaf PTE, a4 = the address
@@ -216,6 +223,29 @@ level_loop:
 5:      addi    s5, s5, -1
         bgez    s5, level_loop
 
+        # Svpbmt: PBMT = NC in a leaf is a page fault with PBMTE = 0 (Sv48 run); with
+        # PBMTE = 1 (Sv57 run) it translates as usual and PBMT = 3 is a page fault
+        mv      s1, s10
+        li      a2, 0
+        li      a3, ((DATA_A >> 12) << 10) | V|R|W|A|D | (1 << 61)
+        li      a4, ROOT + 8
+        li      a7, TBASE
+        call    chain
+        mv      s0, a5
+        sfence.vma
+        li      t2, 4
+        bne     s8, t2, 1f
+        FAULTS  13, 0x6a, ld t1, 0(s1)
+        j       2f
+1:      ld      t1, 0(s1)
+        CHECK   t1, 0x1111, 0x6b
+        ld      t0, 0(s0)
+        li      t1, 3 << 61
+        or      t0, t0, t1
+        sd      t0, 0(s0)
+        sfence.vma
+        FAULTS  13, 0x6c, ld t1, 0(s1)
+2:
         # a pointer PTE at level 0: page fault
         mv      s1, s10
         li      a2, 0
