@@ -18,9 +18,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The ISA string of the device tree: exactly what the frontend implements.
-pub const ISA_STRING: &str = "rv64imafdc_zicond_zicsr_zifencei_zihintpause_zba_zbb_zbs_sstc";
-/// The paging mode the device tree announces (the walker also does Sv39 and Sv57).
-pub const MMU_TYPE: &str = "riscv,sv48";
+pub const ISA_STRING: &str = heron_riscv::privileged::DT_ISA;
+/// The paging mode the device tree announces: the highest satp MODE the harts accept.
+pub const MMU_TYPE: &str = heron_riscv::privileged::DT_MMU_TYPE;
 
 /// Default `--jit-threshold` of system mode: a boot runs most blocks only a few times, so
 /// compiling later than user mode's default pays off (shared image, auto tier, release
