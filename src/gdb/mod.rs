@@ -12,6 +12,7 @@
 //! physical or virtual memory, and `serve` on the `-gdb tcp::PORT` connection.
 
 pub mod riscv64;
+pub mod riscv_sys;
 
 use gdbstub::arch::Arch;
 use gdbstub::common::{Signal, Tid};
@@ -60,6 +61,17 @@ pub trait DebugMemory: Send + Sync {
     fn read(&self, addr: u64, buf: &mut [u8]) -> usize;
     /// Write `data` at `addr` (also into read-only code); false if some byte is unmapped.
     fn write(&self, addr: u64, data: &[u8]) -> bool;
+    /// [`DebugMemory::read`] as the vCPU with CPU state `env` sees memory (system mode:
+    /// through its address translation); `env` is None when no vCPU is parked.
+    fn read_on(&self, env: Option<*mut u8>, addr: u64, buf: &mut [u8]) -> usize {
+        let _ = env;
+        self.read(addr, buf)
+    }
+    /// [`DebugMemory::write`] as the vCPU with CPU state `env` sees memory.
+    fn write_on(&self, env: Option<*mut u8>, addr: u64, data: &[u8]) -> bool {
+        let _ = env;
+        self.write(addr, data)
+    }
 }
 
 impl DebugMemory for GuestMemory {
@@ -132,6 +144,8 @@ struct State {
     exit_sent: bool,
     detached: bool,
     connected: bool,
+    /// System mode: the machine is going away; vCPUs run to their end without parking.
+    released: bool,
 }
 
 /// Shared between the stub thread and the vCPU threads of one debugged process/machine.
@@ -161,7 +175,6 @@ impl Control {
 
     /// A control block whose vCPUs run until a debugger attaches (system mode `-s` without
     /// `-S`): attaching stops them all.
-    #[allow(dead_code)] // system mode's API (src/system), not wired there yet
     pub fn new_running() -> Arc<Control> {
         let c = Control::new();
         c.lock().running = true;
@@ -171,6 +184,19 @@ impl Control {
     /// Make this the process-wide stub that [`report_exit`] informs.
     pub fn set_active(self: &Arc<Self>) {
         let _ = ACTIVE.set(self.clone());
+    }
+
+    /// System mode: the machine stops (power-off, reset, quit); its parked vCPUs leave
+    /// their sync points and no longer park.
+    pub fn release(&self) {
+        let mut st = self.lock();
+        st.released = true;
+        self.cv.notify_all();
+    }
+
+    /// System mode: a new machine starts (after a reset); its vCPUs obey the debugger.
+    pub fn begin_machine(&self) {
+        self.lock().released = false;
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -227,7 +253,7 @@ impl Control {
     /// resume is reported; a later one is dropped (a breakpoint is hit again on resume).
     fn report(&self, tid: usize, kind: StopKind) {
         let mut st = self.lock();
-        if st.detached || !st.running {
+        if st.detached || st.released || !st.running {
             return;
         }
         st.running = false;
@@ -312,7 +338,7 @@ impl VcpuHandle {
     pub fn sync(&mut self, engine: &mut Engine, pc: u64) {
         let mut st = self.ctl.lock();
         loop {
-            if st.detached {
+            if st.detached || st.released {
                 if let Some(v) = st.vcpus.get_mut(&self.tid) {
                     v.parked = false;
                 }
@@ -385,7 +411,7 @@ impl VcpuHandle {
     /// The blocking call returned: wait while the debugger holds the target stopped.
     pub fn leave_blocking(&self) {
         let mut st = self.ctl.lock();
-        while !st.detached && !may_run(&st, self.tid) {
+        while !st.detached && !st.released && !may_run(&st, self.tid) {
             st = self.ctl.cv.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         if let Some(v) = st.vcpus.get_mut(&self.tid) {
@@ -459,15 +485,17 @@ impl<C: GdbCpu> MultiThreadBase for StubTarget<C> {
     fn support_single_register_access(&mut self) -> Option<SingleRegisterAccessOps<'_, Tid, Self>> {
         Some(self)
     }
-    fn read_addrs(&mut self, start: u64, data: &mut [u8], _tid: Tid) -> TargetResult<usize, Self> {
-        let n = self.mem.read(start, data);
+    fn read_addrs(&mut self, start: u64, data: &mut [u8], tid: Tid) -> TargetResult<usize, Self> {
+        let env = self.ctl.env_of(tid);
+        let n = self.mem.read_on(env, start, data);
         if n == 0 && !data.is_empty() {
             return Err(TargetError::NonFatal);
         }
         Ok(n)
     }
-    fn write_addrs(&mut self, start: u64, data: &[u8], _tid: Tid) -> TargetResult<(), Self> {
-        if self.mem.write(start, data) {
+    fn write_addrs(&mut self, start: u64, data: &[u8], tid: Tid) -> TargetResult<(), Self> {
+        let env = self.ctl.env_of(tid);
+        if self.mem.write_on(env, start, data) {
             Ok(())
         } else {
             Err(TargetError::NonFatal)
@@ -849,7 +877,6 @@ pub fn bind(spec: &str) -> Result<std::net::TcpListener, String> {
 /// detach and attach again), for the vCPUs of `ctl`. `on_kill` runs when gdb asks to kill
 /// the target. System mode calls this for `-s` / `-gdb tcp::PORT` (with
 /// [`Control::new_running`], or [`Control::new`] for `-S`).
-#[allow(dead_code)] // system mode's API (src/system), not wired there yet
 pub fn spawn_server<C: GdbCpu>(
     listener: std::net::TcpListener,
     ctl: Arc<Control>,
