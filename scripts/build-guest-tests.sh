@@ -125,7 +125,7 @@ if command -v "$A64CC" >/dev/null 2>&1; then
   done
   # C programs of the riscv64 suite that are ISA-neutral, plus the aarch64 ones.
   a64_c=()
-  for n in hello exitcode fileio fork malloc_stress threads sysinfo; do
+  for n in hello exitcode fileio fork malloc_stress threads sysinfo gdbtarget; do
     a64_c+=("$src/c/$n.c")
   done
   a64_c+=("$a64src"/c/*.c)

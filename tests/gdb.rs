@@ -559,3 +559,63 @@ kill
     );
     assert_eq!(code, Some(0), "{out}");
 }
+
+// ---- aarch64 user mode ----
+
+const A64_SESSION: &str = "\
+break scale_add
+continue
+info args
+print $x0
+print $x1
+next
+print r
+stepi
+info registers pc
+info registers cpsr
+set $v1.d.u[1] = 0x55
+print/x $v1.d.u[1]
+print ((long)$sp & 15) == 0
+continue
+print a
+watch counter
+continue
+delete
+continue
+";
+
+/// The same C program built for aarch64 under gdb: arguments in x0/x1, line and
+/// instruction steps, pc, cpsr (flags), a 128-bit vector register written and read back,
+/// a watchpoint, the exit; on the interpreter and the JIT tier.
+#[test]
+fn aarch64_break_step_registers_watch_and_exit() {
+    let prog = common::guest_a64("c/gdbtarget");
+    for tier in ["interp", "jit"] {
+        let (out, hout, code) = session(tier, &prog, A64_SESSION);
+        expect(
+            &out,
+            &[
+                "Breakpoint 1, scale_add (a=10, b=7)",
+                "a = 10",
+                "b = 7",
+                "$1 = 10",
+                "$2 = 7",
+                "\t    r = r + b;",
+                "$3 = 30",
+                "pc             0x",
+                "<scale_add+",
+                "cpsr           0x",
+                "$4 = 0x55",
+                "$5 = 1",
+                "Breakpoint 1, scale_add (a=11, b=7)",
+                "$6 = 11",
+                "Hardware watchpoint 2: counter",
+                "Old value = 37",
+                "New value = 40",
+                "exited with code 046",
+            ],
+        );
+        assert_eq!(hout, "total=166\n", "{tier}: guest output\n{out}");
+        assert_eq!(code, Some(38), "{tier}: heron exit status\n{out}");
+    }
+}

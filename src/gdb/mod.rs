@@ -11,6 +11,7 @@
 //! System mode uses the same pieces: one [`VcpuHandle`] per hart, a `DebugMemory` view of
 //! physical or virtual memory, and `serve` on the `-gdb tcp::PORT` connection.
 
+pub mod aarch64;
 pub mod riscv64;
 pub mod riscv_sys;
 
