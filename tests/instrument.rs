@@ -138,3 +138,54 @@ fn mmu_item_traces_page_walks_and_tlb_fills() {
         );
     }
 }
+
+/// `-d icount` on a multithreaded guest (c/threads: many short-lived workers) prints one
+/// summary line for the whole process, the sum of every thread's detail line; a
+/// single-threaded guest prints only the summary.
+#[test]
+fn icount_total_is_per_process() {
+    let run = |prog: &str| {
+        let out = Command::new(common::heron())
+            .args(["run", "-d", "icount"])
+            .arg(common::guest(prog))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{prog}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run("c/threads");
+    let per_thread: Vec<u64> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("icount thread "))
+        .map(|l| {
+            let n = l
+                .split(": ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next());
+            n.and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("bad line {l}"))
+        })
+        .collect();
+    let totals: Vec<&str> = err.lines().filter(|l| l.starts_with("icount: ")).collect();
+    assert_eq!(totals.len(), 1, "one summary line:\n{err}");
+    assert!(per_thread.len() > 4, "a detail line per thread:\n{err}");
+    let total: u64 = totals[0]
+        .strip_prefix("icount: ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert_eq!(total, per_thread.iter().sum::<u64>(), "{err}");
+    assert!(
+        totals[0].ends_with(&format!("({} threads)", per_thread.len())),
+        "{err}"
+    );
+    let max = per_thread.iter().copied().max().unwrap_or(0);
+    assert!(total > max, "the total is more than one thread's count");
+    let single = run("asm/icount");
+    assert!(!single.contains("icount thread "), "{single}");
+    assert!(
+        single.contains(" guest instructions (1 thread)"),
+        "{single}"
+    );
+}

@@ -8,6 +8,7 @@ pub mod abi;
 pub mod abi_aarch64;
 pub mod abi_riscv64;
 pub mod fs;
+pub mod icount;
 pub mod loader;
 pub mod mm;
 pub mod process;
