@@ -447,7 +447,8 @@ fn system_unmapped_memory_interrupt_and_kill() {
 }
 
 /// Two harts sleeping in WFI: one gdb thread each, Ctrl-C stops them (sleeping harts
-/// count as stopped), each has its own registers (mhartid = hart id).
+/// count as stopped), each has its own registers (mhartid = hart id), which gdb may read
+/// but not write while the hart sleeps.
 #[test]
 fn system_two_harts_are_two_threads() {
     let bin = common::guest("bare/idle.bin");
@@ -478,6 +479,9 @@ fn system_two_harts_are_two_threads() {
         c.send(&format!("p{:x}", 68 + 25));
         let id = u64::from_str_radix(&c.recv(), 16).unwrap().swap_bytes();
         assert_eq!(id, hart - 1);
+        // A hart sleeping in WFI is read, not written (its thread watches its state).
+        c.send("P5=0100000000000000");
+        assert!(c.recv().starts_with('E'));
     }
     c.send("vKill;1");
     assert_eq!(c.recv(), "OK");

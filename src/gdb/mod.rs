@@ -127,6 +127,9 @@ struct VcpuSlot {
     env: usize,
     exit_req: usize,
     parked: bool,
+    /// Parked in a blocking host call or WFI sleep ([`VcpuHandle::enter_blocking`]): its
+    /// thread may still read the CPU state, so the stub only reads it too.
+    blocking: bool,
     action: Action,
     /// The last stop reported for this vCPU was a breakpoint at this PC: do not report it
     /// again before the vCPU moves.
@@ -230,6 +233,7 @@ impl Control {
                 env: env as usize,
                 exit_req: exit_req as usize,
                 parked: false,
+                blocking: false,
                 action,
                 reported_bp: None,
             },
@@ -293,12 +297,26 @@ impl Control {
         }
     }
 
+    /// The CPU state of `tid` once it is parked (for reading).
     fn env_of(&self, tid: Tid) -> Option<*mut u8> {
+        self.parked_env(tid, false)
+    }
+
+    /// The CPU state of `tid` for writing registers: not while it is parked in a blocking
+    /// call (a WFI sleep reads its state; a system call's result would overwrite it).
+    fn env_for_write(&self, tid: Tid) -> Option<*mut u8> {
+        self.parked_env(tid, true)
+    }
+
+    fn parked_env(&self, tid: Tid, write: bool) -> Option<*mut u8> {
         let deadline = Instant::now() + PARK_WAIT;
         let mut st = self.lock();
         loop {
             let v = st.vcpus.get(&tid.get())?;
             if v.parked {
+                if write && v.blocking {
+                    return None;
+                }
                 return Some(v.env as *mut u8);
             }
             if Instant::now() >= deadline {
@@ -405,6 +423,7 @@ impl VcpuHandle {
         let mut st = self.ctl.lock();
         if let Some(v) = st.vcpus.get_mut(&self.tid) {
             v.parked = true;
+            v.blocking = true;
         }
         self.ctl.cv.notify_all();
     }
@@ -417,6 +436,7 @@ impl VcpuHandle {
         }
         if let Some(v) = st.vcpus.get_mut(&self.tid) {
             v.parked = false;
+            v.blocking = false;
         }
     }
 
@@ -479,7 +499,7 @@ impl<C: GdbCpu> MultiThreadBase for StubTarget<C> {
         regs: &<C::Arch as Arch>::Registers,
         tid: Tid,
     ) -> TargetResult<(), Self> {
-        let env = self.ctl.env_of(tid).ok_or(TargetError::NonFatal)?;
+        let env = self.ctl.env_for_write(tid).ok_or(TargetError::NonFatal)?;
         C::write_regs(env, regs);
         Ok(())
     }
@@ -533,7 +553,7 @@ impl<C: GdbCpu> SingleRegisterAccess<Tid> for StubTarget<C> {
         reg_id: <C::Arch as Arch>::RegId,
         val: &[u8],
     ) -> TargetResult<(), Self> {
-        let env = self.ctl.env_of(tid).ok_or(TargetError::NonFatal)?;
+        let env = self.ctl.env_for_write(tid).ok_or(TargetError::NonFatal)?;
         if C::write_reg(env, &reg_id, val) {
             Ok(())
         } else {
