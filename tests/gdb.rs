@@ -623,3 +623,99 @@ fn aarch64_break_step_registers_watch_and_exit() {
         assert_eq!(code, Some(38), "{tier}: heron exit status\n{out}");
     }
 }
+
+/// `-gdb` without `-S`: the kernel boots until gdb attaches, which stops both harts; a
+/// hart in S-mode with paging on has its code readable at its virtual pc through its
+/// translation (and a non-canonical address is an error); detach lets the machine run on.
+#[test]
+fn system_attach_to_a_running_kernel_reads_virtual_memory() {
+    let g = std::env::var_os("HERON_GUESTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/work/shared/guests".into());
+    if !g.join("riscv64/Image").is_file() {
+        eprintln!("SKIPPED: no guest images at {}", g.display());
+        return;
+    }
+    let p = |s: &str| g.join(s).display().to_string();
+    let args: Vec<String> = [
+        "system",
+        "riscv64",
+        "-M",
+        "virt",
+        "-nographic",
+        "-smp",
+        "2",
+        "-m",
+        "256M",
+        "-bios",
+        &p("riscv64/fw_dynamic.bin"),
+        "-kernel",
+        &p("riscv64/Image"),
+        "-initrd",
+        &p("riscv64/initramfs.cpio.gz"),
+        "-append",
+        "console=ttyS0",
+        "-gdb",
+        "tcp::0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (mut h, port) = start_heron_with(&args);
+    // Let the kernel turn paging on.
+    std::thread::sleep(Duration::from_secs(4));
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut c = Raw(s);
+    let reg = |c: &mut Raw, n: usize| -> u64 {
+        c.send(&format!("p{n:x}"));
+        u64::from_str_radix(&c.recv(), 16).unwrap().swap_bytes()
+    };
+    c.send("?");
+    assert!(c.recv().starts_with('T'));
+    let satp_n = 68 + 11;
+    let priv_n = 68 + 29;
+    let mut found = false;
+    for attempt in 0..20 {
+        for hart in 1..=2 {
+            c.send(&format!("Hg{hart}"));
+            assert_eq!(c.recv(), "OK");
+            if reg(&mut c, priv_n) != 1 || reg(&mut c, satp_n) >> 60 == 0 {
+                continue;
+            }
+            let pc = reg(&mut c, 32);
+            assert!(pc >> 63 == 1, "kernel pc {pc:#x} is a high virtual address");
+            c.send(&format!("m{pc:x},4"));
+            let insn = c.recv();
+            assert!(
+                !insn.starts_with('E') && insn.len() == 8,
+                "code at {pc:#x}: {insn}"
+            );
+            c.send("m4000000000000000,8");
+            assert!(c.recv().starts_with('E'));
+            found = true;
+        }
+        if found {
+            break;
+        }
+        // Both harts were in M-mode or before paging: run a little and stop again.
+        c.send("vCont;c");
+        std::thread::sleep(Duration::from_millis(200 + 100 * attempt));
+        {
+            use std::io::Write;
+            c.0.write_all(&[3]).unwrap();
+        }
+        assert!(c.recv().starts_with("T02"));
+    }
+    assert!(found, "no hart in S-mode with paging on");
+    c.send("D");
+    assert_eq!(c.recv(), "OK");
+    // Detached: the machine runs on; end it.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        h.try_wait().unwrap().is_none(),
+        "heron still runs after detach"
+    );
+    let _ = h.kill();
+    let _ = h.wait();
+}
