@@ -21,6 +21,10 @@ pub const SYSTEM_LOG_ITEMS: &[(&str, &str)] = &[
     ("exec", "show each executed block"),
     ("nochain", "do not chain compiled blocks"),
     ("int", "show each trap and interrupt taken, and WFI sleeps"),
+    (
+        "mmu",
+        "show each TLB fill: access, satp mode, every PTE of the page walk, result",
+    ),
     ("guest_errors", "show guest accesses that fail on the bus"),
     ("stats", "print engine statistics at exit"),
 ];

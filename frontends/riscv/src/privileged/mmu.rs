@@ -303,3 +303,81 @@ impl PrivState {
         }
     }
 }
+
+/// One level of a page walk: the level (leaf level 0 = 4 KiB), the PTE's physical address
+/// and the value read there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkStep {
+    pub level: u32,
+    pub pte_addr: u64,
+    pub pte: u64,
+}
+
+/// What [`PrivState::walk_debug`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebugWalk {
+    /// Number of levels of the satp mode (0: Bare, no walk).
+    pub levels: u32,
+    /// The PTEs read, root first.
+    pub steps: Vec<WalkStep>,
+    /// Physical address and mapping size; None when the walk found no valid mapping
+    /// (non-canonical address, invalid or malformed PTE, table outside RAM).
+    pub result: Option<(u64, u64)>,
+}
+
+impl PrivState {
+    /// Walks the current satp's page tables for `vaddr` the way a debugger or a trace
+    /// looks at them: no permission, privilege or PMP checks, no A/D updates, nothing
+    /// raised. With satp in Bare mode the address is physical.
+    pub fn walk_debug(&self, vaddr: u64, mem: &dyn PhysMem) -> DebugWalk {
+        let levels = self.satp_levels();
+        let mut w = DebugWalk {
+            levels,
+            steps: Vec::new(),
+            result: None,
+        };
+        if levels == 0 {
+            w.result = Some((vaddr, PAGE));
+            return w;
+        }
+        let shift = 64 - (12 + 9 * levels);
+        if ((vaddr << shift) as i64 >> shift) as u64 != vaddr {
+            return w;
+        }
+        let mut table = (self.satp() & satp::PPN_MASK) * PAGE;
+        for level in (0..levels).rev() {
+            let pte_addr = table.wrapping_add(((vaddr >> (12 + 9 * level)) & 0x1FF) * 8);
+            let Ok(pte) = mem.read_u64(pte_addr) else {
+                return w;
+            };
+            w.steps.push(WalkStep {
+                level,
+                pte_addr,
+                pte,
+            });
+            if pte & PTE_V == 0 || pte & (PTE_R | PTE_W) == PTE_W || pte & PTE_RESERVED != 0 {
+                return w;
+            }
+            let ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK;
+            if pte & (PTE_R | PTE_X) != 0 {
+                if ppn & ((1u64 << (9 * level)) - 1) != 0 {
+                    return w; // misaligned superpage
+                }
+                let size = PAGE << (9 * level);
+                w.result = Some((((ppn * PAGE) & !(size - 1)) | (vaddr & (size - 1)), size));
+                return w;
+            }
+            table = ppn * PAGE;
+        }
+        w
+    }
+}
+
+/// Text form of a PTE's flag bits, `DAGUXWRV` order as in the spec's figure (`-` = clear).
+pub fn pte_flags(pte: u64) -> String {
+    "DAGUXWRV"
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if pte & (1 << (7 - i)) != 0 { c } else { '-' })
+        .collect()
+}

@@ -1259,3 +1259,36 @@ fn svpbmt_pbmt_bits() {
     assert!(st.csr_write(csr::MENVCFG, 0, M).unwrap().flush_tlb);
     assert_eq!(leaf(&st, 2), pf);
 }
+
+#[test]
+fn debug_walk_reports_every_level_and_changes_nothing() {
+    let mem = TestMem::new(RAM, 1 << 20);
+    let t = Tables::new(&mem, 3);
+    // A and D clear: a real access would set them; the debug walk must not.
+    let leaf = t.map(0x1000, 0x9000_0000, 0, V | R | W);
+    let big = t.map(0x4020_0000, 0x8040_0000, 1, V | R | X | A);
+    let st = mmu_state(&t);
+    let w = st.walk_debug(0x1abc, &mem);
+    assert_eq!(w.levels, 3);
+    assert_eq!(w.result, Some((0x9000_0abc, 4096)));
+    assert_eq!(w.steps.len(), 3);
+    assert_eq!(w.steps[0].pte_addr, t.root);
+    assert_eq!(
+        w.steps.iter().map(|s| s.level).collect::<Vec<_>>(),
+        [2, 1, 0]
+    );
+    assert_eq!(w.steps[2].pte_addr, leaf);
+    assert_eq!(mem.read(leaf), (0x9000_0000 >> 12) << 10 | V | R | W);
+    let w = st.walk_debug(0x4031_2344, &mem);
+    assert_eq!(w.result, Some((0x8051_2344, 2 << 20)));
+    assert_eq!(w.steps.last().map(|s| s.pte_addr), Some(big));
+    // Unmapped and non-canonical addresses: no result, no fault raised.
+    let w = st.walk_debug(0x2000, &mem);
+    assert_eq!(w.result, None);
+    assert_eq!(w.steps.last().map(|s| s.pte & V), Some(0));
+    assert_eq!(st.walk_debug(1 << 40, &mem).result, None);
+    assert_eq!(super::mmu::pte_flags(V | R | W | A), "-A---WRV");
+    // Bare: physical.
+    let bare = PrivState::new(0, 0);
+    assert_eq!(bare.walk_debug(0x1234, &mem).result, Some((0x1234, 4096)));
+}
