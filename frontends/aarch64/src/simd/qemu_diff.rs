@@ -1244,6 +1244,8 @@ fn qemu_fp16() {
     check(insns, "max-fp16", 1);
 }
 
+// Binary literals are grouped by encoding field (U, a, opcode).
+#[allow(clippy::unusual_byte_groupings)]
 fn qemu72_aborts(w: u32) -> bool {
     let misc16 = w & 0x9f7e_0c00 == 0x0e78_0800 || w & 0xdf7e_0c00 == 0x5e78_0800;
     let scalar = w & (1 << 28) != 0;
