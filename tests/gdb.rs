@@ -359,7 +359,7 @@ fn system_bare_metal_break_step_csrs_memory_watch() {
             &[
                 "prv:3 [Machine]",
                 "$1 = 0x80000000",
-                "Breakpoint 1, 0x0000000080000176 in target ()",
+                "Breakpoint 1, 0x0000000080000408 in target ()",
                 "$2 = 42",
                 "$3 = 0x40000000",
                 "prv:1 [Supervisor]",
@@ -368,8 +368,8 @@ fn system_bare_metal_break_step_csrs_memory_watch() {
                 "0x40000000:\t0x0000000000001111",
                 // L0 PTE of VA: V|R|W, A still clear after gdb read the page
                 "0x80012000:\t0x0000000020008007",
-                "0x000000008000017a in target ()",
-                "$5 = 0x8000017a",
+                "0x000000008000040c in target ()",
+                "$5 = 0x8000040c",
                 "$6 = 0x1111",
                 // the guest's load set A
                 "0x80012000:\t0x0000000020008047",
@@ -377,8 +377,8 @@ fn system_bare_metal_break_step_csrs_memory_watch() {
                 "Old value = 0",
                 "New value = 4411",
                 "$7 = 0x113b",
-                "Hardware assisted breakpoint 3 at 0x8000016e",
-                "Breakpoint 3, 0x000000008000016e in spin ()",
+                "Hardware assisted breakpoint 3 at 0x80000400",
+                "Breakpoint 3, 0x0000000080000400 in spin ()",
                 "$8 = 200000",
                 "$9 = 199999",
                 "* 1    Thread 1.1",
@@ -403,7 +403,7 @@ fn system_unmapped_memory_interrupt_and_kill() {
     c.send("?");
     let first = c.recv();
     assert!(first.starts_with('T'), "{first}");
-    c.send("Z0,80000176,2"); // target
+    c.send("Z0,80000408,2"); // target
     assert_eq!(c.recv(), "OK");
     c.send("vCont;c");
     assert!(c.recv().starts_with("T05"));
@@ -414,15 +414,15 @@ fn system_unmapped_memory_interrupt_and_kill() {
     c.send("M40001000,1:00");
     assert!(c.recv().starts_with('E'), "unmapped write must fail");
     // Make the spin loop endless (s1 = x9), then interrupt it.
-    c.send("z0,80000176,2");
+    c.send("z0,80000408,2");
     assert_eq!(c.recv(), "OK");
-    c.send("Z0,8000016e,2");
+    c.send("Z0,80000400,2");
     assert_eq!(c.recv(), "OK");
     c.send("vCont;c");
     assert!(c.recv().starts_with("T05"));
     c.send("P9=ffffffffffffff7f");
     assert_eq!(c.recv(), "OK");
-    c.send("z0,8000016e,2");
+    c.send("z0,80000400,2");
     assert_eq!(c.recv(), "OK");
     c.send("vCont;c");
     std::thread::sleep(Duration::from_millis(500));
@@ -439,7 +439,7 @@ fn system_unmapped_memory_interrupt_and_kill() {
     let pc = u64::from_str_radix(&regs[32 * 16..33 * 16], 16)
         .unwrap()
         .swap_bytes();
-    assert!((0x8000016e..0x80000172).contains(&pc), "pc {pc:#x}");
+    assert!((0x80000400..0x80000404).contains(&pc), "pc {pc:#x}");
     c.send("vKill;1");
     assert_eq!(c.recv(), "OK");
     let st = wait_deadline(&mut h, "heron");
