@@ -87,6 +87,9 @@ pub struct RunArgs {
     /// Log system calls (QEMU_STRACE).
     #[arg(long = "strace")]
     pub strace: bool,
+    /// Write /tmp/perf-<pid>.map naming JIT code for `perf report` (QEMU_PERFMAP).
+    #[arg(long = "perfmap")]
+    pub perfmap: bool,
     /// Wait for a gdb connection on PORT before the first instruction (QEMU_GDB).
     #[arg(short = 'g', value_name = "PORT")]
     pub gdb: Option<String>,
@@ -124,6 +127,7 @@ const VALUE_OPTS: &[&str] = &[
 ];
 const FLAG_OPTS: &[&str] = &[
     "--strace",
+    "--perfmap",
     "--log-append",
     "-h",
     "--help",
@@ -133,6 +137,7 @@ const FLAG_OPTS: &[&str] = &[
 const LONG_NAMES: &[&str] = &[
     "cpu",
     "strace",
+    "perfmap",
     "log-append",
     "tier",
     "jit-threshold",
@@ -299,6 +304,8 @@ pub struct RunConfig {
     pub ld_prefix: Option<PathBuf>,
     pub trace: Trace,
     pub strace: bool,
+    /// `-perfmap`: write /tmp/perf-<pid>.map for `perf report`.
+    pub perfmap: bool,
     /// Raw -d item list (for re-exec).
     pub log_items: Vec<String>,
     pub log_file: Option<PathBuf>,
@@ -492,6 +499,7 @@ pub fn resolve_run(
             .or_else(|| env("QEMU_LD_PREFIX").map(PathBuf::from)),
         trace,
         strace,
+        perfmap: args.perfmap || env("QEMU_PERFMAP").is_some(),
         log_items: items,
         log_file: args
             .log_file

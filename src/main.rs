@@ -114,6 +114,12 @@ fn main() {
                 eprintln!("{m}");
                 std::process::exit(1);
             }
+            if cfg.perfmap
+                && let Err(e) = heron_backend::jit::perfmap::enable()
+            {
+                eprintln!("heron: -perfmap: {e}");
+                std::process::exit(1);
+            }
             match linux::run(*cfg) {
                 Ok(never) => match never {},
                 Err(msg) => {

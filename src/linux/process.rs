@@ -168,6 +168,9 @@ fn heron_options(t: &Thread) -> Vec<Vec<u8>> {
     if c.strace {
         o.push(b"--strace".to_vec());
     }
+    if c.perfmap {
+        o.push(b"--perfmap".to_vec());
+    }
     if c.stack_size != crate::cli::DEFAULT_STACK_SIZE {
         o.push(b"-s".to_vec());
         o.push(c.stack_size.to_string().into_bytes());

@@ -107,6 +107,8 @@ pub struct SystemConfig {
     pub wait_for_gdb: bool,
     pub tier: Tier,
     pub jit_threshold: Option<u32>,
+    /// `-perfmap`: write /tmp/perf-<pid>.map naming JIT code for `perf report`.
+    pub perfmap: bool,
 }
 
 impl Default for SystemConfig {
@@ -127,6 +129,7 @@ impl Default for SystemConfig {
             log_file: None,
             gdb: None,
             wait_for_gdb: false,
+            perfmap: false,
             tier: Tier::Auto,
             jit_threshold: None,
         }
@@ -156,6 +159,7 @@ pub fn help_text() -> String {
          \x20 -accel tcg              accepted (heron always translates)\n\
          \x20 -nographic              console on stdin/stdout (the default); Ctrl-A h for help\n\
          \x20 -no-reboot              exit instead of restarting when the guest resets\n\
+         \x20 -perfmap                write /tmp/perf-<pid>.map naming JIT code for perf report\n\
          \x20 -nic none, -net none    no default network interface (heron adds none anyway)\n\
          \x20 -smp N                  N harts, one host thread each\n\
          \x20 -m SIZE                 RAM size (k/M/G suffix; default 128M)\n\
@@ -692,6 +696,7 @@ pub fn parse(
             }
             "-nographic" => {}
             "-no-reboot" => cfg.no_reboot = true,
+            "-perfmap" => cfg.perfmap = true,
             "-nic" => {
                 if v != "none" {
                     return Err(usage(format!(

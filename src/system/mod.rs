@@ -94,6 +94,12 @@ pub fn main(args: &[OsString]) -> ! {
         eprintln!("{m}");
         crate::exit_process(1);
     }
+    if cfg.perfmap
+        && let Err(e) = heron_backend::jit::perfmap::enable()
+    {
+        eprintln!("heron: -perfmap: {e}");
+        crate::exit_process(1);
+    }
     let code = match run(&cfg) {
         Ok(c) => c,
         Err(msg) => {

@@ -32,6 +32,7 @@
 mod buffer;
 mod entry;
 mod lower;
+pub mod perfmap;
 pub mod region;
 #[cfg(test)]
 mod tests;
@@ -295,7 +296,9 @@ impl Jit {
             b.ins().return_(&[r]);
             b.finalize(jit.isa.frontend_config());
         }
-        jit.trampoline = jit.code.base() + jit.install(f)?.0;
+        let (toff, tlen) = jit.install(f)?;
+        jit.trampoline = jit.code.base() + toff;
+        perfmap::record(jit.trampoline, tlen, "entry", 0);
         jit.base_mark = jit.code.used();
         Ok(jit)
     }
@@ -501,6 +504,7 @@ impl Jit {
             pcs_end: self.map.pcs.len(),
         });
         let addr = base + off;
+        perfmap::record(addr, len, if optimize { "region" } else { "jit" }, block.pc);
         Ok(CompiledBlock {
             entry: addr as *const u8,
             code_start: addr,
