@@ -746,6 +746,8 @@ impl SoftmmuConfig {
         } else {
             // SAFETY: per the contract.
             match unsafe { self.resolve(env, vaddr, n as u64, Access::Read, mmu_idx)? } {
+                // SAFETY: [p, p + n) lies in one translated RAM page.
+                Target::Ram(p) if n <= 8 => return Ok(unsafe { ram_load(p, size, be) }.into()),
                 Target::Ram(p) => {
                     // SAFETY: [p, p + n) lies in one translated RAM page.
                     unsafe { std::ptr::copy_nonoverlapping(p, bytes.as_mut_ptr(), n) }
@@ -785,6 +787,15 @@ impl SoftmmuConfig {
         self.count_slow(env);
         check_align(vaddr, size, aligned)?;
         let n = size as usize;
+        if n <= 8 && !crosses_page(vaddr, size) {
+            // SAFETY: per the contract.
+            let t = unsafe { self.resolve(env, vaddr, n as u64, Access::Write, mmu_idx)? };
+            if let Target::Ram(p) = t {
+                // SAFETY: [p, p + n) lies in one translated, writable RAM page.
+                unsafe { ram_store(p, size, be, v as u64) };
+                return Ok(());
+            }
+        }
         let bytes = to_bytes(v, n, be);
         if crosses_page(vaddr, size) {
             // Both pages must translate before anything is written.
@@ -896,6 +907,47 @@ fn check_align(vaddr: u64, size: u8, aligned: bool) -> Result<(), MemFault> {
 #[inline]
 fn crosses_page(vaddr: u64, size: u8) -> bool {
     (vaddr & !PAGE_MASK) + size as u64 > PAGE_SIZE
+}
+
+/// Load `size` (1, 2, 4 or 8) bytes at host `p` in guest byte order `be`, zero-extended:
+/// one host load instead of a byte copy (the common case of [`SoftmmuConfig::load`]).
+///
+/// # Safety
+/// `[p, p + size)` is readable host memory.
+#[inline]
+unsafe fn ram_load(p: *const u8, size: u8, be: bool) -> u64 {
+    // SAFETY: per the contract (unaligned reads are fine for these types).
+    unsafe {
+        match (size, be) {
+            (1, _) => u64::from(*p),
+            (2, false) => u64::from(u16::from_le((p as *const u16).read_unaligned())),
+            (2, true) => u64::from(u16::from_be((p as *const u16).read_unaligned())),
+            (4, false) => u64::from(u32::from_le((p as *const u32).read_unaligned())),
+            (4, true) => u64::from(u32::from_be((p as *const u32).read_unaligned())),
+            (_, false) => u64::from_le((p as *const u64).read_unaligned()),
+            (_, true) => u64::from_be((p as *const u64).read_unaligned()),
+        }
+    }
+}
+
+/// Store the low `size` (1, 2, 4 or 8) bytes of `v` at host `p` in guest byte order `be`.
+///
+/// # Safety
+/// `[p, p + size)` is writable host memory.
+#[inline]
+unsafe fn ram_store(p: *mut u8, size: u8, be: bool, v: u64) {
+    // SAFETY: per the contract (unaligned writes are fine for these types).
+    unsafe {
+        match (size, be) {
+            (1, _) => *p = v as u8,
+            (2, false) => (p as *mut u16).write_unaligned((v as u16).to_le()),
+            (2, true) => (p as *mut u16).write_unaligned((v as u16).to_be()),
+            (4, false) => (p as *mut u32).write_unaligned((v as u32).to_le()),
+            (4, true) => (p as *mut u32).write_unaligned((v as u32).to_be()),
+            (_, false) => (p as *mut u64).write_unaligned(v.to_le()),
+            (_, true) => (p as *mut u64).write_unaligned(v.to_be()),
+        }
+    }
 }
 
 fn from_bytes(b: &[u8], be: bool) -> u128 {
