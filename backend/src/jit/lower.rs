@@ -221,6 +221,9 @@ struct Lower<'a, 'b> {
     /// or leave the straight-line stretch (see `observes_state`), so a later `SetGlobal` to
     /// the same global in between makes the earlier store dead.
     pending: Vec<Option<Value>>,
+    /// Per entry of `gvars`: not loaded yet (see [`first_used_in_stretch`]); the first
+    /// `GetGlobal` loads it, a `SetGlobal` defines it.
+    lazy: Vec<bool>,
     out: LowerOut,
 }
 
@@ -298,6 +301,35 @@ fn global_vars(blk: &Block) -> Vec<(u32, Type, bool)> {
         .collect()
 }
 
+/// Offsets of the globals first accessed in the block's first straight-line stretch (up to
+/// the first label, branch, exit or helper call). Their variables are loaded where the
+/// stretch first reads them instead of at entry (or not at all when it writes them first):
+/// in that stretch program order is dominance, so every later use sees the definition, and
+/// loading late keeps live ranges (and so callee-saved registers and spills) short. In a
+/// block that loops onto itself only the globals written first qualify: the back-edge
+/// re-enters above the stretch, and a read-first global would be reloaded from memory on
+/// every iteration instead of staying in a register.
+fn first_used_in_stretch(blk: &Block, self_loop: bool) -> Vec<u32> {
+    let mut seen: Vec<u32> = Vec::new();
+    let mut late = Vec::new();
+    for op in &blk.ops {
+        match *op {
+            Op::GetGlobal { offset, .. } | Op::SetGlobal { offset, .. }
+                if !seen.contains(&offset) =>
+            {
+                seen.push(offset);
+                if !self_loop || matches!(op, Op::SetGlobal { .. }) {
+                    late.push(offset);
+                }
+            }
+            Op::Label { .. } | Op::BrCond { .. } | Op::Call { .. } => break,
+            ref o if o.is_terminator() => break,
+            _ => {}
+        }
+    }
+    late
+}
+
 /// Namespace of the function names that stand for chainable exits.
 pub(crate) const EXIT_NAMESPACE: u32 = 1;
 
@@ -342,11 +374,20 @@ pub(crate) fn lower_block(
         stale: Vec::new(),
         label_stale: vec![Vec::new(); blk.num_labels as usize],
         pending: Vec::new(),
+        lazy: Vec::new(),
         out: LowerOut::default(),
     };
+    let self_loop = lenv.self_loops
+        && blk
+            .ops
+            .iter()
+            .any(|op| matches!(*op, Op::GotoBlock { pc } if pc == blk.pc));
+    let late = first_used_in_stretch(blk, self_loop);
     for (offset, ty, read) in global_vars(blk) {
         let var = l.b.declare_var(ty);
-        if read {
+        let lazy = late.contains(&offset);
+        l.lazy.push(lazy);
+        if read && !lazy {
             let v = l.load_env(ty, offset);
             l.b.def_var(var, v);
         }
@@ -715,8 +756,9 @@ impl Lower<'_, '_> {
                 self.check_dst(dst, ty)?;
                 let cty = clif_ty(ty);
                 if let Some(i) = self.gvar(offset) {
-                    if self.stale[i] {
+                    if self.stale[i] || self.lazy[i] {
                         self.reload(i);
+                        self.lazy[i] = false;
                     }
                     let g = &self.gvars[i];
                     let (gty, var) = (g.ty, g.var);
@@ -755,6 +797,7 @@ impl Lower<'_, '_> {
                     };
                     self.b.def_var(var, v);
                     self.stale[i] = false;
+                    self.lazy[i] = false;
                     self.pending[i] = Some(v);
                 } else {
                     self.store_env(v, offset);
@@ -1691,5 +1734,52 @@ impl Lower<'_, '_> {
             self.b.switch_to_block(cont);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod stretch_tests {
+    use super::first_used_in_stretch;
+    use crate::ir::{Block, Label, Op, Temp, Ty};
+
+    fn get(off: u32) -> Op {
+        Op::GetGlobal {
+            dst: Temp(0),
+            ty: Ty::I64,
+            offset: off,
+        }
+    }
+    fn set(off: u32) -> Op {
+        Op::SetGlobal {
+            offset: off,
+            ty: Ty::I64,
+            src: Temp(0),
+        }
+    }
+
+    #[test]
+    fn only_globals_first_used_before_control_flow_load_late() {
+        let blk = Block {
+            pc: 0x1000,
+            temps: vec![Ty::I64],
+            num_labels: 1,
+            ops: vec![
+                get(8),
+                set(16),
+                get(16),
+                Op::BrCond {
+                    cond: Temp(0),
+                    label: Label(0),
+                },
+                get(24),
+                Op::Label { label: Label(0) },
+                set(32),
+                Op::GotoBlock { pc: 0x1000 },
+            ],
+            ..Block::default()
+        };
+        assert_eq!(first_used_in_stretch(&blk, false), vec![8, 16]);
+        // In a self loop only the written-first ones: read-first stay in registers.
+        assert_eq!(first_used_in_stretch(&blk, true), vec![16]);
     }
 }
