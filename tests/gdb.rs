@@ -719,3 +719,79 @@ fn system_attach_to_a_running_kernel_reads_virtual_memory() {
     let _ = h.kill();
     let _ = h.wait();
 }
+
+/// A single step (`vCont;s`; gdb itself steps RISC-V in software, with a temporary
+/// breakpoint) executes the instruction at pc even with an interrupt pending (raised from
+/// the stub: a delegated, enabled supervisor software interrupt); the interrupt is taken
+/// on the next continue, at the pc after the step.
+#[test]
+fn system_step_leaves_pending_interrupts_for_continue() {
+    let bin = common::guest("bare/gdbsys.bin");
+    let (mut h, port) = start_heron_with(&system_args(&bin, "auto", &[]));
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut c = Raw(s);
+    let csr = |name: &str| {
+        let names = [
+            "sstatus",
+            "sie",
+            "stvec",
+            "scounteren",
+            "senvcfg",
+            "sscratch",
+            "sepc",
+            "scause",
+            "stval",
+            "sip",
+            "stimecmp",
+            "satp",
+            "mstatus",
+            "misa",
+            "medeleg",
+            "mideleg",
+        ];
+        68 + names.iter().position(|n| *n == name).unwrap()
+    };
+    let get = |c: &mut Raw, n: usize| -> u64 {
+        c.send(&format!("p{n:x}"));
+        u64::from_str_radix(&c.recv(), 16).unwrap().swap_bytes()
+    };
+    let set = |c: &mut Raw, n: usize, v: u64| {
+        c.send(&format!("P{n:x}={:016x}", v.swap_bytes()));
+        assert_eq!(c.recv(), "OK");
+    };
+    c.send("?");
+    assert!(c.recv().starts_with('T'));
+    c.send("Z0,80000176,2"); // target
+    assert_eq!(c.recv(), "OK");
+    c.send("vCont;c");
+    assert!(c.recv().starts_with("T05"));
+    c.send("z0,80000176,2");
+    assert_eq!(c.recv(), "OK");
+    set(&mut c, csr("mideleg"), 0x222);
+    set(&mut c, csr("stvec"), 0x8000018c); // s_irq
+    set(&mut c, csr("sie"), 2);
+    let sstatus = get(&mut c, csr("sstatus"));
+    set(&mut c, csr("sstatus"), sstatus | 2);
+    set(&mut c, csr("sip"), 2);
+    assert_eq!(get(&mut c, csr("sip")), 2);
+    c.send("vCont;s:1");
+    assert!(c.recv().starts_with("T05"));
+    assert_eq!(
+        get(&mut c, 32),
+        0x8000017a,
+        "the step ran the instruction at pc"
+    );
+    assert_eq!(get(&mut c, csr("sip")), 2, "still pending");
+    c.send("Z0,8000016e,2"); // spin
+    assert_eq!(c.recv(), "OK");
+    c.send("vCont;c");
+    assert!(c.recv().starts_with("T05"));
+    assert_eq!(get(&mut c, csr("sip")), 0, "taken and cleared by s_irq");
+    assert_eq!(get(&mut c, csr("sepc")), 0x8000017a);
+    assert_eq!(get(&mut c, csr("scause")), (1 << 63) | 1);
+    c.send("vKill;1");
+    assert_eq!(c.recv(), "OK");
+    let st = wait_deadline(&mut h, "heron");
+    assert_eq!(st.code(), Some(0));
+}

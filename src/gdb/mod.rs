@@ -391,6 +391,11 @@ impl VcpuHandle {
         }
     }
 
+    /// Whether the vCPU is to execute a single step for the debugger (set by `sync`).
+    pub fn stepping(&self) -> bool {
+        self.stepping
+    }
+
     /// Call after `Engine::run` returned. True when the engine stopped for the debugger
     /// (the stop is reported; the caller goes back to `sync` without handling the status).
     pub fn after_run(&mut self, engine: &mut Engine) -> bool {
