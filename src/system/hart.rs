@@ -18,9 +18,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The ISA string of the device tree: exactly what the frontend implements.
-pub const ISA_STRING: &str = "rv64imafdc_zicond_zicsr_zifencei_zihintpause_zba_zbb_zbs_sstc";
-/// The paging mode the device tree announces (the walker also does Sv39 and Sv57).
-pub const MMU_TYPE: &str = "riscv,sv48";
+pub const ISA_STRING: &str = heron_riscv::privileged::DT_ISA;
+/// The paging mode the device tree announces: the highest satp MODE the harts accept.
+pub const MMU_TYPE: &str = heron_riscv::privileged::DT_MMU_TYPE;
 
 /// Default `--jit-threshold` of system mode: a boot runs most blocks only a few times, so
 /// compiling later than user mode's default pays off (shared image, auto tier, release
@@ -59,6 +59,10 @@ struct HartLink {
     deadline: Arc<AtomicU64>,
     /// The hart is in its WFI sleep.
     asleep: AtomicBool,
+    /// Engine exits so far (progress, for the `HERON_HANG_DUMP` watchdog).
+    exits: AtomicU64,
+    /// Set by the watchdog: print the hart state at the next engine exit.
+    dump_request: AtomicBool,
 }
 
 // SAFETY: `exit_request` points to an atomic inside a CPU box that stays allocated while
@@ -160,6 +164,8 @@ pub fn run_machine(
             cond: Condvar::new(),
             deadline: c.deadline_cell(),
             asleep: AtomicBool::new(false),
+            exits: AtomicU64::new(0),
+            dump_request: AtomicBool::new(false),
         })
         .collect();
     {
@@ -237,11 +243,20 @@ pub fn run_machine(
             .map_err(|e| format!("cannot start the timer thread: {e}"))?
     };
 
+    let watchdog = hang_dump_delay().map(|after| {
+        let (b, l, sd) = (board.clone(), links.clone(), shutdown.clone());
+        std::thread::Builder::new()
+            .name("hang-dump".into())
+            .spawn(move || hang_watchdog(after, &b, &l, &sd))
+    });
     let outcome = loop {
         if let Some(o) = shutdown.wait(Duration::from_secs(3600)) {
             break o;
         }
     };
+    if let Some(Ok(w)) = watchdog {
+        let _ = w.join();
+    }
     // Stop everything, then detach the callbacks that reach into the CPU boxes before
     // they are freed.
     if let Some(g) = gdb {
@@ -353,6 +368,14 @@ fn hart_thread(
         let status = unsafe { engine.run(cpu.env()) };
         report.run_time += t0.elapsed();
         report.exits += 1;
+        link.exits.fetch_add(1, Ordering::Relaxed);
+        if link.dump_request.swap(false, Ordering::SeqCst) {
+            eprintln!(
+                "heron: hang dump: hart{h} exit {status:?} (exits {})\n{}",
+                report.exits,
+                hart_state(&cpu)
+            );
+        }
         if let Some(d) = dbg.as_mut()
             && d.after_run(&mut engine)
         {
@@ -472,6 +495,72 @@ fn wfi_sleep(
                 .0;
         }
         *woken = false;
+    }
+}
+
+/// `HERON_HANG_DUMP=SECS` (a debugging aid, see docs/system-mode.md): SECS seconds after
+/// the machine starts, dump the CLINT and every hart's state to stderr once a second.
+fn hang_dump_delay() -> Option<Duration> {
+    let v = std::env::var("HERON_HANG_DUMP").ok()?;
+    v.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The privileged state that matters for a hang, then the registers.
+fn hart_state(cpu: &RiscvSystemCpu) -> String {
+    let p = &cpu.privs;
+    format!(
+        "  time {:?} stimecmp {:#x} menvcfg {:#x} exit_request {} res_addr {:#x} pending {:?}\n{}",
+        p.time(),
+        p.stimecmp(),
+        p.menvcfg(),
+        cpu.cpu.hdr.exit_request.load(Ordering::SeqCst),
+        cpu.cpu.res_addr,
+        p.pending_interrupt(),
+        heron_riscv::system::dump(cpu)
+    )
+}
+
+/// The `HERON_HANG_DUMP` watchdog: asks each hart for a state dump every second (a hart
+/// answers at its next engine exit; one that never exits is reported as such).
+fn hang_watchdog(after: Duration, board: &VirtBoard, links: &[HartLink], shutdown: &Shutdown) {
+    if shutdown.wait(after).is_some() {
+        return;
+    }
+    let mut last: Vec<u64> = links
+        .iter()
+        .map(|l| l.exits.load(Ordering::Relaxed))
+        .collect();
+    while shutdown.wait(Duration::from_secs(1)).is_none() {
+        let out = board.clint.outputs();
+        let lines: Vec<String> = (0..links.len())
+            .map(|h| {
+                format!(
+                    "hart{h} msip {} mtip {} mtimecmp {:#x}",
+                    out.msip[h].load(Ordering::SeqCst),
+                    out.mtip[h].load(Ordering::SeqCst),
+                    board.clint.mtimecmp(h).unwrap_or(0)
+                )
+            })
+            .collect();
+        eprintln!(
+            "heron: hang dump: clint mtime {:#x}: {}",
+            board.clint.mtime(),
+            lines.join(", ")
+        );
+        for (h, l) in links.iter().enumerate() {
+            let exits = l.exits.load(Ordering::Relaxed);
+            if l.dump_request.load(Ordering::SeqCst) {
+                eprintln!(
+                    "heron: hang dump: hart{h} did not answer within 1 s (asleep {}, exits {exits}, +{} in 1 s)",
+                    l.asleep.load(Ordering::SeqCst),
+                    exits.wrapping_sub(last[h])
+                );
+            }
+            last[h] = exits;
+            l.dump_request.store(true, Ordering::SeqCst);
+            // SAFETY: see HartLink's Send impl.
+            unsafe { (*l.exit_request).store(1, Ordering::SeqCst) };
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod console;
+pub mod devices;
 pub mod hart;
 pub mod phys;
 
@@ -132,6 +133,10 @@ pub fn build_board(
                 });
             }
             DeviceArg::VirtioRng => rng = true,
+            // devices::nics / devices::virtio_console
+            DeviceArg::VirtioNet { .. }
+            | DeviceArg::VirtioSerial
+            | DeviceArg::VirtConsole { .. } => {}
         }
     }
     VirtBoard::new_with_dma(
@@ -140,8 +145,8 @@ pub fn build_board(
             harts: cfg.harts,
             drives,
             rng,
-            virtio_console: None,
-            net_mac: None,
+            virtio_console: devices::virtio_console(cfg)?,
+            nics: devices::nics(cfg),
             uart_out,
         },
         move |ram| {

@@ -18,6 +18,9 @@ pub enum Out {
     X(u64),
     /// Writes PSTATE.NZCV (bits 31..28).
     Nzcv(u64),
+    /// Writes general register Rd with the low 32 bits (zero-extended) and PSTATE.NZCV
+    /// with bits 63..60 (FJCVTZS).
+    XNzcv(u64),
 }
 
 /// General-purpose inputs an instruction needs from the translator.
@@ -301,6 +304,16 @@ fn dp1(r: &mut Regs, insn: u32) -> Result<Out, Undef> {
         12 => fpu::round_int(&mut c, f, a, Rounding::TieAway, false),
         14 => fpu::round_int(&mut c, f, a, rmode, true),
         15 => fpu::round_int(&mut c, f, a, rmode, false),
+        // FRINT32Z, FRINT32X, FRINT64Z, FRINT64X (FEAT_FRINTTS; single and double only)
+        16..=19 if f != H => {
+            let rm = if opcode & 1 == 0 {
+                Rounding::Zero
+            } else {
+                rmode
+            };
+            let size = if opcode < 18 { 32 } else { 64 };
+            fpu::round_int_n(&mut c, f, a, rm, size)
+        }
         _ => return Err(Undef),
     };
     r.flags(&c);
@@ -318,6 +331,13 @@ fn conv_int(r: &mut Regs, insn: u32, xn: u64) -> Result<Out, Undef> {
     let opcode = bits(insn, 18, 16);
     let ib = if sf == 1 { 64 } else { 32 };
     let zx = |v: u64| if sf == 1 { v } else { v & 0xffff_ffff };
+    if (sf, ftype, rmode, opcode) == (0, 1, 3, 6) {
+        // FJCVTZS (FEAT_JSCVT): NZCV = 0:Z:0:0
+        let mut c = r.ctx();
+        let (v, z) = fpu::to_int32_js(&mut c, r.get(rn, 64));
+        r.flags(&c);
+        return Ok(Out::XNzcv(v as u64 | (z as u64) << 62));
+    }
     if opcode >= 6 {
         // FMOV general
         let to_gpr = opcode == 6;

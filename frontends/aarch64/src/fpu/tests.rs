@@ -513,3 +513,77 @@ fn fast_path_matches_soft_path() {
         }
     }
 }
+
+#[test]
+fn fjcvtzs_edge_cases() {
+    let js = |fpcr: u64, x: f64| {
+        let mut c = ctx(fpcr);
+        let (v, z) = to_int32_js(&mut c, x.to_bits());
+        (v, z, c.flags)
+    };
+    assert_eq!(js(0, 42.0), (42, true, 0));
+    assert_eq!(js(0, -1.0), (0xffff_ffff, true, 0));
+    assert_eq!(js(0, 1.75), (1, false, IXC));
+    assert_eq!(js(0, -1.75), (0xffff_ffff, false, IXC));
+    // -0.0: result 0 with no flag, but Z clear.
+    assert_eq!(js(0, -0.0), (0, false, 0));
+    assert_eq!(js(0, 0.0), (0, true, 0));
+    // Range limits: -2^31 fits, 2^31 wraps with Invalid Operation.
+    assert_eq!(js(0, -2147483648.0), (0x8000_0000, true, 0));
+    assert_eq!(js(0, 2147483648.0), (0x8000_0000, false, IOC));
+    assert_eq!(js(0, 2147483647.5), (0x7fff_ffff, false, IXC));
+    assert_eq!(js(0, -2147483649.0), (0x7fff_ffff, false, IOC));
+    // Modulo 2^32 (JavaScript ToInt32): 2^32 + 5 -> 5; 2^53 + 2 -> 2; 1e300 -> 0.
+    assert_eq!(js(0, 4294967301.0), (5, false, IOC));
+    assert_eq!(js(0, 9007199254740994.0), (2, false, IOC));
+    assert_eq!(js(0, 1e300), (0, false, IOC));
+    assert_eq!(js(0, -4294967297.5), (0xffff_ffff, false, IOC));
+    // NaN and infinities: 0 with Invalid Operation.
+    assert_eq!(js(0, f64::NAN), (0, false, IOC));
+    assert_eq!(js(0, f64::INFINITY), (0, false, IOC));
+    assert_eq!(js(0, f64::NEG_INFINITY), (0, false, IOC));
+    // A denormal: inexact 0, or with FZ flushed (IDC) and exact.
+    let tiny = f64::from_bits(1);
+    assert_eq!(js(0, tiny), (0, false, IXC));
+    assert_eq!(js(FPCR_FZ, tiny), (0, true, IDC));
+    assert_eq!(js(FPCR_FZ, -tiny), (0, false, IDC));
+    // Rounding mode does not matter: always toward zero.
+    assert_eq!(js(1 << 22, 2.5), (2, false, IXC));
+}
+
+#[test]
+fn frint32_frint64_edge_cases() {
+    let f = |fpcr: u64, x: f64, size: u32, exact_mode: bool| {
+        let mut c = ctx(fpcr);
+        let rm = if exact_mode { c.rmode } else { Rounding::Zero };
+        let r = round_int_n(&mut c, D, x.to_bits(), rm, size);
+        (f64::from_bits(r), c.flags)
+    };
+    assert_eq!(f(0, 2.5, 32, true), (2.0, IXC));
+    assert_eq!(f(0, 2.5, 32, false), (2.0, IXC));
+    assert_eq!(f(0, -2.5, 32, false), (-2.0, IXC));
+    assert_eq!(f(1 << 22, 2.1, 32, true), (3.0, IXC));
+    assert_eq!(f(0, 2147483647.0, 32, false), (2147483647.0, 0));
+    assert_eq!(f(0, -2147483648.0, 32, false), (-2147483648.0, 0));
+    // Out of range, NaN and infinity: the most negative integer with Invalid Operation.
+    assert_eq!(f(0, 2147483648.0, 32, false), (-2147483648.0, IOC));
+    assert_eq!(f(0, 2147483647.5, 32, true), (-2147483648.0, IOC));
+    assert_eq!(f(0, f64::NAN, 32, false), (-2147483648.0, IOC));
+    assert_eq!(
+        f(0, f64::INFINITY, 64, false),
+        (-9223372036854775808.0, IOC)
+    );
+    assert_eq!(f(0, 9.3e18, 64, false), (-9223372036854775808.0, IOC));
+    assert_eq!(
+        f(0, -9223372036854775808.0, 64, false),
+        (-9223372036854775808.0, 0)
+    );
+    assert_eq!(f(0, 2147483648.0, 64, false), (2147483648.0, 0));
+    // Zero keeps its sign; a value rounding to zero is -0.0 for negative inputs.
+    let (z, fl) = f(0, -0.25, 32, false);
+    assert_eq!((z.to_bits(), fl), ((-0.0f64).to_bits(), IXC));
+    // Single precision.
+    let mut c = ctx(0);
+    let r = round_int_n(&mut c, S, 3.0e9f32.to_bits() as u64, Rounding::Zero, 32);
+    assert_eq!((r, c.flags), ((-2147483648.0f32).to_bits() as u64, IOC));
+}

@@ -1375,6 +1375,11 @@ fn misc2_fp(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
             0b0_1_11000 => fpu::round_int(c, f, x, Rounding::PosInf, false),
             0b0_1_11001 => fpu::round_int(c, f, x, Rounding::Zero, false),
             0b1_1_11001 => fpu::round_int(c, f, x, rmode, false),
+            // FRINT32Z, FRINT32X, FRINT64Z, FRINT64X (FEAT_FRINTTS)
+            0b0_0_11110 => fpu::round_int_n(c, f, x, Rounding::Zero, 32),
+            0b1_0_11110 => fpu::round_int_n(c, f, x, rmode, 32),
+            0b0_0_11111 => fpu::round_int_n(c, f, x, Rounding::Zero, 64),
+            0b1_0_11111 => fpu::round_int_n(c, f, x, rmode, 64),
             0b0_0_11010 | 0b1_0_11010 => fpu::to_fixed(c, f, x, 0, u, es, Rounding::TieEven),
             0b0_0_11011 | 0b1_0_11011 => fpu::to_fixed(c, f, x, 0, u, es, Rounding::NegInf),
             0b0_0_11100 | 0b1_0_11100 => fpu::to_fixed(c, f, x, 0, u, es, Rounding::TieAway),

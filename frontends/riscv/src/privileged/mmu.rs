@@ -1,9 +1,10 @@
 //! Virtual-memory translation: the Sv39/Sv48/Sv57 page-table walker of the privileged spec
 //! ("Virtual Address Translation Process"), with MPRV, SUM, MXR, canonical-address checks,
-//! hardware A/D update by compare-and-swap (or Svade-style page faults), and PMP checks on
-//! both the page-table reads and the final physical address.
+//! hardware A/D update by compare-and-swap (or Svade-style page faults), Svpbmt (PBMT bits
+//! of leaf PTEs under menvcfg.PBMTE: accepted, no effect on coherent memory, 3 reserved),
+//! and PMP checks on both the page-table reads and the final physical address.
 
-use super::csr::{satp, status};
+use super::csr::{envcfg, satp, status};
 use super::{Priv, PrivState, Trap};
 use crate::cpu::cause;
 
@@ -91,8 +92,10 @@ const PTE_A: u64 = 1 << 6;
 const PTE_D: u64 = 1 << 7;
 const PTE_PPN_SHIFT: u32 = 10;
 const PTE_PPN_MASK: u64 = (1 << 44) - 1;
-/// Bits 63:54 (N, PBMT, reserved): Svnapot and Svpbmt are not implemented, so all must be 0.
+/// Bits 63:54 (N, PBMT, reserved): Svnapot is not implemented, so N must be 0; PBMT
+/// (bits 62:61, Svpbmt) is only allowed in leaf PTEs with menvcfg.PBMTE = 1.
 const PTE_RESERVED: u64 = !0 << 54;
+const PTE_PBMT: u64 = 3 << 61;
 const PAGE: u64 = 4096;
 
 impl PrivState {
@@ -215,6 +218,7 @@ impl PrivState {
             return Err(page_fault);
         }
         let root = (self.satp() & satp::PPN_MASK) * PAGE;
+        let pbmte = self.menvcfg() & envcfg::PBMTE != 0;
         // Restarted when an A/D compare-and-swap loses a race.
         'walk: loop {
             let mut table = root;
@@ -227,10 +231,17 @@ impl PrivState {
                     return Err(access_fault);
                 }
                 let pte = mem.read_u64(pte_addr).map_err(|_| access_fault)?;
-                if pte & PTE_V == 0 || pte & (PTE_R | PTE_W) == PTE_W || pte & PTE_RESERVED != 0 {
+                if pte & PTE_V == 0 || pte & (PTE_R | PTE_W) == PTE_W {
                     return Err(page_fault);
                 }
-                if pte & (PTE_R | PTE_X) != 0 {
+                let leaf = pte & (PTE_R | PTE_X) != 0;
+                // Svpbmt: PBMT 0 (PMA), 1 (NC) and 2 (IO) only change cacheability, which
+                // means nothing here; 3 is reserved.
+                let allowed = if leaf && pbmte { PTE_PBMT } else { 0 };
+                if pte & PTE_RESERVED & !allowed != 0 || pte & PTE_PBMT == PTE_PBMT {
+                    return Err(page_fault);
+                }
+                if leaf {
                     break (pte, pte_addr);
                 }
                 // D, A and U are reserved in non-leaf PTEs (a reserved bit set is a page
