@@ -466,7 +466,8 @@ fn system_unmapped_memory_interrupt_and_kill() {
     assert_eq!(st.code(), Some(0));
 }
 
-/// Two harts sleeping in WFI: one gdb thread each, Ctrl-C stops them (sleeping harts
+/// Two harts: one gdb thread each; a single step of one leaves the other where it is;
+/// once both sleep in WFI, Ctrl-C stops them (sleeping harts
 /// count as stopped), each has its own registers (mhartid = hart id), which gdb may read
 /// but not write while the hart sleeps.
 #[test]
@@ -485,6 +486,22 @@ fn system_two_harts_are_two_threads() {
         2,
         "{threads}"
     );
+    // Both harts start at 0x80000000 (`j _start`). Stepping one leaves the other there.
+    let pc_of = |c: &mut Raw, hart: u64| -> u64 {
+        c.send(&format!("Hg{hart:x}"));
+        assert_eq!(c.recv(), "OK");
+        c.send("p20");
+        u64::from_str_radix(&c.recv(), 16).unwrap().swap_bytes()
+    };
+    c.send("vCont;s:1");
+    assert!(c.recv().starts_with("T05"));
+    let pc1 = pc_of(&mut c, 1);
+    assert_ne!(pc1, 0x8000_0000, "hart 0 stepped");
+    assert_eq!(pc_of(&mut c, 2), 0x8000_0000, "hart 1 stayed");
+    c.send("vCont;s:2");
+    assert!(c.recv().starts_with("T05"));
+    assert_eq!(pc_of(&mut c, 2), pc1, "hart 1 stepped to the same place");
+    assert_eq!(pc_of(&mut c, 1), pc1, "hart 0 stayed");
     c.send("vCont;c");
     std::thread::sleep(Duration::from_millis(500));
     {
