@@ -833,3 +833,27 @@ fn system_step_leaves_pending_interrupts_for_continue() {
     let st = wait_deadline(&mut h, "heron");
     assert_eq!(st.code(), Some(0));
 }
+
+/// A guest reset rebuilds the machine under the same gdb session: the breakpoint stays,
+/// the new hart is thread 1 again and stops there; kill ends heron.
+#[test]
+fn system_breakpoints_survive_a_guest_reset() {
+    let elf = common::guest("bare/reset.elf");
+    let bin = common::guest("bare/reset.bin");
+    let (h, port) = start_heron_with(&system_args(&bin, "auto", &[]));
+    let script = "break *_start\ncontinue\ncontinue\ninfo threads\ncontinue\nkill\n";
+    let (out, hout, code) = session_on(h, port, &elf, script);
+    expect(
+        &out,
+        &[
+            "Breakpoint 1, 0x",
+            " in _start ()",
+            "Breakpoint 1, 0x",
+            "* 1    Thread 1.1",
+            "Breakpoint 1, 0x",
+            "killed",
+        ],
+    );
+    assert_eq!(hout.matches("BARE-RESET").count(), 2, "{hout}");
+    assert_eq!(code, Some(0), "{out}");
+}
