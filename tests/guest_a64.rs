@@ -83,6 +83,12 @@ fn a64_fp_jscvt_frint() {
     asm("fp_jscvt_frint");
 }
 
+/// FEAT_FP16 scalar and Advanced SIMD on edge values under rounding modes, FZ16, FZ, DN, AHP.
+#[test]
+fn a64_fp_fp16() {
+    asm("fp_fp16");
+}
+
 #[test]
 fn a64_crypto() {
     asm("crypto_aes_sha");
@@ -163,7 +169,7 @@ fn a64_c_signals_fpsimd_frames_atomics() {
 fn a64_c_atomic128() {
     let out = simple("atomic128");
     let s = out.stdout_str();
-    assert!(s.contains("mixed lo 80000 hi 80000"), "{s}");
+    assert!(s.contains("mixed lo 400000 hi 400000"), "{s}");
     assert!(s.ends_with("atomic128 ok\n"), "{s}");
 }
 

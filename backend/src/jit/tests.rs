@@ -794,6 +794,19 @@ fn host_fault_recovery() {
     assert_eq!(env.hdr.pc, 0x704);
     assert_eq!(env.hdr.fault_addr, page + 8);
     assert_eq!(env.hdr.fault_kind, FaultKind::Write as u32);
+    // A 16-byte cmpxchg (lock cmpxchg16b) on the read-only page faults the same way.
+    let mut bl = Builder::new(0x700);
+    bl.insn_start(0x700);
+    bl.insn_start(0x708);
+    let a = bl.const64(page + 16);
+    let z = bl.const_(Ty::I128, 0);
+    bl.cmpxchg(a, z, z, MemOp::le(16, false).with_aligned());
+    bl.goto_block(0);
+    let mut env = Env::default();
+    assert_eq!(rig.run(&bl.finish(), &mut env), ExitStatus::Fault);
+    assert_eq!(env.hdr.pc, 0x708);
+    assert_eq!(env.hdr.fault_addr, page + 16);
+    assert_eq!(env.hdr.fault_kind, FaultKind::Write as u32);
     // The thread and the Jit still work.
     let mut env = Env::default();
     let st = rig.run(&fault_block(page, MemOp::le(8, false), false), &mut env);

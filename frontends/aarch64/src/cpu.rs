@@ -209,6 +209,10 @@ pub mod features {
     pub const FP: bool = true;
     /// Advanced SIMD.
     pub const ASIMD: bool = true;
+    /// Half-precision scalar FP arithmetic (FEAT_FP16, HWCAP_FPHP).
+    pub const FPHP: bool = true;
+    /// Half-precision Advanced SIMD arithmetic (FEAT_FP16, HWCAP_ASIMDHP).
+    pub const ASIMDHP: bool = true;
     /// AES instructions.
     pub const AES: bool = true;
     /// PMULL/PMULL2 on 64-bit lanes.
@@ -240,6 +244,8 @@ pub mod features {
         pub const SHA2: u64 = 1 << 6;
         pub const CRC32: u64 = 1 << 7;
         pub const ATOMICS: u64 = 1 << 8;
+        pub const FPHP: u64 = 1 << 9;
+        pub const ASIMDHP: u64 = 1 << 10;
         pub const CPUID: u64 = 1 << 11;
         pub const LRCPC: u64 = 1 << 15;
         pub const SHA3: u64 = 1 << 17;
@@ -259,6 +265,8 @@ pub mod features {
         let table = [
             (FP, bits::FP),
             (ASIMD, bits::ASIMD),
+            (FPHP, bits::FPHP),
+            (ASIMDHP, bits::ASIMDHP),
             (AES, bits::AES),
             (PMULL, bits::PMULL),
             (SHA1, bits::SHA1),
@@ -310,9 +318,22 @@ pub mod features {
             (0, 6) => 0,           // REVIDR_EL1
             (0, _) => 0,
             (4, 0) => {
-                // ID_AA64PFR0_EL1: EL0 and EL1 AArch64-only; FP/AdvSIMD 0 = present, 0xf = absent.
-                let fp = if FP { 0 } else { 0xf };
-                let simd = if ASIMD { 0 } else { 0xf };
+                // ID_AA64PFR0_EL1: EL0 and EL1 AArch64-only; FP/AdvSIMD 0 = present,
+                // 1 = present with half-precision arithmetic, 0xf = absent.
+                let fp = if !FP {
+                    0xf
+                } else if FPHP {
+                    1
+                } else {
+                    0
+                };
+                let simd = if !ASIMD {
+                    0xf
+                } else if ASIMDHP {
+                    1
+                } else {
+                    0
+                };
                 0x11 | fp << 16 | simd << 20
             }
             (6, 0) => {
@@ -371,7 +392,12 @@ pub mod features {
                 h & bits::ATOMICS != 0,
                 id_reg(6, 0).unwrap() >> 20 & 0xf == 2
             );
-            assert_eq!(h & bits::FP != 0, id_reg(4, 0).unwrap() >> 16 & 0xf == 0);
+            assert_eq!(h & bits::FP != 0, id_reg(4, 0).unwrap() >> 16 & 0xf != 0xf);
+            assert_eq!(h & bits::FPHP != 0, id_reg(4, 0).unwrap() >> 16 & 0xf == 1);
+            assert_eq!(
+                h & bits::ASIMDHP != 0,
+                id_reg(4, 0).unwrap() >> 20 & 0xf == 1
+            );
             assert_eq!(h & bits::CRC32 != 0, id_reg(6, 0).unwrap() >> 16 & 0xf == 1);
             assert_eq!(h & bits::SHA3 != 0, id_reg(6, 0).unwrap() >> 32 & 0xf == 1);
             assert!(h & bits::CPUID != 0);

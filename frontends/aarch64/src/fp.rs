@@ -74,13 +74,12 @@ fn bits(x: u32, hi: u32, lo: u32) -> u32 {
     (x >> lo) & ((1 << (hi - lo + 1)) - 1)
 }
 
-/// The scalar format of `ftype` (00 S, 01 D, 11 H); FP16 arithmetic is not implemented,
-/// so H only where `half_ok`.
-fn fmt_of(ftype: u32, half_ok: bool) -> Result<Fmt, Undef> {
+/// The scalar format of `ftype` (00 S, 01 D, 11 H: FEAT_FP16).
+fn fmt_of(ftype: u32) -> Result<Fmt, Undef> {
     match ftype {
         0 => Ok(S),
         1 => Ok(D),
-        3 if half_ok => Ok(H),
+        3 => Ok(H),
         _ => Err(Undef),
     }
 }
@@ -136,7 +135,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
             return Err(Undef);
         }
         // FMADD/FMSUB/FNMADD/FNMSUB
-        let f = fmt_of(ftype, false)?;
+        let f = fmt_of(ftype)?;
         let ra = (insn >> 10) & 31;
         let o1 = (insn >> 21) & 1;
         let o0 = (insn >> 15) & 1;
@@ -165,7 +164,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
             if sf != 0 {
                 return Err(Undef);
             }
-            let f = fmt_of(ftype, false)?;
+            let f = fmt_of(ftype)?;
             if cond {
                 let mut c = r.ctx();
                 let nz = fpu::compare(
@@ -186,7 +185,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
             if sf != 0 {
                 return Err(Undef);
             }
-            let f = fmt_of(ftype, false)?;
+            let f = fmt_of(ftype)?;
             let v = if cond {
                 r.get(rn, f.bits())
             } else {
@@ -199,7 +198,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
             if sf != 0 {
                 return Err(Undef);
             }
-            let f = fmt_of(ftype, false)?;
+            let f = fmt_of(ftype)?;
             let nb = f.bits();
             let a = r.get(rn, nb);
             let b = r.get(rm, nb);
@@ -235,7 +234,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
                 if bits(insn, 15, 14) != 0 || insn & 7 != 0 {
                     return Err(Undef);
                 }
-                let f = fmt_of(ftype, false)?;
+                let f = fmt_of(ftype)?;
                 let a = r.get(rn, f.bits());
                 let b = if insn & 8 != 0 {
                     0
@@ -252,7 +251,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
                 if bits(insn, 9, 5) != 0 {
                     return Err(Undef);
                 }
-                let f = fmt_of(ftype, false)?;
+                let f = fmt_of(ftype)?;
                 let v = vfp_expand_imm(bits(insn, 20, 13), f);
                 r.set(rd, v, f.bits());
                 return Ok(Out::None);
@@ -270,7 +269,7 @@ fn dp1(r: &mut Regs, insn: u32) -> Result<Out, Undef> {
     let ftype = bits(insn, 23, 22);
     if opcode & 0b111100 == 0b000100 {
         // FCVT between precisions
-        let from = fmt_of(ftype, true)?;
+        let from = fmt_of(ftype)?;
         let to = match opcode & 3 {
             0 => S,
             1 => D,
@@ -287,7 +286,7 @@ fn dp1(r: &mut Regs, insn: u32) -> Result<Out, Undef> {
         r.set(rd, res, to.bits());
         return Ok(Out::None);
     }
-    let f = fmt_of(ftype, false)?;
+    let f = fmt_of(ftype)?;
     let nb = f.bits();
     let a = r.get(rn, nb);
     let mut c = r.ctx();
@@ -350,6 +349,15 @@ fn conv_int(r: &mut Regs, insn: u32, xn: u64) -> Result<Out, Undef> {
                     Ok(Out::None)
                 }
             }
+            (_, 3, 0) => {
+                // FMOV Wd/Xd, Hn and Hd, Wn/Xn (FEAT_FP16)
+                if to_gpr {
+                    Ok(Out::X(r.get(rn, 16)))
+                } else {
+                    r.set(rd, xn, 16);
+                    Ok(Out::None)
+                }
+            }
             (1, 2, 1) => {
                 if to_gpr {
                     Ok(Out::X((r.v[rn as usize] >> 64) as u64))
@@ -362,7 +370,7 @@ fn conv_int(r: &mut Regs, insn: u32, xn: u64) -> Result<Out, Undef> {
             _ => Err(Undef),
         };
     }
-    let f = fmt_of(ftype, false)?;
+    let f = fmt_of(ftype)?;
     let mut c = r.ctx();
     let out = match opcode {
         0 | 1 => {
@@ -408,7 +416,7 @@ fn conv_fixed(r: &mut Regs, insn: u32, xn: u64) -> Result<Out, Undef> {
     if sf == 0 && scale < 32 {
         return Err(Undef);
     }
-    let f = fmt_of(bits(insn, 23, 22), false)?;
+    let f = fmt_of(bits(insn, 23, 22))?;
     let fbits = 64 - scale;
     let ib = if sf == 1 { 64 } else { 32 };
     let mut c = r.ctx();

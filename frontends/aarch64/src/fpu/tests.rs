@@ -587,3 +587,76 @@ fn frint32_frint64_edge_cases() {
     let r = round_int_n(&mut c, S, 3.0e9f32.to_bits() as u64, Rounding::Zero, 32);
     assert_eq!((r, c.flags), ((-2147483648.0f32).to_bits() as u64, IOC));
 }
+
+#[test]
+fn half_precision_arithmetic() {
+    let one = 0x3c00;
+    // 1 + 1 = 2, exact.
+    let mut c = ctx(0);
+    assert_eq!(add(&mut c, H, one, one, false), 0x4000);
+    assert_eq!(c.flags, 0);
+    // Overflow: 65504 + 65504 is +inf under RN, the largest normal under RZ.
+    let max = 0x7bff;
+    let mut c = ctx(0);
+    assert_eq!(add(&mut c, H, max, max, false), 0x7c00);
+    assert_eq!(c.flags, OFC | IXC);
+    let mut c = ctx(3 << 22);
+    assert_eq!(add(&mut c, H, max, max, false), max);
+    // Rounding: 1 + 2^-11 is a tie: even under RN, up under RP, down under RM.
+    let tie = 0x1000;
+    for (rmode, want) in [(0u64, 0x3c00), (1, 0x3c01), (2, 0x3c00)] {
+        let mut c = ctx(rmode << 22);
+        assert_eq!(add(&mut c, H, one, tie, false), want, "rmode {rmode}");
+        assert_eq!(c.flags, IXC);
+    }
+    // NaN propagation: the first signalling NaN, quietened (IOC); default NaN with DN.
+    let snan = 0x7d00;
+    let qnan = 0x7e01;
+    let mut c = ctx(0);
+    assert_eq!(add(&mut c, H, qnan, snan, false), 0x7f00);
+    assert_eq!(c.flags, IOC);
+    let mut c = ctx(0);
+    assert_eq!(mul(&mut c, H, qnan, one, false), qnan);
+    assert_eq!(c.flags, 0);
+    let mut c = ctx(FPCR_DN);
+    assert_eq!(add(&mut c, H, qnan, one, false), 0x7e00);
+    // Invalid: inf - inf.
+    let mut c = ctx(0);
+    assert_eq!(add(&mut c, H, 0x7c00, 0x7c00, true), 0x7e00);
+    assert_eq!(c.flags, IOC);
+}
+
+#[test]
+fn half_precision_denormals_follow_fz16_not_fz() {
+    let one = 0x3c00;
+    let tiny = 0x0001; // 2^-24
+    // Without FZ16 denormals are exact operands and results; FZ does not apply to half.
+    for fpcr in [0, FPCR_FZ] {
+        let mut c = ctx(fpcr);
+        assert_eq!(mul(&mut c, H, tiny, one, false), tiny);
+        assert_eq!(c.flags, 0);
+    }
+    // FZ16 flushes a denormal input to zero without IDC (IDC is for single/double only).
+    let mut c = ctx(FPCR_FZ16);
+    assert_eq!(mul(&mut c, H, tiny | 0x8000, one, false), 0x8000);
+    assert_eq!(c.flags, 0);
+    // ... and a result that is tiny before rounding to zero with UFC.
+    let min_normal = 0x0400;
+    let half = 0x3800;
+    let mut c = ctx(FPCR_FZ16);
+    assert_eq!(mul(&mut c, H, min_normal, half, false), 0);
+    assert_eq!(c.flags, UFC);
+    let mut c = ctx(0);
+    assert_eq!(mul(&mut c, H, min_normal, half, false), 0x0200);
+    assert_eq!(c.flags, 0);
+    // FZ16 does not affect single precision; FZ does.
+    let mut c = ctx(FPCR_FZ16);
+    assert_eq!(mul(&mut c, S, 1, 0x3f80_0000, false), 1);
+    // Conversions from half are never flushed (FPUnpackCV), even with FZ16.
+    let mut c = ctx(FPCR_FZ16);
+    assert_eq!(convert(&mut c, H, S, tiny, Rounding::TieEven), 0x3380_0000);
+    assert_eq!(c.flags, 0);
+    // AHP applies to conversions only, not to arithmetic: 65504 + 65504 still overflows.
+    let mut c = ctx(FPCR_AHP);
+    assert_eq!(add(&mut c, H, 0x7bff, 0x7bff, false), 0x7c00);
+}

@@ -16,6 +16,7 @@
 #define MAGIC 0x5a5a5a5a5a5a5a5aULL
 #define THREADS 4
 #define ITERS 20000
+#define MIXED_ITERS 100000
 
 struct pair {
   uint64_t lo, hi;
@@ -114,7 +115,7 @@ static void *pair_worker(void *arg) {
  * with a 64-bit LDADD per iteration. */
 static void *mixed_worker(void *arg) {
   long id = (long)arg;
-  for (int i = 0; i < ITERS; i++) {
+  for (int i = 0; i < MIXED_ITERS; i++) {
     uint64_t one = 1, old;
     __asm__ volatile("ldadd %1, %0, [%2]" : "=&r"(old) : "r"(one), "r"(&m.lo) : "memory");
     if (id & 1) {
@@ -202,8 +203,8 @@ int main(void) {
   __asm__ volatile("ldxp %0, %1, [%2]" : "=&r"(a), "=&r"(b) : "r"(&q) : "memory");
   __asm__ volatile("stxp %w0, %1, %2, [%3]" : "=&r"(fail) : "r"(a + 10), "r"(b + 10), "r"(&q) : "memory");
   printf("stxp %u mem %llu %llu\n", fail, (unsigned long long)q.lo, (unsigned long long)q.hi);
-  int ok = p.lo == (uint64_t)THREADS * ITERS && p.hi == (p.lo ^ MAGIC) && m.lo == (uint64_t)THREADS * ITERS &&
-           m.hi == (uint64_t)THREADS * ITERS && lo == THREADS * ITERS && hi == (lo ^ 0x5a5a5a5aU) && torn == 0;
+  int ok = p.lo == (uint64_t)THREADS * ITERS && p.hi == (p.lo ^ MAGIC) && m.lo == (uint64_t)THREADS * MIXED_ITERS &&
+           m.hi == (uint64_t)THREADS * MIXED_ITERS && lo == THREADS * ITERS && hi == (lo ^ 0x5a5a5a5aU) && torn == 0;
   printf("%s\n", ok ? "atomic128 ok" : "atomic128 FAILED");
   return ok ? 0 : 1;
 }

@@ -58,6 +58,9 @@ s_entry:
         li      t0, 0x1111 + 42
         CHECK   a0, 0x1111 + 42, 0x10
         li      s1, 200000
+        # spin and target sit at fixed addresses (0x80000400, 0x80000408) that the tests
+        # name, whatever the size of the code above (CHECK, bare.inc) becomes.
+        .balign 0x400
 spin:
         addi    s1, s1, -1
         bnez    s1, spin
