@@ -13,6 +13,7 @@ use heron_backend::softmmu::{BusFault, CodePages, PhysMemory, SoftmmuConfig};
 use heron_backend::{ExitStatus, Guest};
 use heron_machines::riscv_virt::VirtBoard;
 use heron_riscv::system::{HartEvent, RiscvMmu, RiscvSystemCpu, RiscvSystemGuest, TLB_OFFSET};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -576,5 +577,23 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         wfi.as_secs_f64(),
         cpu.as_secs_f64(),
     );
+    let mut msg = msg;
+    if reports.len() > 1 {
+        for (h, r) in reports.iter().enumerate() {
+            let s = &r.stats;
+            let _ = write!(
+                msg,
+                "\nhart{h}: CPU {:.3} s, engine {:.3} s (translation {:.3} s), wfi {:.3} s, \
+                 {} exits, {} blocks translated, {} compiled",
+                r.cpu_time.as_secs_f64(),
+                r.run_time.as_secs_f64(),
+                (s.translate_time + s.compile_time).as_secs_f64(),
+                r.wfi_time.as_secs_f64(),
+                r.exits,
+                s.blocks_translated,
+                s.blocks_compiled,
+            );
+        }
+    }
     tracing::info!(target: "stats", "{msg}");
 }
