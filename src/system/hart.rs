@@ -19,9 +19,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The ISA string of the device tree: exactly what the frontend implements.
-pub const ISA_STRING: &str = "rv64imafdc_zicond_zicsr_zifencei_zihintpause_zba_zbb_zbs_sstc";
-/// The paging mode the device tree announces (the walker also does Sv39 and Sv57).
-pub const MMU_TYPE: &str = "riscv,sv48";
+pub const ISA_STRING: &str = heron_riscv::privileged::DT_ISA;
+/// The paging mode the device tree announces: the highest satp MODE the harts accept.
+pub const MMU_TYPE: &str = heron_riscv::privileged::DT_MMU_TYPE;
 
 /// Default `--jit-threshold` of system mode: a boot runs most blocks only a few times, so
 /// compiling later than user mode's default pays off (shared image, auto tier, release
@@ -117,11 +117,18 @@ fn thread_cpu_time() -> Duration {
     )
 }
 
+/// The gdb stub of the machine (`-s`, `-gdb`): its control block and memory view.
+pub struct GdbLink {
+    pub ctl: Arc<crate::gdb::Control>,
+    pub mem: Arc<crate::gdb::riscv_sys::SysMemory>,
+}
+
 /// Builds, boots and runs one machine until it powers off, quits or resets.
 pub fn run_machine(
     cfg: &SystemConfig,
     shutdown: Arc<Shutdown>,
     console: &ConsoleTarget,
+    gdb: Option<&GdbLink>,
 ) -> Result<Outcome, String> {
     let code_pages = CodePages::new(heron_machines::riscv_virt::RAM_BASE, cfg.ram_size);
     let cp = code_pages.clone();
@@ -137,7 +144,12 @@ pub fn run_machine(
         ram: board.ram.clone(),
         log_errors: cfg.log_items.iter().any(|i| i == "guest_errors"),
     });
-    let mmu = Arc::new(RiscvMmu::new(phys.clone()));
+    let mmu =
+        Arc::new(RiscvMmu::new(phys.clone()).with_trace(cfg.log_items.iter().any(|i| i == "mmu")));
+    if let Some(g) = gdb {
+        g.mem.set_machine(mmu.clone(), phys.clone());
+        g.ctl.begin_machine();
+    }
     let guest: Arc<dyn Guest> = Arc::new(RiscvSystemGuest);
 
     // CPUs in their reset state: every hart starts at the boot address (firmware picks
@@ -220,9 +232,10 @@ pub fn run_machine(
             shutdown.clone(),
             running.clone(),
         );
+        let dbg = gdb.map(|g| g.ctl.clone());
         let handle = std::thread::Builder::new()
             .name(format!("hart{h}"))
-            .spawn(move || hart_thread(h, cpu, engine, &b, &l, &sd, &run, log_int))
+            .spawn(move || hart_thread(h, cpu, engine, &b, &l, &sd, &run, log_int, dbg))
             .map_err(|e| format!("cannot start hart {h}: {e}"))?;
         handles.push(handle);
     }
@@ -255,6 +268,9 @@ pub fn run_machine(
     }
     // Stop everything, then detach the callbacks that reach into the CPU boxes before
     // they are freed.
+    if let Some(g) = gdb {
+        g.ctl.release();
+    }
     for l in links.iter() {
         l.kick();
     }
@@ -321,8 +337,16 @@ fn hart_thread(
     shutdown: &Shutdown,
     running: &AtomicUsize,
     log_int: bool,
+    gdb: Option<Arc<crate::gdb::Control>>,
 ) -> (Box<RiscvSystemCpu>, HartReport) {
     let _guard = PanicGuard(shutdown);
+    // gdb thread id = hart index + 1.
+    // SAFETY: the CPU box outlives the registration: the thread unregisters before it
+    // returns the box, and the stub reads the state only while the hart is parked.
+    let mut dbg = gdb.map(|c| unsafe {
+        let env = cpu.env();
+        c.register(h + 1, env, &cpu.cpu.hdr.exit_request, &mut engine)
+    });
     let link = &links[h];
     let mut report = HartReport {
         stats: EngineStats::default(),
@@ -335,6 +359,17 @@ fn hart_thread(
     // took no interrupt: a guest polling memory around `wfi`.
     let mut idle_wfis = 0u32;
     while !shutdown.stopping() {
+        if let Some(d) = dbg.as_mut() {
+            // Parks while gdb holds the machine stopped.
+            d.sync(&mut engine, cpu.cpu.hdr.pc);
+            if shutdown.stopping() {
+                break;
+            }
+            // A wakeup while parked may have been cleared by the resume.
+            if cpu.privs.pending_interrupt().is_some() {
+                cpu.cpu.hdr.exit_request.store(1, Ordering::SeqCst);
+            }
+        }
         let t0 = Instant::now();
         // SAFETY: the CPU state is a RiscvSystemCpu owned by this thread, the engine was
         // made for RiscvSystemGuest with the matching TLB offset.
@@ -348,6 +383,11 @@ fn hart_thread(
                 report.exits,
                 hart_state(&cpu)
             );
+        }
+        if let Some(d) = dbg.as_mut()
+            && d.after_run(&mut engine)
+        {
+            continue;
         }
         let pc = cpu.cpu.hdr.pc;
         let priv_before = cpu.privs.priv_level;
@@ -365,8 +405,16 @@ fn hart_thread(
                 let t = Instant::now();
                 running.fetch_sub(1, Ordering::SeqCst);
                 link.asleep.store(true, Ordering::SeqCst);
+                // A sleeping hart counts as parked for gdb; it stays parked on waking
+                // while gdb holds the machine stopped.
+                if let Some(d) = &dbg {
+                    d.enter_blocking();
+                }
                 let backoff = idle_wfis >= WFI_SPIN_LIMIT;
                 let slept = wfi_sleep(h, &mut cpu, board, link, shutdown, log_int, backoff);
+                if let Some(d) = &dbg {
+                    d.leave_blocking();
+                }
                 link.asleep.store(false, Ordering::SeqCst);
                 running.fetch_add(1, Ordering::SeqCst);
                 report.wfi_time += t.elapsed();
@@ -377,6 +425,12 @@ fn hart_thread(
                 }
             }
         }
+        if let Some(d) = dbg.as_mut() {
+            d.after_event(&mut engine);
+        }
+    }
+    if let Some(d) = &dbg {
+        d.unregister();
     }
     report.stats = engine.stats();
     report.cpu_time = thread_cpu_time();
