@@ -621,6 +621,41 @@ fn idle_guest_sleeps() {
     assert_eq!(s.wait(Duration::from_secs(30)), Status::Exit(0));
 }
 
+/// A hart polling memory around `wfi` while an interrupt is pending in mie but masked
+/// (OpenSBI 1.1's secondary harts wait for Linux that way, with msip set) must not burn a
+/// host core: each such `wfi` returns at once, so heron backs off between them. The other
+/// hart's store still ends the loop promptly.
+#[test]
+fn masked_pending_wfi_poll_backs_off() {
+    let bin = common::guest("bare/wfi_poll.bin");
+    let args: Vec<String> = ["system", "riscv64", "-nographic", "-smp", "2", "-bios"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([bin.display().to_string()])
+        .collect();
+    let mut s = Session::start(&args);
+    s.expect("BARE-WFIPOLL", Duration::from_secs(60));
+    let cpu = |pid: u32| -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let pid = s.child.id();
+    let before = cpu(pid);
+    std::thread::sleep(Duration::from_millis(1500));
+    let used = cpu(pid) - before;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    // Hart 1 spinning would take ~1.5 s of CPU (less on a loaded host, but far above this).
+    assert!(
+        used * 4 < hz,
+        "polling hart used {used} ticks of CPU in 1.5 s (clock {hz} Hz)"
+    );
+    s.expect("BARE-WFIPOLL-DONE", Duration::from_secs(60));
+    assert_eq!(s.wait(Duration::from_secs(30)), Status::Exit(0));
+}
+
 /// A guest reset restarts the machine; with -no-reboot heron exits 0 instead.
 #[test]
 fn reset_restarts_or_exits_with_no_reboot() {

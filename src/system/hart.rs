@@ -13,6 +13,7 @@ use heron_backend::softmmu::{BusFault, CodePages, PhysMemory, SoftmmuConfig};
 use heron_backend::{ExitStatus, Guest};
 use heron_machines::riscv_virt::VirtBoard;
 use heron_riscv::system::{HartEvent, RiscvMmu, RiscvSystemCpu, RiscvSystemGuest, TLB_OFFSET};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -33,6 +34,14 @@ const TICK_RUNNING: Duration = Duration::from_millis(1);
 const TICK_IDLE: Duration = Duration::from_millis(20);
 /// Longest single WFI sleep (a safety net; wakeups are event driven).
 const MAX_WFI_SLEEP: Duration = Duration::from_millis(100);
+/// After this many WFIs in a row that returned at once without taking an interrupt (an
+/// interrupt pending in mie but masked by mstatus: the guest polls memory around `wfi`,
+/// as OpenSBI 1.1's secondary harts do with msip still set until Linux starts them),
+/// each further such WFI first waits up to [`WFI_BACKOFF`] for a wakeup. WFI may take
+/// any time to complete; without this, the polling hart burned a host core (about 2.4
+/// million engine exits per second) for the first seconds of every `-smp 2` boot.
+const WFI_SPIN_LIMIT: u32 = 100;
+const WFI_BACKOFF: Duration = Duration::from_micros(500);
 
 impl PhysMemory for BoardPhys {
     fn ram_page(&self, paddr: u64) -> Option<*mut u8> {
@@ -346,6 +355,9 @@ fn hart_thread(
         exits: 0,
         cpu_time: Duration::ZERO,
     };
+    // WFIs in a row that returned at once (an interrupt pending in mie but masked) and
+    // took no interrupt: a guest polling memory around `wfi`.
+    let mut idle_wfis = 0u32;
     while !shutdown.stopping() {
         if let Some(d) = dbg.as_mut() {
             // Parks while gdb holds the machine stopped.
@@ -402,14 +414,19 @@ fn hart_thread(
                 if let Some(d) = &dbg {
                     d.enter_blocking();
                 }
-                wfi_sleep(h, &mut cpu, board, link, shutdown, log_int);
+                let backoff = idle_wfis >= WFI_SPIN_LIMIT;
+                let slept = wfi_sleep(h, &mut cpu, board, link, shutdown, log_int, backoff);
                 if let Some(d) = &dbg {
                     d.leave_blocking();
                 }
                 link.asleep.store(false, Ordering::SeqCst);
                 running.fetch_add(1, Ordering::SeqCst);
                 report.wfi_time += t.elapsed();
-                cpu.take_pending_interrupt();
+                if cpu.take_pending_interrupt() || slept {
+                    idle_wfis = 0;
+                } else {
+                    idle_wfis = idle_wfis.saturating_add(1);
+                }
             }
         }
         if let Some(d) = dbg.as_mut() {
@@ -452,7 +469,10 @@ fn log_exit(
     );
 }
 
-/// Sleeps until an interrupt is pending for the hart (or the machine stops).
+/// Sleeps until an interrupt is pending for the hart (or the machine stops). Returns
+/// whether it slept for want of a pending interrupt. With `backoff`, a WFI that would
+/// return at once first waits up to [`WFI_BACKOFF`] for a wakeup (see
+/// [`WFI_SPIN_LIMIT`]).
 fn wfi_sleep(
     h: usize,
     cpu: &mut RiscvSystemCpu,
@@ -460,16 +480,23 @@ fn wfi_sleep(
     link: &HartLink,
     shutdown: &Shutdown,
     log_int: bool,
-) {
+    backoff: bool,
+) -> bool {
+    let mut waited = false;
     loop {
         if shutdown.stopping() {
-            return;
+            return waited;
         }
         // Time-driven device state first (not under the wake lock: it may call wake).
         board.poll();
         if cpu.interrupt_pending() {
-            return;
+            if backoff && !waited {
+                // Not a sleep for the caller's count: the next such WFI backs off again.
+                wait_woken(link, shutdown, Instant::now() + WFI_BACKOFF);
+            }
+            return waited;
         }
+        waited = true;
         let now = Instant::now();
         let mut until = now + MAX_WFI_SLEEP;
         if let Some(d) = board.clint.next_deadline(h) {
@@ -482,20 +509,26 @@ fn wfi_sleep(
         if log_int {
             tracing::info!(target: "int", "hart{h}: wfi sleep up to {:?}", until - now);
         }
-        let mut woken = link.woken.lock().unwrap_or_else(|e| e.into_inner());
-        while !*woken && !shutdown.stopping() {
-            let now = Instant::now();
-            if now >= until {
-                break;
-            }
-            woken = link
-                .cond
-                .wait_timeout(woken, until - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        *woken = false;
+        wait_woken(link, shutdown, until);
     }
+}
+
+/// Waits until a wakeup (`HartLink::kick`), `until`, or the machine stopping; consumes
+/// the wakeup.
+fn wait_woken(link: &HartLink, shutdown: &Shutdown, until: Instant) {
+    let mut woken = link.woken.lock().unwrap_or_else(|e| e.into_inner());
+    while !*woken && !shutdown.stopping() {
+        let now = Instant::now();
+        if now >= until {
+            break;
+        }
+        woken = link
+            .cond
+            .wait_timeout(woken, until - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    *woken = false;
 }
 
 /// `HERON_HANG_DUMP=SECS` (a debugging aid, see docs/system-mode.md): SECS seconds after
@@ -634,5 +667,23 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         wfi.as_secs_f64(),
         cpu.as_secs_f64(),
     );
+    let mut msg = msg;
+    if reports.len() > 1 {
+        for (h, r) in reports.iter().enumerate() {
+            let s = &r.stats;
+            let _ = write!(
+                msg,
+                "\nhart{h}: CPU {:.3} s, engine {:.3} s (translation {:.3} s), wfi {:.3} s, \
+                 {} exits, {} blocks translated, {} compiled",
+                r.cpu_time.as_secs_f64(),
+                r.run_time.as_secs_f64(),
+                (s.translate_time + s.compile_time).as_secs_f64(),
+                r.wfi_time.as_secs_f64(),
+                r.exits,
+                s.blocks_translated,
+                s.blocks_compiled,
+            );
+        }
+    }
     tracing::info!(target: "stats", "{msg}");
 }
