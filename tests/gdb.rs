@@ -526,6 +526,31 @@ fn system_two_harts_are_two_threads() {
     assert_eq!(st.code(), Some(0));
 }
 
+/// The shared image's kernel on two harts with OpenSBI fw_dynamic and a gdb stub on a free
+/// port, plus `extra` arguments.
+fn kernel_args(g: &std::path::Path, extra: &[&str]) -> Vec<String> {
+    let p = |s: &str| g.join(s).display().to_string();
+    let mut args: Vec<String> = ["system", "riscv64", "-M", "virt", "-nographic", "-smp", "2"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend([
+        "-m".into(),
+        "256M".into(),
+        "-bios".into(),
+        p("riscv64/fw_dynamic.bin"),
+    ]);
+    args.extend([
+        "-kernel".into(),
+        p("riscv64/Image"),
+        "-append".into(),
+        "console=ttyS0".into(),
+    ]);
+    args.extend(["-gdb".into(), "tcp::0".into()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 /// The shared Debian image under gdb: OpenSBI (fw_dynamic) runs from `-S` to the kernel
 /// entry at 0x80200000, where a0 = boot hart id (whichever hart won OpenSBI's lottery)
 /// and a1 = the device tree; S-mode with satp
@@ -533,37 +558,10 @@ fn system_two_harts_are_two_threads() {
 /// images ($HERON_GUESTS, default /work/shared/guests).
 #[test]
 fn system_kernel_entry_under_opensbi() {
-    let g = std::env::var_os("HERON_GUESTS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/work/shared/guests".into());
-    if !g.join("riscv64/Image").is_file() {
-        eprintln!("SKIPPED: no guest images at {}", g.display());
+    let Some(g) = common::guest_images() else {
         return;
-    }
-    let p = |s: &str| g.join(s).display().to_string();
-    let args: Vec<String> = [
-        "system",
-        "riscv64",
-        "-M",
-        "virt",
-        "-nographic",
-        "-smp",
-        "2",
-        "-m",
-        "256M",
-        "-bios",
-        &p("riscv64/fw_dynamic.bin"),
-        "-kernel",
-        &p("riscv64/Image"),
-        "-append",
-        "console=ttyS0",
-        "-S",
-        "-gdb",
-        "tcp::0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    };
+    let args = kernel_args(&g, &["-S"]);
     let (h, port) = start_heron_with(&args);
     let script = "\
 info threads
@@ -666,38 +664,11 @@ fn aarch64_break_step_registers_watch_and_exit() {
 /// translation (and a non-canonical address is an error); detach lets the machine run on.
 #[test]
 fn system_attach_to_a_running_kernel_reads_virtual_memory() {
-    let g = std::env::var_os("HERON_GUESTS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/work/shared/guests".into());
-    if !g.join("riscv64/Image").is_file() {
-        eprintln!("SKIPPED: no guest images at {}", g.display());
+    let Some(g) = common::guest_images() else {
         return;
-    }
-    let p = |s: &str| g.join(s).display().to_string();
-    let args: Vec<String> = [
-        "system",
-        "riscv64",
-        "-M",
-        "virt",
-        "-nographic",
-        "-smp",
-        "2",
-        "-m",
-        "256M",
-        "-bios",
-        &p("riscv64/fw_dynamic.bin"),
-        "-kernel",
-        &p("riscv64/Image"),
-        "-initrd",
-        &p("riscv64/initramfs.cpio.gz"),
-        "-append",
-        "console=ttyS0",
-        "-gdb",
-        "tcp::0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    };
+    let initrd = g.join("riscv64/initramfs.cpio.gz").display().to_string();
+    let args = kernel_args(&g, &["-initrd", &initrd]);
     let (mut h, port) = start_heron_with(&args);
     // Let the kernel turn paging on.
     std::thread::sleep(Duration::from_secs(4));

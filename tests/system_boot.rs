@@ -24,18 +24,7 @@ const PATTERN_MD5: &str = "8f293a2f6c19b345152f7a49bb4c643c";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(1500);
 
 fn guests() -> Option<PathBuf> {
-    let d = std::env::var_os("HERON_GUESTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/guests"));
-    if d.join("riscv64/Image").is_file() && d.join("disk.img").is_file() {
-        Some(d)
-    } else {
-        eprintln!(
-            "SKIPPED: no guest images at {} (set HERON_GUESTS or run scripts/build-guest-images.sh)",
-            d.display()
-        );
-        None
-    }
+    common::guest_images()
 }
 
 /// A private copy of the disk image.

@@ -43,6 +43,24 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+/// Copies a 64-bit register value into gdb's buffer (little-endian, at most 8 bytes);
+/// returns the byte count.
+pub(crate) fn put_reg64(v: u64, buf: &mut [u8]) -> usize {
+    let n = 8.min(buf.len());
+    buf[..n].copy_from_slice(&v.to_le_bytes()[..n]);
+    n
+}
+
+/// The value gdb sends for a 64-bit register (1 to 8 little-endian bytes), or None.
+pub(crate) fn reg64_of(val: &[u8]) -> Option<u64> {
+    if val.is_empty() || val.len() > 8 {
+        return None;
+    }
+    let mut w = [0u8; 8];
+    w[..val.len()].copy_from_slice(val);
+    Some(u64::from_le_bytes(w))
+}
+
 /// A guest register set the stub can read and write in a CPU state.
 ///
 /// Every `env` passed in points to the frontend's CPU state of a vCPU that is parked (not
