@@ -342,6 +342,9 @@ impl SysMemory {
 }
 
 impl DebugMemory for SysMemory {
+    fn per_cpu(&self) -> bool {
+        true
+    }
     fn read(&self, addr: u64, buf: &mut [u8]) -> usize {
         self.read_on(None, addr, buf)
     }

@@ -372,8 +372,12 @@ fn hart_thread(
             if shutdown.stopping() {
                 break;
             }
-            // A wakeup while parked may have been cleared by the resume.
-            if cpu.privs.pending_interrupt().is_some() {
+            // A single step runs the instruction at pc, not an interrupt handler (as
+            // QEMU's default stepping): pending interrupts wait for the next continue.
+            // Otherwise a wakeup while parked may have been cleared by the resume.
+            if d.stepping() {
+                cpu.cpu.hdr.exit_request.store(0, Ordering::SeqCst);
+            } else if cpu.privs.pending_interrupt().is_some() {
                 cpu.cpu.hdr.exit_request.store(1, Ordering::SeqCst);
             }
         }
