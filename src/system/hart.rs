@@ -34,12 +34,14 @@ const TICK_RUNNING: Duration = Duration::from_millis(1);
 const TICK_IDLE: Duration = Duration::from_millis(20);
 /// Longest single WFI sleep (a safety net; wakeups are event driven).
 const MAX_WFI_SLEEP: Duration = Duration::from_millis(100);
-/// After this many WFIs in a row that returned at once without taking an interrupt (an
-/// interrupt pending in mie but masked by mstatus: the guest polls memory around `wfi`,
-/// as OpenSBI 1.1's secondary harts do with msip still set until Linux starts them),
-/// each further such WFI first waits up to [`WFI_BACKOFF`] for a wakeup. WFI may take
-/// any time to complete; without this, the polling hart burned a host core (about 2.4
-/// million engine exits per second) for the first seconds of every `-smp 2` boot.
+/// After this many WFIs in a row (same wfi, no trap in between) that returned at once
+/// without taking an interrupt (an interrupt pending in mie but masked by mstatus: the
+/// guest polls memory around `wfi`, as OpenSBI 1.1's secondary harts do with msip still
+/// set until Linux starts them), each further such WFI first waits up to
+/// [`WFI_BACKOFF`] for a wakeup. WFI may take any time to complete; without this, the
+/// polling hart burned a host core (about 2.4 million engine exits per second) for the
+/// first seconds of every `-smp 2` boot. Linux's idle loop (wfi with interrupts off,
+/// then the interrupt taken) never reaches the limit.
 const WFI_SPIN_LIMIT: u32 = 100;
 const WFI_BACKOFF: Duration = Duration::from_micros(500);
 
@@ -97,6 +99,8 @@ struct HartReport {
     run_time: Duration,
     wfi_time: Duration,
     exits: u64,
+    /// WFIs that backed off (see [`WFI_SPIN_LIMIT`]).
+    wfi_backoffs: u64,
     /// CPU time of the hart thread (the wall times above include waiting for a host core).
     cpu_time: Duration,
 }
@@ -353,11 +357,14 @@ fn hart_thread(
         run_time: Duration::ZERO,
         wfi_time: Duration::ZERO,
         exits: 0,
+        wfi_backoffs: 0,
         cpu_time: Duration::ZERO,
     };
-    // WFIs in a row that returned at once (an interrupt pending in mie but masked) and
-    // took no interrupt: a guest polling memory around `wfi`.
+    // WFIs in a row, at the same pc with no trap in between, that returned at once (an
+    // interrupt pending in mie but masked) and took no interrupt: a guest polling memory
+    // around `wfi`.
     let mut idle_wfis = 0u32;
+    let mut last_wfi_pc = u64::MAX;
     while !shutdown.stopping() {
         if let Some(d) = dbg.as_mut() {
             // Parks while gdb holds the machine stopped.
@@ -399,6 +406,11 @@ fn hart_thread(
         if log_int && (status != ExitStatus::Interrupted || cpu.cpu.hdr.pc != pc) {
             log_exit(h, status, pc, priv_before, &cpu);
         }
+        if status != ExitStatus::Next && status != ExitStatus::Halt && cpu.cpu.hdr.pc != pc {
+            // A trap or interrupt was taken (e.g. Linux's idle loop: wfi with interrupts
+            // off, then the interrupt once it enables them): not a polling loop.
+            idle_wfis = 0;
+        }
         match ev {
             HartEvent::Continue => {}
             HartEvent::Halt => {
@@ -414,7 +426,13 @@ fn hart_thread(
                 if let Some(d) = &dbg {
                     d.enter_blocking();
                 }
+                // Only the same wfi again and again counts (pc: the instruction after it).
+                if pc != last_wfi_pc {
+                    last_wfi_pc = pc;
+                    idle_wfis = 0;
+                }
                 let backoff = idle_wfis >= WFI_SPIN_LIMIT;
+                report.wfi_backoffs += u64::from(backoff);
                 let slept = wfi_sleep(h, &mut cpu, board, link, shutdown, log_int, backoff);
                 if let Some(d) = &dbg {
                     d.leave_blocking();
@@ -674,12 +692,13 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
             let _ = write!(
                 msg,
                 "\nhart{h}: CPU {:.3} s, engine {:.3} s (translation {:.3} s), wfi {:.3} s, \
-                 {} exits, {} blocks translated, {} compiled",
+                 {} exits, {} wfi back-offs, {} blocks translated, {} compiled",
                 r.cpu_time.as_secs_f64(),
                 r.run_time.as_secs_f64(),
                 (s.translate_time + s.compile_time).as_secs_f64(),
                 r.wfi_time.as_secs_f64(),
                 r.exits,
+                r.wfi_backoffs,
                 s.blocks_translated,
                 s.blocks_compiled,
             );
