@@ -16,13 +16,16 @@ use crate::instrument::{InstrConfig, InstrState};
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
 use crate::jit::region::{self, RegionLimits};
-use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
+use crate::jit::{
+    CompiledBlock, CompiledObject, Compiler, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit,
+};
 use crate::mem::{GuestMemory, MemFault};
 use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
@@ -105,7 +108,14 @@ pub struct EngineStats {
     /// Compiled blocks that are multi-block regions.
     pub regions_compiled: u64,
     pub translate_time: Duration,
+    /// Cranelift time on the vCPU's thread (synchronous compiles, and installing the
+    /// background compiler's code).
     pub compile_time: Duration,
+    /// Cranelift time on the background compile thread ([`Engine::set_background_compile`]).
+    pub compile_time_background: Duration,
+    /// Background compiles whose block was dropped (code page written, flush) before
+    /// the code arrived.
+    pub compiles_discarded: u64,
     pub interp_runs: u64,
     pub jit_entries: u64,
     pub chains_made: u64,
@@ -138,6 +148,14 @@ impl std::fmt::Display for EngineStats {
             "compile time           {:.3} ms",
             self.compile_time.as_secs_f64() * 1e3
         )?;
+        if !self.compile_time_background.is_zero() {
+            writeln!(
+                f,
+                "  in background        {:.3} ms ({} results discarded)",
+                self.compile_time_background.as_secs_f64() * 1e3,
+                self.compiles_discarded
+            )?;
+        }
         writeln!(f, "interpreted block runs {}", self.interp_runs)?;
         writeln!(f, "jit entries            {}", self.jit_entries)?;
         writeln!(f, "chains made            {}", self.chains_made)?;
@@ -173,6 +191,8 @@ type TbKey = (u64, u64, u64);
 
 /// One translation block and its forms in each tier.
 struct Tb {
+    /// Unique in the engine's life (background compile results name their TB by it).
+    id: u64,
     pc: u64,
     flags: u64,
     /// Physical PC (user mode: = pc).
@@ -192,9 +212,69 @@ struct Tb {
     total_runs: u64,
 }
 
+impl Tb {
+    fn key(&self) -> TbKey {
+        (self.pc, self.ppc, self.flags)
+    }
+}
+
 const JUMP_CACHE_SIZE: usize = 4096;
 /// System mode runs a kernel and many processes: a larger jump cache saves hash lookups.
 const SYS_JUMP_CACHE_SIZE: usize = 16384;
+
+/// A block sent to the background compile thread.
+struct CompileJob {
+    id: u64,
+    block: Block,
+}
+
+/// Its result, with the IR back (kept when the code cannot be installed).
+struct CompileDone {
+    id: u64,
+    block: Block,
+    result: Result<CompiledObject, JitError>,
+    time: Duration,
+}
+
+/// The background compile thread of an engine: it owns a [`Compiler`] and turns jobs into
+/// compiled objects; the engine installs them between blocks. The thread ends when the
+/// engine (the job sender) is dropped.
+struct BgCompile {
+    jobs: mpsc::Sender<CompileJob>,
+    done: mpsc::Receiver<CompileDone>,
+    /// Jobs sent and not yet received back: TB id -> key.
+    pending: FxHashMap<u64, TbKey>,
+}
+
+impl BgCompile {
+    fn start(mut comp: Compiler) -> Option<BgCompile> {
+        let (jobs, job_rx) = mpsc::channel::<CompileJob>();
+        let (done_tx, done) = mpsc::channel::<CompileDone>();
+        std::thread::Builder::new()
+            .name("jit-compile".into())
+            .spawn(move || {
+                while let Ok(job) = job_rx.recv() {
+                    let t = Instant::now();
+                    let result = comp.compile(&job.block, false);
+                    let d = CompileDone {
+                        id: job.id,
+                        block: job.block,
+                        result,
+                        time: t.elapsed(),
+                    };
+                    if done_tx.send(d).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(BgCompile {
+            jobs,
+            done,
+            pending: FxHashMap::default(),
+        })
+    }
+}
 
 /// Guest memory of an engine.
 enum Mode {
@@ -247,6 +327,12 @@ pub struct Engine {
     /// JIT blocks chain (off for `-d nochain`/`exec`, whose traces name every block).
     regions: bool,
     stats: EngineStats,
+    /// Compile hot blocks on a thread of their own ([`Engine::set_background_compile`]).
+    bg_wanted: bool,
+    /// That thread, once started.
+    bg: Option<BgCompile>,
+    /// Id of the next TB.
+    next_tb_id: u64,
     /// Debugger state of this vCPU (see [`crate::debug`]).
     pub(crate) debug: Option<crate::debug::VcpuDebug>,
     /// Which instrumentation hooks translations get, and the state they update (boxed: its
@@ -405,6 +491,9 @@ impl Engine {
             jump_flags: None,
             regions: cfg.tier != Tier::Interp && !cfg.trace.nochain && !cfg.trace.exec,
             stats: EngineStats::default(),
+            bg_wanted: false,
+            bg: None,
+            next_tb_id: 0,
             debug: None,
             instr_cfg,
             instr,
@@ -420,6 +509,17 @@ impl Engine {
     /// and breakpoints need every guest block to be entered through the engine).
     pub fn set_regions(&mut self, on: bool) {
         self.regions = on && self.cfg.tier != Tier::Interp;
+    }
+
+    /// With [`Tier::Auto`]: compile hot blocks on a background thread while the vCPU keeps
+    /// interpreting them, and install the code between blocks once it is ready (off by
+    /// default; a TB dropped meanwhile discards its result). Multi-block regions (user
+    /// mode) still compile on the vCPU's thread.
+    pub fn set_background_compile(&mut self, on: bool) {
+        self.bg_wanted = on && self.cfg.tier == Tier::Auto;
+        if !self.bg_wanted {
+            self.bg = None;
+        }
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -592,6 +692,11 @@ impl Engine {
             // SAFETY: env is valid per this function's contract.
             if unsafe { self.sys_sync(env) } {
                 pending_slot = 0;
+            }
+            if let Some(bg) = &self.bg
+                && !bg.pending.is_empty()
+            {
+                self.install_background();
             }
             // SAFETY: env is valid per this function's contract.
             let pc = unsafe { (*hdr).pc };
@@ -882,7 +987,9 @@ impl Engine {
             let text = printer::print_block(&block, &|off| guest.global_name(off));
             tracing::info!(target: "op", "OP:\n{text}");
         }
+        self.next_tb_id += 1;
         Ok(Tb {
+            id: self.next_tb_id,
             pc,
             flags,
             ppc: key.1,
@@ -930,6 +1037,35 @@ impl Engine {
         } else {
             None
         };
+        if region.is_none() && self.bg_wanted && self.cfg.tier == Tier::Auto {
+            if self.bg.is_none() {
+                self.bg = self
+                    .jit
+                    .as_ref()
+                    .and_then(|j| BgCompile::start(j.new_compiler()));
+                if self.bg.is_none() {
+                    self.bg_wanted = false;
+                }
+            }
+            if let Some(bg) = &mut self.bg {
+                // SAFETY: as above.
+                let (id, key) = unsafe { ((*tb).id, (*tb).key()) };
+                match bg.jobs.send(CompileJob { id, block }) {
+                    Ok(()) => {
+                        bg.pending.insert(id, key);
+                        return;
+                    }
+                    Err(mpsc::SendError(job)) => {
+                        // The thread is gone: compile here from now on.
+                        self.bg = None;
+                        self.bg_wanted = false;
+                        // SAFETY: as above.
+                        unsafe { (*tb).ir = Some(job.block) };
+                        return;
+                    }
+                }
+            }
+        }
         let Some(jit) = self.jit.as_mut() else { return };
         let result = match &region {
             Some(r) => jit.compile_optimized(r),
@@ -939,7 +1075,59 @@ impl Engine {
             self.stats.regions_compiled += 1;
         }
         self.stats.compile_time += start.elapsed();
-        // SAFETY: as above; the loop over `self.tbs` has ended.
+        self.finish_compile(tb, block, result);
+    }
+
+    /// Install the background compiler's finished objects whose TB still exists.
+    fn install_background(&mut self) {
+        loop {
+            let Some(bg) = &mut self.bg else { return };
+            let done = match bg.done.try_recv() {
+                Ok(d) => d,
+                Err(mpsc::TryRecvError::Empty) => return,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    // The thread died: its TBs get recompiled here when hot again.
+                    for (_, key) in bg.pending.drain() {
+                        if let Some(tb) = self.tbs.get_mut(&key) {
+                            tb.runs = 0;
+                        }
+                    }
+                    self.bg = None;
+                    self.bg_wanted = false;
+                    return;
+                }
+            };
+            let key = bg.pending.remove(&done.id);
+            self.stats.compile_time_background += done.time;
+            let tb: *mut Tb = match key.and_then(|k| self.tbs.get_mut(&k)) {
+                Some(tb) if tb.id == done.id => &mut **tb,
+                _ => {
+                    self.stats.compiles_discarded += 1;
+                    continue;
+                }
+            };
+            let start = Instant::now();
+            let result = match (done.result, self.jit.as_mut()) {
+                (Ok(obj), Some(jit)) => jit.install_object(&obj),
+                (Ok(_), None) => return,
+                (Err(e), _) => Err(e),
+            };
+            self.stats.compile_time += start.elapsed();
+            self.finish_compile(tb, done.block, result);
+        }
+    }
+
+    /// Attach a compile result to its TB (or keep the IR for a retry after a flush, or
+    /// mark the TB as staying interpreted).
+    fn finish_compile(
+        &mut self,
+        tb: *mut Tb,
+        block: Block,
+        result: Result<CompiledBlock, JitError>,
+    ) {
+        let Some(jit) = self.jit.as_mut() else { return };
+        // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
+        // live while this function runs.
         let tb = unsafe { &mut *tb };
         match result {
             Ok(cb) => {

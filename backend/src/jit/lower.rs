@@ -28,6 +28,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 mod softmmu;
 
 /// Fixed facts the lowering needs from the Jit.
+#[derive(Clone)]
 pub(crate) struct LowerEnv {
     pub guest_base: u64,
     pub guest_limit: u64,
