@@ -203,6 +203,8 @@ struct Tb {
     incoming: Vec<ExitSlot>,
     /// The IR, kept until the block is compiled.
     ir: Option<Block>,
+    /// A copy of the IR is with the background compiler.
+    in_flight: bool,
     interp: InterpBlock,
     runs: u32,
     jit: Option<CompiledBlock>,
@@ -217,6 +219,10 @@ impl Tb {
         (self.pc, self.ppc, self.flags)
     }
 }
+
+/// A block with the background compiler is compiled on the vCPU's thread after all once it
+/// ran this many times its threshold (the compile thread lags behind: a loaded host).
+const BG_PATIENCE: u32 = 4;
 
 const JUMP_CACHE_SIZE: usize = 4096;
 /// System mode runs a kernel and many processes: a larger jump cache saves hash lookups.
@@ -745,10 +751,11 @@ impl Engine {
                     jit.set_jump(pc, cb.entry);
                 }
                 // System mode: a chain within one virtual page stays valid (the page is
-                // entered through a checked lookup); a chain to another page only while
-                // that page's mapping holds (undone by `clear_pc_caches`). Never into a
-                // block that reads a second page. Chained exits are remembered so that
-                // dropping a TB (its code page was written) unchains them.
+                // entered through a checked lookup); a chain to another page, or into a
+                // block that reads a second page, only while those pages' mappings hold
+                // (both are in `cached_pages`, so a TLB flush of either undoes it through
+                // `clear_pc_caches`). Chained exits are remembered so that dropping a TB
+                // (its code page was written) unchains them.
                 match &mut self.mode {
                     Mode::User(_) => {
                         if pending_slot != 0 && chaining {
@@ -765,10 +772,9 @@ impl Engine {
                         }
                         if pending_slot != 0
                             && chaining
-                            && tb.page2.is_none()
                             && let Some(&(src, slot)) = sys.slot_src.get(&pending_slot)
                         {
-                            if src & PAGE_MASK != pc & PAGE_MASK {
+                            if src & PAGE_MASK != pc & PAGE_MASK || tb.page2.is_some() {
                                 sys.cross_chains.push(slot);
                             }
                             jit.chain(&slot, cb.entry);
@@ -805,6 +811,8 @@ impl Engine {
                 if self.cfg.tier == Tier::Auto
                     && tb.runs >= self.cfg.jit_threshold
                     && !tb.jit_failed
+                    && (!tb.in_flight
+                        || tb.runs >= self.cfg.jit_threshold.saturating_mul(BG_PATIENCE))
                 {
                     self.compile(tb_ptr);
                 }
@@ -996,6 +1004,7 @@ impl Engine {
             page2,
             incoming: Vec::new(),
             ir: Some(block),
+            in_flight: false,
             interp,
             runs: 0,
             jit: None,
@@ -1015,6 +1024,9 @@ impl Engine {
         let Some(block) = (unsafe { (*tb).ir.take() }) else {
             return;
         };
+        // SAFETY: as above. A block compiled here while its copy is with the background
+        // compiler (which lags) ignores the late result.
+        let in_flight = unsafe { std::mem::replace(&mut (*tb).in_flight, false) };
         let start = Instant::now();
         // SAFETY: as above.
         let (pc, flags) = unsafe { ((*tb).pc, (*tb).flags) };
@@ -1037,7 +1049,7 @@ impl Engine {
         } else {
             None
         };
-        if region.is_none() && self.bg_wanted && self.cfg.tier == Tier::Auto {
+        if region.is_none() && self.bg_wanted && self.cfg.tier == Tier::Auto && !in_flight {
             if self.bg.is_none() {
                 self.bg = self
                     .jit
@@ -1050,20 +1062,19 @@ impl Engine {
             if let Some(bg) = &mut self.bg {
                 // SAFETY: as above.
                 let (id, key) = unsafe { ((*tb).id, (*tb).key()) };
-                match bg.jobs.send(CompileJob { id, block }) {
-                    Ok(()) => {
-                        bg.pending.insert(id, key);
-                        return;
-                    }
-                    Err(mpsc::SendError(job)) => {
-                        // The thread is gone: compile here from now on.
-                        self.bg = None;
-                        self.bg_wanted = false;
-                        // SAFETY: as above.
-                        unsafe { (*tb).ir = Some(job.block) };
-                        return;
-                    }
+                let block2 = block.clone();
+                // SAFETY: as above.
+                unsafe { (*tb).ir = Some(block) };
+                if bg.jobs.send(CompileJob { id, block: block2 }).is_ok() {
+                    bg.pending.insert(id, key);
+                    // SAFETY: as above.
+                    unsafe { (*tb).in_flight = true };
+                } else {
+                    // The thread is gone: compile here from now on.
+                    self.bg = None;
+                    self.bg_wanted = false;
                 }
+                return;
             }
         }
         let Some(jit) = self.jit.as_mut() else { return };
@@ -1089,7 +1100,7 @@ impl Engine {
                     // The thread died: its TBs get recompiled here when hot again.
                     for (_, key) in bg.pending.drain() {
                         if let Some(tb) = self.tbs.get_mut(&key) {
-                            tb.runs = 0;
+                            tb.in_flight = false;
                         }
                     }
                     self.bg = None;
@@ -1100,7 +1111,11 @@ impl Engine {
             let key = bg.pending.remove(&done.id);
             self.stats.compile_time_background += done.time;
             let tb: *mut Tb = match key.and_then(|k| self.tbs.get_mut(&k)) {
-                Some(tb) if tb.id == done.id => &mut **tb,
+                Some(tb) if tb.id == done.id && tb.in_flight => {
+                    tb.in_flight = false;
+                    tb.ir = None;
+                    &mut **tb
+                }
                 _ => {
                     self.stats.compiles_discarded += 1;
                     continue;
