@@ -189,29 +189,34 @@ pub fn request_flush_all() {
 /// (virtual PC, physical PC, flags); user mode: physical PC = virtual PC.
 type TbKey = (u64, u64, u64);
 
-/// One translation block and its forms in each tier.
+/// One translation block and its forms in each tier. `repr(C)`: what every dispatch reads
+/// (the lookup's check, the JIT entry, the run counters) comes first, in one cache line,
+/// and the interpreter's block next.
+#[repr(C)]
 struct Tb {
-    /// Unique in the engine's life (background compile results name their TB by it).
-    id: u64,
     pc: u64,
-    flags: u64,
     /// Physical PC (user mode: = pc).
     ppc: u64,
     /// System mode: (virtual page, physical page) of a second code page the block reads.
     page2: Option<(u64, u64)>,
-    /// Exit slots of other blocks chained to this one (unchained when it is dropped).
-    incoming: Vec<ExitSlot>,
-    /// The IR, kept until the block is compiled.
-    ir: Option<Block>,
+    /// Entry of the compiled code (`jit`'s), null while interpreted.
+    entry: *const u8,
+    runs: u32,
     /// A copy of the IR is with the background compiler.
     in_flight: bool,
-    interp: InterpBlock,
-    runs: u32,
-    jit: Option<CompiledBlock>,
     /// Compilation failed once: stay interpreted.
     jit_failed: bool,
     /// Hottest-block accounting for `-d stats`.
     total_runs: u64,
+    interp: InterpBlock,
+    flags: u64,
+    /// Unique in the engine's life (background compile results name their TB by it).
+    id: u64,
+    /// Exit slots of other blocks chained to this one (unchained when it is dropped).
+    incoming: Vec<ExitSlot>,
+    /// The IR, kept until the block is compiled.
+    ir: Option<Block>,
+    jit: Option<CompiledBlock>,
 }
 
 impl Tb {
@@ -733,10 +738,11 @@ impl Engine {
             // last use.
             let tb = unsafe { &mut *tb_ptr };
             if self.cfg.trace.exec {
-                tracing::info!(target: "exec", "exec {:#x} [{}]", tb.pc, if tb.jit.is_some() { "jit" } else { "interp" });
+                tracing::info!(target: "exec", "exec {:#x} [{}]", tb.pc, if tb.entry.is_null() { "interp" } else { "jit" });
             }
             tb.total_runs += 1;
-            let status = if let Some(cb) = &tb.jit {
+            let status = if !tb.entry.is_null() {
+                let entry = tb.entry;
                 let chaining = !self.cfg.trace.nochain
                     && !self.cfg.trace.exec
                     && !self.cfg.trace.cpu
@@ -748,7 +754,7 @@ impl Engine {
                         jit.clear_jumps();
                         self.jump_flags = Some(flags);
                     }
-                    jit.set_jump(pc, cb.entry);
+                    jit.set_jump(pc, entry);
                 }
                 // System mode: a chain within one virtual page stays valid (the page is
                 // entered through a checked lookup); a chain to another page, or into a
@@ -759,7 +765,7 @@ impl Engine {
                 match &mut self.mode {
                     Mode::User(_) => {
                         if pending_slot != 0 && chaining {
-                            jit.chain_site(pending_slot, cb.entry);
+                            jit.chain_site(pending_slot, entry);
                             self.stats.chains_made += 1;
                         }
                     }
@@ -777,7 +783,7 @@ impl Engine {
                             if src & PAGE_MASK != pc & PAGE_MASK || tb.page2.is_some() {
                                 sys.cross_chains.push(slot);
                             }
-                            jit.chain(&slot, cb.entry);
+                            jit.chain(&slot, entry);
                             // A cross-page exit is re-chained after every clear.
                             if !tb.incoming.iter().any(|s| s.site == slot.site) {
                                 tb.incoming.push(slot);
@@ -790,9 +796,9 @@ impl Engine {
                 self.stats.jit_entries += 1;
                 // SAFETY: header reset of the chaining protocol; env valid.
                 unsafe { (*hdr).last_exit_slot = 0 };
-                // SAFETY: `cb.entry` is live code of this engine's JIT (flushes drop the TB's
+                // SAFETY: `entry` is live code of this engine's JIT (flushes drop the TB's
                 // CompiledBlock), and env is a valid CPU state.
-                let status = unsafe { jit.enter(env, cb.entry) };
+                let status = unsafe { jit.enter(env, entry) };
                 // SAFETY: env valid.
                 pending_slot = unsafe { (*hdr).last_exit_slot } as usize;
                 status
@@ -1008,6 +1014,7 @@ impl Engine {
             interp,
             runs: 0,
             jit: None,
+            entry: std::ptr::null(),
             jit_failed: false,
             total_runs: 0,
         })
@@ -1156,6 +1163,7 @@ impl Engine {
                         sys.slot_src.insert(e.site, (tb.pc, *e));
                     }
                 }
+                tb.entry = cb.entry;
                 tb.jit = Some(cb);
             }
             Err(JitError::BufferFull) => {
