@@ -327,12 +327,13 @@ pub struct Engine {
     generation: u64,
     /// The code buffer is full: drop all translations before the next block.
     flush_pending: bool,
-    /// Translation flags of every block in the Jit's jump table (None: table empty). Rule:
-    /// the table (used by `ExitIndirect` in JIT code) is keyed by PC alone, so it only ever
-    /// holds blocks of one flags value and is cleared when the engine enters a block with
-    /// other flags, and on every flush. Like exit-slot chaining, this relies on frontends
-    /// ending a block with a status other than Next after changing `tb_flags`, so that
-    /// generated code never continues under different flags. (User mode: flags always 0.)
+    /// Translation flags of the Jit's selected jump table (None: select before use). Rule:
+    /// a table (used by `ExitIndirect` in JIT code) is keyed by PC alone, so it only ever
+    /// holds blocks of one flags value: the Jit keeps one per flags value, and the engine
+    /// selects the one of the flags of the block it enters; all are cleared on every
+    /// flush. Like exit-slot chaining, this relies on frontends ending a block with a status
+    /// other than Next after changing `tb_flags`, so that generated code never continues
+    /// under different flags. (User mode: flags always 0.)
     jump_flags: Option<u64>,
     /// Compile hot blocks as multi-block regions (see [`crate::jit::region`]); on whenever
     /// JIT blocks chain (off for `-d nochain`/`exec`, whose traces name every block).
@@ -751,7 +752,7 @@ impl Engine {
                 let jit = self.jit.as_mut().expect("JIT block without a JIT");
                 if chaining {
                     if self.jump_flags != Some(flags) {
-                        jit.clear_jumps();
+                        jit.select_jumps(flags);
                         self.jump_flags = Some(flags);
                     }
                     jit.set_jump(pc, entry);

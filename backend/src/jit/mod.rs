@@ -165,18 +165,92 @@ impl FaultMap {
 
 /// Entries of a [`Jit`]'s jump table (a power of two).
 pub const JUMP_TABLE_SIZE: usize = 4096;
+/// Jump tables a [`Jit`] keeps (one per translation-flags value in use).
+pub const JUMP_TABLES: usize = 8;
+
+/// One jump table: pairs {guest pc, host entry}, direct-mapped by
+/// `(pc >> 1) % JUMP_TABLE_SIZE`; an empty entry is {`u64::MAX`, exit stub}, so that even a
+/// lookup of that PC is harmless (it returns Next). Only [`Jit::set_jump`] and clears write
+/// it, never while JIT code runs.
+struct JumpTable {
+    /// The translation flags of every block in the table.
+    flags: u64,
+    last_used: u64,
+    entries: Box<[u64]>,
+    /// Indices of entries set since the last clear (None: too many to list), so that
+    /// frequent clears stay cheap.
+    dirty: Option<Vec<u32>>,
+}
+
+impl JumpTable {
+    fn new(exit_stub: usize) -> JumpTable {
+        let mut entries = vec![u64::MAX; 2 * JUMP_TABLE_SIZE].into_boxed_slice();
+        for e in entries.chunks_exact_mut(2) {
+            e[1] = exit_stub as u64;
+        }
+        JumpTable {
+            flags: 0,
+            last_used: 0,
+            entries,
+            dirty: Some(Vec::with_capacity(JUMP_TABLE_SIZE / 8)),
+        }
+    }
+
+    fn set(&mut self, pc: u64, entry: *const u8) {
+        let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
+        if self.entries[i] == u64::MAX
+            && let Some(d) = &mut self.dirty
+        {
+            if d.len() < JUMP_TABLE_SIZE / 8 {
+                d.push(i as u32);
+            } else {
+                self.dirty = None;
+            }
+        }
+        self.entries[i] = pc;
+        self.entries[i + 1] = entry as u64;
+    }
+
+    fn clear(&mut self, exit_stub: usize) {
+        match self.dirty.take() {
+            Some(mut d) => {
+                for &i in &d {
+                    self.entries[i as usize] = u64::MAX;
+                    self.entries[i as usize + 1] = exit_stub as u64;
+                }
+                d.clear();
+                self.dirty = Some(d);
+            }
+            None => {
+                for e in self.entries.chunks_exact_mut(2) {
+                    e[0] = u64::MAX;
+                    e[1] = exit_stub as u64;
+                }
+                self.dirty = Some(Vec::with_capacity(JUMP_TABLE_SIZE / 8));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self, exit_stub: usize) -> bool {
+        self.entries
+            .chunks_exact(2)
+            .all(|e| e[0] == u64::MAX && e[1] == exit_stub as u64)
+    }
+}
 
 /// The Cranelift JIT of one vCPU thread.
 pub struct Jit {
-    /// Jump table for `ExitIndirect`: pairs {guest pc, host entry}, direct-mapped by
-    /// `(pc >> 1) % JUMP_TABLE_SIZE`; an empty entry is {`u64::MAX`, exit stub}, so that
-    /// even a lookup of that PC is harmless (it returns Next). Generated code reads it at a fixed
-    /// address baked into each block; only [`Jit::set_jump`] and flushes write it, never
-    /// while JIT code runs.
-    jump_table: Box<[u64]>,
-    /// Indices of jump table entries set since the last clear (None: too many to list),
-    /// so that frequent clears (system mode: every privilege change) stay cheap.
-    jump_dirty: Option<Vec<u32>>,
+    /// Jump tables for `ExitIndirect`, one per translation-flags value (up to
+    /// [`JUMP_TABLES`], least recently selected reused): see [`JumpTable`].
+    jump_tables: Vec<JumpTable>,
+    /// Index of the selected table in `jump_tables`.
+    jump_active: usize,
+    /// Selections so far (LRU clock).
+    jump_clock: u64,
+    /// Address of the selected table's entries: generated code loads it from this cell,
+    /// whose address is baked into each block.
+    jump_cell: Box<u64>,
     cfg: JitConfig,
     /// Compiles blocks for [`Jit::compile`] (workers get their own: [`Jit::new_compiler`]).
     comp: Compiler,
@@ -330,8 +404,10 @@ impl Jit {
                 ctx: Context::new(),
                 fctx: FunctionBuilderContext::new(),
             },
-            jump_table: vec![u64::MAX; 2 * JUMP_TABLE_SIZE].into_boxed_slice(),
-            jump_dirty: None,
+            jump_tables: Vec::new(),
+            jump_active: 0,
+            jump_clock: 0,
+            jump_cell: Box::new(0),
             cfg,
             code,
             map: FaultMap::default(),
@@ -355,8 +431,9 @@ impl Jit {
         }
         jit.exit_stub = jit.code.base() + jit.install(f)?.0;
         jit.comp.lenv.exit_stub = jit.exit_stub;
-        jit.comp.lenv.jump_table = jit.jump_table.as_ptr() as usize;
-        jit.clear_jumps();
+        jit.jump_tables.push(JumpTable::new(jit.exit_stub));
+        *jit.jump_cell = jit.jump_tables[0].entries.as_ptr() as u64;
+        jit.comp.lenv.jump_table = &*jit.jump_cell as *const u64 as usize;
         // Entry trampoline: SystemV (env, entry) -> status, calls the tail-convention block.
         let mut sig = Signature::new(CallConv::SystemV);
         sig.params.push(AbiParam::new(types::I64));
@@ -631,22 +708,41 @@ impl Jit {
     }
 
     /// Let indirect exits (`ExitIndirect`) to guest `pc` jump straight to `entry`, a block
-    /// of this Jit compiled for `pc`. The table is keyed by PC alone: callers must only
-    /// record blocks translated with the translation flags in force whenever generated code
-    /// runs, and call [`Jit::clear_jumps`] when those flags change.
+    /// of this Jit compiled for `pc`, in the selected jump table ([`Jit::select_jumps`]).
+    /// The table is keyed by PC alone: callers must only record blocks translated with the
+    /// flags the table was selected for, and select the table of the flags in force
+    /// whenever generated code runs.
     pub fn set_jump(&mut self, pc: u64, entry: *const u8) {
-        let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
-        if self.jump_table[i] == u64::MAX
-            && let Some(d) = &mut self.jump_dirty
-        {
-            if d.len() < JUMP_TABLE_SIZE / 8 {
-                d.push(i as u32);
-            } else {
-                self.jump_dirty = None;
+        self.jump_tables[self.jump_active].set(pc, entry);
+    }
+
+    /// Make the jump table of translation flags `flags` the one generated code uses and
+    /// [`Jit::set_jump`] fills (an empty one the first time; the least recently selected
+    /// table is reused once there are [`JUMP_TABLES`]).
+    pub fn select_jumps(&mut self, flags: u64) {
+        self.jump_clock += 1;
+        let i = match self.jump_tables.iter().position(|t| t.flags == flags) {
+            Some(i) => i,
+            None if self.jump_tables.len() < JUMP_TABLES => {
+                self.jump_tables.push(JumpTable::new(self.exit_stub));
+                self.jump_tables.len() - 1
             }
-        }
-        self.jump_table[i] = pc;
-        self.jump_table[i + 1] = entry as u64;
+            None => {
+                let (i, _) = self
+                    .jump_tables
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, t)| t.last_used)
+                    .expect("at least one jump table");
+                self.jump_tables[i].clear(self.exit_stub);
+                i
+            }
+        };
+        let t = &mut self.jump_tables[i];
+        t.flags = flags;
+        t.last_used = self.jump_clock;
+        self.jump_active = i;
+        *self.jump_cell = t.entries.as_ptr() as u64;
     }
 
     /// Whether blocks compiled from now on branch straight back to themselves on a
@@ -664,24 +760,11 @@ impl Jit {
         self.comp.lenv.softmmu = Some(sm);
     }
 
-    /// Forget every jump table entry (indirect exits return to the engine again).
+    /// Forget every jump table entry, of every table (indirect exits return to the engine
+    /// again).
     pub fn clear_jumps(&mut self) {
-        match self.jump_dirty.take() {
-            Some(mut d) => {
-                for &i in &d {
-                    self.jump_table[i as usize] = u64::MAX;
-                    self.jump_table[i as usize + 1] = self.exit_stub as u64;
-                }
-                d.clear();
-                self.jump_dirty = Some(d);
-            }
-            None => {
-                for e in self.jump_table.chunks_exact_mut(2) {
-                    e[0] = u64::MAX;
-                    e[1] = self.exit_stub as u64;
-                }
-                self.jump_dirty = Some(Vec::with_capacity(JUMP_TABLE_SIZE / 8));
-            }
+        for t in &mut self.jump_tables {
+            t.clear(self.exit_stub);
         }
     }
 
@@ -762,11 +845,7 @@ mod jump_clear_tests {
             verify: true,
         })
         .unwrap();
-        let empty = |jit: &Jit| {
-            jit.jump_table
-                .chunks_exact(2)
-                .all(|e| e[0] == u64::MAX && e[1] == jit.exit_stub as u64)
-        };
+        let empty = |jit: &Jit| jit.jump_tables.iter().all(|t| t.is_empty(jit.exit_stub));
         for n in [3u64, JUMP_TABLE_SIZE as u64 / 8 + 5, 1] {
             for k in 0..n {
                 jit.set_jump(0x1000 + 2 * k, 0x5000 as *const u8);
@@ -776,5 +855,46 @@ mod jump_clear_tests {
             jit.clear_jumps();
             assert!(empty(&jit), "after {n} entries");
         }
+    }
+
+    #[test]
+    fn each_flags_value_has_its_own_jump_table() {
+        let mut jit = Jit::new(JitConfig {
+            code_size: 1 << 16,
+            guest_base: 0,
+            guest_limit: 0,
+            opt_speed: false,
+            verify: true,
+        })
+        .unwrap();
+        let lookup = |jit: &Jit, pc: u64| {
+            // What generated code does: the table through the cell, then the entry.
+            let t = *jit.jump_cell as *const u64;
+            let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
+            // SAFETY: the cell holds the address of a live table of 2 * JUMP_TABLE_SIZE words.
+            let (tag, entry) = unsafe { (*t.add(i), *t.add(i + 1)) };
+            (tag == pc).then_some(entry)
+        };
+        jit.select_jumps(1);
+        jit.set_jump(0x1000, 0x5000 as *const u8);
+        jit.select_jumps(2);
+        assert_eq!(lookup(&jit, 0x1000), None);
+        jit.set_jump(0x1000, 0x6000 as *const u8);
+        jit.select_jumps(1);
+        assert_eq!(lookup(&jit, 0x1000), Some(0x5000));
+        jit.select_jumps(2);
+        assert_eq!(lookup(&jit, 0x1000), Some(0x6000));
+        // More flags values than tables: the least recently selected (1) is reused, empty.
+        for f in 3..3 + JUMP_TABLES as u64 - 1 {
+            jit.select_jumps(f);
+        }
+        jit.select_jumps(2);
+        jit.select_jumps(1);
+        assert_eq!(lookup(&jit, 0x1000), None);
+        jit.select_jumps(2);
+        assert_eq!(lookup(&jit, 0x1000), Some(0x6000));
+        jit.clear_jumps();
+        assert_eq!(lookup(&jit, 0x1000), None);
+        assert!(jit.jump_tables.len() <= JUMP_TABLES);
     }
 }
