@@ -301,6 +301,9 @@ struct SysState {
     /// Virtual pages with entries in the jump cache or the JIT jump table: a flush of
     /// another page leaves those caches alone.
     cached_pages: rustc_hash::FxHashSet<u64>,
+    /// The page last added to `cached_pages` (u64::MAX: none since the last clear), so
+    /// that runs of blocks on one page skip the hash insert.
+    last_cached: u64,
     /// Position in the CodePages invalidation log.
     log_cursor: u64,
     /// TBs by physical code page.
@@ -386,6 +389,7 @@ impl Engine {
                 cfg: sys,
                 tlb_seen: (0, 0),
                 cached_pages: Default::default(),
+                last_cached: u64::MAX,
                 log_cursor,
                 page_tbs: FxHashMap::default(),
                 tlb: std::ptr::null_mut(),
@@ -574,6 +578,7 @@ impl Engine {
             sys.page_tbs.clear();
             sys.slot_src.clear();
             sys.cached_pages.clear();
+            sys.last_cached = u64::MAX;
             sys.cross_chains.clear();
         }
     }
@@ -588,6 +593,7 @@ impl Engine {
         }
         if let Mode::System(sys) = &mut self.mode {
             sys.cached_pages.clear();
+            sys.last_cached = u64::MAX;
             if let Some(jit) = &mut self.jit {
                 for slot in sys.cross_chains.drain(..) {
                     jit.unchain(&slot);
@@ -771,11 +777,12 @@ impl Engine {
                         }
                     }
                     Mode::System(sys) => {
-                        if chaining {
+                        if chaining && sys.last_cached != pc & PAGE_MASK {
+                            sys.last_cached = pc & PAGE_MASK;
                             sys.cached_pages.insert(pc & PAGE_MASK);
-                            if let Some((vp2, _)) = tb.page2 {
-                                sys.cached_pages.insert(vp2);
-                            }
+                        }
+                        if chaining && let Some((vp2, _)) = tb.page2 {
+                            sys.cached_pages.insert(vp2);
                         }
                         if pending_slot != 0
                             && chaining

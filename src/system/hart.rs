@@ -22,10 +22,12 @@ pub const ISA_STRING: &str = "rv64imafdc_zicond_zicsr_zifencei_zihintpause_zba_z
 /// The paging mode the device tree announces (the walker also does Sv39 and Sv57).
 pub const MMU_TYPE: &str = "riscv,sv48";
 
-/// Default `--jit-threshold` of system mode: a boot runs most blocks only a few times, so
-/// compiling later than user mode's default pays off (shared image, auto tier, release
-/// build on a loaded 2-core host: CPU time 8.6 s at 50, 7.8 s at 300, 8.9 s at 2000).
-const SYSTEM_JIT_THRESHOLD: u32 = 300;
+/// Default `--jit-threshold` of system mode. Cranelift runs on a background thread, so
+/// the threshold trades interpreting against that thread's backlog (which the hart ends
+/// by compiling a block itself at 4x the threshold): shared image, auto tier, release
+/// build, hart CPU time under host load 5-6: 3.7-3.8 s at 50, 3.8 s at 100, 4.0-4.2 s at
+/// 300; at 50 the compile thread lags more (twice the blocks), so 100.
+const SYSTEM_JIT_THRESHOLD: u32 = 100;
 
 /// How often the timer thread looks at deadlines while some hart runs.
 const TICK_RUNNING: Duration = Duration::from_millis(1);
