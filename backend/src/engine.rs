@@ -1351,6 +1351,44 @@ mod tests {
     }
 
     #[test]
+    fn background_compiles_are_installed_and_exact() {
+        let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
+        let (toy, mem) = setup();
+        let cfg = EngineConfig {
+            tier: Tier::Auto,
+            jit_threshold: 3,
+            code_buffer_size: 1 << 20,
+            trace: Trace::default(),
+        };
+        let mut engine = Engine::new(toy, mem, cfg).unwrap();
+        engine.set_background_compile(true);
+        let mut cpu = ToyCpu {
+            limit: 200_000,
+            ring: 8,
+            ..ToyCpu::default()
+        };
+        cpu.hdr.pc = 0x1000;
+        let env = &mut cpu as *mut ToyCpu as *mut u8;
+        // SAFETY: cpu is a valid ToyCpu with the header first, used only here.
+        assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+        assert_eq!(cpu.counter, 200_000);
+        let stats = engine.stats();
+        // Every ring block got code: from the compile thread, or from the hart once the
+        // block ran BG_PATIENCE times its threshold without it.
+        assert!(stats.blocks_compiled >= 8, "{stats:?}");
+        assert!(engine.bg.is_some(), "the compile thread started");
+        // A flush while compiles may be in flight: their results are dropped, the loop
+        // stays exact.
+        cpu.counter = 0;
+        cpu.limit = 50_000;
+        cpu.hdr.pc = 0x1000;
+        engine.flush_translations();
+        // SAFETY: as above.
+        assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+        assert_eq!(cpu.counter, 50_000);
+    }
+
+    #[test]
     fn indirect_exits_are_looked_up() {
         let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
         // Ring of 5: block 4 jumps back to block 0 through ExitIndirect.
