@@ -125,7 +125,7 @@ if command -v "$A64CC" >/dev/null 2>&1; then
   done
   # C programs of the riscv64 suite that are ISA-neutral, plus the aarch64 ones.
   a64_c=()
-  for n in hello exitcode fileio fork malloc_stress threads sysinfo; do
+  for n in hello exitcode fileio fork malloc_stress threads sysinfo gdbtarget; do
     a64_c+=("$src/c/$n.c")
   done
   a64_c+=("$a64src"/c/*.c)
@@ -186,7 +186,8 @@ bare_one() { # name source target
   if "$AS" -march=rv64gc -I"$src/bare" "$2" -o "$tmp.o" &&
      "$LD" -Ttext=0x80000000 --no-relax -o "$tmp.elf" "$tmp.o" &&
      "$OBJCOPY" -O binary "$tmp.elf" "$tmp"; then
-    mv -f "$tmp" "$3"; rm -f "$tmp.o" "$tmp.elf"
+    # The ELF stays beside the binary, for gdb's symbols.
+    mv -f "$tmp" "$3"; mv -f "$tmp.elf" "${3%.bin}.elf"; rm -f "$tmp.o"
     echo "  built bare/$1" >&2
   else
     rm -f "$tmp" "$tmp.o" "$tmp.elf"

@@ -22,7 +22,7 @@ pub const LOG_ITEMS: &[(&str, &str)] = &[
     ("mmu", "show page walks and TLB fills (system mode)"),
     (
         "icount",
-        "count guest instructions; print the total at exit",
+        "count guest instructions; print the process total at exit",
     ),
     (
         "memtrace",

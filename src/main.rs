@@ -29,6 +29,7 @@ pub fn flush_logs() {
 
 /// End the whole process with the guest's exit code (exit_group or last thread's exit).
 pub fn exit_process(code: i32) -> ! {
+    linux::icount::log_total();
     gdb::report_exit(code, None);
     flush_logs();
     // SAFETY: _exit ends the process immediately; other guest threads may still be

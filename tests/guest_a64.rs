@@ -77,6 +77,18 @@ fn a64_simd_ldst() {
     asm("simd_ldst");
 }
 
+/// FJCVTZS and FRINT32Z/32X/64Z/64X (scalar and vector) on edge values, every rounding mode.
+#[test]
+fn a64_fp_jscvt_frint() {
+    asm("fp_jscvt_frint");
+}
+
+/// FEAT_FP16 scalar and Advanced SIMD on edge values under rounding modes, FZ16, FZ, DN, AHP.
+#[test]
+fn a64_fp_fp16() {
+    asm("fp_fp16");
+}
+
 #[test]
 fn a64_crypto() {
     asm("crypto_aes_sha");
@@ -149,6 +161,75 @@ fn a64_c_signals_fpsimd_frames_atomics() {
     assert!(s.contains("signal 11 code 1 at segv_insn fpsimd 1"), "{s}");
     assert!(s.contains("d8 after handler 3.25"), "{s}");
     assert!(s.contains("atomic 80000 locked 80000"), "{s}");
+}
+
+/// 128-bit LDXP/STXP and CASP from several threads, also against 64-bit LDADD on the same
+/// pair: both halves stay consistent and no update is lost (see c/atomic128.c).
+#[test]
+fn a64_c_atomic128() {
+    let out = simple("atomic128");
+    let s = out.stdout_str();
+    assert!(s.contains("mixed lo 400000 hi 400000"), "{s}");
+    assert!(s.ends_with("atomic128 ok\n"), "{s}");
+}
+
+/// CPU-model registers (CTR_EL0, DCZID_EL0, CNTFRQ_EL0, MIDR_EL1, MPIDR, the ID_AA64*
+/// registers through the MRS emulation) read by a C program: every line matches
+/// qemu-aarch64's default `max` CPU except the feature registers (PFR0/PFR1/ZFR0/ISAR0/
+/// ISAR1, HWCAP, HWCAP2), where heron reports what it implements: those lines of qemu's
+/// output are replaced by heron's table, after checking that every 4-bit field heron
+/// advertises there is at most qemu's (and every HWCAP bit is one qemu also has).
+#[test]
+fn a64_c_cpu_id_regs() {
+    use heron_aarch64::cpu::features;
+    let ours: Vec<(&str, u64)> = vec![
+        ("id_aa64pfr0_el1", features::id_reg(4, 0).unwrap_or(0)),
+        ("id_aa64pfr1_el1", features::id_reg(4, 1).unwrap_or(0)),
+        ("s3_0_c0_c4_4", features::id_reg(4, 4).unwrap_or(0)),
+        ("id_aa64isar0_el1", features::id_reg(6, 0).unwrap_or(0)),
+        ("id_aa64isar1_el1", features::id_reg(6, 1).unwrap_or(0)),
+        ("hwcap", features::hwcap()),
+        ("hwcap2", features::hwcap2()),
+    ];
+    let fix = |out: Vec<u8>| -> Vec<u8> {
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let mut res = String::new();
+        for line in text.lines() {
+            let mut it = line.split_whitespace();
+            let (name, val) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
+            match ours.iter().find(|(n, _)| *n == name) {
+                Some(&(n, mine)) => {
+                    let q = u64::from_str_radix(val, 16).unwrap_or(0);
+                    if n.starts_with("hwcap") {
+                        assert_eq!(mine & !q, 0, "{n}: heron {mine:#x} beyond qemu {q:#x}");
+                    } else {
+                        for f in (0..64).step_by(4) {
+                            let (a, b) = ((mine >> f) & 0xf, (q >> f) & 0xf);
+                            assert!(a <= b, "{n} bits {f}: heron {a} > qemu {b}");
+                        }
+                    }
+                    res.push_str(&format!("{n:<18} {mine:016x}\n"));
+                }
+                None => {
+                    res.push_str(line);
+                    res.push('\n');
+                }
+            }
+        }
+        res.into_bytes()
+    };
+    let out = check(
+        "aarch64 cpu_id_regs",
+        c("cpu_id_regs"),
+        &Check {
+            fix_qemu: Some(&fix),
+            ..Check::default()
+        },
+    );
+    assert_eq!(out.status, Status::Exit(0));
+    let s = out.stdout_str();
+    assert!(s.contains("ctr_el0            0000000080038003\n"), "{s}");
+    assert!(s.contains("id_aa64mmfr2_el1"), "{s}");
 }
 
 #[test]

@@ -95,3 +95,122 @@ fn int_and_cpu_items_trace_signals_and_registers() {
     assert!(dumps > 1000, "{dumps} dumps");
     assert!(err.contains("x10/a0   "), "{err}");
 }
+
+/// `-d mmu` in system mode: the TLB fill of a known Sv39 mapping (bare/gdbsys: VA
+/// 0x40000000 -> 0x80020000 through three tables at 0x80010000/0x80011000/0x80012000)
+/// is logged with each level's PTE address and value and the result; M-mode fills say
+/// the translation is bare; page faults name their cause. Without the item nothing is
+/// logged.
+#[test]
+fn mmu_item_traces_page_walks_and_tlb_fills() {
+    let bin = common::guest("bare/gdbsys.bin");
+    let dir = common::temp_dir("mmu-trace");
+    let log = dir.join("mmu.log");
+    for (items, expect_lines) in [("mmu", true), ("int", false)] {
+        let out = Command::new(common::heron())
+            .args(["system", "riscv64", "-nographic", "-bios"])
+            .arg(&bin)
+            .args(["-d", items, "-D"])
+            .arg(&log)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let fills = text.lines().filter(|l| l.contains(" fill ")).count();
+        if !expect_lines {
+            assert_eq!(fills, 0, "{text}");
+            continue;
+        }
+        let line = text
+            .lines()
+            .find(|l| l.contains("fill read vaddr=0x40000000 "))
+            .unwrap_or_else(|| panic!("no fill of VA 0x40000000 in:\n{text}"));
+        assert!(line.contains("priv=Supervisor satp=sv39"), "{line}");
+        for (level, addr) in [(2, "0x80010008"), (1, "0x80011000"), (0, "0x80012000")] {
+            assert!(line.contains(&format!(" L{level} pte@{addr}=0x")), "{line}");
+        }
+        assert!(line.contains("=0x20004401[-------V]"), "{line}");
+        assert!(line.ends_with("-> paddr=0x80020000 r--"), "{line}");
+        assert!(
+            text.lines()
+                .any(|l| l.contains("fill fetch vaddr=0x80000000 priv=Machine satp=bare(M)")),
+            "{text}"
+        );
+    }
+    // Faults: bare/paging stores to a read-only page and loads from an unmapped one.
+    let bin = common::guest("bare/paging.bin");
+    let out = Command::new(common::heron())
+        .args(["system", "riscv64", "-nographic", "-bios"])
+        .arg(&bin)
+        .args(["-d", "mmu", "-D"])
+        .arg(&log)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("fill write vaddr=0x40000000 ")
+                && l.contains("[-A----RV] -> fault cause=15")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("fill read vaddr=0x40003000 ")
+                && l.ends_with(" L0 pte@0x80012018=0x0[--------] -> fault cause=13")),
+        "{text}"
+    );
+}
+
+/// `-d icount` on a multithreaded guest (c/threads: many short-lived workers) prints one
+/// summary line for the whole process, the sum of every thread's detail line; a
+/// single-threaded guest prints only the summary.
+#[test]
+fn icount_total_is_per_process() {
+    let run = |prog: &str| {
+        let out = Command::new(common::heron())
+            .args(["run", "-d", "icount"])
+            .arg(common::guest(prog))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{prog}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run("c/threads");
+    let per_thread: Vec<u64> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("icount thread "))
+        .map(|l| {
+            let n = l
+                .split(": ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next());
+            n.and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("bad line {l}"))
+        })
+        .collect();
+    let totals: Vec<&str> = err.lines().filter(|l| l.starts_with("icount: ")).collect();
+    assert_eq!(totals.len(), 1, "one summary line:\n{err}");
+    assert!(per_thread.len() > 4, "a detail line per thread:\n{err}");
+    let total: u64 = totals[0]
+        .strip_prefix("icount: ")
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert_eq!(total, per_thread.iter().sum::<u64>(), "{err}");
+    assert!(
+        totals[0].ends_with(&format!("({} threads)", per_thread.len())),
+        "{err}"
+    );
+    let max = per_thread.iter().copied().max().unwrap_or(0);
+    assert!(total > max, "the total is more than one thread's count");
+    let single = run("asm/icount");
+    assert!(!single.contains("icount thread "), "{single}");
+    assert!(
+        single.contains(" guest instructions (1 thread)"),
+        "{single}"
+    );
+}

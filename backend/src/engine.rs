@@ -558,7 +558,7 @@ impl Engine {
 
     /// Guest instructions started so far on this vCPU (with `Trace::icount`; else 0).
     pub fn icount(&self) -> u64 {
-        self.instr.icount
+        self.instr.icount.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Guest memory accesses seen by the memory hook (with `Trace::memtrace` or watchpoints).

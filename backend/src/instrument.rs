@@ -14,6 +14,8 @@ use crate::debug::{WatchKind, Watchpoint};
 use crate::helper;
 use crate::ir::{Block, Effects, Op, Ty};
 use crate::{CpuHeader, ExitStatus};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Which hooks the pass inserts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,8 +76,10 @@ pub struct WatchHit {
 /// address is baked into instrumented blocks as a constant, so it never moves.
 #[derive(Debug, Default)]
 pub struct InstrState {
-    /// Instructions started (with [`InstrConfig::icount`]).
-    pub icount: u64,
+    /// Instructions started (with [`InstrConfig::icount`]). Only this vCPU's thread
+    /// writes it; other threads may read it (a process total at exit): see
+    /// [`crate::engine::Engine::icount_counter`].
+    pub icount: Arc<AtomicU64>,
     /// Memory accesses seen by the hook.
     pub mem_accesses: u64,
     /// Log every access on the `memtrace` target.
@@ -88,11 +92,21 @@ pub struct InstrState {
     pub watch_hit: Option<WatchHit>,
 }
 
+impl crate::engine::Engine {
+    /// The instruction counter of this vCPU (with `Trace::icount`), shared so that a
+    /// process can sum the counts of all its threads, running or finished.
+    pub fn icount_counter(&self) -> Arc<AtomicU64> {
+        self.instr.icount.clone()
+    }
+}
+
 extern "C" fn icount_add(_env: *mut u8, state: u64, n: u64) -> u64 {
     // SAFETY: `state` is the address of the engine's boxed InstrState, which outlives every
     // block instrumented with it; only this vCPU's thread runs those blocks.
-    let st = unsafe { &mut *(state as *mut InstrState) };
-    st.icount = st.icount.wrapping_add(n);
+    let st = unsafe { &*(state as *const InstrState) };
+    // The only writer: a plain load and store (no locked add) keep the count exact.
+    let c = &st.icount;
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
     0
 }
 
@@ -299,7 +313,11 @@ mod tests {
                 InterpBlock::new(&ib).run(&mut cpu as *mut Cpu as *mut u8, &mem, &mut regs)
             };
             assert_eq!(s, ExitStatus::Next);
-            out.push((st.icount, st.mem_accesses, mem.load(0x1000, 8).unwrap()));
+            out.push((
+                st.icount.load(Ordering::Relaxed),
+                st.mem_accesses,
+                mem.load(0x1000, 8).unwrap(),
+            ));
         }
         // JIT.
         {
@@ -320,7 +338,11 @@ mod tests {
             // SAFETY: live code of this JIT, valid CPU state.
             let s = unsafe { jit.enter(&mut cpu as *mut Cpu as *mut u8, cb.entry) };
             assert_eq!(s, ExitStatus::Next);
-            out.push((st.icount, st.mem_accesses, mem.load(0x1000, 8).unwrap()));
+            out.push((
+                st.icount.load(Ordering::Relaxed),
+                st.mem_accesses,
+                mem.load(0x1000, 8).unwrap(),
+            ));
         }
         out
     }

@@ -1387,9 +1387,55 @@ fn store(mem: &GuestMemory, addr: u64, m: M, v: u128) -> Result<(), MemFault> {
     Ok(())
 }
 
-/// 16-byte atomics have no portable host instruction: they serialise on this lock (atomic
-/// with respect to each other, not to plain 16-byte stores).
+/// Whether the host has `cmpxchg16b` (every x86-64 CPU since ~2008 has; cached by std).
+pub(crate) fn host_has_cas16() -> bool {
+    std::is_x86_feature_detected!("cmpxchg16b")
+}
+
+/// 16-byte atomics on a host without `cmpxchg16b` serialise on this lock (atomic with
+/// respect to each other only; the JIT then leaves blocks with 16-byte atomics to the
+/// interpreter, see `jit::lower`, so both tiers agree).
 static ATOMIC128: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// 16-byte compare-and-swap of raw host memory at `p`: stores `n` if `*p == e`, returns
+/// the old contents. With `lock cmpxchg16b` it is single-copy atomic against every other
+/// host atomic on the same bytes (the 1..8-byte atomics of other guest threads and the
+/// JIT's own `lock cmpxchg16b`), which a lock cannot give.
+///
+/// # Safety
+/// `p` is 16-byte aligned, readable and writable.
+unsafe fn cas16(p: *mut u128, e: u128, n: u128) -> u128 {
+    if host_has_cas16() {
+        let (mut lo, mut hi) = (e as u64, (e >> 64) as u64);
+        // SAFETY: the caller's contract; the CPU has cmpxchg16b. rbx cannot be an asm
+        // operand, so the new low half travels in a scratch register and is swapped in
+        // and back out around the instruction.
+        unsafe {
+            std::arch::asm!(
+                "xchg {nlo}, rbx",
+                "lock cmpxchg16b xmmword ptr [{p}]",
+                "mov rbx, {nlo}",
+                p = in(reg) p,
+                nlo = inout(reg) n as u64 => _,
+                in("rcx") (n >> 64) as u64,
+                inout("rax") lo,
+                inout("rdx") hi,
+                options(nostack),
+            );
+        }
+        (hi as u128) << 64 | lo as u128
+    } else {
+        let _g = ATOMIC128.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the caller's contract.
+        unsafe {
+            let old = p.read();
+            if old == e {
+                p.write(n);
+            }
+            old
+        }
+    }
+}
 
 /// Checks of an atomic access: natural alignment (always), then read and write permission.
 fn atomic_access(mem: &GuestMemory, addr: u64, m: M) -> Result<*mut u8, MemFault> {
@@ -1445,19 +1491,24 @@ unsafe fn host_rmw(p: *mut u8, m: M, op: RmwOp, v: u128) -> u128 {
         4 => cas_loop!(p, AtomicU32, u32, m, f),
         8 => cas_loop!(p, AtomicU64, u64, m, f),
         _ => {
-            let _g = ATOMIC128.lock().unwrap_or_else(|e| e.into_inner());
             let p = p.cast::<u128>();
-            // SAFETY: checked readable and writable, 16-byte aligned.
-            unsafe {
-                let raw = p.read();
+            // SAFETY: checked readable and writable, 16-byte aligned; the first read may
+            // tear, which only makes the first compare-and-swap fail.
+            let mut raw = unsafe { p.read_volatile() };
+            loop {
                 let old = if m.be {
                     u128::from_be(raw)
                 } else {
                     u128::from_le(raw)
                 };
                 let new = arith::rmw128(op, old, v);
-                p.write(if m.be { new.to_be() } else { new.to_le() });
-                old
+                let new = if m.be { new.to_be() } else { new.to_le() };
+                // SAFETY: as above.
+                let seen = unsafe { cas16(p, raw, new) };
+                if seen == raw {
+                    return old;
+                }
+                raw = seen;
             }
         }
     }
@@ -1502,20 +1553,17 @@ unsafe fn host_cmpxchg(p: *mut u8, m: M, e: u128, n: u128) -> u128 {
         4 => cas_once!(p, AtomicU32, u32, m, e, n),
         8 => cas_once!(p, AtomicU64, u64, m, e, n),
         _ => {
-            let _g = ATOMIC128.lock().unwrap_or_else(|e| e.into_inner());
-            let p = p.cast::<u128>();
+            let (e, n) = if m.be {
+                (e.to_be(), n.to_be())
+            } else {
+                (e.to_le(), n.to_le())
+            };
             // SAFETY: checked readable and writable, 16-byte aligned.
-            unsafe {
-                let raw = p.read();
-                let old = if m.be {
-                    u128::from_be(raw)
-                } else {
-                    u128::from_le(raw)
-                };
-                if old == e {
-                    p.write(if m.be { n.to_be() } else { n.to_le() });
-                }
-                old
+            let raw = unsafe { cas16(p.cast::<u128>(), e, n) };
+            if m.be {
+                u128::from_be(raw)
+            } else {
+                u128::from_le(raw)
             }
         }
     }

@@ -536,7 +536,8 @@ pub enum Op {
         mem: MemOp,
     },
     /// Atomic compare-and-exchange; dst = old value. Stores `new` only if old == expected
-    /// (compared over `mem.size` bytes).
+    /// (compared over `mem.size` bytes). Sizes 1..8, and 16 on I128: a 16-byte cmpxchg is
+    /// single-copy atomic (host `lock cmpxchg16b`) against all other atomics on those bytes.
     Cmpxchg {
         ty: Ty,
         dst: Temp,

@@ -145,7 +145,7 @@ mod tests {
             drives: vec![],
             rng: false,
             virtio_console: None,
-            net_mac: None,
+            nics: vec![],
             uart_out: Box::new(std::io::sink()),
         })
         .unwrap()

@@ -6,7 +6,7 @@
 
 use crate::bus::{BusError, MmioDevice, bad_size};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub const TIMEBASE_HZ: u64 = 10_000_000;
@@ -56,8 +56,9 @@ impl Clint {
         self.out.clone()
     }
 
-    /// Called with (hart, line, level) whenever a hart's MSIP or MTIP changes. MTIP changes
-    /// with time only when [`Clint::refresh`] runs. Must not access devices.
+    /// Called with (hart, line, level) whenever a hart's MSIP or MTIP changes, under the
+    /// CLINT's lock: in the order of the changes, with the output already at `level`. MTIP
+    /// changes with time only when [`Clint::refresh`] runs. Must not access devices.
     pub fn set_notifier(&self, f: impl Fn(usize, ClintLine, bool) + Send + Sync + 'static) {
         *self.notifier.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
     }
@@ -77,20 +78,34 @@ impl Clint {
         self.mtimecmp.get(hart).map(|c| c.load(Ordering::Relaxed))
     }
 
-    fn notify(&self, hart: usize, line: ClintLine, level: bool) {
-        if let Some(f) = &*self.notifier.lock().unwrap_or_else(|e| e.into_inner()) {
-            f(hart, line, level);
+    fn notifier(&self) -> MutexGuard<'_, Option<Notifier>> {
+        self.notifier.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets output `line` of `hart` to `on` and, if that changed it, tells the notifier.
+    /// The caller holds the notifier lock (`n`) across both steps, so the notifications
+    /// reach the harts in the order of the changes. (Changing the output before taking the
+    /// lock let two writers of one msip, an IPI sender setting it and the receiver's
+    /// handler clearing it, deliver their notifications in the opposite order: mip.MSIP
+    /// stayed 0 while msip was 1, and as later writes of 1 changed nothing, no IPI reached
+    /// that hart again.)
+    fn set_output(n: &Option<Notifier>, cell: &AtomicBool, hart: usize, line: ClintLine, on: bool) {
+        if cell.swap(on, Ordering::SeqCst) != on
+            && let Some(f) = n
+        {
+            f(hart, line, on);
         }
     }
 
     /// Recomputes every hart's MTIP from the clock.
     pub fn refresh(&self) {
+        // The clock and mtimecmp are read under the lock: the last refresh to run sees the
+        // last mtimecmp write.
+        let n = self.notifier();
         let now = self.mtime();
         for (h, cmp) in self.mtimecmp.iter().enumerate() {
-            let on = now >= cmp.load(Ordering::Relaxed);
-            if self.out.mtip[h].swap(on, Ordering::SeqCst) != on {
-                self.notify(h, ClintLine::Mtip, on);
-            }
+            let on = now >= cmp.load(Ordering::SeqCst);
+            Clint::set_output(&n, &self.out.mtip[h], h, ClintLine::Mtip, on);
         }
     }
 
@@ -159,16 +174,14 @@ impl MmioDevice for Clint {
                     return Err(bad_size(offset, size));
                 }
                 let h = (o / 4) as usize;
-                let on = value & 1 != 0;
-                if self.out.msip[h].swap(on, Ordering::SeqCst) != on {
-                    self.notify(h, ClintLine::Msip, on);
-                }
+                let n = self.notifier();
+                Clint::set_output(&n, &self.out.msip[h], h, ClintLine::Msip, value & 1 != 0);
             }
             o if (MTIMECMP..MTIMECMP + 8 * harts).contains(&o) => {
                 let h = ((o - MTIMECMP) / 8) as usize;
                 let shift = 8 * (o - MTIMECMP - 8 * h as u64);
-                let old = self.mtimecmp[h].load(Ordering::Relaxed);
-                self.mtimecmp[h].store(merge(old, shift, size, value), Ordering::Relaxed);
+                let old = self.mtimecmp[h].load(Ordering::SeqCst);
+                self.mtimecmp[h].store(merge(old, shift, size, value), Ordering::SeqCst);
                 self.refresh();
             }
             o if (MTIME..MTIME + 8).contains(&o) => {
@@ -249,5 +262,69 @@ mod tests {
         assert!(c.read(1, 4).is_err());
         assert!(c.read(0, 2).is_err());
         assert!(c.read(0, 8).is_err(), "msip is 32-bit");
+    }
+
+    /// Two harts writing the same msip (one sets it, as an IPI sender; the other clears
+    /// it, as the receiver's handler) must see their notifications delivered in the order
+    /// of the changes, leaving the notified line equal to msip. Before the output change
+    /// and its notification were made one step, a writer overtaken between them (preempted,
+    /// or waiting for the lock) notified a stale level: mip.MSIP stayed 0 with msip at 1,
+    /// and as later writes of 1 changed nothing, no IPI reached that hart again (the
+    /// `-smp 2` boot hang).
+    #[test]
+    fn racing_msip_writes_keep_the_line_in_step() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize};
+        let c = Arc::new(Clint::new(1));
+        let line = Arc::new(AtomicBool::new(false));
+        // Notifications whose level msip no longer had when they ran (out of order).
+        let stale = Arc::new(AtomicUsize::new(0));
+        let (l, st, out) = (line.clone(), stale.clone(), c.outputs());
+        c.set_notifier(move |_, _, v| {
+            if out.msip[0].load(Ordering::SeqCst) != v {
+                st.fetch_add(1, Ordering::SeqCst);
+            }
+            // A notifier that takes a little while (as waking a hart does) makes the
+            // writers queue on each other.
+            for _ in 0..200 {
+                std::hint::spin_loop();
+            }
+            l.store(v, Ordering::SeqCst);
+        });
+        // Long enough for the writers to run side by side and to be preempted many
+        // times, even on a loaded host.
+        let until = Instant::now() + Duration::from_millis(300);
+        // Ping-pong, as IPIs go: senders set msip once it is clear, receivers clear it once
+        // it is set (seeing the other side's change before its notification is out); more
+        // writers than host cores, so that they queue on the lock and get preempted.
+        let writers: Vec<_> = [1u64, 0, 1, 0, 1, 0]
+            .into_iter()
+            .map(|v| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    let out = c.outputs();
+                    let mut n = 0u64;
+                    while Instant::now() < until {
+                        for _ in 0..1000 {
+                            if out.msip[0].load(Ordering::SeqCst) != (v != 0) {
+                                c.write(0, 4, v).unwrap();
+                                n += 1;
+                                break;
+                            }
+                            std::hint::spin_loop();
+                        }
+                        std::thread::yield_now();
+                    }
+                    n
+                })
+            })
+            .collect();
+        let writes: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+        let msip = c.outputs().msip[0].load(Ordering::SeqCst);
+        let stale = stale.load(Ordering::SeqCst);
+        assert_eq!(
+            (line.load(Ordering::SeqCst), stale),
+            (msip, 0),
+            "{stale} of the notifications of {writes} writes came out of order"
+        );
     }
 }

@@ -41,13 +41,20 @@ impl State {
         self.enable[ctx][src / 32] >> (src % 32) & 1 != 0
     }
     /// The highest-priority pending, enabled source above the threshold (lowest id on ties).
+    /// Runs on every source level change and register access, for every context: it
+    /// visits only the context's enabled sources (a handful), in ascending order.
     fn best(&self, ctx: usize) -> u32 {
         let mut best = 0;
         let mut best_prio = self.threshold[ctx];
-        for src in 1..NUM_SOURCES {
-            if self.pending[src] && self.enabled(ctx, src) && self.priority[src] > best_prio {
-                best = src as u32;
-                best_prio = self.priority[src];
+        for (w, &word) in self.enable[ctx].iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let src = w * 32 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if src < NUM_SOURCES && self.pending[src] && self.priority[src] > best_prio {
+                    best = src as u32;
+                    best_prio = self.priority[src];
+                }
             }
         }
         best
@@ -318,6 +325,22 @@ mod tests {
         assert_eq!(claim(&p, M0), 0, "still in flight");
         complete(&p, M0, 1);
         assert_eq!(claim(&p, M0), 1);
+    }
+
+    #[test]
+    fn claims_go_by_priority_then_lowest_id_across_enable_words() {
+        let p = Plic::new(2);
+        for (src, prio) in [(95, 3), (40, 3), (64, 6), (7, 3), (33, 1)] {
+            p.write(src * 4, 4, prio).unwrap();
+            enable(&p, S0, src as u32);
+            p.set_level(src as u32, true);
+        }
+        // Pending but not enabled for S0: never claimed there.
+        p.write(50 * 4, 4, 7).unwrap();
+        p.set_level(50, true);
+        let order: Vec<u64> = (0..6).map(|_| claim(&p, S0)).collect();
+        assert_eq!(order, vec![64, 7, 40, 95, 33, 0]);
+        assert!(!p.eip()[S0 as usize].load(Ordering::SeqCst));
     }
 
     #[test]

@@ -48,6 +48,14 @@ pub struct DriveConfig {
     pub snapshot: bool,
 }
 
+/// One virtio-net.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NicConfig {
+    pub mac: [u8; 6],
+    /// Link status the device reports (VIRTIO_NET_S_LINK_UP).
+    pub link_up: bool,
+}
+
 /// What to build.
 pub struct VirtConfig {
     pub ram_size: u64,
@@ -56,10 +64,38 @@ pub struct VirtConfig {
     pub rng: bool,
     /// A virtio-console, its output going to this sink.
     pub virtio_console: Option<Box<dyn Write + Send>>,
-    /// A virtio-net with this MAC (no backend yet: link down, frames dropped).
-    pub net_mac: Option<[u8; 6]>,
+    /// virtio-net devices (no backend yet: what they send is dropped, nothing arrives).
+    pub nics: Vec<NicConfig>,
     /// Where the UART's output goes.
     pub uart_out: Box<dyn Write + Send>,
+}
+
+/// Splits an ISA string ("rv64imafdc_zicsr_sstc") into the device tree's newer form:
+/// `riscv,isa-base` ("rv64i") and `riscv,isa-extensions` (one entry per single-letter
+/// extension, then each multi-letter one). None if the string does not start with
+/// "rv32i"/"rv64i" (then only `riscv,isa` is written).
+pub fn isa_extensions(isa: &str) -> Option<(String, Vec<String>)> {
+    let lower = isa.to_ascii_lowercase();
+    let xlen = if lower.starts_with("rv64") {
+        "rv64"
+    } else if lower.starts_with("rv32") {
+        "rv32"
+    } else {
+        return None;
+    };
+    let mut parts = lower[4..].split('_');
+    let letters = parts.next()?;
+    if !letters.starts_with('i') || !letters.chars().all(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
+    let mut exts: Vec<String> = letters.chars().map(String::from).collect();
+    for p in parts {
+        if p.is_empty() {
+            return None;
+        }
+        exts.push(p.to_string());
+    }
+    Some((format!("{xlen}i"), exts))
 }
 
 /// Boot-time parameters of the device tree that the board does not own.
@@ -160,8 +196,8 @@ impl VirtBoard {
             console = Some((devs.len(), input));
             devs.push(Box::new(c));
         }
-        if let Some(mac) = cfg.net_mac {
-            devs.push(Box::new(VirtioNet::new(mac, false)));
+        for nic in &cfg.nics {
+            devs.push(Box::new(VirtioNet::new(nic.mac, nic.link_up)));
         }
         if devs.len() > VIRTIO_SLOTS {
             return Err(BoardError::TooManyVirtio);
@@ -318,6 +354,10 @@ impl VirtBoard {
             f.property_string("status", "okay")?;
             f.property_string("compatible", "riscv")?;
             f.property_string("riscv,isa", &opts.isa)?;
+            if let Some((base, exts)) = isa_extensions(&opts.isa) {
+                f.property_string("riscv,isa-base", &base)?;
+                f.property_string_list("riscv,isa-extensions", exts)?;
+            }
             f.property_string("mmu-type", &opts.mmu_type)?;
             f.property_phandle(cpu_ph(i))?;
             let intc = f.begin_node("interrupt-controller")?;
@@ -519,7 +559,10 @@ mod tests {
             }],
             rng: true,
             virtio_console: None,
-            net_mac: Some([0x52, 0x54, 0, 0x12, 0x34, 0x56]),
+            nics: vec![NicConfig {
+                mac: [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+                link_up: true,
+            }],
             uart_out: Box::new(out),
         })
         .unwrap()
@@ -577,6 +620,21 @@ mod tests {
     }
 
     #[test]
+    fn isa_string_splits_into_base_and_extensions() {
+        let (base, exts) = isa_extensions("rv64imac_zicsr_sstc").unwrap();
+        assert_eq!(base, "rv64i");
+        assert_eq!(exts, ["i", "m", "a", "c", "zicsr", "sstc"]);
+        assert_eq!(
+            isa_extensions("RV32I").unwrap(),
+            ("rv32i".into(), vec!["i".into()])
+        );
+        assert_eq!(isa_extensions("rv64e"), None);
+        assert_eq!(isa_extensions("x86"), None);
+        assert_eq!(isa_extensions("rv64ima__zicsr"), None);
+        assert_eq!(isa_extensions("rv64im1"), None);
+    }
+
+    #[test]
     fn device_tree_matches_board() {
         let path = disk("fdt");
         let b = board(2, &path, Sink::default());
@@ -603,6 +661,11 @@ mod tests {
             assert_eq!(cells(&cpu["reg"]), [i]);
             assert_eq!(string(&cpu["riscv,isa"]), "rv64imafdc_zicsr_zifencei");
             assert_eq!(string(&cpu["mmu-type"]), "riscv,sv39");
+            assert_eq!(string(&cpu["riscv,isa-base"]), "rv64i");
+            assert_eq!(
+                &cpu["riscv,isa-extensions"][..],
+                b"i\0m\0a\0f\0d\0c\0zicsr\0zifencei\0"
+            );
             let intc = &t[&format!("/cpus/cpu@{i}/interrupt-controller")];
             assert_eq!(string(&intc["compatible"]), "riscv,cpu-intc");
         }
@@ -751,6 +814,38 @@ mod tests {
     }
 
     #[test]
+    fn nics_probe_with_their_macs_and_link() {
+        let nic = |last: u8, link_up: bool| NicConfig {
+            mac: [0x52, 0x54, 0, 0xaa, 0xbb, last],
+            link_up,
+        };
+        let b = VirtBoard::new(VirtConfig {
+            ram_size: 1 << 20,
+            harts: 1,
+            drives: vec![],
+            rng: false,
+            virtio_console: None,
+            nics: vec![nic(1, true), nic(2, false)],
+            uart_out: Box::new(std::io::sink()),
+        })
+        .unwrap();
+        for (n, last, link) in [(0u64, 1u64, 1u64), (1, 2, 0)] {
+            let base = VIRTIO_BASE + n * virtio::MMIO_SIZE;
+            assert_eq!(b.bus.read(base + 8, 4).unwrap(), 1, "device ID net");
+            let cfg = |off: u64, size: u8| b.bus.read(base + 0x100 + off, size).unwrap();
+            let mac: Vec<u64> = (0..6).map(|i| cfg(i, 1)).collect();
+            assert_eq!(mac, [0x52, 0x54, 0, 0xaa, 0xbb, last]);
+            assert_eq!(cfg(6, 2), link, "status: link");
+        }
+        assert_eq!(
+            b.bus
+                .read(VIRTIO_BASE + 2 * virtio::MMIO_SIZE + 8, 4)
+                .unwrap(),
+            0
+        );
+    }
+
+    #[test]
     fn virtio_console_and_config_errors() {
         let out = Sink::default();
         let b = VirtBoard::new(VirtConfig {
@@ -759,7 +854,7 @@ mod tests {
             drives: vec![],
             rng: false,
             virtio_console: Some(Box::new(out)),
-            net_mac: None,
+            nics: vec![],
             uart_out: Box::new(std::io::sink()),
         })
         .unwrap();
@@ -772,7 +867,7 @@ mod tests {
                 drives: vec![],
                 rng: false,
                 virtio_console: None,
-                net_mac: None,
+                nics: vec![],
                 uart_out: Box::new(std::io::sink()),
             })
             .is_err()
@@ -790,7 +885,7 @@ mod tests {
             }],
             rng: false,
             virtio_console: None,
-            net_mac: None,
+            nics: vec![],
             uart_out: Box::new(std::io::sink()),
         });
         assert!(matches!(missing, Err(BoardError::Drive { .. })));
@@ -811,7 +906,7 @@ mod dtc_tests {
             drives: vec![],
             rng: true,
             virtio_console: None,
-            net_mac: None,
+            nics: vec![],
             uart_out: Box::new(std::io::sink()),
         })
         .unwrap();

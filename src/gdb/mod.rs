@@ -11,7 +11,9 @@
 //! System mode uses the same pieces: one [`VcpuHandle`] per hart, a `DebugMemory` view of
 //! physical or virtual memory, and `serve` on the `-gdb tcp::PORT` connection.
 
+pub mod aarch64;
 pub mod riscv64;
+pub mod riscv_sys;
 
 use gdbstub::arch::Arch;
 use gdbstub::common::{Signal, Tid};
@@ -60,6 +62,22 @@ pub trait DebugMemory: Send + Sync {
     fn read(&self, addr: u64, buf: &mut [u8]) -> usize;
     /// Write `data` at `addr` (also into read-only code); false if some byte is unmapped.
     fn write(&self, addr: u64, data: &[u8]) -> bool;
+    /// Whether accesses depend on the vCPU (its address translation): only then does the
+    /// stub look up the selected vCPU's state for [`DebugMemory::read_on`].
+    fn per_cpu(&self) -> bool {
+        false
+    }
+    /// [`DebugMemory::read`] as the vCPU with CPU state `env` sees memory (system mode:
+    /// through its address translation); `env` is None when no vCPU is parked.
+    fn read_on(&self, env: Option<*mut u8>, addr: u64, buf: &mut [u8]) -> usize {
+        let _ = env;
+        self.read(addr, buf)
+    }
+    /// [`DebugMemory::write`] as the vCPU with CPU state `env` sees memory.
+    fn write_on(&self, env: Option<*mut u8>, addr: u64, data: &[u8]) -> bool {
+        let _ = env;
+        self.write(addr, data)
+    }
 }
 
 impl DebugMemory for GuestMemory {
@@ -114,6 +132,9 @@ struct VcpuSlot {
     env: usize,
     exit_req: usize,
     parked: bool,
+    /// Parked in a blocking host call or WFI sleep ([`VcpuHandle::enter_blocking`]): its
+    /// thread may still read the CPU state, so the stub only reads it too.
+    blocking: bool,
     action: Action,
     /// The last stop reported for this vCPU was a breakpoint at this PC: do not report it
     /// again before the vCPU moves.
@@ -132,6 +153,8 @@ struct State {
     exit_sent: bool,
     detached: bool,
     connected: bool,
+    /// System mode: the machine is going away; vCPUs run to their end without parking.
+    released: bool,
 }
 
 /// Shared between the stub thread and the vCPU threads of one debugged process/machine.
@@ -161,7 +184,6 @@ impl Control {
 
     /// A control block whose vCPUs run until a debugger attaches (system mode `-s` without
     /// `-S`): attaching stops them all.
-    #[allow(dead_code)] // system mode's API (src/system), not wired there yet
     pub fn new_running() -> Arc<Control> {
         let c = Control::new();
         c.lock().running = true;
@@ -171,6 +193,19 @@ impl Control {
     /// Make this the process-wide stub that [`report_exit`] informs.
     pub fn set_active(self: &Arc<Self>) {
         let _ = ACTIVE.set(self.clone());
+    }
+
+    /// System mode: the machine stops (power-off, reset, quit); its parked vCPUs leave
+    /// their sync points and no longer park.
+    pub fn release(&self) {
+        let mut st = self.lock();
+        st.released = true;
+        self.cv.notify_all();
+    }
+
+    /// System mode: a new machine starts (after a reset); its vCPUs obey the debugger.
+    pub fn begin_machine(&self) {
+        self.lock().released = false;
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -203,6 +238,7 @@ impl Control {
                 env: env as usize,
                 exit_req: exit_req as usize,
                 parked: false,
+                blocking: false,
                 action,
                 reported_bp: None,
             },
@@ -227,7 +263,7 @@ impl Control {
     /// resume is reported; a later one is dropped (a breakpoint is hit again on resume).
     fn report(&self, tid: usize, kind: StopKind) {
         let mut st = self.lock();
-        if st.detached || !st.running {
+        if st.detached || st.released || !st.running {
             return;
         }
         st.running = false;
@@ -266,12 +302,26 @@ impl Control {
         }
     }
 
+    /// The CPU state of `tid` once it is parked (for reading).
     fn env_of(&self, tid: Tid) -> Option<*mut u8> {
+        self.parked_env(tid, false)
+    }
+
+    /// The CPU state of `tid` for writing registers: not while it is parked in a blocking
+    /// call (a WFI sleep reads its state; a system call's result would overwrite it).
+    fn env_for_write(&self, tid: Tid) -> Option<*mut u8> {
+        self.parked_env(tid, true)
+    }
+
+    fn parked_env(&self, tid: Tid, write: bool) -> Option<*mut u8> {
         let deadline = Instant::now() + PARK_WAIT;
         let mut st = self.lock();
         loop {
             let v = st.vcpus.get(&tid.get())?;
             if v.parked {
+                if write && v.blocking {
+                    return None;
+                }
                 return Some(v.env as *mut u8);
             }
             if Instant::now() >= deadline {
@@ -312,7 +362,7 @@ impl VcpuHandle {
     pub fn sync(&mut self, engine: &mut Engine, pc: u64) {
         let mut st = self.ctl.lock();
         loop {
-            if st.detached {
+            if st.detached || st.released {
                 if let Some(v) = st.vcpus.get_mut(&self.tid) {
                     v.parked = false;
                 }
@@ -344,6 +394,11 @@ impl VcpuHandle {
         if let Some(d) = engine.debug_mut() {
             d.resume(step, if skip { pc } else { u64::MAX });
         }
+    }
+
+    /// Whether the vCPU is to execute a single step for the debugger (set by `sync`).
+    pub fn stepping(&self) -> bool {
+        self.stepping
     }
 
     /// Call after `Engine::run` returned. True when the engine stopped for the debugger
@@ -378,6 +433,7 @@ impl VcpuHandle {
         let mut st = self.ctl.lock();
         if let Some(v) = st.vcpus.get_mut(&self.tid) {
             v.parked = true;
+            v.blocking = true;
         }
         self.ctl.cv.notify_all();
     }
@@ -385,11 +441,12 @@ impl VcpuHandle {
     /// The blocking call returned: wait while the debugger holds the target stopped.
     pub fn leave_blocking(&self) {
         let mut st = self.ctl.lock();
-        while !st.detached && !may_run(&st, self.tid) {
+        while !st.detached && !st.released && !may_run(&st, self.tid) {
             st = self.ctl.cv.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         if let Some(v) = st.vcpus.get_mut(&self.tid) {
             v.parked = false;
+            v.blocking = false;
         }
     }
 
@@ -452,22 +509,32 @@ impl<C: GdbCpu> MultiThreadBase for StubTarget<C> {
         regs: &<C::Arch as Arch>::Registers,
         tid: Tid,
     ) -> TargetResult<(), Self> {
-        let env = self.ctl.env_of(tid).ok_or(TargetError::NonFatal)?;
+        let env = self.ctl.env_for_write(tid).ok_or(TargetError::NonFatal)?;
         C::write_regs(env, regs);
         Ok(())
     }
     fn support_single_register_access(&mut self) -> Option<SingleRegisterAccessOps<'_, Tid, Self>> {
         Some(self)
     }
-    fn read_addrs(&mut self, start: u64, data: &mut [u8], _tid: Tid) -> TargetResult<usize, Self> {
-        let n = self.mem.read(start, data);
+    fn read_addrs(&mut self, start: u64, data: &mut [u8], tid: Tid) -> TargetResult<usize, Self> {
+        let env = if self.mem.per_cpu() {
+            self.ctl.env_of(tid)
+        } else {
+            None
+        };
+        let n = self.mem.read_on(env, start, data);
         if n == 0 && !data.is_empty() {
             return Err(TargetError::NonFatal);
         }
         Ok(n)
     }
-    fn write_addrs(&mut self, start: u64, data: &[u8], _tid: Tid) -> TargetResult<(), Self> {
-        if self.mem.write(start, data) {
+    fn write_addrs(&mut self, start: u64, data: &[u8], tid: Tid) -> TargetResult<(), Self> {
+        let env = if self.mem.per_cpu() {
+            self.ctl.env_of(tid)
+        } else {
+            None
+        };
+        if self.mem.write_on(env, start, data) {
             Ok(())
         } else {
             Err(TargetError::NonFatal)
@@ -504,7 +571,7 @@ impl<C: GdbCpu> SingleRegisterAccess<Tid> for StubTarget<C> {
         reg_id: <C::Arch as Arch>::RegId,
         val: &[u8],
     ) -> TargetResult<(), Self> {
-        let env = self.ctl.env_of(tid).ok_or(TargetError::NonFatal)?;
+        let env = self.ctl.env_for_write(tid).ok_or(TargetError::NonFatal)?;
         if C::write_reg(env, &reg_id, val) {
             Ok(())
         } else {
@@ -849,7 +916,6 @@ pub fn bind(spec: &str) -> Result<std::net::TcpListener, String> {
 /// detach and attach again), for the vCPUs of `ctl`. `on_kill` runs when gdb asks to kill
 /// the target. System mode calls this for `-s` / `-gdb tcp::PORT` (with
 /// [`Control::new_running`], or [`Control::new`] for `-S`).
-#[allow(dead_code)] // system mode's API (src/system), not wired there yet
 pub fn spawn_server<C: GdbCpu>(
     listener: std::net::TcpListener,
     ctl: Arc<Control>,

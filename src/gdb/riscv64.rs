@@ -31,7 +31,7 @@ pub struct Rv64Regs {
 }
 
 impl Rv64Regs {
-    fn get(&self, n: usize) -> Option<u64> {
+    pub(crate) fn get(&self, n: usize) -> Option<u64> {
         Some(match n {
             0..=31 => self.x[n],
             regnum::PC => self.pc,
@@ -43,7 +43,7 @@ impl Rv64Regs {
         })
     }
 
-    fn set(&mut self, n: usize, v: u64) -> bool {
+    pub(crate) fn set(&mut self, n: usize, v: u64) -> bool {
         match n {
             0 => {} // x0 is hardwired to zero
             1..=31 => self.x[n] = v,
@@ -124,7 +124,7 @@ impl Arch for Rv64 {
 }
 
 /// Our target description: architecture, then the integer and FP register features.
-const TARGET_XML: &str = r#"<?xml version="1.0"?>
+pub(crate) const TARGET_XML: &str = r#"<?xml version="1.0"?>
 <!DOCTYPE target SYSTEM "gdb-target.dtd">
 <target version="1.0">
 <architecture>riscv:rv64</architecture>

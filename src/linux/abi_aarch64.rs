@@ -71,12 +71,31 @@ const HWCAP_NAMES: [&str; 32] = [
     "paca", "pacg",
 ];
 
+/// Feature names of the AT_HWCAP2 bits, in bit order (the first ones).
+const HWCAP2_NAMES: [&str; 9] = [
+    "dcpodp",
+    "sve2",
+    "sveaes",
+    "svepmull",
+    "svebitperm",
+    "svesha3",
+    "svesm4",
+    "flagm2",
+    "frint",
+];
+
 /// /proc/cpuinfo as Linux prints it on arm64: one block per CPU number in `cpus`.
 pub fn cpuinfo(cpus: &[usize]) -> String {
     let hw = features::hwcap();
+    let hw2 = features::hwcap2();
     let names: Vec<&str> = (0..32)
         .filter(|i| hw & (1 << i) != 0)
         .map(|i| HWCAP_NAMES[i])
+        .chain(
+            (0..HWCAP2_NAMES.len())
+                .filter(|i| hw2 & (1 << i) != 0)
+                .map(|i| HWCAP2_NAMES[i]),
+        )
         .collect();
     let midr = features::MIDR;
     let mut s = String::new();
@@ -303,6 +322,20 @@ mod tests {
     use heron_backend::mem::{PERM_R, PERM_W};
 
     #[test]
+    fn cpuinfo_lists_hwcap_and_hwcap2_features() {
+        let s = cpuinfo(&[0]);
+        let feats = s
+            .lines()
+            .find_map(|l| l.strip_prefix("Features\t: "))
+            .unwrap_or("");
+        let names: Vec<&str> = feats.split(' ').collect();
+        assert!(names.contains(&"fp") && names.contains(&"cpuid"), "{feats}");
+        assert_eq!(names.contains(&"jscvt"), features::JSCVT, "{feats}");
+        assert_eq!(names.contains(&"frint"), features::FRINTTS, "{feats}");
+        assert_eq!(names.last(), Some(&"frint"), "hwcap2 names follow: {feats}");
+    }
+
+    #[test]
     fn constants() {
         // Kernel sizes: offsetof(struct ucontext, uc_mcontext) = 176,
         // sizeof(struct sigcontext) = 4384, sizeof(struct rt_sigframe) = 4688.
@@ -313,8 +346,8 @@ mod tests {
         let text = cpuinfo(&[0, 2]);
         assert!(text.starts_with("processor\t: 0\nBogoMIPS\t: 2000.00\nFeatures\t: "));
         assert!(text.contains("atomics"), "{text}");
-        assert!(text.contains("CPU implementer\t: 0x41\n"), "{text}");
-        assert!(text.contains("CPU part\t: 0xd08\n"), "{text}");
+        assert!(text.contains("CPU implementer\t: 0x00\n"), "{text}");
+        assert!(text.contains("CPU part\t: 0x051\n"), "{text}");
         assert!(text.contains("\n\nprocessor\t: 2\n"));
     }
 

@@ -8,6 +8,7 @@ pub mod abi;
 pub mod abi_aarch64;
 pub mod abi_riscv64;
 pub mod fs;
+pub mod icount;
 pub mod loader;
 pub mod mm;
 pub mod process;
@@ -268,20 +269,21 @@ pub fn run(cfg: RunConfig) -> Result<std::convert::Infallible, String> {
     let engine_cfg = engine_config(&cfg);
     let mem = Arc::new(mem);
     let gdb = match &cfg.gdb {
-        Some(_) if arch != abi::Arch::Riscv64 => {
-            return Err(format!(
-                "heron: -g: the gdb stub does not support {} guests yet",
-                arch.uname_machine()
-            ));
-        }
         Some(port) => {
             let conn = crate::gdb::listen(port)?;
             let ctl = crate::gdb::Control::new();
-            crate::gdb::start_user_stub::<crate::gdb::riscv64::RiscvGdb>(
-                conn,
-                ctl.clone(),
-                mem.clone(),
-            );
+            match arch {
+                abi::Arch::Riscv64 => crate::gdb::start_user_stub::<crate::gdb::riscv64::RiscvGdb>(
+                    conn,
+                    ctl.clone(),
+                    mem.clone(),
+                ),
+                abi::Arch::Aarch64 => crate::gdb::start_user_stub::<crate::gdb::aarch64::A64Gdb>(
+                    conn,
+                    ctl.clone(),
+                    mem.clone(),
+                ),
+            }
             Some(ctl)
         }
         None => None,

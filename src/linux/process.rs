@@ -63,6 +63,9 @@ pub fn clone(t: &mut Thread, a: [u64; 6]) -> R {
         t.shared = shared;
         // SAFETY: exit_req points into this thread's CPU state, which lives on.
         signal::reset_after_fork(unsafe { &*t.shared.exit_req }, tid);
+        if p.cfg.trace.icount {
+            super::icount::after_fork(tid, t.engine.icount_counter());
+        }
         p.sig
             .pending
             .lock()

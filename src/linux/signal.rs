@@ -397,6 +397,7 @@ pub fn install_host_altstack() {
 /// End heron by `sig` with the host default action, so the parent sees the same status as
 /// for a native program (core dumps are suppressed: they would hold heron, not the guest).
 pub fn die_by_signal(sig: i32) -> ! {
+    super::icount::log_total();
     crate::gdb::report_exit(0, Some(sig));
     crate::flush_logs();
     // SAFETY: plain libc calls with valid arguments on our own process.

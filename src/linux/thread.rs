@@ -96,6 +96,9 @@ impl Thread {
             .unwrap_or_else(|p| p.into_inner())
             .insert(shared.tid, shared.clone());
         signal::install_host_altstack();
+        if proc_.cfg.trace.icount {
+            super::icount::register(shared.tid, engine.icount_counter());
+        }
         let gdb = match &proc_.gdb {
             Some(ctl) => {
                 let env = cpu.env_ptr();
@@ -124,9 +127,6 @@ impl Thread {
 
     /// `-d stats`: this thread's engine counters and hottest blocks.
     pub fn log_stats(&self) {
-        if self.proc_.cfg.trace.icount {
-            tracing::info!(target: "icount", "icount: {} guest instructions (thread {})", self.engine.icount(), self.tid());
-        }
         if !self.proc_.cfg.trace.stats {
             return;
         }

@@ -2,6 +2,10 @@
 //! qemu-system-riscv64 that the shared guest images use (`-M virt -accel tcg -nographic
 //! -no-reboot -nic none -smp -m -bios -kernel -initrd -append -drive -device`), the debug
 //! options (`-d`, `-D`, `-s`, `-S`, `-gdb`) and heron's own (`--tier`, `--jit-threshold`).
+//! Network and console devices use QEMU's spelling too: `-device virtio-net-device
+//! [,netdev=ID][,mac=M]` with `-netdev hubport` (the only backend: what a NIC alone on a
+//! hub sends is dropped; `user`, `tap`, ... are refused as not implemented), and
+//! `-device virtio-serial-device -device virtconsole,chardev=ID` with `-chardev file|null`.
 //! Anything else is an error naming the option (exit status 2).
 
 use crate::cli::{CliError, parse_size};
@@ -17,6 +21,10 @@ pub const SYSTEM_LOG_ITEMS: &[(&str, &str)] = &[
     ("exec", "show each executed block"),
     ("nochain", "do not chain compiled blocks"),
     ("int", "show each trap and interrupt taken, and WFI sleeps"),
+    (
+        "mmu",
+        "show each TLB fill: access, satp mode, every PTE of the page walk, result",
+    ),
     ("guest_errors", "show guest accesses that fail on the bus"),
     ("stats", "print engine statistics at exit"),
 ];
@@ -33,8 +41,47 @@ pub struct DriveArg {
 /// One `-device`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeviceArg {
-    VirtioBlk { drive: String },
+    VirtioBlk {
+        drive: String,
+    },
     VirtioRng,
+    /// `virtio-net-device[,netdev=ID][,mac=MAC]`.
+    VirtioNet {
+        netdev: Option<String>,
+        mac: Option<[u8; 6]>,
+    },
+    /// `virtio-serial-device`: the bus of a `virtconsole` (heron's virtio-console is a
+    /// single-port device, so each one carries exactly one virtconsole).
+    VirtioSerial,
+    /// `virtconsole,chardev=ID`.
+    VirtConsole {
+        chardev: String,
+    },
+}
+
+/// One `-netdev`. Only `hubport` exists: a port of an emulated hub. A NIC alone on its hub
+/// sends into nothing (its frames are dropped, nothing arrives), which is what heron's
+/// virtio-net can honestly do until it has a real backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetdevArg {
+    pub id: String,
+    pub hubid: u32,
+}
+
+/// Where a `-chardev` goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChardevBackend {
+    /// `null`: output discarded, no input.
+    Null,
+    /// `file,path=F[,append=on]`: output written to F (truncated first unless append), no input.
+    File { path: PathBuf, append: bool },
+}
+
+/// One `-chardev`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChardevArg {
+    pub id: String,
+    pub backend: ChardevBackend,
 }
 
 /// Everything `heron system riscv64` was asked to do.
@@ -49,6 +96,8 @@ pub struct SystemConfig {
     pub append: String,
     pub drives: Vec<DriveArg>,
     pub devices: Vec<DeviceArg>,
+    pub netdevs: Vec<NetdevArg>,
+    pub chardevs: Vec<ChardevArg>,
     pub no_reboot: bool,
     pub log_items: Vec<String>,
     pub log_file: Option<PathBuf>,
@@ -71,6 +120,8 @@ impl Default for SystemConfig {
             append: String::new(),
             drives: vec![],
             devices: vec![],
+            netdevs: vec![],
+            chardevs: vec![],
             no_reboot: false,
             log_items: vec![],
             log_file: None,
@@ -105,7 +156,7 @@ pub fn help_text() -> String {
          \x20 -accel tcg              accepted (heron always translates)\n\
          \x20 -nographic              console on stdin/stdout (the default); Ctrl-A h for help\n\
          \x20 -no-reboot              exit instead of restarting when the guest resets\n\
-         \x20 -nic none               no network interface (the default)\n\
+         \x20 -nic none, -net none    no default network interface (heron adds none anyway)\n\
          \x20 -smp N                  N harts, one host thread each\n\
          \x20 -m SIZE                 RAM size (k/M/G suffix; default 128M)\n\
          \x20 -bios FILE|none         M-mode firmware loaded at 0x80000000 (OpenSBI fw_dynamic/fw_jump)\n\
@@ -114,6 +165,11 @@ pub fn help_text() -> String {
          \x20 -append STRING          kernel command line\n\
          \x20 -drive file=F,format=raw,if=none,id=ID[,snapshot=on][,readonly=on]\n\
          \x20 -device virtio-blk-device,drive=ID | virtio-rng-device\n\
+         \x20 -device virtio-net-device[,netdev=ID][,mac=52:54:00:12:34:56]\n\
+         \x20                         probes, links up; what it sends is dropped (no network backend yet)\n\
+         \x20 -netdev hubport,id=ID,hubid=N   a hub port for one NIC (user, tap, socket: not implemented)\n\
+         \x20 -device virtio-serial-device -device virtconsole,chardev=ID   the guest's /dev/hvc0\n\
+         \x20 -chardev file,id=ID,path=F[,append=on] | null,id=ID   (stdio carries the serial console)\n\
          \x20 -d ITEMS, -D FILE       debug log (-d help lists the items)\n\
          \x20 -s, -S, -gdb DEV        gdb stub\n\
          heron options:\n\
@@ -215,13 +271,305 @@ fn parse_device(s: &str) -> Result<DeviceArg, CliError> {
                 "-device virtio-rng-device: unsupported property '{k}'"
             ))),
         },
-        "help" => Err(usage(
-            "-device: supported devices: virtio-blk-device, virtio-rng-device",
-        )),
+        "virtio-net-device" => parse_net_device(rest),
+        "virtio-serial-device" => match rest.iter().find(|(k, _)| *k != "id") {
+            None => Ok(DeviceArg::VirtioSerial),
+            Some((k, _)) => Err(usage(format!(
+                "-device virtio-serial-device: unsupported property '{k}'"
+            ))),
+        },
+        "virtconsole" => parse_virtconsole(rest),
+        "help" => Err(usage(format!("-device: supported devices: {DEVICES}"))),
         other => Err(usage(format!(
-            "-device: unsupported device '{other}' (supported: virtio-blk-device, virtio-rng-device)"
+            "-device: unsupported device '{other}' (supported: {DEVICES})"
         ))),
     }
+}
+
+/// The `-device` names heron knows.
+const DEVICES: &str =
+    "virtio-blk-device, virtio-rng-device, virtio-net-device, virtio-serial-device, virtconsole";
+
+/// QEMU's first default MAC address; the n-th NIC without `mac=` gets this + n.
+pub const DEFAULT_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+
+/// Parses a MAC address `xx:xx:xx:xx:xx:xx` (or with `-`); it must be a unicast address
+/// other than 00:00:00:00:00:00 (a guest driver would replace it with a random one).
+fn parse_mac(s: &str) -> Result<[u8; 6], CliError> {
+    let bad = || {
+        usage(format!(
+            "-device virtio-net-device: mac={s}: expected six hex bytes like 52:54:00:12:34:56"
+        ))
+    };
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut mac = [0u8; 6];
+    for (m, p) in mac.iter_mut().zip(&parts) {
+        if p.is_empty() || p.len() > 2 {
+            return Err(bad());
+        }
+        *m = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+    }
+    if mac[0] & 1 != 0 || mac == [0; 6] {
+        return Err(usage(format!(
+            "-device virtio-net-device: mac={s}: not a unicast address"
+        )));
+    }
+    Ok(mac)
+}
+
+/// The properties of `-device virtio-net-device`.
+fn parse_net_device(props: &[(&str, Option<&str>)]) -> Result<DeviceArg, CliError> {
+    let mut netdev = None;
+    let mut mac = None;
+    for (k, v) in props {
+        match (*k, *v) {
+            ("netdev", Some(n)) if !n.is_empty() => netdev = Some(n.to_string()),
+            ("mac", Some(m)) => mac = Some(parse_mac(m)?),
+            ("id", Some(_)) => {}
+            (k, _) => {
+                return Err(usage(format!(
+                    "-device virtio-net-device: unsupported property '{k}'"
+                )));
+            }
+        }
+    }
+    Ok(DeviceArg::VirtioNet { netdev, mac })
+}
+
+/// The properties of `-device virtconsole`.
+fn parse_virtconsole(props: &[(&str, Option<&str>)]) -> Result<DeviceArg, CliError> {
+    let mut chardev = None;
+    for (k, v) in props {
+        match (*k, *v) {
+            ("chardev", Some(c)) if !c.is_empty() => chardev = Some(c.to_string()),
+            ("id", Some(_)) => {}
+            ("name" | "nr", _) => {
+                return Err(usage(format!(
+                    "-device virtconsole: property '{k}' is not supported (heron's virtio-console has one unnamed port)"
+                )));
+            }
+            (k, _) => {
+                return Err(usage(format!(
+                    "-device virtconsole: unsupported property '{k}'"
+                )));
+            }
+        }
+    }
+    let chardev = chardev.ok_or_else(|| usage("-device virtconsole: chardev= is required"))?;
+    Ok(DeviceArg::VirtConsole { chardev })
+}
+
+/// `-netdev TYPE,id=ID,...`: only `hubport`; the real backends are refused by name.
+fn parse_netdev(s: &str) -> Result<NetdevArg, CliError> {
+    let props = split_props(s);
+    let kind = match props.first() {
+        Some((k, None)) => *k,
+        Some((k, Some(v))) if *k == "type" => v,
+        _ => {
+            return Err(usage(format!(
+                "-netdev '{s}': expected a backend type first"
+            )));
+        }
+    };
+    match kind {
+        "hubport" => {}
+        "user" => {
+            return Err(usage(
+                "-netdev user: user-mode networking is not implemented in heron (a virtio-net-device without netdev=, or on a -netdev hubport, probes, links up and drops what it sends)",
+            ));
+        }
+        "tap" | "bridge" | "socket" | "stream" | "dgram" | "l2tpv3" | "vde" | "vhost-user"
+        | "vhost-vdpa" | "netmap" | "af-xdp" | "vmnet-host" | "vmnet-shared" | "vmnet-bridged" => {
+            return Err(usage(format!(
+                "-netdev {kind}: not implemented in heron (only hubport; no network backend yet)"
+            )));
+        }
+        other => {
+            return Err(usage(format!(
+                "-netdev: unknown network backend '{other}' (heron has only hubport)"
+            )));
+        }
+    }
+    let mut id = None;
+    let mut hubid = None;
+    for (k, v) in &props[1..] {
+        match (*k, *v) {
+            ("id", Some(i)) if !i.is_empty() => id = Some(i.to_string()),
+            ("hubid", Some(h)) => {
+                hubid = Some(h.parse::<u32>().map_err(|_| {
+                    usage(format!("-netdev hubport: hubid={h}: expected a number"))
+                })?);
+            }
+            (k, _) => {
+                return Err(usage(format!(
+                    "-netdev hubport: unsupported property '{k}'"
+                )));
+            }
+        }
+    }
+    Ok(NetdevArg {
+        id: id.ok_or_else(|| usage("-netdev hubport: id= is required"))?,
+        hubid: hubid.ok_or_else(|| usage("-netdev hubport: hubid= is required"))?,
+    })
+}
+
+/// `-chardev BACKEND,id=ID,...`: `file` and `null`.
+fn parse_chardev(s: &str) -> Result<ChardevArg, CliError> {
+    let props = split_props(s);
+    let kind = match props.first() {
+        Some((k, None)) => *k,
+        Some((k, Some(v))) if *k == "backend" => v,
+        _ => {
+            return Err(usage(format!("-chardev '{s}': expected a backend first")));
+        }
+    };
+    match kind {
+        "file" | "null" => {}
+        "stdio" => {
+            return Err(usage(
+                "-chardev stdio: stdin/stdout already carry the serial console (as with QEMU's -nographic); use -chardev file or null",
+            ));
+        }
+        "socket" | "pty" | "pipe" | "udp" | "serial" | "tty" | "parallel" | "parport"
+        | "ringbuf" | "memory" | "vc" | "mux" | "msmouse" | "wctablet" | "braille" | "testdev"
+        | "spicevmc" | "spiceport" | "dbus" | "qemu-vdagent" => {
+            return Err(usage(format!(
+                "-chardev {kind}: not implemented in heron (supported: file, null)"
+            )));
+        }
+        other => {
+            return Err(usage(format!(
+                "-chardev: unknown backend '{other}' (supported: file, null)"
+            )));
+        }
+    }
+    let mut id = None;
+    let mut path = None;
+    let mut append = false;
+    for (k, v) in &props[1..] {
+        match (kind, *k, *v) {
+            (_, "id", Some(i)) if !i.is_empty() => id = Some(i.to_string()),
+            ("file", "path", Some(p)) if !p.is_empty() => path = Some(PathBuf::from(p)),
+            ("file", "append", v) => append = on_off("-chardev file", "append", v)?,
+            (_, k, _) => {
+                return Err(usage(format!(
+                    "-chardev {kind}: unsupported property '{k}'"
+                )));
+            }
+        }
+    }
+    let id = id.ok_or_else(|| usage(format!("-chardev {kind}: id= is required")))?;
+    let backend = match kind {
+        "file" => ChardevBackend::File {
+            path: path.ok_or_else(|| usage("-chardev file: path= is required"))?,
+            append,
+        },
+        _ => ChardevBackend::Null,
+    };
+    Ok(ChardevArg { id, backend })
+}
+
+/// Cross-checks of NICs, netdevs, consoles and chardevs: every reference resolves, nothing
+/// is used twice, and what heron cannot do (frames between NICs on one hub, more than one
+/// virtio-serial bus, a bus without its console) is refused.
+fn check_net_and_console(cfg: &SystemConfig) -> Result<(), CliError> {
+    for (n, d) in cfg.netdevs.iter().enumerate() {
+        if cfg.netdevs[..n].iter().any(|x| x.id == d.id) {
+            return Err(usage(format!("-netdev: duplicate id '{}'", d.id)));
+        }
+    }
+    let mut used: Vec<&NetdevArg> = vec![];
+    for d in &cfg.devices {
+        if let DeviceArg::VirtioNet {
+            netdev: Some(id), ..
+        } = d
+        {
+            let Some(nd) = cfg.netdevs.iter().find(|x| &x.id == id) else {
+                return Err(usage(format!(
+                    "-device virtio-net-device,netdev={id}: no -netdev with id={id}"
+                )));
+            };
+            if used.iter().any(|x| x.id == nd.id) {
+                return Err(usage(format!(
+                    "-netdev {id}: used by more than one -device"
+                )));
+            }
+            if used.iter().any(|x| x.hubid == nd.hubid) {
+                return Err(usage(format!(
+                    "-netdev hubport,hubid={}: forwarding frames between NICs on one hub is not implemented",
+                    nd.hubid
+                )));
+            }
+            used.push(nd);
+        }
+    }
+    for (n, c) in cfg.chardevs.iter().enumerate() {
+        if cfg.chardevs[..n].iter().any(|x| x.id == c.id) {
+            return Err(usage(format!("-chardev: duplicate id '{}'", c.id)));
+        }
+    }
+    let buses = cfg
+        .devices
+        .iter()
+        .filter(|d| matches!(d, DeviceArg::VirtioSerial))
+        .count();
+    let consoles: Vec<&String> = cfg
+        .devices
+        .iter()
+        .filter_map(|d| match d {
+            DeviceArg::VirtConsole { chardev } => Some(chardev),
+            _ => None,
+        })
+        .collect();
+    for (n, c) in consoles.iter().enumerate() {
+        if !cfg.chardevs.iter().any(|x| &x.id == *c) {
+            return Err(usage(format!(
+                "-device virtconsole,chardev={c}: no -chardev with id={c}"
+            )));
+        }
+        if consoles[..n].contains(c) {
+            return Err(usage(format!(
+                "-chardev {c}: used by more than one -device"
+            )));
+        }
+    }
+    if buses > 1 {
+        return Err(usage(
+            "-device virtio-serial-device: more than one is not implemented",
+        ));
+    }
+    if consoles.len() > buses {
+        return Err(usage(if buses == 0 {
+            "-device virtconsole: needs a -device virtio-serial-device"
+        } else {
+            "-device virtconsole: more than one port per virtio-serial-device is not implemented (heron's virtio-console is single-port)"
+        }));
+    }
+    if consoles.len() < buses {
+        return Err(usage(
+            "-device virtio-serial-device: needs a -device virtconsole,chardev=ID (heron's virtio-console always has its one port)",
+        ));
+    }
+    Ok(())
+}
+
+/// The MAC of each virtio-net in command-line order: `mac=` or QEMU's default sequence.
+pub fn nic_macs(cfg: &SystemConfig) -> Vec<[u8; 6]> {
+    let mut next = DEFAULT_MAC;
+    let mut out = vec![];
+    for d in &cfg.devices {
+        if let DeviceArg::VirtioNet { mac, .. } = d {
+            out.push(mac.unwrap_or_else(|| {
+                let m = next;
+                next[5] = next[5].wrapping_add(1);
+                m
+            }));
+        }
+    }
+    out
 }
 
 /// Options that take a value (canonical single-dash spelling).
@@ -238,6 +586,9 @@ const VALUE_OPTS: &[&str] = &[
     "-append",
     "-drive",
     "-device",
+    "-netdev",
+    "-net",
+    "-chardev",
     "-d",
     "-D",
     "-gdb",
@@ -390,6 +741,15 @@ pub fn parse(
             "-append" => cfg.append = v.to_string(),
             "-drive" => cfg.drives.push(parse_drive(v)?),
             "-device" => cfg.devices.push(parse_device(v)?),
+            "-netdev" => cfg.netdevs.push(parse_netdev(v)?),
+            "-net" => {
+                if v != "none" {
+                    return Err(usage(format!(
+                        "-net {v}: only -net none (use -device virtio-net-device)"
+                    )));
+                }
+            }
+            "-chardev" => cfg.chardevs.push(parse_chardev(v)?),
             "-d" => {
                 if v == "help" {
                     let mut s = String::from("Log items (comma separated):\n");
@@ -454,6 +814,7 @@ pub fn parse(
             )));
         }
     }
+    check_net_and_console(&cfg)?;
     if !bios_given && cfg.kernel.is_none() {
         return Err(usage(
             "nothing to boot: give -bios FILE and/or -kernel FILE (heron has no built-in firmware)",
@@ -606,7 +967,7 @@ mod tests {
         assert!(err(&["-bios", "f", "-m", "lots"]).contains("-m"));
         assert!(err(&["-bios", "f", "-drive", "file=x,format=qcow2,id=a"]).contains("qcow2"));
         assert!(err(&["-bios", "f", "-drive", "file=x,cache=none,id=a"]).contains("cache"));
-        assert!(err(&["-bios", "f", "-device", "virtio-net-device"]).contains("virtio-net"));
+        assert!(err(&["-bios", "f", "-device", "virtio-gpu-device"]).contains("virtio-gpu"));
         assert!(err(&["-bios", "f", "-device", "virtio-blk-device,drive=zz"]).contains("zz"));
         assert!(err(&["-bios", "f", "-drive", "file=x,id=a"]).contains("id=a"));
         assert!(err(&["-bios", "f", "-d", "bogus"]).contains("bogus"));
@@ -615,6 +976,186 @@ mod tests {
         assert!(err(&["-bios", "f", "stray"]).contains("stray"));
         assert!(err(&["-kernel", "k"]).contains("-bios"));
         assert!(err(&[]).contains("nothing to boot"));
+    }
+
+    #[test]
+    fn net_and_console_options() {
+        let c = run(&[
+            "-bios",
+            "f",
+            "-nic",
+            "none",
+            "-net",
+            "none",
+            "-netdev",
+            "hubport,id=n0,hubid=3",
+            "-device",
+            "virtio-net-device,netdev=n0,mac=52:54:00:AB:cd:0f,id=nic0",
+            "-device",
+            "virtio-net-device",
+            "-device",
+            "virtio-net-device,mac=02-00-00-00-00-01",
+            "-device",
+            "virtio-net-device",
+            "-device",
+            "virtio-serial-device,id=vs0",
+            "-chardev",
+            "file,id=c0,path=/tmp/hvc.txt,append=on",
+            "-chardev",
+            "null,id=c1",
+            "-device",
+            "virtconsole,chardev=c0,id=con0",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.netdevs,
+            [NetdevArg {
+                id: "n0".into(),
+                hubid: 3
+            }]
+        );
+        assert_eq!(
+            c.devices[0],
+            DeviceArg::VirtioNet {
+                netdev: Some("n0".into()),
+                mac: Some([0x52, 0x54, 0, 0xab, 0xcd, 0x0f])
+            }
+        );
+        assert_eq!(
+            nic_macs(&c),
+            [
+                [0x52, 0x54, 0, 0xab, 0xcd, 0x0f],
+                [0x52, 0x54, 0, 0x12, 0x34, 0x56],
+                [2, 0, 0, 0, 0, 1],
+                [0x52, 0x54, 0, 0x12, 0x34, 0x57],
+            ]
+        );
+        assert_eq!(c.devices[4], DeviceArg::VirtioSerial);
+        assert_eq!(
+            c.devices[5],
+            DeviceArg::VirtConsole {
+                chardev: "c0".into()
+            }
+        );
+        assert_eq!(
+            c.chardevs,
+            [
+                ChardevArg {
+                    id: "c0".into(),
+                    backend: ChardevBackend::File {
+                        path: "/tmp/hvc.txt".into(),
+                        append: true
+                    }
+                },
+                ChardevArg {
+                    id: "c1".into(),
+                    backend: ChardevBackend::Null
+                }
+            ]
+        );
+        let e = |extra: &[&str]| {
+            let mut v = vec!["-bios", "f"];
+            v.extend_from_slice(extra);
+            err(&v)
+        };
+        assert!(
+            e(&["-netdev", "user,id=n0"])
+                .contains("-netdev user: user-mode networking is not implemented")
+        );
+        assert!(e(&["-netdev", "tap,id=n0,ifname=tap0"]).contains("-netdev tap: not implemented"));
+        assert!(e(&["-netdev", "bogus,id=n0"]).contains("'bogus'"));
+        assert!(e(&["-netdev", "hubport,id=n0"]).contains("hubid="));
+        assert!(e(&["-netdev", "hubport,hubid=0"]).contains("id="));
+        assert!(e(&["-netdev", "hubport,id=n0,hubid=0,x=1"]).contains("'x'"));
+        assert!(e(&["-net", "nic"]).contains("-net nic"));
+        let hub = ["-netdev", "hubport,id=a,hubid=0"];
+        assert!(
+            e(&[&hub[..], &["-netdev", "hubport,id=a,hubid=1"]].concat())
+                .contains("duplicate id 'a'")
+        );
+        assert!(
+            e(&[
+                &hub[..],
+                &[
+                    "-device",
+                    "virtio-net-device,netdev=a",
+                    "-device",
+                    "virtio-net-device,netdev=a"
+                ]
+            ]
+            .concat())
+            .contains("more than one")
+        );
+        assert!(e(&["-device", "virtio-net-device,netdev=zz"]).contains("no -netdev with id=zz"));
+        for bad in [
+            "52:54:00:12:34",
+            "52:54:00:12:34:5g",
+            "52:54:00:12:34:567",
+            "00:00:00:00:00:00",
+            "ff:ff:ff:ff:ff:ff",
+        ] {
+            assert!(
+                e(&["-device", &format!("virtio-net-device,mac={bad}")]).contains("mac="),
+                "{bad}"
+            );
+        }
+        assert!(e(&["-device", "virtio-net-device,vectors=2"]).contains("'vectors'"));
+        assert!(e(&["-chardev", "stdio,id=c"]).contains("serial console"));
+        assert!(e(&["-chardev", "pty,id=c"]).contains("-chardev pty: not implemented"));
+        assert!(e(&["-chardev", "file,id=c"]).contains("path="));
+        assert!(e(&["-chardev", "file,path=x"]).contains("id="));
+        assert!(e(&["-chardev", "file,id=c,path=x,input-path=y"]).contains("'input-path'"));
+        assert!(
+            e(&["-chardev", "null,id=c", "-chardev", "null,id=c"]).contains("duplicate id 'c'")
+        );
+        let ser = ["-chardev", "null,id=c", "-device", "virtio-serial-device"];
+        assert!(e(&ser).contains("needs a -device virtconsole"));
+        assert!(
+            e(&[
+                &ser[..],
+                &[
+                    "-device",
+                    "virtconsole,chardev=c",
+                    "-device",
+                    "virtconsole,chardev=c"
+                ]
+            ]
+            .concat())
+            .contains("more than one")
+        );
+        assert!(
+            e(&[&ser[..], &["-device", "virtconsole,chardev=x"]].concat())
+                .contains("no -chardev with id=x")
+        );
+        assert!(
+            e(&[&ser[..], &["-device", "virtconsole"]].concat()).contains("chardev= is required")
+        );
+        assert!(
+            e(&[
+                &ser[..],
+                &["-device", "virtconsole,chardev=c,name=org.qemu.console.0"]
+            ]
+            .concat())
+            .contains("'name'")
+        );
+        assert!(
+            e(&["-chardev", "null,id=c", "-device", "virtconsole,chardev=c"])
+                .contains("needs a -device virtio-serial-device")
+        );
+        assert!(
+            e(&[
+                &ser[..],
+                &[
+                    "-device",
+                    "virtconsole,chardev=c",
+                    "-device",
+                    "virtio-serial-device"
+                ]
+            ]
+            .concat())
+            .contains("more than one")
+        );
+        assert!(e(&["-device", "virtio-serial-device,max_ports=2"]).contains("'max_ports'"));
     }
 
     #[test]

@@ -13,14 +13,15 @@ use heron_backend::softmmu::{BusFault, CodePages, PhysMemory, SoftmmuConfig};
 use heron_backend::{ExitStatus, Guest};
 use heron_machines::riscv_virt::VirtBoard;
 use heron_riscv::system::{HartEvent, RiscvMmu, RiscvSystemCpu, RiscvSystemGuest, TLB_OFFSET};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// The ISA string of the device tree: exactly what the frontend implements.
-pub const ISA_STRING: &str = "rv64imafdc_zicond_zicsr_zifencei_zihintpause_zba_zbb_zbs_sstc";
-/// The paging mode the device tree announces (the walker also does Sv39 and Sv57).
-pub const MMU_TYPE: &str = "riscv,sv48";
+pub const ISA_STRING: &str = heron_riscv::privileged::DT_ISA;
+/// The paging mode the device tree announces: the highest satp MODE the harts accept.
+pub const MMU_TYPE: &str = heron_riscv::privileged::DT_MMU_TYPE;
 
 /// Default `--jit-threshold` of system mode. Cranelift runs on a background thread, so
 /// the threshold trades interpreting against that thread's backlog (which the hart ends
@@ -35,6 +36,14 @@ const TICK_RUNNING: Duration = Duration::from_millis(1);
 const TICK_IDLE: Duration = Duration::from_millis(20);
 /// Longest single WFI sleep (a safety net; wakeups are event driven).
 const MAX_WFI_SLEEP: Duration = Duration::from_millis(100);
+/// After this many WFIs in a row that returned at once without taking an interrupt (an
+/// interrupt pending in mie but masked by mstatus: the guest polls memory around `wfi`,
+/// as OpenSBI 1.1's secondary harts do with msip still set until Linux starts them),
+/// each further such WFI first waits up to [`WFI_BACKOFF`] for a wakeup. WFI may take
+/// any time to complete; without this, the polling hart burned a host core (about 2.4
+/// million engine exits per second) for the first seconds of every `-smp 2` boot.
+const WFI_SPIN_LIMIT: u32 = 100;
+const WFI_BACKOFF: Duration = Duration::from_micros(500);
 
 impl PhysMemory for BoardPhys {
     fn ram_page(&self, paddr: u64) -> Option<*mut u8> {
@@ -61,6 +70,10 @@ struct HartLink {
     deadline: Arc<AtomicU64>,
     /// The hart is in its WFI sleep.
     asleep: AtomicBool,
+    /// Engine exits so far (progress, for the `HERON_HANG_DUMP` watchdog).
+    exits: AtomicU64,
+    /// Set by the watchdog: print the hart state at the next engine exit.
+    dump_request: AtomicBool,
 }
 
 // SAFETY: `exit_request` points to an atomic inside a CPU box that stays allocated while
@@ -106,11 +119,18 @@ fn thread_cpu_time() -> Duration {
     )
 }
 
+/// The gdb stub of the machine (`-s`, `-gdb`): its control block and memory view.
+pub struct GdbLink {
+    pub ctl: Arc<crate::gdb::Control>,
+    pub mem: Arc<crate::gdb::riscv_sys::SysMemory>,
+}
+
 /// Builds, boots and runs one machine until it powers off, quits or resets.
 pub fn run_machine(
     cfg: &SystemConfig,
     shutdown: Arc<Shutdown>,
     console: &ConsoleTarget,
+    gdb: Option<&GdbLink>,
 ) -> Result<Outcome, String> {
     let code_pages = CodePages::new(heron_machines::riscv_virt::RAM_BASE, cfg.ram_size);
     let cp = code_pages.clone();
@@ -126,7 +146,12 @@ pub fn run_machine(
         ram: board.ram.clone(),
         log_errors: cfg.log_items.iter().any(|i| i == "guest_errors"),
     });
-    let mmu = Arc::new(RiscvMmu::new(phys.clone()));
+    let mmu =
+        Arc::new(RiscvMmu::new(phys.clone()).with_trace(cfg.log_items.iter().any(|i| i == "mmu")));
+    if let Some(g) = gdb {
+        g.mem.set_machine(mmu.clone(), phys.clone());
+        g.ctl.begin_machine();
+    }
     let guest: Arc<dyn Guest> = Arc::new(RiscvSystemGuest);
 
     // CPUs in their reset state: every hart starts at the boot address (firmware picks
@@ -150,6 +175,8 @@ pub fn run_machine(
             cond: Condvar::new(),
             deadline: c.deadline_cell(),
             asleep: AtomicBool::new(false),
+            exits: AtomicU64::new(0),
+            dump_request: AtomicBool::new(false),
         })
         .collect();
     {
@@ -209,9 +236,10 @@ pub fn run_machine(
             shutdown.clone(),
             running.clone(),
         );
+        let dbg = gdb.map(|g| g.ctl.clone());
         let handle = std::thread::Builder::new()
             .name(format!("hart{h}"))
-            .spawn(move || hart_thread(h, cpu, engine, &b, &l, &sd, &run, log_int))
+            .spawn(move || hart_thread(h, cpu, engine, &b, &l, &sd, &run, log_int, dbg))
             .map_err(|e| format!("cannot start hart {h}: {e}"))?;
         handles.push(handle);
     }
@@ -228,13 +256,25 @@ pub fn run_machine(
             .map_err(|e| format!("cannot start the timer thread: {e}"))?
     };
 
+    let watchdog = hang_dump_delay().map(|after| {
+        let (b, l, sd) = (board.clone(), links.clone(), shutdown.clone());
+        std::thread::Builder::new()
+            .name("hang-dump".into())
+            .spawn(move || hang_watchdog(after, &b, &l, &sd))
+    });
     let outcome = loop {
         if let Some(o) = shutdown.wait(Duration::from_secs(3600)) {
             break o;
         }
     };
+    if let Some(Ok(w)) = watchdog {
+        let _ = w.join();
+    }
     // Stop everything, then detach the callbacks that reach into the CPU boxes before
     // they are freed.
+    if let Some(g) = gdb {
+        g.ctl.release();
+    }
     for l in links.iter() {
         l.kick();
     }
@@ -301,8 +341,16 @@ fn hart_thread(
     shutdown: &Shutdown,
     running: &AtomicUsize,
     log_int: bool,
+    gdb: Option<Arc<crate::gdb::Control>>,
 ) -> (Box<RiscvSystemCpu>, HartReport) {
     let _guard = PanicGuard(shutdown);
+    // gdb thread id = hart index + 1.
+    // SAFETY: the CPU box outlives the registration: the thread unregisters before it
+    // returns the box, and the stub reads the state only while the hart is parked.
+    let mut dbg = gdb.map(|c| unsafe {
+        let env = cpu.env();
+        c.register(h + 1, env, &cpu.cpu.hdr.exit_request, &mut engine)
+    });
     let link = &links[h];
     let mut report = HartReport {
         stats: EngineStats::default(),
@@ -311,13 +359,44 @@ fn hart_thread(
         exits: 0,
         cpu_time: Duration::ZERO,
     };
+    // WFIs in a row that returned at once (an interrupt pending in mie but masked) and
+    // took no interrupt: a guest polling memory around `wfi`.
+    let mut idle_wfis = 0u32;
     while !shutdown.stopping() {
+        if let Some(d) = dbg.as_mut() {
+            // Parks while gdb holds the machine stopped.
+            d.sync(&mut engine, cpu.cpu.hdr.pc);
+            if shutdown.stopping() {
+                break;
+            }
+            // A single step runs the instruction at pc, not an interrupt handler (as
+            // QEMU's default stepping): pending interrupts wait for the next continue.
+            // Otherwise a wakeup while parked may have been cleared by the resume.
+            if d.stepping() {
+                cpu.cpu.hdr.exit_request.store(0, Ordering::SeqCst);
+            } else if cpu.privs.pending_interrupt().is_some() {
+                cpu.cpu.hdr.exit_request.store(1, Ordering::SeqCst);
+            }
+        }
         let t0 = Instant::now();
         // SAFETY: the CPU state is a RiscvSystemCpu owned by this thread, the engine was
         // made for RiscvSystemGuest with the matching TLB offset.
         let status = unsafe { engine.run(cpu.env()) };
         report.run_time += t0.elapsed();
         report.exits += 1;
+        link.exits.fetch_add(1, Ordering::Relaxed);
+        if link.dump_request.swap(false, Ordering::SeqCst) {
+            eprintln!(
+                "heron: hang dump: hart{h} exit {status:?} (exits {})\n{}",
+                report.exits,
+                hart_state(&cpu)
+            );
+        }
+        if let Some(d) = dbg.as_mut()
+            && d.after_run(&mut engine)
+        {
+            continue;
+        }
         let pc = cpu.cpu.hdr.pc;
         let priv_before = cpu.privs.priv_level;
         let ev = cpu.handle_exit(status);
@@ -334,13 +413,32 @@ fn hart_thread(
                 let t = Instant::now();
                 running.fetch_sub(1, Ordering::SeqCst);
                 link.asleep.store(true, Ordering::SeqCst);
-                wfi_sleep(h, &mut cpu, board, link, shutdown, log_int);
+                // A sleeping hart counts as parked for gdb; it stays parked on waking
+                // while gdb holds the machine stopped.
+                if let Some(d) = &dbg {
+                    d.enter_blocking();
+                }
+                let backoff = idle_wfis >= WFI_SPIN_LIMIT;
+                let slept = wfi_sleep(h, &mut cpu, board, link, shutdown, log_int, backoff);
+                if let Some(d) = &dbg {
+                    d.leave_blocking();
+                }
                 link.asleep.store(false, Ordering::SeqCst);
                 running.fetch_add(1, Ordering::SeqCst);
                 report.wfi_time += t.elapsed();
-                cpu.take_pending_interrupt();
+                if cpu.take_pending_interrupt() || slept {
+                    idle_wfis = 0;
+                } else {
+                    idle_wfis = idle_wfis.saturating_add(1);
+                }
             }
         }
+        if let Some(d) = dbg.as_mut() {
+            d.after_event(&mut engine);
+        }
+    }
+    if let Some(d) = &dbg {
+        d.unregister();
     }
     report.stats = engine.stats();
     report.cpu_time = thread_cpu_time();
@@ -375,7 +473,10 @@ fn log_exit(
     );
 }
 
-/// Sleeps until an interrupt is pending for the hart (or the machine stops).
+/// Sleeps until an interrupt is pending for the hart (or the machine stops). Returns
+/// whether it slept for want of a pending interrupt. With `backoff`, a WFI that would
+/// return at once first waits up to [`WFI_BACKOFF`] for a wakeup (see
+/// [`WFI_SPIN_LIMIT`]).
 fn wfi_sleep(
     h: usize,
     cpu: &mut RiscvSystemCpu,
@@ -383,16 +484,23 @@ fn wfi_sleep(
     link: &HartLink,
     shutdown: &Shutdown,
     log_int: bool,
-) {
+    backoff: bool,
+) -> bool {
+    let mut waited = false;
     loop {
         if shutdown.stopping() {
-            return;
+            return waited;
         }
         // Time-driven device state first (not under the wake lock: it may call wake).
         board.poll();
         if cpu.interrupt_pending() {
-            return;
+            if backoff && !waited {
+                // Not a sleep for the caller's count: the next such WFI backs off again.
+                wait_woken(link, shutdown, Instant::now() + WFI_BACKOFF);
+            }
+            return waited;
         }
+        waited = true;
         let now = Instant::now();
         let mut until = now + MAX_WFI_SLEEP;
         if let Some(d) = board.clint.next_deadline(h) {
@@ -405,19 +513,91 @@ fn wfi_sleep(
         if log_int {
             tracing::info!(target: "int", "hart{h}: wfi sleep up to {:?}", until - now);
         }
-        let mut woken = link.woken.lock().unwrap_or_else(|e| e.into_inner());
-        while !*woken && !shutdown.stopping() {
-            let now = Instant::now();
-            if now >= until {
-                break;
-            }
-            woken = link
-                .cond
-                .wait_timeout(woken, until - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+        wait_woken(link, shutdown, until);
+    }
+}
+
+/// Waits until a wakeup (`HartLink::kick`), `until`, or the machine stopping; consumes
+/// the wakeup.
+fn wait_woken(link: &HartLink, shutdown: &Shutdown, until: Instant) {
+    let mut woken = link.woken.lock().unwrap_or_else(|e| e.into_inner());
+    while !*woken && !shutdown.stopping() {
+        let now = Instant::now();
+        if now >= until {
+            break;
         }
-        *woken = false;
+        woken = link
+            .cond
+            .wait_timeout(woken, until - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    *woken = false;
+}
+
+/// `HERON_HANG_DUMP=SECS` (a debugging aid, see docs/system-mode.md): SECS seconds after
+/// the machine starts, dump the CLINT and every hart's state to stderr once a second.
+fn hang_dump_delay() -> Option<Duration> {
+    let v = std::env::var("HERON_HANG_DUMP").ok()?;
+    v.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The privileged state that matters for a hang, then the registers.
+fn hart_state(cpu: &RiscvSystemCpu) -> String {
+    let p = &cpu.privs;
+    format!(
+        "  time {:?} stimecmp {:#x} menvcfg {:#x} exit_request {} res_addr {:#x} pending {:?}\n{}",
+        p.time(),
+        p.stimecmp(),
+        p.menvcfg(),
+        cpu.cpu.hdr.exit_request.load(Ordering::SeqCst),
+        cpu.cpu.res_addr,
+        p.pending_interrupt(),
+        heron_riscv::system::dump(cpu)
+    )
+}
+
+/// The `HERON_HANG_DUMP` watchdog: asks each hart for a state dump every second (a hart
+/// answers at its next engine exit; one that never exits is reported as such).
+fn hang_watchdog(after: Duration, board: &VirtBoard, links: &[HartLink], shutdown: &Shutdown) {
+    if shutdown.wait(after).is_some() {
+        return;
+    }
+    let mut last: Vec<u64> = links
+        .iter()
+        .map(|l| l.exits.load(Ordering::Relaxed))
+        .collect();
+    while shutdown.wait(Duration::from_secs(1)).is_none() {
+        let out = board.clint.outputs();
+        let lines: Vec<String> = (0..links.len())
+            .map(|h| {
+                format!(
+                    "hart{h} msip {} mtip {} mtimecmp {:#x}",
+                    out.msip[h].load(Ordering::SeqCst),
+                    out.mtip[h].load(Ordering::SeqCst),
+                    board.clint.mtimecmp(h).unwrap_or(0)
+                )
+            })
+            .collect();
+        eprintln!(
+            "heron: hang dump: clint mtime {:#x}: {}",
+            board.clint.mtime(),
+            lines.join(", ")
+        );
+        for (h, l) in links.iter().enumerate() {
+            let exits = l.exits.load(Ordering::Relaxed);
+            if l.dump_request.load(Ordering::SeqCst) {
+                eprintln!(
+                    "heron: hang dump: hart{h} did not answer within 1 s (asleep {}, exits {exits}, +{} in 1 s)",
+                    l.asleep.load(Ordering::SeqCst),
+                    exits.wrapping_sub(last[h])
+                );
+            }
+            last[h] = exits;
+            l.dump_request.store(true, Ordering::SeqCst);
+            // SAFETY: see HartLink's Send impl.
+            unsafe { (*l.exit_request).store(1, Ordering::SeqCst) };
+        }
     }
 }
 
@@ -495,5 +675,23 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         wfi.as_secs_f64(),
         cpu.as_secs_f64(),
     );
+    let mut msg = msg;
+    if reports.len() > 1 {
+        for (h, r) in reports.iter().enumerate() {
+            let s = &r.stats;
+            let _ = write!(
+                msg,
+                "\nhart{h}: CPU {:.3} s, engine {:.3} s (translation {:.3} s), wfi {:.3} s, \
+                 {} exits, {} blocks translated, {} compiled",
+                r.cpu_time.as_secs_f64(),
+                r.run_time.as_secs_f64(),
+                (s.translate_time + s.compile_time).as_secs_f64(),
+                r.wfi_time.as_secs_f64(),
+                r.exits,
+                s.blocks_translated,
+                s.blocks_compiled,
+            );
+        }
+    }
     tracing::info!(target: "stats", "{msg}");
 }

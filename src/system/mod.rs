@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod console;
+pub mod devices;
 pub mod hart;
 pub mod phys;
 
@@ -132,6 +133,10 @@ pub fn build_board(
                 });
             }
             DeviceArg::VirtioRng => rng = true,
+            // devices::nics / devices::virtio_console
+            DeviceArg::VirtioNet { .. }
+            | DeviceArg::VirtioSerial
+            | DeviceArg::VirtConsole { .. } => {}
         }
     }
     VirtBoard::new_with_dma(
@@ -140,8 +145,8 @@ pub fn build_board(
             harts: cfg.harts,
             drives,
             rng,
-            virtio_console: None,
-            net_mac: None,
+            virtio_console: devices::virtio_console(cfg)?,
+            nics: devices::nics(cfg),
             uart_out,
         },
         move |ram| {
@@ -188,9 +193,7 @@ pub fn load_images(board: &VirtBoard, cfg: &SystemConfig) -> Result<boot::BootIn
 /// Runs the machine until power-off, restarting it on guest resets unless `-no-reboot`.
 /// Returns the host exit status.
 pub fn run(cfg: &SystemConfig) -> Result<i32, String> {
-    if cfg.gdb.is_some() || cfg.wait_for_gdb {
-        return Err("-s/-S/-gdb: the gdb stub is not available in system mode yet".into());
-    }
+    let gdb = start_gdb(cfg)?;
     let shutdown_target: ConsoleTarget = Arc::new(Mutex::new(None));
     let current_shutdown: Arc<Mutex<Option<Arc<Shutdown>>>> = Arc::new(Mutex::new(None));
     console::enter_raw_mode();
@@ -223,7 +226,7 @@ pub fn run(cfg: &SystemConfig) -> Result<i32, String> {
                 shutdown.request(Outcome::Exit(0));
             }
         }
-        let outcome = hart::run_machine(cfg, shutdown, &shutdown_target)?;
+        let outcome = hart::run_machine(cfg, shutdown, &shutdown_target, gdb.as_ref())?;
         match outcome {
             Outcome::Exit(code) => return Ok(code),
             Outcome::Reset if cfg.no_reboot => return Ok(0),
@@ -232,6 +235,44 @@ pub fn run(cfg: &SystemConfig) -> Result<i32, String> {
             }
         }
     }
+}
+
+/// `-s` / `-gdb DEV` / `-S`: listen for gdb (QEMU's endpoint syntax; `-gdb none` is no
+/// stub). The harts start stopped with `-S` until gdb continues them; without it they run
+/// and a connecting gdb stops them. Port 0 picks a free port, named on stderr. A kill from
+/// gdb ends heron.
+fn start_gdb(cfg: &SystemConfig) -> Result<Option<hart::GdbLink>, String> {
+    let spec = cfg.gdb.as_deref().filter(|s| *s != "none");
+    let Some(spec) = spec else {
+        if cfg.wait_for_gdb {
+            return Err("-S needs -s or -gdb (heron has no monitor to start the CPUs)".into());
+        }
+        return Ok(None);
+    };
+    let listener = crate::gdb::bind(spec).map_err(|e| format!("-gdb: {e}"))?;
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    if spec.ends_with(":0") || spec == "0" {
+        eprintln!("heron: waiting for gdb on port {port}");
+    }
+    let ctl = if cfg.wait_for_gdb {
+        crate::gdb::Control::new()
+    } else {
+        crate::gdb::Control::new_running()
+    };
+    // exit_process tells gdb that the machine powered off.
+    ctl.set_active();
+    let mem = crate::gdb::riscv_sys::SysMemory::new();
+    crate::gdb::spawn_server::<crate::gdb::riscv_sys::RiscvSysGdb>(
+        listener,
+        ctl.clone(),
+        mem.clone(),
+        || {
+            console::restore_terminal();
+            crate::exit_process(0);
+        },
+    )
+    .map_err(|e| format!("cannot start the gdb stub thread: {e}"))?;
+    Ok(Some(hart::GdbLink { ctl, mem }))
 }
 
 /// What a finisher request means for the run.

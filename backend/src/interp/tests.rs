@@ -1252,6 +1252,87 @@ fn atomics_are_atomic_across_threads() {
     assert_eq!(m.load(0x1040, 4).unwrap(), 80000);
 }
 
+/// A 16-byte cmpxchg is atomic against 8-byte atomics on half of it: two threads bump the
+/// high half with 128-bit compare-and-swap loops while two add to the low half with 64-bit
+/// atomic adds; a lock-based 16-byte cmpxchg (read, compare, write) loses some of the adds.
+#[test]
+fn cmpxchg16_is_atomic_against_narrow_atomics() {
+    let m = std::sync::Arc::new(mem());
+    m.write_bytes(0x1080, &[0; 16]).unwrap();
+    let mut b = Builder::new(0x5000);
+    let a = b.const64(0x1080);
+    let e = b.get_global(Ty::I128, goff(A));
+    let n = b.get_global(Ty::I128, goff(B));
+    let r = b.cmpxchg(a, e, n, MemOp::le(16, false).with_aligned());
+    b.set_global(Ty::I128, goff(R), r);
+    b.goto_block(0);
+    let blk = b.finish();
+    crate::verify::verify(&blk).unwrap();
+    let cas = std::sync::Arc::new(InterpBlock::new(&blk));
+    let mut b = Builder::new(0x6000);
+    let a = b.const64(0x1080);
+    let one = b.const64(1);
+    b.atomic_rmw(RmwOp::Add, a, one, MemOp::le(8, false));
+    b.goto_block(0);
+    let add = std::sync::Arc::new(InterpBlock::new(&b.finish()));
+    const N: u128 = 1_000_000;
+    let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let (m, cas, add) = (m.clone(), cas.clone(), add.clone());
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                let mut env = Env::default();
+                let mut regs = InterpRegs::default();
+                let envp = &mut env as *mut Env;
+                for _ in 0..N {
+                    if i % 2 == 0 {
+                        // SAFETY: `env` is a live Env.
+                        unsafe { add.run(envp as *mut u8, &m, &mut regs) };
+                        continue;
+                    }
+                    let mut cur = 0u128;
+                    loop {
+                        // SAFETY: `envp` points to the live `env`; no reference to it is held.
+                        unsafe {
+                            (*envp).set(A, cur);
+                            (*envp).set(B, cur + (1 << 64));
+                            cas.run(envp as *mut u8, &m, &mut regs);
+                            let old = (*envp).get(R);
+                            if old == cur {
+                                break;
+                            }
+                            cur = old;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut buf = [0u8; 16];
+    m.read_bytes(0x1080, &mut buf).unwrap();
+    let v = u128::from_le_bytes(buf);
+    assert_eq!((v as u64, (v >> 64) as u64), (2 * N as u64, 2 * N as u64));
+}
+
+#[test]
+fn cmpxchg16_faults_when_misaligned() {
+    let m = mem();
+    let mut b = Builder::new(0x5000);
+    b.insn_start(0x5000);
+    let a = b.const64(0x1088);
+    let z = b.const_(Ty::I128, 0);
+    b.cmpxchg(a, z, z, MemOp::le(16, false).with_aligned());
+    b.goto_block(0);
+    let mut env = Env::default();
+    assert_eq!(exec(&b.finish(), &mut env, &m), ExitStatus::Fault);
+    assert_eq!(env.hdr.fault_addr, 0x1088);
+}
+
 #[test]
 fn fences_run() {
     let mut b = Builder::new(0);

@@ -1558,6 +1558,9 @@ impl Lower<'_, '_> {
         n: Value,
         mem: &MemOp,
     ) -> Result<Value, JitError> {
+        if mem.size == 16 {
+            return self.cmpxchg16(ty, a, e, n, mem);
+        }
         let mty = Self::atomic_ty(ty, mem)?;
         if self.lenv.softmmu.is_some() {
             return self.sys_cmpxchg(ty, a, e, n, mem);
@@ -1565,6 +1568,29 @@ impl Lower<'_, '_> {
         let host = self.guest_addr(a, mem.size, true, FaultKind::Write);
         let flags = self.guest_flags();
         Ok(self.cmpxchg_host(ty, mty, host, e, n, flags, mem))
+    }
+
+    /// A 16-byte guest cmpxchg in user mode: `lock cmpxchg16b` (Cranelift's I128
+    /// `atomic_cas`), single-copy atomic like the interpreter's (see `interp::cas16`).
+    /// Without cmpxchg16b, in system mode or big-endian, the block stays interpreted.
+    fn cmpxchg16(
+        &mut self,
+        ty: Ty,
+        a: Value,
+        e: Value,
+        n: Value,
+        mem: &MemOp,
+    ) -> Result<Value, JitError> {
+        if ty != Ty::I128
+            || mem.big_endian
+            || self.lenv.softmmu.is_some()
+            || !crate::interp::host_has_cas16()
+        {
+            return Err(err(format!("16-byte cmpxchg on {ty} not compiled")));
+        }
+        let host = self.guest_addr(a, 16, true, FaultKind::Write);
+        let flags = self.guest_flags();
+        Ok(self.b.ins().atomic_cas(flags, host, e, n))
     }
 
     /// The host compare-and-swap of a checked guest cmpxchg at host address `host`.

@@ -296,7 +296,7 @@ fn host_isa(cfg: &JitConfig) -> Result<OwnedTargetIsa, JitError> {
     feat!("sse3" => "has_sse3", "ssse3" => "has_ssse3", "sse4.1" => "has_sse41",
           "sse4.2" => "has_sse42", "popcnt" => "has_popcnt", "lzcnt" => "has_lzcnt",
           "bmi1" => "has_bmi1", "bmi2" => "has_bmi2", "avx" => "has_avx",
-          "avx2" => "has_avx2", "fma" => "has_fma");
+          "avx2" => "has_avx2", "fma" => "has_fma", "cmpxchg16b" => "has_cmpxchg16b");
     ib.finish(settings::Flags::new(flags)).map_err(cg_err)
 }
 

@@ -633,6 +633,45 @@ fn atomics() {
     assert_eq!(rig.mem.load(cell, 8).unwrap(), 0xf0);
 }
 
+/// The JIT's 16-byte cmpxchg (`lock cmpxchg16b`): success, failure (old value returned,
+/// memory unchanged) and the alignment fault, as the interpreter does them.
+#[test]
+fn cmpxchg16() {
+    let mut rig = Rig::new();
+    let cell = RAM + 0x300;
+    let init = 0x1111_2222_3333_4444_5555_6666_7777_8888u128;
+    rig.mem.write_bytes(cell, &init.to_le_bytes()).unwrap();
+    let mut bl = Builder::new(0);
+    let a = bl.const64(cell);
+    let e = bl.get_global(Ty::I128, w(0));
+    let n = bl.get_global(Ty::I128, w(1));
+    let old = bl.cmpxchg(a, e, n, MemOp::le(16, false).with_aligned());
+    bl.set_global(Ty::I128, w(2), old);
+    bl.goto_block(0);
+    let blk = bl.finish();
+    let new = u128::MAX - 5;
+    for (expected, stored) in [(init ^ (1 << 100), init), (init, new)] {
+        let mut env = Env::default();
+        env.w[0] = expected;
+        env.w[1] = new;
+        assert_eq!(rig.run(&blk, &mut env), ExitStatus::Next);
+        assert_eq!(env.w[2], init);
+        let mut buf = [0u8; 16];
+        rig.mem.read_bytes(cell, &mut buf).unwrap();
+        assert_eq!(u128::from_le_bytes(buf), stored);
+        rig.mem.write_bytes(cell, &init.to_le_bytes()).unwrap();
+    }
+    let mut bl = Builder::new(0x500);
+    bl.insn_start(0x500);
+    let a = bl.const64(cell + 8);
+    let z = bl.const_(Ty::I128, 0);
+    bl.cmpxchg(a, z, z, MemOp::le(16, false).with_aligned());
+    bl.goto_block(0);
+    let mut env = Env::default();
+    assert_eq!(rig.run(&bl.finish(), &mut env), ExitStatus::Fault);
+    assert_eq!(env.hdr.fault_addr, cell + 8);
+}
+
 fn fault_block(addr: u64, mem: MemOp, store: bool) -> Block {
     let mut bl = Builder::new(0x500);
     bl.insn_start(0x500);
@@ -754,6 +793,19 @@ fn host_fault_recovery() {
     assert_eq!(rig.run(&bl.finish(), &mut env), ExitStatus::Fault);
     assert_eq!(env.hdr.pc, 0x704);
     assert_eq!(env.hdr.fault_addr, page + 8);
+    assert_eq!(env.hdr.fault_kind, FaultKind::Write as u32);
+    // A 16-byte cmpxchg (lock cmpxchg16b) on the read-only page faults the same way.
+    let mut bl = Builder::new(0x700);
+    bl.insn_start(0x700);
+    bl.insn_start(0x708);
+    let a = bl.const64(page + 16);
+    let z = bl.const_(Ty::I128, 0);
+    bl.cmpxchg(a, z, z, MemOp::le(16, false).with_aligned());
+    bl.goto_block(0);
+    let mut env = Env::default();
+    assert_eq!(rig.run(&bl.finish(), &mut env), ExitStatus::Fault);
+    assert_eq!(env.hdr.pc, 0x708);
+    assert_eq!(env.hdr.fault_addr, page + 16);
     assert_eq!(env.hdr.fault_kind, FaultKind::Write as u32);
     // The thread and the Jit still work.
     let mut env = Env::default();

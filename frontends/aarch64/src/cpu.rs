@@ -209,6 +209,10 @@ pub mod features {
     pub const FP: bool = true;
     /// Advanced SIMD.
     pub const ASIMD: bool = true;
+    /// Half-precision scalar FP arithmetic (FEAT_FP16, HWCAP_FPHP).
+    pub const FPHP: bool = true;
+    /// Half-precision Advanced SIMD arithmetic (FEAT_FP16, HWCAP_ASIMDHP).
+    pub const ASIMDHP: bool = true;
     /// AES instructions.
     pub const AES: bool = true;
     /// PMULL/PMULL2 on 64-bit lanes.
@@ -225,6 +229,10 @@ pub mod features {
     pub const LRCPC: bool = true;
     /// LDAPUR/STLUR (RCpc with immediate offsets).
     pub const ILRCPC: bool = true;
+    /// FJCVTZS (FEAT_JSCVT).
+    pub const JSCVT: bool = true;
+    /// FRINT32Z/32X/64Z/64X, scalar and vector (FEAT_FRINTTS).
+    pub const FRINTTS: bool = true;
 
     /// HWCAP_* bits (arch/arm64 uapi hwcap.h).
     pub mod bits {
@@ -236,11 +244,19 @@ pub mod features {
         pub const SHA2: u64 = 1 << 6;
         pub const CRC32: u64 = 1 << 7;
         pub const ATOMICS: u64 = 1 << 8;
+        pub const FPHP: u64 = 1 << 9;
+        pub const ASIMDHP: u64 = 1 << 10;
         pub const CPUID: u64 = 1 << 11;
         pub const LRCPC: u64 = 1 << 15;
         pub const SHA3: u64 = 1 << 17;
         pub const SHA512: u64 = 1 << 21;
+        pub const JSCVT: u64 = 1 << 13;
         pub const ILRCPC: u64 = 1 << 26;
+    }
+
+    /// HWCAP2_* bits.
+    pub mod bits2 {
+        pub const FRINT: u64 = 1 << 8;
     }
 
     /// AT_HWCAP for the auxiliary vector.
@@ -249,6 +265,8 @@ pub mod features {
         let table = [
             (FP, bits::FP),
             (ASIMD, bits::ASIMD),
+            (FPHP, bits::FPHP),
+            (ASIMDHP, bits::ASIMDHP),
             (AES, bits::AES),
             (PMULL, bits::PMULL),
             (SHA1, bits::SHA1),
@@ -259,6 +277,7 @@ pub mod features {
             (ATOMICS, bits::ATOMICS),
             (LRCPC, bits::LRCPC),
             (ILRCPC, bits::ILRCPC),
+            (JSCVT, bits::JSCVT),
         ];
         let mut i = 0;
         while i < table.len() {
@@ -272,18 +291,23 @@ pub mod features {
 
     /// AT_HWCAP2 for the auxiliary vector.
     pub const fn hwcap2() -> u64 {
-        0
+        if FRINTTS { bits2::FRINT } else { 0 }
     }
 
-    /// MIDR_EL1 reported to the guest (an Arm Cortex-A72 r0p3 identity).
-    pub const MIDR: u64 = 0x410f_d083;
-    /// CTR_EL0: 64-byte lines, PIPT I-cache, IDC=0 and DIC=0 (guests clean and invalidate,
-    /// and `ic ivau` is what tells us code changed).
-    pub const CTR: u64 = 0x8444_c004;
-    /// DCZID_EL0: `dc zva` allowed, block of 2^4 words = 64 bytes.
-    pub const DCZID: u64 = 0x4;
+    // CPU-model values: the ones qemu-aarch64's default `max` CPU reports in user mode, so
+    // programs that print them see the same thing under both (tests/guest/aarch64/c/
+    // cpu_id_regs.c). Feature fields stay honest: see docs/design-notes.md.
+
+    /// MIDR_EL1 reported to the guest (qemu's `max`: implementer 0, architecture 0xf,
+    /// part 0x051, variant and revision 0).
+    pub const MIDR: u64 = 0x000f_0510;
+    /// CTR_EL0: 32-byte I and D cache lines, PIPT I-cache, IDC=0 and DIC=0 (guests clean
+    /// and invalidate, and `ic ivau` is what tells us code changed).
+    pub const CTR: u64 = 0x8003_8003;
+    /// DCZID_EL0: `dc zva` allowed, block of 2^7 words = 512 bytes.
+    pub const DCZID: u64 = 0x7;
     /// Bytes zeroed by `dc zva`.
-    pub const DCZ_BLOCK: u64 = 64;
+    pub const DCZ_BLOCK: u64 = 512;
 
     /// Value of the ID register (op0=3, op1=0, CRn=0, CRm, op2) as Linux's EL0 emulation
     /// reports it, or None when the kernel would not emulate it (SIGILL).
@@ -294,9 +318,22 @@ pub mod features {
             (0, 6) => 0,           // REVIDR_EL1
             (0, _) => 0,
             (4, 0) => {
-                // ID_AA64PFR0_EL1: EL0 and EL1 AArch64-only; FP/AdvSIMD 0 = present, 0xf = absent.
-                let fp = if FP { 0 } else { 0xf };
-                let simd = if ASIMD { 0 } else { 0xf };
+                // ID_AA64PFR0_EL1: EL0 and EL1 AArch64-only; FP/AdvSIMD 0 = present,
+                // 1 = present with half-precision arithmetic, 0xf = absent.
+                let fp = if !FP {
+                    0xf
+                } else if FPHP {
+                    1
+                } else {
+                    0
+                };
+                let simd = if !ASIMD {
+                    0xf
+                } else if ASIMDHP {
+                    1
+                } else {
+                    0
+                };
                 0x11 | fp << 16 | simd << 20
             }
             (6, 0) => {
@@ -322,16 +359,23 @@ pub mod features {
                 aes << 4 | sha1 << 8 | sha2 << 12 | crc << 16 | atomic << 20 | sha3 << 32
             }
             (6, 1) => {
-                // ID_AA64ISAR1_EL1: LRCPC
-                if ILRCPC {
-                    2 << 20
+                // ID_AA64ISAR1_EL1: JSCVT, LRCPC, FRINTTS
+                let lrcpc: u64 = if ILRCPC {
+                    2
                 } else if LRCPC {
-                    1 << 20
+                    1
                 } else {
                     0
-                }
+                };
+                let jscvt: u64 = if JSCVT { 1 } else { 0 };
+                let frintts: u64 = if FRINTTS { 1 } else { 0 };
+                jscvt << 12 | lrcpc << 20 | frintts << 32
             }
-            (7, 0) => 0x0000_0000_0000_0005, // ID_AA64MMFR0_EL1: 48-bit PA (illustrative)
+            // ID_AA64DFR0_EL1: DebugVer = 6 (Armv8.0 debug), as Linux shows it.
+            (5, 0) => 6,
+            // ID_AA64MMFR0_EL1 as Linux shows EL0: all hidden; TGran4 and TGran64 read as
+            // "not implemented" (0xf), their safe values.
+            (7, 0) => 0xff00_0000,
             (4..=7, _) => 0,
             _ => return None,
         })
@@ -348,10 +392,20 @@ pub mod features {
                 h & bits::ATOMICS != 0,
                 id_reg(6, 0).unwrap() >> 20 & 0xf == 2
             );
-            assert_eq!(h & bits::FP != 0, id_reg(4, 0).unwrap() >> 16 & 0xf == 0);
+            assert_eq!(h & bits::FP != 0, id_reg(4, 0).unwrap() >> 16 & 0xf != 0xf);
+            assert_eq!(h & bits::FPHP != 0, id_reg(4, 0).unwrap() >> 16 & 0xf == 1);
+            assert_eq!(
+                h & bits::ASIMDHP != 0,
+                id_reg(4, 0).unwrap() >> 20 & 0xf == 1
+            );
             assert_eq!(h & bits::CRC32 != 0, id_reg(6, 0).unwrap() >> 16 & 0xf == 1);
             assert_eq!(h & bits::SHA3 != 0, id_reg(6, 0).unwrap() >> 32 & 0xf == 1);
             assert!(h & bits::CPUID != 0);
+            assert_eq!(h & bits::JSCVT != 0, id_reg(6, 1).unwrap() >> 12 & 0xf == 1);
+            assert_eq!(
+                hwcap2() & bits2::FRINT != 0,
+                id_reg(6, 1).unwrap() >> 32 & 0xf == 1
+            );
             assert_eq!(id_reg(2, 0), None);
             assert_eq!(id_reg(0, 0), Some(MIDR));
         }

@@ -18,6 +18,9 @@ pub enum Out {
     X(u64),
     /// Writes PSTATE.NZCV (bits 31..28).
     Nzcv(u64),
+    /// Writes general register Rd with the low 32 bits (zero-extended) and PSTATE.NZCV
+    /// with bits 63..60 (FJCVTZS).
+    XNzcv(u64),
 }
 
 /// General-purpose inputs an instruction needs from the translator.
@@ -71,13 +74,12 @@ fn bits(x: u32, hi: u32, lo: u32) -> u32 {
     (x >> lo) & ((1 << (hi - lo + 1)) - 1)
 }
 
-/// The scalar format of `ftype` (00 S, 01 D, 11 H); FP16 arithmetic is not implemented,
-/// so H only where `half_ok`.
-fn fmt_of(ftype: u32, half_ok: bool) -> Result<Fmt, Undef> {
+/// The scalar format of `ftype` (00 S, 01 D, 11 H: FEAT_FP16).
+fn fmt_of(ftype: u32) -> Result<Fmt, Undef> {
     match ftype {
         0 => Ok(S),
         1 => Ok(D),
-        3 if half_ok => Ok(H),
+        3 => Ok(H),
         _ => Err(Undef),
     }
 }
@@ -133,7 +135,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
             return Err(Undef);
         }
         // FMADD/FMSUB/FNMADD/FNMSUB
-        let f = fmt_of(ftype, false)?;
+        let f = fmt_of(ftype)?;
         let ra = (insn >> 10) & 31;
         let o1 = (insn >> 21) & 1;
         let o0 = (insn >> 15) & 1;
@@ -162,7 +164,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
             if sf != 0 {
                 return Err(Undef);
             }
-            let f = fmt_of(ftype, false)?;
+            let f = fmt_of(ftype)?;
             if cond {
                 let mut c = r.ctx();
                 let nz = fpu::compare(
@@ -183,7 +185,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
             if sf != 0 {
                 return Err(Undef);
             }
-            let f = fmt_of(ftype, false)?;
+            let f = fmt_of(ftype)?;
             let v = if cond {
                 r.get(rn, f.bits())
             } else {
@@ -196,7 +198,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
             if sf != 0 {
                 return Err(Undef);
             }
-            let f = fmt_of(ftype, false)?;
+            let f = fmt_of(ftype)?;
             let nb = f.bits();
             let a = r.get(rn, nb);
             let b = r.get(rm, nb);
@@ -232,7 +234,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
                 if bits(insn, 15, 14) != 0 || insn & 7 != 0 {
                     return Err(Undef);
                 }
-                let f = fmt_of(ftype, false)?;
+                let f = fmt_of(ftype)?;
                 let a = r.get(rn, f.bits());
                 let b = if insn & 8 != 0 {
                     0
@@ -249,7 +251,7 @@ pub fn exec(r: &mut Regs, insn: u32, xn: u64, cond: bool) -> Result<Out, Undef> 
                 if bits(insn, 9, 5) != 0 {
                     return Err(Undef);
                 }
-                let f = fmt_of(ftype, false)?;
+                let f = fmt_of(ftype)?;
                 let v = vfp_expand_imm(bits(insn, 20, 13), f);
                 r.set(rd, v, f.bits());
                 return Ok(Out::None);
@@ -267,7 +269,7 @@ fn dp1(r: &mut Regs, insn: u32) -> Result<Out, Undef> {
     let ftype = bits(insn, 23, 22);
     if opcode & 0b111100 == 0b000100 {
         // FCVT between precisions
-        let from = fmt_of(ftype, true)?;
+        let from = fmt_of(ftype)?;
         let to = match opcode & 3 {
             0 => S,
             1 => D,
@@ -284,7 +286,7 @@ fn dp1(r: &mut Regs, insn: u32) -> Result<Out, Undef> {
         r.set(rd, res, to.bits());
         return Ok(Out::None);
     }
-    let f = fmt_of(ftype, false)?;
+    let f = fmt_of(ftype)?;
     let nb = f.bits();
     let a = r.get(rn, nb);
     let mut c = r.ctx();
@@ -301,6 +303,16 @@ fn dp1(r: &mut Regs, insn: u32) -> Result<Out, Undef> {
         12 => fpu::round_int(&mut c, f, a, Rounding::TieAway, false),
         14 => fpu::round_int(&mut c, f, a, rmode, true),
         15 => fpu::round_int(&mut c, f, a, rmode, false),
+        // FRINT32Z, FRINT32X, FRINT64Z, FRINT64X (FEAT_FRINTTS; single and double only)
+        16..=19 if f != H => {
+            let rm = if opcode & 1 == 0 {
+                Rounding::Zero
+            } else {
+                rmode
+            };
+            let size = if opcode < 18 { 32 } else { 64 };
+            fpu::round_int_n(&mut c, f, a, rm, size)
+        }
         _ => return Err(Undef),
     };
     r.flags(&c);
@@ -318,6 +330,13 @@ fn conv_int(r: &mut Regs, insn: u32, xn: u64) -> Result<Out, Undef> {
     let opcode = bits(insn, 18, 16);
     let ib = if sf == 1 { 64 } else { 32 };
     let zx = |v: u64| if sf == 1 { v } else { v & 0xffff_ffff };
+    if (sf, ftype, rmode, opcode) == (0, 1, 3, 6) {
+        // FJCVTZS (FEAT_JSCVT): NZCV = 0:Z:0:0
+        let mut c = r.ctx();
+        let (v, z) = fpu::to_int32_js(&mut c, r.get(rn, 64));
+        r.flags(&c);
+        return Ok(Out::XNzcv(v as u64 | (z as u64) << 62));
+    }
     if opcode >= 6 {
         // FMOV general
         let to_gpr = opcode == 6;
@@ -327,6 +346,15 @@ fn conv_int(r: &mut Regs, insn: u32, xn: u64) -> Result<Out, Undef> {
                     Ok(Out::X(r.get(rn, ib)))
                 } else {
                     r.set(rd, zx(xn), ib);
+                    Ok(Out::None)
+                }
+            }
+            (_, 3, 0) => {
+                // FMOV Wd/Xd, Hn and Hd, Wn/Xn (FEAT_FP16)
+                if to_gpr {
+                    Ok(Out::X(r.get(rn, 16)))
+                } else {
+                    r.set(rd, xn, 16);
                     Ok(Out::None)
                 }
             }
@@ -342,7 +370,7 @@ fn conv_int(r: &mut Regs, insn: u32, xn: u64) -> Result<Out, Undef> {
             _ => Err(Undef),
         };
     }
-    let f = fmt_of(ftype, false)?;
+    let f = fmt_of(ftype)?;
     let mut c = r.ctx();
     let out = match opcode {
         0 | 1 => {
@@ -388,7 +416,7 @@ fn conv_fixed(r: &mut Regs, insn: u32, xn: u64) -> Result<Out, Undef> {
     if sf == 0 && scale < 32 {
         return Err(Undef);
     }
-    let f = fmt_of(bits(insn, 23, 22), false)?;
+    let f = fmt_of(bits(insn, 23, 22))?;
     let fbits = 64 - scale;
     let ib = if sf == 1 { 64 } else { 32 };
     let mut c = r.ctx();

@@ -61,7 +61,7 @@ extern "C" fn fpsimd_helper(env: *mut u8, insn: u64, xn: u64, cond: u64) -> u64 
         fpsr: &mut cpu.fpsr,
     };
     match exec_any(&mut r, insn as u32, xn, cond != 0) {
-        Ok(Out::X(v)) | Ok(Out::Nzcv(v)) => v,
+        Ok(Out::X(v)) | Ok(Out::Nzcv(v)) | Ok(Out::XNzcv(v)) => v,
         _ => 0,
     }
 }
@@ -108,6 +108,13 @@ pub(crate) fn emit_generic(b: &mut Builder, insn: u32) -> bool {
         Out::Nzcv(_) => {
             let r = b.call(&H_FPSIMD, &[it, xn, cond]);
             set_nzcv(b, r);
+        }
+        Out::XNzcv(_) => {
+            let r = b.call(&H_FPSIMD, &[it, xn, cond]);
+            let x = b.extract(r, 0, 32, false);
+            set_x(b, insn & 31, x);
+            let nzcv = b.bin_imm(BinOp::ShrU, r, 32);
+            set_nzcv(b, nzcv);
         }
     }
     true

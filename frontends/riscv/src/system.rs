@@ -769,11 +769,85 @@ heron_backend::helper!(pub HELPER_SFENCE_VMA = helper_sfence_vma, 3, Effects::RA
 /// (shared by all harts: each call gets its hart's CPU state).
 pub struct RiscvMmu {
     phys: Arc<dyn PhysMemory>,
+    /// `-d mmu`: log every translation (TLB fill) with its page walk, target "mmu".
+    trace: bool,
 }
 
 impl RiscvMmu {
     pub fn new(phys: Arc<dyn PhysMemory>) -> RiscvMmu {
-        RiscvMmu { phys }
+        RiscvMmu { phys, trace: false }
+    }
+
+    /// Log each translation the softmmu asks for (one per TLB fill) through `tracing`
+    /// target "mmu": the access, the satp mode, every PTE of the walk and the result.
+    pub fn with_trace(mut self, on: bool) -> RiscvMmu {
+        self.trace = on;
+        self
+    }
+
+    /// The side-effect-free walk of `vaddr` in `cpu`'s current address space (see
+    /// [`PrivState::walk_debug`]), over this machine's RAM.
+    pub fn walk_debug(&self, cpu: &RiscvSystemCpu, vaddr: u64) -> privileged::mmu::DebugWalk {
+        cpu.privs.walk_debug(vaddr, &WalkMem(&*self.phys))
+    }
+
+    fn trace_fill(
+        &self,
+        cpu: &RiscvSystemCpu,
+        vaddr: u64,
+        access: Access,
+        mmu_idx: u8,
+        result: &Result<PageMapping, FaultKind>,
+    ) {
+        use std::fmt::Write;
+        let (eff, sum, mxr) = decode_mmu_idx(mmu_idx);
+        let mode = match cpu.privs.satp_levels() {
+            _ if eff == Priv::Machine => "bare(M)",
+            0 => "bare",
+            3 => "sv39",
+            4 => "sv48",
+            _ => "sv57",
+        };
+        let acc = match access {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Exec => "fetch",
+        };
+        let mut line = format!(
+            "hart{} fill {acc} vaddr={vaddr:#x} priv={eff:?}{}{} satp={mode}",
+            cpu.privs.hartid,
+            if sum { "+sum" } else { "" },
+            if mxr { "+mxr" } else { "" },
+        );
+        if eff != Priv::Machine && cpu.privs.satp_levels() > 0 {
+            let w = self.walk_debug(cpu, vaddr);
+            for st in &w.steps {
+                let _ = write!(
+                    line,
+                    " L{} pte@{:#x}={:#x}[{}]",
+                    st.level,
+                    st.pte_addr,
+                    st.pte,
+                    privileged::mmu::pte_flags(st.pte)
+                );
+            }
+        }
+        match result {
+            Ok(m) => {
+                let _ = write!(
+                    line,
+                    " -> paddr={:#x} {}{}{}",
+                    m.paddr | (vaddr & 0xfff),
+                    if m.read { 'r' } else { '-' },
+                    if m.write { 'w' } else { '-' },
+                    if m.exec { 'x' } else { '-' },
+                );
+            }
+            Err(_) => {
+                let _ = write!(line, " -> fault cause={}", cpu.mmu_fault_cause);
+            }
+        }
+        tracing::info!(target: "mmu", "{line}");
     }
 }
 
@@ -833,7 +907,7 @@ impl AddressTranslator for RiscvMmu {
             Access::Exec => (privileged::Access::Exec, FaultKind::Exec),
         };
         let mem = WalkMem(&*self.phys);
-        match cpu.privs.translate_as(vaddr, 1, pa, eff, sum, mxr, &mem) {
+        let r = match cpu.privs.translate_as(vaddr, 1, pa, eff, sum, mxr, &mem) {
             Ok(t) => {
                 // `perms` covers the whole page; the access itself passed its own (byte
                 // granular) PMP check even when PMP splits the page.
@@ -858,6 +932,10 @@ impl AddressTranslator for RiscvMmu {
                 cpu.mmu_fault_addr = vaddr;
                 Err(kind)
             }
+        };
+        if self.trace {
+            self.trace_fill(cpu, vaddr, access, mmu_idx, &r);
         }
+        r
     }
 }

@@ -1080,6 +1080,55 @@ pub fn round_int_n(c: &mut Ctx, f: Fmt, a: u64, rm: Rounding, intsize: u32) -> u
     }
 }
 
+/// FPToFixedJS (FJCVTZS): the double `a` truncated toward zero, modulo 2^32 (JavaScript's
+/// ToInt32). Returns the 32-bit result and Z: true only for an exact in-range conversion
+/// of a value that is not -0.0. NaN and infinity give 0 with Invalid Operation; other
+/// out-of-range values wrap with Invalid Operation; inexact in-range ones set Inexact.
+pub fn to_int32_js(c: &mut Ctx, a: u64) -> (u32, bool) {
+    let u = unpack(c, D, a, false);
+    match u.kind {
+        Kind::QNaN | Kind::SNaN | Kind::Inf => {
+            c.flags |= IOC;
+            (0, false)
+        }
+        Kind::Zero => (0, !u.neg),
+        Kind::Fin => {
+            // |value| = sig * 2^exp; m = its integer part, `inexact` = fraction dropped.
+            let (m, inexact) = if u.exp >= 0 {
+                // Bits at or above 2^64 cannot reach the low 32 bits nor the range test.
+                let m = if u.exp >= 64 {
+                    0
+                } else {
+                    (u.sig as u128) << u.exp
+                };
+                (m, false)
+            } else if u.exp <= -64 {
+                (0, true)
+            } else {
+                let s = (-u.exp) as u32;
+                ((u.sig >> s) as u128, u.sig & ((1u64 << s) - 1) != 0)
+            };
+            let big = u.exp >= 64;
+            let result = if u.neg {
+                (m as u32).wrapping_neg()
+            } else {
+                m as u32
+            };
+            let out_of_range = big || if u.neg { m > 1 << 31 } else { m >= 1 << 31 };
+            let z = if out_of_range {
+                c.flags |= IOC;
+                false
+            } else if inexact {
+                c.flags |= IXC;
+                false
+            } else {
+                !(u.neg && m == 0)
+            };
+            (result, z)
+        }
+    }
+}
+
 /// FPRecipStepFused (FRECPS: 2 - a*b) and FPRSqrtStepFused (FRSQRTS: (3 - a*b) / 2).
 pub fn step_fused(c: &mut Ctx, f: Fmt, a: u64, b: u64, rsqrt: bool) -> u64 {
     let a = neg(f, a);

@@ -513,3 +513,150 @@ fn fast_path_matches_soft_path() {
         }
     }
 }
+
+#[test]
+fn fjcvtzs_edge_cases() {
+    let js = |fpcr: u64, x: f64| {
+        let mut c = ctx(fpcr);
+        let (v, z) = to_int32_js(&mut c, x.to_bits());
+        (v, z, c.flags)
+    };
+    assert_eq!(js(0, 42.0), (42, true, 0));
+    assert_eq!(js(0, -1.0), (0xffff_ffff, true, 0));
+    assert_eq!(js(0, 1.75), (1, false, IXC));
+    assert_eq!(js(0, -1.75), (0xffff_ffff, false, IXC));
+    // -0.0: result 0 with no flag, but Z clear.
+    assert_eq!(js(0, -0.0), (0, false, 0));
+    assert_eq!(js(0, 0.0), (0, true, 0));
+    // Range limits: -2^31 fits, 2^31 wraps with Invalid Operation.
+    assert_eq!(js(0, -2147483648.0), (0x8000_0000, true, 0));
+    assert_eq!(js(0, 2147483648.0), (0x8000_0000, false, IOC));
+    assert_eq!(js(0, 2147483647.5), (0x7fff_ffff, false, IXC));
+    assert_eq!(js(0, -2147483649.0), (0x7fff_ffff, false, IOC));
+    // Modulo 2^32 (JavaScript ToInt32): 2^32 + 5 -> 5; 2^53 + 2 -> 2; 1e300 -> 0.
+    assert_eq!(js(0, 4294967301.0), (5, false, IOC));
+    assert_eq!(js(0, 9007199254740994.0), (2, false, IOC));
+    assert_eq!(js(0, 1e300), (0, false, IOC));
+    assert_eq!(js(0, -4294967297.5), (0xffff_ffff, false, IOC));
+    // NaN and infinities: 0 with Invalid Operation.
+    assert_eq!(js(0, f64::NAN), (0, false, IOC));
+    assert_eq!(js(0, f64::INFINITY), (0, false, IOC));
+    assert_eq!(js(0, f64::NEG_INFINITY), (0, false, IOC));
+    // A denormal: inexact 0, or with FZ flushed (IDC) and exact.
+    let tiny = f64::from_bits(1);
+    assert_eq!(js(0, tiny), (0, false, IXC));
+    assert_eq!(js(FPCR_FZ, tiny), (0, true, IDC));
+    assert_eq!(js(FPCR_FZ, -tiny), (0, false, IDC));
+    // Rounding mode does not matter: always toward zero.
+    assert_eq!(js(1 << 22, 2.5), (2, false, IXC));
+}
+
+#[test]
+fn frint32_frint64_edge_cases() {
+    let f = |fpcr: u64, x: f64, size: u32, exact_mode: bool| {
+        let mut c = ctx(fpcr);
+        let rm = if exact_mode { c.rmode } else { Rounding::Zero };
+        let r = round_int_n(&mut c, D, x.to_bits(), rm, size);
+        (f64::from_bits(r), c.flags)
+    };
+    assert_eq!(f(0, 2.5, 32, true), (2.0, IXC));
+    assert_eq!(f(0, 2.5, 32, false), (2.0, IXC));
+    assert_eq!(f(0, -2.5, 32, false), (-2.0, IXC));
+    assert_eq!(f(1 << 22, 2.1, 32, true), (3.0, IXC));
+    assert_eq!(f(0, 2147483647.0, 32, false), (2147483647.0, 0));
+    assert_eq!(f(0, -2147483648.0, 32, false), (-2147483648.0, 0));
+    // Out of range, NaN and infinity: the most negative integer with Invalid Operation.
+    assert_eq!(f(0, 2147483648.0, 32, false), (-2147483648.0, IOC));
+    assert_eq!(f(0, 2147483647.5, 32, true), (-2147483648.0, IOC));
+    assert_eq!(f(0, f64::NAN, 32, false), (-2147483648.0, IOC));
+    assert_eq!(
+        f(0, f64::INFINITY, 64, false),
+        (-9223372036854775808.0, IOC)
+    );
+    assert_eq!(f(0, 9.3e18, 64, false), (-9223372036854775808.0, IOC));
+    assert_eq!(
+        f(0, -9223372036854775808.0, 64, false),
+        (-9223372036854775808.0, 0)
+    );
+    assert_eq!(f(0, 2147483648.0, 64, false), (2147483648.0, 0));
+    // Zero keeps its sign; a value rounding to zero is -0.0 for negative inputs.
+    let (z, fl) = f(0, -0.25, 32, false);
+    assert_eq!((z.to_bits(), fl), ((-0.0f64).to_bits(), IXC));
+    // Single precision.
+    let mut c = ctx(0);
+    let r = round_int_n(&mut c, S, 3.0e9f32.to_bits() as u64, Rounding::Zero, 32);
+    assert_eq!((r, c.flags), ((-2147483648.0f32).to_bits() as u64, IOC));
+}
+
+#[test]
+fn half_precision_arithmetic() {
+    let one = 0x3c00;
+    // 1 + 1 = 2, exact.
+    let mut c = ctx(0);
+    assert_eq!(add(&mut c, H, one, one, false), 0x4000);
+    assert_eq!(c.flags, 0);
+    // Overflow: 65504 + 65504 is +inf under RN, the largest normal under RZ.
+    let max = 0x7bff;
+    let mut c = ctx(0);
+    assert_eq!(add(&mut c, H, max, max, false), 0x7c00);
+    assert_eq!(c.flags, OFC | IXC);
+    let mut c = ctx(3 << 22);
+    assert_eq!(add(&mut c, H, max, max, false), max);
+    // Rounding: 1 + 2^-11 is a tie: even under RN, up under RP, down under RM.
+    let tie = 0x1000;
+    for (rmode, want) in [(0u64, 0x3c00), (1, 0x3c01), (2, 0x3c00)] {
+        let mut c = ctx(rmode << 22);
+        assert_eq!(add(&mut c, H, one, tie, false), want, "rmode {rmode}");
+        assert_eq!(c.flags, IXC);
+    }
+    // NaN propagation: the first signalling NaN, quietened (IOC); default NaN with DN.
+    let snan = 0x7d00;
+    let qnan = 0x7e01;
+    let mut c = ctx(0);
+    assert_eq!(add(&mut c, H, qnan, snan, false), 0x7f00);
+    assert_eq!(c.flags, IOC);
+    let mut c = ctx(0);
+    assert_eq!(mul(&mut c, H, qnan, one, false), qnan);
+    assert_eq!(c.flags, 0);
+    let mut c = ctx(FPCR_DN);
+    assert_eq!(add(&mut c, H, qnan, one, false), 0x7e00);
+    // Invalid: inf - inf.
+    let mut c = ctx(0);
+    assert_eq!(add(&mut c, H, 0x7c00, 0x7c00, true), 0x7e00);
+    assert_eq!(c.flags, IOC);
+}
+
+#[test]
+fn half_precision_denormals_follow_fz16_not_fz() {
+    let one = 0x3c00;
+    let tiny = 0x0001; // 2^-24
+    // Without FZ16 denormals are exact operands and results; FZ does not apply to half.
+    for fpcr in [0, FPCR_FZ] {
+        let mut c = ctx(fpcr);
+        assert_eq!(mul(&mut c, H, tiny, one, false), tiny);
+        assert_eq!(c.flags, 0);
+    }
+    // FZ16 flushes a denormal input to zero without IDC (IDC is for single/double only).
+    let mut c = ctx(FPCR_FZ16);
+    assert_eq!(mul(&mut c, H, tiny | 0x8000, one, false), 0x8000);
+    assert_eq!(c.flags, 0);
+    // ... and a result that is tiny before rounding to zero with UFC.
+    let min_normal = 0x0400;
+    let half = 0x3800;
+    let mut c = ctx(FPCR_FZ16);
+    assert_eq!(mul(&mut c, H, min_normal, half, false), 0);
+    assert_eq!(c.flags, UFC);
+    let mut c = ctx(0);
+    assert_eq!(mul(&mut c, H, min_normal, half, false), 0x0200);
+    assert_eq!(c.flags, 0);
+    // FZ16 does not affect single precision; FZ does.
+    let mut c = ctx(FPCR_FZ16);
+    assert_eq!(mul(&mut c, S, 1, 0x3f80_0000, false), 1);
+    // Conversions from half are never flushed (FPUnpackCV), even with FZ16.
+    let mut c = ctx(FPCR_FZ16);
+    assert_eq!(convert(&mut c, H, S, tiny, Rounding::TieEven), 0x3380_0000);
+    assert_eq!(c.flags, 0);
+    // AHP applies to conversions only, not to arithmetic: 65504 + 65504 still overflows.
+    let mut c = ctx(FPCR_AHP);
+    assert_eq!(add(&mut c, H, 0x7bff, 0x7bff, false), 0x7c00);
+}

@@ -3,14 +3,15 @@
 //! modified immediates, shifts by immediate, three-same / three-different / two-register
 //! misc / across-lanes / pairwise / by-element groups (integer and single/double FP),
 //! permutes, EXT and TBL/TBX. Saturating operations set FPSR.QC; FP elements use
-//! [`crate::fpu`] with the FPCR controls. FP16 arithmetic is not implemented (those
-//! encodings are undefined, as on a CPU without FEAT_FP16).
+//! [`crate::fpu`] with the FPCR controls, in half (FEAT_FP16: the "(FP16)" three-same,
+//! two-register misc, across-lanes, pairwise, by-element, fixed-point and FMOV forms),
+//! single and double precision.
 
 // Binary literals are grouped by encoding field (U, a, opcode), not by nibble.
 #![allow(clippy::unusual_byte_groupings)]
 
 use crate::fp::{Out, Regs, Undef, vfp_expand_imm};
-use crate::fpu::{self, CmpOp, Ctx, D, Fmt, QC, Rounding, S};
+use crate::fpu::{self, CmpOp, Ctx, D, Fmt, H, QC, Rounding, S};
 
 fn bits(x: u32, hi: u32, lo: u32) -> u32 {
     (x >> lo) & ((1 << (hi - lo + 1)) - 1)
@@ -195,10 +196,10 @@ fn dispatch(s: &mut St, insn: u32, xn: u64) -> Result<Out, Undef> {
     }
     if op1 < 2 {
         if op2 & 0b1100 == 0b1000 && op3 & 0b000100001 == 1 {
-            return Err(Undef); // three same FP16
+            return three_same_fp16(s, insn, scalar);
         }
         if op2 == 0b1111 && op3 & 0b110000011 == 0b10 {
-            return Err(Undef); // two-reg misc FP16
+            return misc2_fp(s, insn, scalar, true);
         }
         if op2 & 0b0100 == 0 && op3 & 0b000100001 == 0b000100001 {
             return Err(Undef); // three-reg extension (RDM, dot product...)
@@ -460,10 +461,17 @@ fn mod_imm(s: &mut St, insn: u32) -> Result<Out, Undef> {
     let cmode = bits(insn, 15, 12);
     let o2 = bits(insn, 11, 11);
     let rd = insn & 31;
-    if o2 != 0 {
-        return Err(Undef);
-    }
     let imm8 = bits(insn, 18, 16) << 5 | bits(insn, 9, 5);
+    if o2 != 0 {
+        // FMOV (vector, immediate), half precision
+        if op != 0 || cmode != 0b1111 {
+            return Err(Undef);
+        }
+        let h = vfp_expand_imm(imm8, H) as u128;
+        let v = h * 0x0001_0001_0001_0001_0001_0001_0001_0001;
+        s.set(rd, v, datasize(q));
+        return Ok(Out::None);
+    }
     if cmode == 0b1111 && op == 1 && q == 0 {
         return Err(Undef);
     }
@@ -618,13 +626,13 @@ fn shift_imm(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
         }
         0b11100 | 0b11111 => {
             // SCVTF/UCVTF, FCVTZS/FCVTZU (fixed-point)
-            if immh & 0b1100 == 0 {
-                return Err(Undef); // FP16 or unallocated
+            if immh & 0b1110 == 0 {
+                return Err(Undef);
             }
             if !scalar && es == 64 && q == 0 {
                 return Err(Undef);
             }
-            let f = if es == 64 { D } else { S };
+            let f = Fmt::of_bits(es);
             let fbits = rshift;
             let ds = if scalar { es } else { datasize(q) };
             let mut d = 0u128;
@@ -844,58 +852,8 @@ fn three_same(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
         return Ok(Out::None);
     }
     if opcode >= 0b11000 {
-        // FP
-        let sz = size & 1;
         let key = (u as u32) << 6 | (size >> 1) << 5 | opcode;
-        let f = fmt_sz(sz);
-        let es = f.bits();
-        if !scalar && sz == 1 && q == 0 {
-            return Err(Undef);
-        }
-        if scalar {
-            // scalar forms: FMULX, FCMEQ, FRECPS, FRSQRTS, FCMGE, FACGE, FABD, FCMGT, FACGT
-            if !matches!(
-                key,
-                0b0_0_11011
-                    | 0b0_0_11100
-                    | 0b0_0_11111
-                    | 0b0_1_11111
-                    | 0b1_0_11100
-                    | 0b1_0_11101
-                    | 0b1_1_11010
-                    | 0b1_1_11100
-                    | 0b1_1_11101
-            ) {
-                return Err(Undef);
-            }
-            let r = fp_same(s, f, key, el(a, 0, es), el(b, 0, es), 0).ok_or(Undef)?;
-            s.set(rd, r as u128, es);
-            return Ok(Out::None);
-        }
-        let ds = datasize(q);
-        let n = ds / es;
-        let mut d = 0u128;
-        if u && matches!(opcode, 0b11000 | 0b11010 | 0b11110) && key != 0b1_1_11010 {
-            // pairwise
-            for i in 0..n {
-                let (src, j) = if i < n / 2 {
-                    (a, 2 * i)
-                } else {
-                    (b, 2 * (i - n / 2))
-                };
-                let r =
-                    fp_pair(&mut s.c, f, key, el(src, j, es), el(src, j + 1, es)).ok_or(Undef)?;
-                put(&mut d, i, es, r);
-            }
-        } else {
-            for i in 0..n {
-                let r =
-                    fp_same(s, f, key, el(a, i, es), el(b, i, es), el(d0, i, es)).ok_or(Undef)?;
-                put(&mut d, i, es, r);
-            }
-        }
-        s.set(rd, d, ds);
-        return Ok(Out::None);
+        return three_same_fp(s, insn, scalar, fmt_sz(size & 1), key);
     }
     let es = 8 << size;
     if scalar {
@@ -957,6 +915,73 @@ fn three_same(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
             rv[i] = int_same(s, opcode, u, es, av[i], bv[i], dv[i]).ok_or(Undef)?;
         }
         d = pack(&rv, es);
+    }
+    s.set(rd, d, ds);
+    Ok(Out::None)
+}
+
+/// Advanced SIMD three same (FP16), vector and scalar: the FP three-same operations on
+/// half-precision elements (opcode<2:0> selects among the FP opcodes 11000..11111).
+fn three_same_fp16(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
+    if bits(insn, 14, 14) != 0 {
+        return Err(Undef);
+    }
+    let key = bits(insn, 29, 29) << 6 | bits(insn, 23, 23) << 5 | 0b11000 | bits(insn, 13, 11);
+    three_same_fp(s, insn, scalar, H, key)
+}
+
+/// The FP three-same group on elements of format `f`; `key` = U : a : opcode.
+fn three_same_fp(s: &mut St, insn: u32, scalar: bool, f: Fmt, key: u32) -> Result<Out, Undef> {
+    let q = bits(insn, 30, 30);
+    let u = key >> 6 == 1;
+    let opcode = key & 31;
+    let rd = insn & 31;
+    let a = s.v((insn >> 5) & 31);
+    let b = s.v((insn >> 16) & 31);
+    let d0 = s.v(rd);
+    let es = f.bits();
+    if !scalar && f == D && q == 0 {
+        return Err(Undef);
+    }
+    if scalar {
+        // scalar forms: FMULX, FCMEQ, FRECPS, FRSQRTS, FCMGE, FACGE, FABD, FCMGT, FACGT
+        if !matches!(
+            key,
+            0b0_0_11011
+                | 0b0_0_11100
+                | 0b0_0_11111
+                | 0b0_1_11111
+                | 0b1_0_11100
+                | 0b1_0_11101
+                | 0b1_1_11010
+                | 0b1_1_11100
+                | 0b1_1_11101
+        ) {
+            return Err(Undef);
+        }
+        let r = fp_same(s, f, key, el(a, 0, es), el(b, 0, es), 0).ok_or(Undef)?;
+        s.set(rd, r as u128, es);
+        return Ok(Out::None);
+    }
+    let ds = datasize(q);
+    let n = ds / es;
+    let mut d = 0u128;
+    if u && matches!(opcode, 0b11000 | 0b11010 | 0b11110) && key != 0b1_1_11010 {
+        // pairwise
+        for i in 0..n {
+            let (src, j) = if i < n / 2 {
+                (a, 2 * i)
+            } else {
+                (b, 2 * (i - n / 2))
+            };
+            let r = fp_pair(&mut s.c, f, key, el(src, j, es), el(src, j + 1, es)).ok_or(Undef)?;
+            put(&mut d, i, es, r);
+        }
+    } else {
+        for i in 0..n {
+            let r = fp_same(s, f, key, el(a, i, es), el(b, i, es), el(d0, i, es)).ok_or(Undef)?;
+            put(&mut d, i, es, r);
+        }
     }
     s.set(rd, d, ds);
     Ok(Out::None)
@@ -1159,7 +1184,7 @@ fn misc2(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
         _ => {}
     }
     if opcode >= 0b11000 || (0b01100..=0b01111).contains(&opcode) {
-        return misc2_fp(s, insn, scalar);
+        return misc2_fp(s, insn, scalar, false);
     }
     // Integer element-wise ops.
     if scalar {
@@ -1320,21 +1345,26 @@ fn narrow_out(
     Ok(Out::None)
 }
 
-fn misc2_fp(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
+/// FP two-register misc, vector and scalar; `half`: the "(FP16)" group (bit 23 = a,
+/// half-precision elements), else size<0> selects single or double.
+fn misc2_fp(s: &mut St, insn: u32, scalar: bool, half: bool) -> Result<Out, Undef> {
     let q = bits(insn, 30, 30);
     let u = bits(insn, 29, 29) == 1;
     let size = bits(insn, 23, 22);
     let opcode = bits(insn, 16, 12);
     let rd = insn & 31;
     let a = s.v((insn >> 5) & 31);
-    let sz = size & 1;
     let hi = size >> 1;
-    let f = fmt_sz(sz);
+    let f = if half { H } else { fmt_sz(size & 1) };
     let es = f.bits();
-    if !scalar && sz == 1 && q == 0 {
+    if !scalar && f == D && q == 0 {
         return Err(Undef);
     }
     let key = (u as u32) << 6 | hi << 5 | opcode;
+    // No FP16 forms of FRINT32*/FRINT64* (0_1111x) or URECPE/URSQRTE (1_11100).
+    if half && (key & 0b11_1110 == 0b01_1110 || key & 0b11_1111 == 0b11_1100) {
+        return Err(Undef);
+    }
     let ds = if scalar { es } else { datasize(q) };
     let n = ds / es;
     let mut d = 0u128;
@@ -1375,6 +1405,11 @@ fn misc2_fp(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
             0b0_1_11000 => fpu::round_int(c, f, x, Rounding::PosInf, false),
             0b0_1_11001 => fpu::round_int(c, f, x, Rounding::Zero, false),
             0b1_1_11001 => fpu::round_int(c, f, x, rmode, false),
+            // FRINT32Z, FRINT32X, FRINT64Z, FRINT64X (FEAT_FRINTTS)
+            0b0_0_11110 => fpu::round_int_n(c, f, x, Rounding::Zero, 32),
+            0b1_0_11110 => fpu::round_int_n(c, f, x, rmode, 32),
+            0b0_0_11111 => fpu::round_int_n(c, f, x, Rounding::Zero, 64),
+            0b1_0_11111 => fpu::round_int_n(c, f, x, rmode, 64),
             0b0_0_11010 | 0b1_0_11010 => fpu::to_fixed(c, f, x, 0, u, es, Rounding::TieEven),
             0b0_0_11011 | 0b1_0_11011 => fpu::to_fixed(c, f, x, 0, u, es, Rounding::NegInf),
             0b0_0_11100 | 0b1_0_11100 => fpu::to_fixed(c, f, x, 0, u, es, Rounding::TieAway),
@@ -1394,7 +1429,7 @@ fn misc2_fp(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
             0b0_1_11111 if scalar => fpu::recpx(c, f, x),
             0b0_1_11100 | 0b1_1_11100 => {
                 // URECPE / URSQRTE (32-bit only)
-                if sz != 0 || scalar {
+                if f != S || scalar {
                     return Err(Undef);
                 }
                 urecpe(x, u)
@@ -1431,24 +1466,27 @@ fn across(s: &mut St, insn: u32) -> Result<Out, Undef> {
     let rd = insn & 31;
     let a = s.v((insn >> 5) & 31);
     if matches!(opcode, 0b01100 | 0b01111) {
-        // FP: only 4S (FP16 forms are U=0)
-        if !u || q == 0 || size & 1 == 1 {
+        // FP: U=1 single precision (4S only), U=0 half precision (4H, 8H; size<0> is
+        // ignored there: "size = x0/x1")
+        if u && (size & 1 == 1 || q == 0) {
             return Err(Undef);
         }
+        let f = if u { S } else { H };
+        let es = f.bits();
         let max = size >> 1 == 0;
         let num = opcode == 0b01100;
-        fn reduce(c: &mut Ctx, v: &[u64], max: bool, num: bool) -> u64 {
+        fn reduce(c: &mut Ctx, f: Fmt, v: &[u64], max: bool, num: bool) -> u64 {
             if v.len() == 1 {
                 return v[0];
             }
             let h = v.len() / 2;
-            let lo = reduce(c, &v[..h], max, num);
-            let hi = reduce(c, &v[h..], max, num);
-            fpu::max_min(c, S, lo, hi, max, num)
+            let lo = reduce(c, f, &v[..h], max, num);
+            let hi = reduce(c, f, &v[h..], max, num);
+            fpu::max_min(c, f, lo, hi, max, num)
         }
-        let v: Vec<u64> = (0..4).map(|i| el(a, i, 32)).collect();
-        let r = reduce(&mut s.c, &v, max, num);
-        s.set(rd, r as u128, 32);
+        let v: Vec<u64> = (0..datasize(q) / es).map(|i| el(a, i, es)).collect();
+        let r = reduce(&mut s.c, f, &v, max, num);
+        s.set(rd, r as u128, es);
         return Ok(Out::None);
     }
     if size == 3 || (size == 2 && q == 0) {
@@ -1483,10 +1521,8 @@ fn pairwise_scalar(s: &mut St, insn: u32) -> Result<Out, Undef> {
         s.set(rd, r as u128, 64);
         return Ok(Out::None);
     }
-    if !u {
-        return Err(Undef); // FP16 forms
-    }
-    let f = fmt_sz(size & 1);
+    // U=0: the FP16 forms (size<0> is ignored: "size = x0/x1"); U=1: single or double.
+    let f = if u { fmt_sz(size & 1) } else { H };
     let es = f.bits();
     let key = 1 << 6
         | (size >> 1) << 5
@@ -1527,7 +1563,8 @@ fn by_elem(s: &mut St, insn: u32, scalar: bool) -> Result<Out, Undef> {
                 }
                 (D, h, bits(insn, 20, 16))
             }
-            _ => return Err(Undef), // FP16
+            0 => (H, h << 2 | l << 1 | m, bits(insn, 19, 16)),
+            _ => return Err(Undef),
         };
         let es = f.bits();
         let y = el(s.v(rm), idx, es);

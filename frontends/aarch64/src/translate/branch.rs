@@ -164,13 +164,13 @@ fn translate_system(b: &mut Builder, insn: u32, pc: u64) -> bool {
             // SYS: cache maintenance reachable from EL0.
             match (op1, crn, crm, op2) {
                 (3, 7, 4, 1) => {
-                    // DC ZVA: zero the 64-byte block containing Xt.
+                    // DC ZVA: zero the DCZ_BLOCK-byte block containing Xt.
                     let a = get_x(b, rt);
                     let base = b.bin_imm(BinOp::And, a, !(features::DCZ_BLOCK - 1));
-                    let zero = b.const64(0);
-                    for i in 0..features::DCZ_BLOCK / 8 {
-                        let addr = b.bin_imm(BinOp::Add, base, i * 8);
-                        b.store(zero, addr, MemOp::le(8, false));
+                    let zero = b.const_(Ty::I128, 0);
+                    for i in 0..features::DCZ_BLOCK / 16 {
+                        let addr = b.bin_imm(BinOp::Add, base, i * 16);
+                        b.store(zero, addr, MemOp::le(16, false));
                     }
                     true
                 }
@@ -267,17 +267,20 @@ fn translate_sysreg(
     true
 }
 
-/// CNTFRQ_EL0: the generic timer runs at 1 GHz (one tick per host nanosecond).
-pub const COUNTER_FREQ: u64 = 1_000_000_000;
+/// CNTFRQ_EL0: the generic timer runs at 62.5 MHz (qemu-aarch64's value; one tick per 16
+/// host nanoseconds).
+pub const COUNTER_FREQ: u64 = 62_500_000;
 
-/// CNTVCT_EL0: host monotonic nanoseconds since the first read in this process.
+/// CNTVCT_EL0: host monotonic time since the first read in this process, in ticks of
+/// [`COUNTER_FREQ`].
 extern "C" fn helper_cntvct(_env: *mut u8) -> u64 {
     use std::sync::OnceLock;
     use std::time::Instant;
     static START: OnceLock<Instant> = OnceLock::new();
     let start = *START.get_or_init(Instant::now);
     // Start the count above zero so that guests never read 0 as "no counter".
-    (Instant::now().duration_since(start).as_nanos() as u64).wrapping_add(1_000_000)
+    let ns = Instant::now().duration_since(start).as_nanos() as u64;
+    (ns / (1_000_000_000 / COUNTER_FREQ)).wrapping_add(62_500)
 }
 
 /// `ic ivau`: every engine drops its translations before its next block.

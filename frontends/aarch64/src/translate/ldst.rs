@@ -546,21 +546,18 @@ fn store_exclusive(
     let expected = b.get_global(Ty::I64, off::EXCL_VAL);
     match rt2 {
         Some(rt2) if bytes == 8 => {
-            // 128-bit pair: the IR has no 16-byte compare-and-swap; check the high half,
-            // then swap the low half and store the high half when it succeeded.
+            // 128-bit pair: one 16-byte compare-and-swap of both halves (single-copy atomic
+            // on every tier, see `cas_pair128`).
             let exp_hi = b.get_global(Ty::I64, off::EXCL_VAL2);
-            let addr_hi = b.bin_imm(BinOp::Add, addr, 8);
-            let cur_hi = b.load(Ty::I64, addr_hi, MemOp::le(8, false).with_aligned());
-            let hi_same = b.setcond(Cond::Eq, cur_hi, exp_hi);
-            let hi_differs = b.bin_imm(BinOp::Xor, hi_same, 1);
-            b.br_cond(hi_differs, l_done);
             let lo = get_x(b, rt);
-            let old = b.cmpxchg(addr, expected, lo, MemOp::le(8, false).with_aligned());
-            let failed = b.setcond(Cond::Ne, old, expected);
-            b.mov(status, failed);
-            b.br_cond(failed, l_done);
             let hi = get_x(b, rt2);
-            b.store(hi, addr_hi, MemOp::le(8, false));
+            let (old_lo, old_hi) = cas_pair128(b, addr, (expected, exp_hi), (lo, hi));
+            let d_lo = b.bin(BinOp::Xor, old_lo, expected);
+            let d_hi = b.bin(BinOp::Xor, old_hi, exp_hi);
+            let d = b.bin(BinOp::Or, d_lo, d_hi);
+            let zero = b.const64(0);
+            let failed = b.setcond(Cond::Ne, d, zero);
+            b.mov(status, failed);
         }
         _ => {
             let (size, new) = match rt2 {
@@ -593,6 +590,34 @@ fn store_exclusive(
     set_x(b, rs, status);
 }
 
+/// One 16-byte compare-and-swap at `addr` (16-byte aligned, else an alignment fault) of the
+/// little-endian pair (lo, hi): stores `new` if memory holds `expected`; returns the old
+/// pair. The IR's 16-byte `Cmpxchg` is `lock cmpxchg16b` on the host in both the
+/// interpreter and the JIT, so it is atomic against the other guest threads' 128-bit and
+/// narrower atomics, as CASP and STXP require.
+fn cas_pair128(
+    b: &mut Builder,
+    addr: Temp,
+    expected: (Temp, Temp),
+    new: (Temp, Temp),
+) -> (Temp, Temp) {
+    let e = pair128(b, expected.0, expected.1);
+    let n = pair128(b, new.0, new.1);
+    let old = b.cmpxchg(addr, e, n, MemOp::le(16, false).with_aligned());
+    let lo = b.trunc(old, Ty::I64);
+    let hi = b.bin_imm(BinOp::ShrU, old, 64);
+    let hi = b.trunc(hi, Ty::I64);
+    (lo, hi)
+}
+
+/// The I128 value hi:lo of two I64 halves.
+fn pair128(b: &mut Builder, lo: Temp, hi: Temp) -> Temp {
+    let lo = b.zext(lo, Ty::I128);
+    let hi = b.zext(hi, Ty::I128);
+    let hi = b.bin_imm(BinOp::Shl, hi, 64);
+    b.bin(BinOp::Or, hi, lo)
+}
+
 /// CASP/CASPA/CASPL/CASPAL on register pairs (Xs, Xs+1) and (Xt, Xt+1).
 fn translate_casp(b: &mut Builder, wide: bool, rs: u32, rt: u32, rn: u32, acq: bool, rel: bool) {
     let addr = get_xsp(b, rn);
@@ -612,33 +637,13 @@ fn translate_casp(b: &mut Builder, wide: bool, rs: u32, rt: u32, rn: u32, acq: b
         set_x(b, rs, lo);
         set_x(b, rs + 1, hi);
     } else {
-        // No 16-byte compare-and-swap in the IR: read both halves, compare, and when equal
-        // swap the low half atomically and then store the high half.
         let e_lo = get_x(b, rs);
         let e_hi = get_x(b, rs + 1);
-        let cur = b.load(Ty::I128, addr, MemOp::le(16, false).with_aligned());
-        let c_lo = b.trunc(cur, Ty::I64);
-        let c_hi = b.bin_imm(BinOp::ShrU, cur, 64);
-        let c_hi = b.trunc(c_hi, Ty::I64);
-        let l_done = b.new_label();
-        let old_lo = b.temp(Ty::I64);
-        b.mov(old_lo, c_lo);
-        let eq_lo = b.setcond(Cond::Eq, c_lo, e_lo);
-        let eq_hi = b.setcond(Cond::Eq, c_hi, e_hi);
-        let eq = b.bin(BinOp::And, eq_lo, eq_hi);
-        let ne = b.bin_imm(BinOp::Xor, eq, 1);
-        b.br_cond(ne, l_done);
         let n_lo = get_x(b, rt);
-        let got = b.cmpxchg(addr, e_lo, n_lo, MemOp::le(8, false).with_aligned());
-        b.mov(old_lo, got);
-        let failed = b.setcond(Cond::Ne, got, e_lo);
-        b.br_cond(failed, l_done);
         let n_hi = get_x(b, rt + 1);
-        let addr_hi = b.bin_imm(BinOp::Add, addr, 8);
-        b.store(n_hi, addr_hi, MemOp::le(8, false));
-        b.label(l_done);
+        let (old_lo, old_hi) = cas_pair128(b, addr, (e_lo, e_hi), (n_lo, n_hi));
         set_x(b, rs, old_lo);
-        set_x(b, rs + 1, c_hi);
+        set_x(b, rs + 1, old_hi);
     }
     if acq {
         b.fence(FenceKind::Acquire);

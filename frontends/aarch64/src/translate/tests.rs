@@ -267,6 +267,42 @@ fn exclusives_and_lse_atomics() {
 }
 
 #[test]
+fn pair_exclusives_and_casp_compare_both_halves() {
+    exec(
+        "mov x1, #0x40000\n ldxp x2, x3, [x1]\n add x2, x2, #1\n add x3, x3, #2\n \
+         stxp w4, x2, x3, [x1]\n ldaxp x2, x3, [x1]\n str x9, [x1, #8]\n \
+         stlxp w5, x2, x3, [x1]\n ldp x10, x11, [x1]\n \
+         mov x12, x10\n mov x13, #77\n mov x14, #1\n mov x15, #2\n \
+         caspal x12, x13, x14, x15, [x1]\n ldp x16, x17, [x1]\n \
+         mov x18, x16\n mov x19, x17\n mov x20, #5\n mov x21, #6\n \
+         casp x18, x19, x20, x21, [x1]\n ldp x22, x23, [x1]\n \
+         mov w24, #5\n mov w25, #0\n mov w26, #7\n mov w27, #8\n \
+         caspa w24, w25, w26, w27, [x1]\n ldr x28, [x1]\n svc #0",
+        |c| c.x[9] = 0xabc,
+        |c, mem| {
+            assert_eq!(c.x[4], 0, "stxp succeeds");
+            assert_eq!(c.x[5], 1, "stlxp fails: the high half changed");
+            assert_eq!((c.x[10], c.x[11]), (1, 0xabc));
+            assert_eq!(
+                (c.x[12], c.x[13]),
+                (1, 0xabc),
+                "caspal fails on the high half"
+            );
+            assert_eq!((c.x[16], c.x[17]), (1, 0xabc), "and stores nothing");
+            assert_eq!((c.x[18], c.x[19]), (1, 0xabc), "casp returns the old pair");
+            assert_eq!((c.x[22], c.x[23]), (5, 6), "and stores the new one");
+            assert_eq!(
+                (c.x[24], c.x[25]),
+                (5, 0),
+                "32-bit caspa returns the old pair"
+            );
+            assert_eq!(c.x[28], 0x8_0000_0007);
+            assert_eq!(mem.load(DATA + 8, 8).unwrap_or(0), 6);
+        },
+    );
+}
+
+#[test]
 fn loads_stores_and_writeback() {
     exec(
         "mov x1, #0x40000\n mov x2, #-2\n stp x2, x1, [x1, #16]!\n ldrsb w3, [x1]\n \

@@ -131,4 +131,6 @@ pub mod envcfg {
     pub const FIOM: u64 = 1;
     /// Sstc: enables `stimecmp` for S-mode and makes mip.STIP reflect `time >= stimecmp`.
     pub const STCE: u64 = 1 << 63;
+    /// Svpbmt (menvcfg only): the PBMT bits of leaf PTEs are valid for S/U translations.
+    pub const PBMTE: u64 = 1 << 62;
 }

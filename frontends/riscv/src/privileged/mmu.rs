@@ -1,9 +1,10 @@
 //! Virtual-memory translation: the Sv39/Sv48/Sv57 page-table walker of the privileged spec
 //! ("Virtual Address Translation Process"), with MPRV, SUM, MXR, canonical-address checks,
-//! hardware A/D update by compare-and-swap (or Svade-style page faults), and PMP checks on
-//! both the page-table reads and the final physical address.
+//! hardware A/D update by compare-and-swap (or Svade-style page faults), Svpbmt (PBMT bits
+//! of leaf PTEs under menvcfg.PBMTE: accepted, no effect on coherent memory, 3 reserved),
+//! and PMP checks on both the page-table reads and the final physical address.
 
-use super::csr::{satp, status};
+use super::csr::{envcfg, satp, status};
 use super::{Priv, PrivState, Trap};
 use crate::cpu::cause;
 
@@ -91,8 +92,10 @@ const PTE_A: u64 = 1 << 6;
 const PTE_D: u64 = 1 << 7;
 const PTE_PPN_SHIFT: u32 = 10;
 const PTE_PPN_MASK: u64 = (1 << 44) - 1;
-/// Bits 63:54 (N, PBMT, reserved): Svnapot and Svpbmt are not implemented, so all must be 0.
+/// Bits 63:54 (N, PBMT, reserved): Svnapot is not implemented, so N must be 0; PBMT
+/// (bits 62:61, Svpbmt) is only allowed in leaf PTEs with menvcfg.PBMTE = 1.
 const PTE_RESERVED: u64 = !0 << 54;
+const PTE_PBMT: u64 = 3 << 61;
 const PAGE: u64 = 4096;
 
 impl PrivState {
@@ -215,6 +218,7 @@ impl PrivState {
             return Err(page_fault);
         }
         let root = (self.satp() & satp::PPN_MASK) * PAGE;
+        let pbmte = self.menvcfg() & envcfg::PBMTE != 0;
         // Restarted when an A/D compare-and-swap loses a race.
         'walk: loop {
             let mut table = root;
@@ -227,10 +231,17 @@ impl PrivState {
                     return Err(access_fault);
                 }
                 let pte = mem.read_u64(pte_addr).map_err(|_| access_fault)?;
-                if pte & PTE_V == 0 || pte & (PTE_R | PTE_W) == PTE_W || pte & PTE_RESERVED != 0 {
+                if pte & PTE_V == 0 || pte & (PTE_R | PTE_W) == PTE_W {
                     return Err(page_fault);
                 }
-                if pte & (PTE_R | PTE_X) != 0 {
+                let leaf = pte & (PTE_R | PTE_X) != 0;
+                // Svpbmt: PBMT 0 (PMA), 1 (NC) and 2 (IO) only change cacheability, which
+                // means nothing here; 3 is reserved.
+                let allowed = if leaf && pbmte { PTE_PBMT } else { 0 };
+                if pte & PTE_RESERVED & !allowed != 0 || pte & PTE_PBMT == PTE_PBMT {
+                    return Err(page_fault);
+                }
+                if leaf {
                     break (pte, pte_addr);
                 }
                 // D, A and U are reserved in non-leaf PTEs (a reserved bit set is a page
@@ -291,4 +302,82 @@ impl PrivState {
             return Ok((paddr, page_size, perms));
         }
     }
+}
+
+/// One level of a page walk: the level (leaf level 0 = 4 KiB), the PTE's physical address
+/// and the value read there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalkStep {
+    pub level: u32,
+    pub pte_addr: u64,
+    pub pte: u64,
+}
+
+/// What [`PrivState::walk_debug`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebugWalk {
+    /// Number of levels of the satp mode (0: Bare, no walk).
+    pub levels: u32,
+    /// The PTEs read, root first.
+    pub steps: Vec<WalkStep>,
+    /// Physical address and mapping size; None when the walk found no valid mapping
+    /// (non-canonical address, invalid or malformed PTE, table outside RAM).
+    pub result: Option<(u64, u64)>,
+}
+
+impl PrivState {
+    /// Walks the current satp's page tables for `vaddr` the way a debugger or a trace
+    /// looks at them: no permission, privilege or PMP checks, no A/D updates, nothing
+    /// raised. With satp in Bare mode the address is physical.
+    pub fn walk_debug(&self, vaddr: u64, mem: &dyn PhysMem) -> DebugWalk {
+        let levels = self.satp_levels();
+        let mut w = DebugWalk {
+            levels,
+            steps: Vec::new(),
+            result: None,
+        };
+        if levels == 0 {
+            w.result = Some((vaddr, PAGE));
+            return w;
+        }
+        let shift = 64 - (12 + 9 * levels);
+        if ((vaddr << shift) as i64 >> shift) as u64 != vaddr {
+            return w;
+        }
+        let mut table = (self.satp() & satp::PPN_MASK) * PAGE;
+        for level in (0..levels).rev() {
+            let pte_addr = table.wrapping_add(((vaddr >> (12 + 9 * level)) & 0x1FF) * 8);
+            let Ok(pte) = mem.read_u64(pte_addr) else {
+                return w;
+            };
+            w.steps.push(WalkStep {
+                level,
+                pte_addr,
+                pte,
+            });
+            if pte & PTE_V == 0 || pte & (PTE_R | PTE_W) == PTE_W || pte & PTE_RESERVED != 0 {
+                return w;
+            }
+            let ppn = (pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK;
+            if pte & (PTE_R | PTE_X) != 0 {
+                if ppn & ((1u64 << (9 * level)) - 1) != 0 {
+                    return w; // misaligned superpage
+                }
+                let size = PAGE << (9 * level);
+                w.result = Some((((ppn * PAGE) & !(size - 1)) | (vaddr & (size - 1)), size));
+                return w;
+            }
+            table = ppn * PAGE;
+        }
+        w
+    }
+}
+
+/// Text form of a PTE's flag bits, `DAGUXWRV` order as in the spec's figure (`-` = clear).
+pub fn pte_flags(pte: u64) -> String {
+    "DAGUXWRV"
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if pte & (1 << (7 - i)) != 0 { c } else { '-' })
+        .collect()
 }

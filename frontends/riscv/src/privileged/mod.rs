@@ -36,6 +36,41 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use mmu::{Access, Perms, PhysMem, PhysMemError, Translation};
 pub use pmp::PMP_MAX;
 
+/// Highest satp MODE this hart accepts (the default of [`PrivState::max_satp_mode`]): the
+/// walker ([`mmu`]) handles any number of levels, and Sv39, Sv48 and Sv57 are all tested
+/// (unit tests here, bare-metal programs in tests/guest/riscv64/bare). Writes of a larger or
+/// reserved MODE leave satp unchanged (WARL).
+pub const MAX_SATP_MODE: u64 = csr::satp::MODE_SV57;
+
+/// The device-tree `mmu-type` naming satp MODE `mode` (None for Bare and reserved modes).
+pub const fn mmu_type(mode: u64) -> Option<&'static str> {
+    match mode {
+        csr::satp::MODE_SV39 => Some("riscv,sv39"),
+        csr::satp::MODE_SV48 => Some("riscv,sv48"),
+        csr::satp::MODE_SV57 => Some("riscv,sv57"),
+        _ => None,
+    }
+}
+
+/// The `mmu-type` of heron's harts in the device tree: exactly [`MAX_SATP_MODE`] (Linux
+/// caps its paging mode by it, then probes satp downwards from there).
+pub const DT_MMU_TYPE: &str = match mmu_type(MAX_SATP_MODE) {
+    Some(s) => s,
+    None => panic!("MAX_SATP_MODE must be a paging mode"),
+};
+
+/// The device-tree `riscv,isa` of heron's harts in system mode: exactly what the frontend
+/// and this module implement. Single letters: RV64 I M A F D C. Then Zicntr (cycle, time,
+/// instret), Zicond, Zicsr, Zifencei, Zihintpause (`pause` is a fence), Zihpm
+/// (hpmcounter3..31 exist and count nothing, which the spec allows), Zba/Zbb/Zbs, Sstc and
+/// Svpbmt (menvcfg.PBMTE; PBMT values 0-2 are accepted and change nothing, since all of
+/// heron's memory is coherent and device accesses are never cached; 3 is a page fault).
+/// Not listed because not implemented: V, H, Zfh, Zfa, Zbc, Zicbom/Zicboz, Zawrs, Zacas,
+/// Svnapot, Svinval, Svadu/Svade (A/D bits are updated by the walker, menvcfg.ADUE
+/// does not exist). The board also gives it as `riscv,isa-base` + `riscv,isa-extensions`.
+pub const DT_ISA: &str =
+    "rv64imafdc_zicntr_zicond_zicsr_zifencei_zihintpause_zihpm_zba_zbb_zbs_sstc_svpbmt";
+
 /// Privilege level (the encoding used in mstatus.MPP and `priv` fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
@@ -230,7 +265,7 @@ impl PrivState {
             marchid: 0,
             mimpid: 0,
             misa: MISA_RV64GCBSU,
-            max_satp_mode: csr::satp::MODE_SV57,
+            max_satp_mode: MAX_SATP_MODE,
             asid_bits: 16,
             hw_ad_update: true,
             mstatus: status::XL64,
@@ -645,8 +680,14 @@ impl PrivState {
                 WriteEffect::default()
             }
             csr::MENVCFG => {
-                self.menvcfg = v & (envcfg::FIOM | envcfg::STCE);
-                WriteEffect::IRQ
+                let old = self.menvcfg;
+                self.menvcfg = v & (envcfg::FIOM | envcfg::STCE | envcfg::PBMTE);
+                if (old ^ self.menvcfg) & envcfg::PBMTE != 0 {
+                    // PTEs read differently now: no cached translation may survive.
+                    WriteEffect::IRQ.or(WriteEffect::TLB)
+                } else {
+                    WriteEffect::IRQ
+                }
             }
             csr::MCOUNTINHIBIT => {
                 let v = v & 0b101;

@@ -361,7 +361,7 @@ fn envcfg_and_sstc() {
     st.csr_write(csr::MENVCFG, u64::MAX, M).unwrap();
     assert_eq!(
         st.csr_read(csr::MENVCFG, M).unwrap(),
-        envcfg::STCE | envcfg::FIOM
+        envcfg::STCE | envcfg::PBMTE | envcfg::FIOM
     );
     st.csr_write(csr::SENVCFG, u64::MAX, S).unwrap();
     assert_eq!(st.csr_read(csr::SENVCFG, S).unwrap(), envcfg::FIOM);
@@ -1164,4 +1164,131 @@ fn access_faults_from_pmp_and_missing_memory() {
         st.translate(RAM, 8, Access::Write, M, &mem),
         Err(fault(cause::STORE_ACCESS, RAM))
     );
+}
+
+/// The device tree's promises match the hart: satp accepts exactly the modes up to
+/// [`MAX_SATP_MODE`] (which `DT_MMU_TYPE` names), and the single-letter part of `DT_ISA`
+/// is misa's extension set (B, S and U are not written in the ISA string).
+#[test]
+fn device_tree_constants_match_the_hart() {
+    assert_eq!(mmu_type(MAX_SATP_MODE), Some(DT_MMU_TYPE));
+    assert_eq!(DT_MMU_TYPE, "riscv,sv57");
+    let mut st = PrivState::new(0, 0);
+    for mode in 0..16u64 {
+        st.csr_write(csr::SATP, 0, S).unwrap();
+        st.csr_write(csr::SATP, mode << 60 | 0x123, S).unwrap();
+        let accepted = st.csr_read(csr::SATP, S).unwrap() == mode << 60 | 0x123;
+        let expect = mode == satp::MODE_BARE || mmu_type(mode).is_some();
+        assert_eq!(accepted, expect, "satp MODE {mode}");
+        assert_eq!(mmu_type(mode).is_some(), (8..=10).contains(&mode));
+    }
+    let letters = DT_ISA
+        .strip_prefix("rv64")
+        .and_then(|s| s.split('_').next())
+        .unwrap();
+    let misa = st.csr_read(csr::MISA, M).unwrap();
+    let mut from_misa = String::new();
+    for c in "imafdc".chars() {
+        if misa & 1 << (c as u8 - b'a') != 0 {
+            from_misa.push(c);
+        }
+    }
+    assert_eq!(letters, from_misa);
+    for (c, bit) in [('b', 1), ('s', 18), ('u', 20)] {
+        assert!(misa & 1 << bit != 0, "misa {c}");
+    }
+    assert_eq!(misa & !(3 << 62) & !0x3ff_ffff, 0);
+    // misa has no letters beyond I M A F D C B S U.
+    let all = "imafdcbsu"
+        .chars()
+        .fold(0u64, |m, c| m | 1 << (c as u8 - b'a'));
+    assert_eq!(misa & 0x3ff_ffff & !all, 0);
+}
+
+/// Svpbmt: with menvcfg.PBMTE = 0 the PBMT bits are reserved (page fault); with
+/// PBMTE = 1 a leaf may say PMA (0), NC (1) or IO (2), which translate the same, and 3 is
+/// a page fault; in a non-leaf PTE PBMT stays reserved. Changing PBMTE flushes the TLB.
+#[test]
+fn svpbmt_pbmt_bits() {
+    let mem = TestMem::new(RAM, 1 << 20);
+    let t = Tables::new(&mem, 4);
+    let mut st = mmu_state(&t);
+    let leaf = |st: &PrivState, pbmt: u64| {
+        t.map(0x20_0000, 0x8008_0000, 0, V | R | W | A | D | pbmt << 61);
+        st_translate(st, &mem)
+    };
+    fn st_translate(st: &PrivState, mem: &TestMem) -> Result<u64, Trap> {
+        st.translate(0x20_0010, 8, Access::Write, S, mem)
+            .map(|tr| tr.paddr)
+    }
+    let pf = Err(fault(cause::STORE_PAGE_FAULT, 0x20_0010));
+    assert_eq!(leaf(&st, 0), Ok(0x8008_0010));
+    for pbmt in 1..4 {
+        assert_eq!(leaf(&st, pbmt), pf, "PBMTE = 0, PBMT {pbmt}");
+    }
+    let e = st.csr_write(csr::MENVCFG, envcfg::PBMTE, M).unwrap();
+    assert!(e.flush_tlb, "PBMTE change flushes");
+    assert_eq!(st.csr_read(csr::MENVCFG, M).unwrap(), envcfg::PBMTE);
+    for pbmt in 0..3 {
+        assert_eq!(leaf(&st, pbmt), Ok(0x8008_0010), "PBMT {pbmt}");
+    }
+    assert_eq!(leaf(&st, 3), pf);
+    // Superpage leaves too; non-leaf PTEs keep PBMT reserved.
+    t.map(0x4000_0000, 0x8000_0000, 2, V | R | A | 2 << 61);
+    assert!(st.translate(0x4000_0000, 8, Access::Read, S, &mem).is_ok());
+    leaf(&st, 1).unwrap();
+    let l1 = t.pte_addr(0x20_0000, 1);
+    let pointer = mem.read(l1);
+    leaf(&st, 0).unwrap();
+    for pbmt in 1..4 {
+        mem.write(l1, pointer | pbmt << 61);
+        assert_eq!(st_translate(&st, &mem), pf, "non-leaf PBMT {pbmt}");
+    }
+    mem.write(l1, pointer);
+    // The N bit (Svnapot) and bits 60:54 stay reserved with PBMTE = 1.
+    t.map(0x20_0000, 0x8008_0000, 0, V | R | W | A | D | 1 << 63);
+    assert_eq!(st_translate(&st, &mem), pf);
+    t.map(0x20_0000, 0x8008_0000, 0, V | R | W | A | D | 1 << 60);
+    assert_eq!(st_translate(&st, &mem), pf);
+    // Same value again: nothing to flush; back to 0 flushes.
+    assert!(
+        !st.csr_write(csr::MENVCFG, envcfg::PBMTE, M)
+            .unwrap()
+            .flush_tlb
+    );
+    assert!(st.csr_write(csr::MENVCFG, 0, M).unwrap().flush_tlb);
+    assert_eq!(leaf(&st, 2), pf);
+}
+
+#[test]
+fn debug_walk_reports_every_level_and_changes_nothing() {
+    let mem = TestMem::new(RAM, 1 << 20);
+    let t = Tables::new(&mem, 3);
+    // A and D clear: a real access would set them; the debug walk must not.
+    let leaf = t.map(0x1000, 0x9000_0000, 0, V | R | W);
+    let big = t.map(0x4020_0000, 0x8040_0000, 1, V | R | X | A);
+    let st = mmu_state(&t);
+    let w = st.walk_debug(0x1abc, &mem);
+    assert_eq!(w.levels, 3);
+    assert_eq!(w.result, Some((0x9000_0abc, 4096)));
+    assert_eq!(w.steps.len(), 3);
+    assert_eq!(w.steps[0].pte_addr, t.root);
+    assert_eq!(
+        w.steps.iter().map(|s| s.level).collect::<Vec<_>>(),
+        [2, 1, 0]
+    );
+    assert_eq!(w.steps[2].pte_addr, leaf);
+    assert_eq!(mem.read(leaf), (0x9000_0000 >> 12) << 10 | V | R | W);
+    let w = st.walk_debug(0x4031_2344, &mem);
+    assert_eq!(w.result, Some((0x8051_2344, 2 << 20)));
+    assert_eq!(w.steps.last().map(|s| s.pte_addr), Some(big));
+    // Unmapped and non-canonical addresses: no result, no fault raised.
+    let w = st.walk_debug(0x2000, &mem);
+    assert_eq!(w.result, None);
+    assert_eq!(w.steps.last().map(|s| s.pte & V), Some(0));
+    assert_eq!(st.walk_debug(1 << 40, &mem).result, None);
+    assert_eq!(super::mmu::pte_flags(V | R | W | A), "-A---WRV");
+    // Bare: physical.
+    let bare = PrivState::new(0, 0);
+    assert_eq!(bare.walk_debug(0x1234, &mem).result, Some((0x1234, 4096)));
 }
