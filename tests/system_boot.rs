@@ -532,6 +532,24 @@ fn bare_sv48_sv57_walks_superpages_and_sfence_forms() {
     check_bare("sv48_sv57", "BARE-SV57-OK", &[]);
 }
 
+/// `-d stats` in system mode: the engine counters summed over the harts, the softmmu's
+/// TLB counters, the time split, and the most-run blocks with their hart.
+#[test]
+fn bare_stats_report() {
+    let o = bare("paging", "auto", &["-d", "stats"]);
+    let err = o.stderr_str();
+    assert_eq!(o.status, Status::Exit(0), "{err}");
+    for line in [
+        "blocks translated",
+        "softmmu TLB fills",
+        "hart time in engine",
+        "hottest blocks (hart: virtual pc: runs",
+        "  hart0: 0x8",
+    ] {
+        assert!(err.contains(line), "missing {line:?} in:\n{err}");
+    }
+}
+
 /// The finisher's failure code reaches heron's exit status as QEMU reports it.
 #[test]
 fn bare_failure_exit_status() {

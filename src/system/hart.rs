@@ -105,6 +105,8 @@ struct HartReport {
     wfi_backoffs: u64,
     /// CPU time of the hart thread (the wall times above include waiting for a host core).
     cpu_time: Duration,
+    /// The hart's most-run blocks (virtual PC, runs), for `-d stats`.
+    hottest: Vec<(u64, u64)>,
 }
 
 /// CPU time consumed by the calling thread.
@@ -363,6 +365,7 @@ fn hart_thread(
         exits: 0,
         wfi_backoffs: 0,
         cpu_time: Duration::ZERO,
+        hottest: Vec::new(),
     };
     // WFIs in a row, at the same pc with no trap in between, that returned at once (an
     // interrupt pending in mie but masked) and took no interrupt: a guest polling memory
@@ -459,6 +462,7 @@ fn hart_thread(
         d.unregister();
     }
     report.stats = engine.stats();
+    report.hottest = engine.hottest_blocks(HOTTEST_SHOWN);
     report.cpu_time = thread_cpu_time();
     (cpu, report)
 }
@@ -639,6 +643,9 @@ fn timer_thread(board: &VirtBoard, links: &[HartLink], shutdown: &Shutdown, runn
     }
 }
 
+/// How many of the most-run blocks `-d stats` lists.
+const HOTTEST_SHOWN: usize = 10;
+
 fn print_stats(reports: &[HartReport], wall: Duration) {
     let mut total = EngineStats::default();
     let (mut run, mut wfi, mut exits) = (Duration::ZERO, Duration::ZERO, 0);
@@ -658,6 +665,10 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         total.code_flushes += s.code_flushes;
         total.code_bytes += s.code_bytes;
         total.code_capacity += s.code_capacity;
+        total.regions_compiled += s.regions_compiled;
+        total.tlb_fills += s.tlb_fills;
+        total.tlb_slow_accesses += s.tlb_slow_accesses;
+        total.code_page_invalidations += s.code_page_invalidations;
         run += r.run_time;
         wfi += r.wfi_time;
         exits += r.exits;
@@ -711,6 +722,18 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
                 s.blocks_compiled,
             );
         }
+    }
+    let mut hottest: Vec<(usize, u64, u64)> = reports
+        .iter()
+        .enumerate()
+        .flat_map(|(h, r)| r.hottest.iter().map(move |&(pc, runs)| (h, pc, runs)))
+        .collect();
+    hottest.sort_by(|a, b| b.2.cmp(&a.2).then(a.1.cmp(&b.1)));
+    msg.push_str(
+        "\nhottest blocks (hart: virtual pc: runs; runs inside chained JIT code not counted):",
+    );
+    for (h, pc, runs) in hottest.into_iter().take(HOTTEST_SHOWN) {
+        let _ = write!(msg, "\n  hart{h}: {pc:#x}: {runs}");
     }
     tracing::info!(target: "stats", "{msg}");
 }
