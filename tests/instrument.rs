@@ -99,7 +99,8 @@ fn int_and_cpu_items_trace_signals_and_registers() {
 /// `-d mmu` in system mode: the TLB fill of a known Sv39 mapping (bare/gdbsys: VA
 /// 0x40000000 -> 0x80020000 through three tables at 0x80010000/0x80011000/0x80012000)
 /// is logged with each level's PTE address and value and the result; M-mode fills say
-/// the translation is bare. Without the item nothing is logged.
+/// the translation is bare; page faults name their cause. Without the item nothing is
+/// logged.
 #[test]
 fn mmu_item_traces_page_walks_and_tlb_fills() {
     let bin = common::guest("bare/gdbsys.bin");
@@ -137,6 +138,30 @@ fn mmu_item_traces_page_walks_and_tlb_fills() {
             "{text}"
         );
     }
+    // Faults: bare/paging stores to a read-only page and loads from an unmapped one.
+    let bin = common::guest("bare/paging.bin");
+    let out = Command::new(common::heron())
+        .args(["system", "riscv64", "-nographic", "-bios"])
+        .arg(&bin)
+        .args(["-d", "mmu", "-D"])
+        .arg(&log)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("fill write vaddr=0x40000000 ")
+                && l.contains("[-A----RV] -> fault cause=15")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("fill read vaddr=0x40003000 ")
+                && l.ends_with(" L0 pte@0x80012018=0x0[--------] -> fault cause=13")),
+        "{text}"
+    );
 }
 
 /// `-d icount` on a multithreaded guest (c/threads: many short-lived workers) prints one

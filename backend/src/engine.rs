@@ -16,13 +16,16 @@ use crate::instrument::{InstrConfig, InstrState};
 use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
 use crate::jit::region::{self, RegionLimits};
-use crate::jit::{CompiledBlock, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit};
+use crate::jit::{
+    CompiledBlock, CompiledObject, Compiler, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit,
+};
 use crate::mem::{GuestMemory, MemFault};
 use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
@@ -105,7 +108,14 @@ pub struct EngineStats {
     /// Compiled blocks that are multi-block regions.
     pub regions_compiled: u64,
     pub translate_time: Duration,
+    /// Cranelift time on the vCPU's thread (synchronous compiles, and installing the
+    /// background compiler's code).
     pub compile_time: Duration,
+    /// Cranelift time on the background compile thread ([`Engine::set_background_compile`]).
+    pub compile_time_background: Duration,
+    /// Background compiles whose block was dropped (code page written, flush) before
+    /// the code arrived.
+    pub compiles_discarded: u64,
     pub interp_runs: u64,
     pub jit_entries: u64,
     pub chains_made: u64,
@@ -138,6 +148,14 @@ impl std::fmt::Display for EngineStats {
             "compile time           {:.3} ms",
             self.compile_time.as_secs_f64() * 1e3
         )?;
+        if !self.compile_time_background.is_zero() {
+            writeln!(
+                f,
+                "  in background        {:.3} ms ({} results discarded)",
+                self.compile_time_background.as_secs_f64() * 1e3,
+                self.compiles_discarded
+            )?;
+        }
         writeln!(f, "interpreted block runs {}", self.interp_runs)?;
         writeln!(f, "jit entries            {}", self.jit_entries)?;
         writeln!(f, "chains made            {}", self.chains_made)?;
@@ -171,30 +189,103 @@ pub fn request_flush_all() {
 /// (virtual PC, physical PC, flags); user mode: physical PC = virtual PC.
 type TbKey = (u64, u64, u64);
 
-/// One translation block and its forms in each tier.
+/// One translation block and its forms in each tier. `repr(C)`: what every dispatch reads
+/// (the lookup's check, the JIT entry, the run counters) comes first, in one cache line,
+/// and the interpreter's block next.
+#[repr(C)]
 struct Tb {
     pc: u64,
-    flags: u64,
     /// Physical PC (user mode: = pc).
     ppc: u64,
     /// System mode: (virtual page, physical page) of a second code page the block reads.
     page2: Option<(u64, u64)>,
-    /// Exit slots of other blocks chained to this one (unchained when it is dropped).
-    incoming: Vec<ExitSlot>,
-    /// The IR, kept until the block is compiled.
-    ir: Option<Block>,
-    interp: InterpBlock,
+    /// Entry of the compiled code (`jit`'s), null while interpreted.
+    entry: *const u8,
     runs: u32,
-    jit: Option<CompiledBlock>,
+    /// A copy of the IR is with the background compiler.
+    in_flight: bool,
     /// Compilation failed once: stay interpreted.
     jit_failed: bool,
     /// Hottest-block accounting for `-d stats`.
     total_runs: u64,
+    interp: InterpBlock,
+    flags: u64,
+    /// Unique in the engine's life (background compile results name their TB by it).
+    id: u64,
+    /// Exit slots of other blocks chained to this one (unchained when it is dropped).
+    incoming: Vec<ExitSlot>,
+    /// The IR, kept until the block is compiled.
+    ir: Option<Block>,
+    jit: Option<CompiledBlock>,
 }
+
+impl Tb {
+    fn key(&self) -> TbKey {
+        (self.pc, self.ppc, self.flags)
+    }
+}
+
+/// A block with the background compiler is compiled on the vCPU's thread after all once it
+/// ran this many times its threshold (the compile thread lags behind: a loaded host).
+const BG_PATIENCE: u32 = 4;
 
 const JUMP_CACHE_SIZE: usize = 4096;
 /// System mode runs a kernel and many processes: a larger jump cache saves hash lookups.
 const SYS_JUMP_CACHE_SIZE: usize = 16384;
+
+/// A block sent to the background compile thread.
+struct CompileJob {
+    id: u64,
+    block: Block,
+}
+
+/// Its result, with the IR back (kept when the code cannot be installed).
+struct CompileDone {
+    id: u64,
+    block: Block,
+    result: Result<CompiledObject, JitError>,
+    time: Duration,
+}
+
+/// The background compile thread of an engine: it owns a [`Compiler`] and turns jobs into
+/// compiled objects; the engine installs them between blocks. The thread ends when the
+/// engine (the job sender) is dropped.
+struct BgCompile {
+    jobs: mpsc::Sender<CompileJob>,
+    done: mpsc::Receiver<CompileDone>,
+    /// Jobs sent and not yet received back: TB id -> key.
+    pending: FxHashMap<u64, TbKey>,
+}
+
+impl BgCompile {
+    fn start(mut comp: Compiler) -> Option<BgCompile> {
+        let (jobs, job_rx) = mpsc::channel::<CompileJob>();
+        let (done_tx, done) = mpsc::channel::<CompileDone>();
+        std::thread::Builder::new()
+            .name("jit-compile".into())
+            .spawn(move || {
+                while let Ok(job) = job_rx.recv() {
+                    let t = Instant::now();
+                    let result = comp.compile(&job.block, false);
+                    let d = CompileDone {
+                        id: job.id,
+                        block: job.block,
+                        result,
+                        time: t.elapsed(),
+                    };
+                    if done_tx.send(d).is_err() {
+                        break;
+                    }
+                }
+            })
+            .ok()?;
+        Some(BgCompile {
+            jobs,
+            done,
+            pending: FxHashMap::default(),
+        })
+    }
+}
 
 /// Guest memory of an engine.
 enum Mode {
@@ -210,6 +301,9 @@ struct SysState {
     /// Virtual pages with entries in the jump cache or the JIT jump table: a flush of
     /// another page leaves those caches alone.
     cached_pages: rustc_hash::FxHashSet<u64>,
+    /// The page last added to `cached_pages` (u64::MAX: none since the last clear), so
+    /// that runs of blocks on one page skip the hash insert.
+    last_cached: u64,
     /// Position in the CodePages invalidation log.
     log_cursor: u64,
     /// TBs by physical code page.
@@ -236,17 +330,24 @@ pub struct Engine {
     generation: u64,
     /// The code buffer is full: drop all translations before the next block.
     flush_pending: bool,
-    /// Translation flags of every block in the Jit's jump table (None: table empty). Rule:
-    /// the table (used by `ExitIndirect` in JIT code) is keyed by PC alone, so it only ever
-    /// holds blocks of one flags value and is cleared when the engine enters a block with
-    /// other flags, and on every flush. Like exit-slot chaining, this relies on frontends
-    /// ending a block with a status other than Next after changing `tb_flags`, so that
-    /// generated code never continues under different flags. (User mode: flags always 0.)
+    /// Translation flags of the Jit's selected jump table (None: select before use). Rule:
+    /// a table (used by `ExitIndirect` in JIT code) is keyed by PC alone, so it only ever
+    /// holds blocks of one flags value: the Jit keeps one per flags value, and the engine
+    /// selects the one of the flags of the block it enters; all are cleared on every
+    /// flush. Like exit-slot chaining, this relies on frontends ending a block with a status
+    /// other than Next after changing `tb_flags`, so that generated code never continues
+    /// under different flags. (User mode: flags always 0.)
     jump_flags: Option<u64>,
     /// Compile hot blocks as multi-block regions (see [`crate::jit::region`]); on whenever
     /// JIT blocks chain (off for `-d nochain`/`exec`, whose traces name every block).
     regions: bool,
     stats: EngineStats,
+    /// Compile hot blocks on a thread of their own ([`Engine::set_background_compile`]).
+    bg_wanted: bool,
+    /// That thread, once started.
+    bg: Option<BgCompile>,
+    /// Id of the next TB.
+    next_tb_id: u64,
     /// Debugger state of this vCPU (see [`crate::debug`]).
     pub(crate) debug: Option<crate::debug::VcpuDebug>,
     /// Which instrumentation hooks translations get, and the state they update (boxed: its
@@ -288,6 +389,7 @@ impl Engine {
                 cfg: sys,
                 tlb_seen: (0, 0),
                 cached_pages: Default::default(),
+                last_cached: u64::MAX,
                 log_cursor,
                 page_tbs: FxHashMap::default(),
                 tlb: std::ptr::null_mut(),
@@ -405,6 +507,9 @@ impl Engine {
             jump_flags: None,
             regions: cfg.tier != Tier::Interp && !cfg.trace.nochain && !cfg.trace.exec,
             stats: EngineStats::default(),
+            bg_wanted: false,
+            bg: None,
+            next_tb_id: 0,
             debug: None,
             instr_cfg,
             instr,
@@ -420,6 +525,17 @@ impl Engine {
     /// and breakpoints need every guest block to be entered through the engine).
     pub fn set_regions(&mut self, on: bool) {
         self.regions = on && self.cfg.tier != Tier::Interp;
+    }
+
+    /// With [`Tier::Auto`]: compile hot blocks on a background thread while the vCPU keeps
+    /// interpreting them, and install the code between blocks once it is ready (off by
+    /// default; a TB dropped meanwhile discards its result). Multi-block regions (user
+    /// mode) still compile on the vCPU's thread.
+    pub fn set_background_compile(&mut self, on: bool) {
+        self.bg_wanted = on && self.cfg.tier == Tier::Auto;
+        if !self.bg_wanted {
+            self.bg = None;
+        }
     }
 
     pub fn stats(&self) -> EngineStats {
@@ -462,6 +578,7 @@ impl Engine {
             sys.page_tbs.clear();
             sys.slot_src.clear();
             sys.cached_pages.clear();
+            sys.last_cached = u64::MAX;
             sys.cross_chains.clear();
         }
     }
@@ -476,6 +593,7 @@ impl Engine {
         }
         if let Mode::System(sys) = &mut self.mode {
             sys.cached_pages.clear();
+            sys.last_cached = u64::MAX;
             if let Some(jit) = &mut self.jit {
                 for slot in sys.cross_chains.drain(..) {
                     jit.unchain(&slot);
@@ -593,6 +711,11 @@ impl Engine {
             if unsafe { self.sys_sync(env) } {
                 pending_slot = 0;
             }
+            if let Some(bg) = &self.bg
+                && !bg.pending.is_empty()
+            {
+                self.install_background();
+            }
             // SAFETY: env is valid per this function's contract.
             let pc = unsafe { (*hdr).pc };
             let flags = self.guest.tb_flags(env);
@@ -622,10 +745,11 @@ impl Engine {
             // last use.
             let tb = unsafe { &mut *tb_ptr };
             if self.cfg.trace.exec {
-                tracing::info!(target: "exec", "exec {:#x} [{}]", tb.pc, if tb.jit.is_some() { "jit" } else { "interp" });
+                tracing::info!(target: "exec", "exec {:#x} [{}]", tb.pc, if tb.entry.is_null() { "interp" } else { "jit" });
             }
             tb.total_runs += 1;
-            let status = if let Some(cb) = &tb.jit {
+            let status = if !tb.entry.is_null() {
+                let entry = tb.entry;
                 let chaining = !self.cfg.trace.nochain
                     && !self.cfg.trace.exec
                     && !self.cfg.trace.cpu
@@ -634,39 +758,40 @@ impl Engine {
                 let jit = self.jit.as_mut().expect("JIT block without a JIT");
                 if chaining {
                     if self.jump_flags != Some(flags) {
-                        jit.clear_jumps();
+                        jit.select_jumps(flags);
                         self.jump_flags = Some(flags);
                     }
-                    jit.set_jump(pc, cb.entry);
+                    jit.set_jump(pc, entry);
                 }
                 // System mode: a chain within one virtual page stays valid (the page is
-                // entered through a checked lookup); a chain to another page only while
-                // that page's mapping holds (undone by `clear_pc_caches`). Never into a
-                // block that reads a second page. Chained exits are remembered so that
-                // dropping a TB (its code page was written) unchains them.
+                // entered through a checked lookup); a chain to another page, or into a
+                // block that reads a second page, only while those pages' mappings hold
+                // (both are in `cached_pages`, so a TLB flush of either undoes it through
+                // `clear_pc_caches`). Chained exits are remembered so that dropping a TB
+                // (its code page was written) unchains them.
                 match &mut self.mode {
                     Mode::User(_) => {
                         if pending_slot != 0 && chaining {
-                            jit.chain_site(pending_slot, cb.entry);
+                            jit.chain_site(pending_slot, entry);
                             self.stats.chains_made += 1;
                         }
                     }
                     Mode::System(sys) => {
-                        if chaining {
+                        if chaining && sys.last_cached != pc & PAGE_MASK {
+                            sys.last_cached = pc & PAGE_MASK;
                             sys.cached_pages.insert(pc & PAGE_MASK);
-                            if let Some((vp2, _)) = tb.page2 {
-                                sys.cached_pages.insert(vp2);
-                            }
+                        }
+                        if chaining && let Some((vp2, _)) = tb.page2 {
+                            sys.cached_pages.insert(vp2);
                         }
                         if pending_slot != 0
                             && chaining
-                            && tb.page2.is_none()
                             && let Some(&(src, slot)) = sys.slot_src.get(&pending_slot)
                         {
-                            if src & PAGE_MASK != pc & PAGE_MASK {
+                            if src & PAGE_MASK != pc & PAGE_MASK || tb.page2.is_some() {
                                 sys.cross_chains.push(slot);
                             }
-                            jit.chain(&slot, cb.entry);
+                            jit.chain(&slot, entry);
                             // A cross-page exit is re-chained after every clear.
                             if !tb.incoming.iter().any(|s| s.site == slot.site) {
                                 tb.incoming.push(slot);
@@ -679,9 +804,9 @@ impl Engine {
                 self.stats.jit_entries += 1;
                 // SAFETY: header reset of the chaining protocol; env valid.
                 unsafe { (*hdr).last_exit_slot = 0 };
-                // SAFETY: `cb.entry` is live code of this engine's JIT (flushes drop the TB's
+                // SAFETY: `entry` is live code of this engine's JIT (flushes drop the TB's
                 // CompiledBlock), and env is a valid CPU state.
-                let status = unsafe { jit.enter(env, cb.entry) };
+                let status = unsafe { jit.enter(env, entry) };
                 // SAFETY: env valid.
                 pending_slot = unsafe { (*hdr).last_exit_slot } as usize;
                 status
@@ -700,6 +825,8 @@ impl Engine {
                 if self.cfg.tier == Tier::Auto
                     && tb.runs >= self.cfg.jit_threshold
                     && !tb.jit_failed
+                    && (!tb.in_flight
+                        || tb.runs >= self.cfg.jit_threshold.saturating_mul(BG_PATIENCE))
                 {
                     self.compile(tb_ptr);
                 }
@@ -882,16 +1009,20 @@ impl Engine {
             let text = printer::print_block(&block, &|off| guest.global_name(off));
             tracing::info!(target: "op", "OP:\n{text}");
         }
+        self.next_tb_id += 1;
         Ok(Tb {
+            id: self.next_tb_id,
             pc,
             flags,
             ppc: key.1,
             page2,
             incoming: Vec::new(),
             ir: Some(block),
+            in_flight: false,
             interp,
             runs: 0,
             jit: None,
+            entry: std::ptr::null(),
             jit_failed: false,
             total_runs: 0,
         })
@@ -908,6 +1039,9 @@ impl Engine {
         let Some(block) = (unsafe { (*tb).ir.take() }) else {
             return;
         };
+        // SAFETY: as above. A block compiled here while its copy is with the background
+        // compiler (which lags) ignores the late result.
+        let in_flight = unsafe { std::mem::replace(&mut (*tb).in_flight, false) };
         let start = Instant::now();
         // SAFETY: as above.
         let (pc, flags) = unsafe { ((*tb).pc, (*tb).flags) };
@@ -930,6 +1064,34 @@ impl Engine {
         } else {
             None
         };
+        if region.is_none() && self.bg_wanted && self.cfg.tier == Tier::Auto && !in_flight {
+            if self.bg.is_none() {
+                self.bg = self
+                    .jit
+                    .as_ref()
+                    .and_then(|j| BgCompile::start(j.new_compiler()));
+                if self.bg.is_none() {
+                    self.bg_wanted = false;
+                }
+            }
+            if let Some(bg) = &mut self.bg {
+                // SAFETY: as above.
+                let (id, key) = unsafe { ((*tb).id, (*tb).key()) };
+                let block2 = block.clone();
+                // SAFETY: as above.
+                unsafe { (*tb).ir = Some(block) };
+                if bg.jobs.send(CompileJob { id, block: block2 }).is_ok() {
+                    bg.pending.insert(id, key);
+                    // SAFETY: as above.
+                    unsafe { (*tb).in_flight = true };
+                } else {
+                    // The thread is gone: compile here from now on.
+                    self.bg = None;
+                    self.bg_wanted = false;
+                }
+                return;
+            }
+        }
         let Some(jit) = self.jit.as_mut() else { return };
         let result = match &region {
             Some(r) => jit.compile_optimized(r),
@@ -939,7 +1101,63 @@ impl Engine {
             self.stats.regions_compiled += 1;
         }
         self.stats.compile_time += start.elapsed();
-        // SAFETY: as above; the loop over `self.tbs` has ended.
+        self.finish_compile(tb, block, result);
+    }
+
+    /// Install the background compiler's finished objects whose TB still exists.
+    fn install_background(&mut self) {
+        loop {
+            let Some(bg) = &mut self.bg else { return };
+            let done = match bg.done.try_recv() {
+                Ok(d) => d,
+                Err(mpsc::TryRecvError::Empty) => return,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    // The thread died: its TBs get recompiled here when hot again.
+                    for (_, key) in bg.pending.drain() {
+                        if let Some(tb) = self.tbs.get_mut(&key) {
+                            tb.in_flight = false;
+                        }
+                    }
+                    self.bg = None;
+                    self.bg_wanted = false;
+                    return;
+                }
+            };
+            let key = bg.pending.remove(&done.id);
+            self.stats.compile_time_background += done.time;
+            let tb: *mut Tb = match key.and_then(|k| self.tbs.get_mut(&k)) {
+                Some(tb) if tb.id == done.id && tb.in_flight => {
+                    tb.in_flight = false;
+                    tb.ir = None;
+                    &mut **tb
+                }
+                _ => {
+                    self.stats.compiles_discarded += 1;
+                    continue;
+                }
+            };
+            let start = Instant::now();
+            let result = match (done.result, self.jit.as_mut()) {
+                (Ok(obj), Some(jit)) => jit.install_object(&obj),
+                (Ok(_), None) => return,
+                (Err(e), _) => Err(e),
+            };
+            self.stats.compile_time += start.elapsed();
+            self.finish_compile(tb, done.block, result);
+        }
+    }
+
+    /// Attach a compile result to its TB (or keep the IR for a retry after a flush, or
+    /// mark the TB as staying interpreted).
+    fn finish_compile(
+        &mut self,
+        tb: *mut Tb,
+        block: Block,
+        result: Result<CompiledBlock, JitError>,
+    ) {
+        let Some(jit) = self.jit.as_mut() else { return };
+        // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
+        // live while this function runs.
         let tb = unsafe { &mut *tb };
         match result {
             Ok(cb) => {
@@ -953,6 +1171,7 @@ impl Engine {
                         sys.slot_src.insert(e.site, (tb.pc, *e));
                     }
                 }
+                tb.entry = cb.entry;
                 tb.jit = Some(cb);
             }
             Err(JitError::BufferFull) => {
@@ -1129,6 +1348,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn background_compiles_are_installed_and_exact() {
+        let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
+        let (toy, mem) = setup();
+        let cfg = EngineConfig {
+            tier: Tier::Auto,
+            jit_threshold: 3,
+            code_buffer_size: 1 << 20,
+            trace: Trace::default(),
+        };
+        let mut engine = Engine::new(toy, mem, cfg).unwrap();
+        engine.set_background_compile(true);
+        let mut cpu = ToyCpu {
+            limit: 200_000,
+            ring: 8,
+            ..ToyCpu::default()
+        };
+        cpu.hdr.pc = 0x1000;
+        let env = &mut cpu as *mut ToyCpu as *mut u8;
+        // SAFETY: cpu is a valid ToyCpu with the header first, used only here.
+        assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+        assert_eq!(cpu.counter, 200_000);
+        let stats = engine.stats();
+        // Every ring block got code: from the compile thread, or from the hart once the
+        // block ran BG_PATIENCE times its threshold without it.
+        assert!(stats.blocks_compiled >= 8, "{stats:?}");
+        assert!(engine.bg.is_some(), "the compile thread started");
+        // A flush while compiles may be in flight: their results are dropped, the loop
+        // stays exact.
+        cpu.counter = 0;
+        cpu.limit = 50_000;
+        cpu.hdr.pc = 0x1000;
+        engine.flush_translations();
+        // SAFETY: as above.
+        assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+        assert_eq!(cpu.counter, 50_000);
     }
 
     #[test]

@@ -327,4 +327,54 @@ mod tests {
             "{stale} of the notifications of {writes} writes came out of order"
         );
     }
+
+    /// The same for MTIP: a hart moving its mtimecmp between past and future (each write
+    /// refreshes) while the timer thread refreshes too. A refresh that computed its level
+    /// before a concurrent mtimecmp write could otherwise land last and leave MTIP stale.
+    #[test]
+    fn racing_refreshes_keep_mtip_in_step() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize};
+        let c = Arc::new(Clint::new(1));
+        let line = Arc::new(AtomicBool::new(false));
+        let stale = Arc::new(AtomicUsize::new(0));
+        let (l, st, out) = (line.clone(), stale.clone(), c.outputs());
+        c.set_notifier(move |_, _, v| {
+            if out.mtip[0].load(Ordering::SeqCst) != v {
+                st.fetch_add(1, Ordering::SeqCst);
+            }
+            for _ in 0..200 {
+                std::hint::spin_loop();
+            }
+            l.store(v, Ordering::SeqCst);
+        });
+        let until = Instant::now() + Duration::from_millis(300);
+        let threads: Vec<_> = (0..6)
+            .map(|k| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    let mut past = false;
+                    while Instant::now() < until {
+                        if k == 0 {
+                            past = !past;
+                            let cmp = if past { 0 } else { u64::MAX };
+                            c.write(MTIMECMP, 8, cmp).unwrap();
+                        } else {
+                            c.refresh();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let expected = c.mtime() >= c.mtimecmp(0).unwrap();
+        assert_eq!(c.outputs().mtip[0].load(Ordering::SeqCst), expected);
+        assert_eq!(line.load(Ordering::SeqCst), expected);
+        assert_eq!(
+            stale.load(Ordering::SeqCst),
+            0,
+            "notifications out of order"
+        );
+    }
 }

@@ -43,6 +43,24 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+/// Copies a 64-bit register value into gdb's buffer (little-endian, at most 8 bytes);
+/// returns the byte count.
+pub(crate) fn put_reg64(v: u64, buf: &mut [u8]) -> usize {
+    let n = 8.min(buf.len());
+    buf[..n].copy_from_slice(&v.to_le_bytes()[..n]);
+    n
+}
+
+/// The value gdb sends for a 64-bit register (1 to 8 little-endian bytes), or None.
+pub(crate) fn reg64_of(val: &[u8]) -> Option<u64> {
+    if val.is_empty() || val.len() > 8 {
+        return None;
+    }
+    let mut w = [0u8; 8];
+    w[..val.len()].copy_from_slice(val);
+    Some(u64::from_le_bytes(w))
+}
+
 /// A guest register set the stub can read and write in a CPU state.
 ///
 /// Every `env` passed in points to the frontend's CPU state of a vCPU that is parked (not
@@ -62,6 +80,11 @@ pub trait DebugMemory: Send + Sync {
     fn read(&self, addr: u64, buf: &mut [u8]) -> usize;
     /// Write `data` at `addr` (also into read-only code); false if some byte is unmapped.
     fn write(&self, addr: u64, data: &[u8]) -> bool;
+    /// Whether accesses depend on the vCPU (its address translation): only then does the
+    /// stub look up the selected vCPU's state for [`DebugMemory::read_on`].
+    fn per_cpu(&self) -> bool {
+        false
+    }
     /// [`DebugMemory::read`] as the vCPU with CPU state `env` sees memory (system mode:
     /// through its address translation); `env` is None when no vCPU is parked.
     fn read_on(&self, env: Option<*mut u8>, addr: u64, buf: &mut [u8]) -> usize {
@@ -391,6 +414,11 @@ impl VcpuHandle {
         }
     }
 
+    /// Whether the vCPU is to execute a single step for the debugger (set by `sync`).
+    pub fn stepping(&self) -> bool {
+        self.stepping
+    }
+
     /// Call after `Engine::run` returned. True when the engine stopped for the debugger
     /// (the stop is reported; the caller goes back to `sync` without handling the status).
     pub fn after_run(&mut self, engine: &mut Engine) -> bool {
@@ -507,7 +535,11 @@ impl<C: GdbCpu> MultiThreadBase for StubTarget<C> {
         Some(self)
     }
     fn read_addrs(&mut self, start: u64, data: &mut [u8], tid: Tid) -> TargetResult<usize, Self> {
-        let env = self.ctl.env_of(tid);
+        let env = if self.mem.per_cpu() {
+            self.ctl.env_of(tid)
+        } else {
+            None
+        };
         let n = self.mem.read_on(env, start, data);
         if n == 0 && !data.is_empty() {
             return Err(TargetError::NonFatal);
@@ -515,7 +547,11 @@ impl<C: GdbCpu> MultiThreadBase for StubTarget<C> {
         Ok(n)
     }
     fn write_addrs(&mut self, start: u64, data: &[u8], tid: Tid) -> TargetResult<(), Self> {
-        let env = self.ctl.env_of(tid);
+        let env = if self.mem.per_cpu() {
+            self.ctl.env_of(tid)
+        } else {
+            None
+        };
         if self.mem.write_on(env, start, data) {
             Ok(())
         } else {

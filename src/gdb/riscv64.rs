@@ -246,23 +246,15 @@ impl GdbCpu for RiscvGdb {
         store(env, regs);
     }
     fn read_reg(env: *const u8, id: &Rv64RegId, buf: &mut [u8]) -> Option<usize> {
-        let v = load(env).get(id.0)?;
-        let n = 8.min(buf.len());
-        buf[..n].copy_from_slice(&v.to_le_bytes()[..n]);
-        Some(n)
+        Some(super::put_reg64(load(env).get(id.0)?, buf))
     }
     fn write_reg(env: *mut u8, id: &Rv64RegId, val: &[u8]) -> bool {
-        if val.is_empty() || val.len() > 8 {
-            return false;
-        }
-        let mut w = [0u8; 8];
-        w[..val.len()].copy_from_slice(val);
         let mut r = load(env);
-        if !r.set(id.0, u64::from_le_bytes(w)) {
-            return false;
+        let ok = super::reg64_of(val).is_some_and(|v| r.set(id.0, v));
+        if ok {
+            store(env, &r);
         }
-        store(env, &r);
-        true
+        ok
     }
 }
 

@@ -13,6 +13,7 @@ use heron_backend::softmmu::{BusFault, CodePages, PhysMemory, SoftmmuConfig};
 use heron_backend::{ExitStatus, Guest};
 use heron_machines::riscv_virt::VirtBoard;
 use heron_riscv::system::{HartEvent, RiscvMmu, RiscvSystemCpu, RiscvSystemGuest, TLB_OFFSET};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -22,10 +23,12 @@ pub const ISA_STRING: &str = heron_riscv::privileged::DT_ISA;
 /// The paging mode the device tree announces: the highest satp MODE the harts accept.
 pub const MMU_TYPE: &str = heron_riscv::privileged::DT_MMU_TYPE;
 
-/// Default `--jit-threshold` of system mode: a boot runs most blocks only a few times, so
-/// compiling later than user mode's default pays off (shared image, auto tier, release
-/// build on a loaded 2-core host: CPU time 8.6 s at 50, 7.8 s at 300, 8.9 s at 2000).
-const SYSTEM_JIT_THRESHOLD: u32 = 300;
+/// Default `--jit-threshold` of system mode. Cranelift runs on a background thread, so
+/// the threshold trades interpreting against that thread's backlog (which the hart ends
+/// by compiling a block itself at 4x the threshold): shared image, auto tier, release
+/// build, hart CPU time under host load 5-6: 3.7-3.8 s at 50, 3.8 s at 100, 4.0-4.2 s at
+/// 300; at 50 the compile thread lags more (twice the blocks), so 100.
+const SYSTEM_JIT_THRESHOLD: u32 = 100;
 
 /// How often the timer thread looks at deadlines while some hart runs.
 const TICK_RUNNING: Duration = Duration::from_millis(1);
@@ -33,6 +36,16 @@ const TICK_RUNNING: Duration = Duration::from_millis(1);
 const TICK_IDLE: Duration = Duration::from_millis(20);
 /// Longest single WFI sleep (a safety net; wakeups are event driven).
 const MAX_WFI_SLEEP: Duration = Duration::from_millis(100);
+/// After this many WFIs in a row (same wfi, no trap in between) that returned at once
+/// without taking an interrupt (an interrupt pending in mie but masked by mstatus: the
+/// guest polls memory around `wfi`, as OpenSBI 1.1's secondary harts do with msip still
+/// set until Linux starts them), each further such WFI first waits up to
+/// [`WFI_BACKOFF`] for a wakeup. WFI may take any time to complete; without this, the
+/// polling hart burned a host core (about 2.4 million engine exits per second) for the
+/// first seconds of every `-smp 2` boot. Linux's idle loop (wfi with interrupts off,
+/// then the interrupt taken) never reaches the limit.
+const WFI_SPIN_LIMIT: u32 = 100;
+const WFI_BACKOFF: Duration = Duration::from_micros(500);
 
 impl PhysMemory for BoardPhys {
     fn ram_page(&self, paddr: u64) -> Option<*mut u8> {
@@ -88,8 +101,12 @@ struct HartReport {
     run_time: Duration,
     wfi_time: Duration,
     exits: u64,
+    /// WFIs that backed off (see [`WFI_SPIN_LIMIT`]).
+    wfi_backoffs: u64,
     /// CPU time of the hart thread (the wall times above include waiting for a host core).
     cpu_time: Duration,
+    /// The hart's most-run blocks (virtual PC, runs), for `-d stats`.
+    hottest: Vec<(u64, u64)>,
 }
 
 /// CPU time consumed by the calling thread.
@@ -206,10 +223,12 @@ pub fn run_machine(
     };
     let mut engines = Vec::with_capacity(cfg.harts);
     for _ in 0..cfg.harts {
-        engines.push(
-            Engine::new_system(guest.clone(), sys.clone(), ecfg.clone())
-                .map_err(|e| e.to_string())?,
-        );
+        let mut e = Engine::new_system(guest.clone(), sys.clone(), ecfg.clone())
+            .map_err(|e| e.to_string())?;
+        // Cranelift runs beside the hart: the hart interprets a hot block until its code
+        // is ready instead of waiting for it.
+        e.set_background_compile(true);
+        engines.push(e);
     }
 
     *console.lock().unwrap_or_else(|e| e.into_inner()) = Some(board.clone());
@@ -344,8 +363,15 @@ fn hart_thread(
         run_time: Duration::ZERO,
         wfi_time: Duration::ZERO,
         exits: 0,
+        wfi_backoffs: 0,
         cpu_time: Duration::ZERO,
+        hottest: Vec::new(),
     };
+    // WFIs in a row, at the same pc with no trap in between, that returned at once (an
+    // interrupt pending in mie but masked) and took no interrupt: a guest polling memory
+    // around `wfi`.
+    let mut idle_wfis = 0u32;
+    let mut last_wfi_pc = u64::MAX;
     while !shutdown.stopping() {
         if let Some(d) = dbg.as_mut() {
             // Parks while gdb holds the machine stopped.
@@ -353,8 +379,12 @@ fn hart_thread(
             if shutdown.stopping() {
                 break;
             }
-            // A wakeup while parked may have been cleared by the resume.
-            if cpu.privs.pending_interrupt().is_some() {
+            // A single step runs the instruction at pc, not an interrupt handler (as
+            // QEMU's default stepping): pending interrupts wait for the next continue.
+            // Otherwise a wakeup while parked may have been cleared by the resume.
+            if d.stepping() {
+                cpu.cpu.hdr.exit_request.store(0, Ordering::SeqCst);
+            } else if cpu.privs.pending_interrupt().is_some() {
                 cpu.cpu.hdr.exit_request.store(1, Ordering::SeqCst);
             }
         }
@@ -383,6 +413,11 @@ fn hart_thread(
         if log_int && (status != ExitStatus::Interrupted || cpu.cpu.hdr.pc != pc) {
             log_exit(h, status, pc, priv_before, &cpu);
         }
+        if status != ExitStatus::Next && status != ExitStatus::Halt && cpu.cpu.hdr.pc != pc {
+            // A trap or interrupt was taken (e.g. Linux's idle loop: wfi with interrupts
+            // off, then the interrupt once it enables them): not a polling loop.
+            idle_wfis = 0;
+        }
         match ev {
             HartEvent::Continue => {}
             HartEvent::Halt => {
@@ -398,14 +433,25 @@ fn hart_thread(
                 if let Some(d) = &dbg {
                     d.enter_blocking();
                 }
-                wfi_sleep(h, &mut cpu, board, link, shutdown, log_int);
+                // Only the same wfi again and again counts (pc: the instruction after it).
+                if pc != last_wfi_pc {
+                    last_wfi_pc = pc;
+                    idle_wfis = 0;
+                }
+                let backoff = idle_wfis >= WFI_SPIN_LIMIT;
+                report.wfi_backoffs += u64::from(backoff);
+                let slept = wfi_sleep(h, &mut cpu, board, link, shutdown, log_int, backoff);
                 if let Some(d) = &dbg {
                     d.leave_blocking();
                 }
                 link.asleep.store(false, Ordering::SeqCst);
                 running.fetch_add(1, Ordering::SeqCst);
                 report.wfi_time += t.elapsed();
-                cpu.take_pending_interrupt();
+                if cpu.take_pending_interrupt() || slept {
+                    idle_wfis = 0;
+                } else {
+                    idle_wfis = idle_wfis.saturating_add(1);
+                }
             }
         }
         if let Some(d) = dbg.as_mut() {
@@ -416,6 +462,7 @@ fn hart_thread(
         d.unregister();
     }
     report.stats = engine.stats();
+    report.hottest = engine.hottest_blocks(HOTTEST_SHOWN);
     report.cpu_time = thread_cpu_time();
     (cpu, report)
 }
@@ -448,7 +495,10 @@ fn log_exit(
     );
 }
 
-/// Sleeps until an interrupt is pending for the hart (or the machine stops).
+/// Sleeps until an interrupt is pending for the hart (or the machine stops). Returns
+/// whether it slept for want of a pending interrupt. With `backoff`, a WFI that would
+/// return at once first waits up to [`WFI_BACKOFF`] for a wakeup (see
+/// [`WFI_SPIN_LIMIT`]).
 fn wfi_sleep(
     h: usize,
     cpu: &mut RiscvSystemCpu,
@@ -456,16 +506,23 @@ fn wfi_sleep(
     link: &HartLink,
     shutdown: &Shutdown,
     log_int: bool,
-) {
+    backoff: bool,
+) -> bool {
+    let mut waited = false;
     loop {
         if shutdown.stopping() {
-            return;
+            return waited;
         }
         // Time-driven device state first (not under the wake lock: it may call wake).
         board.poll();
         if cpu.interrupt_pending() {
-            return;
+            if backoff && !waited {
+                // Not a sleep for the caller's count: the next such WFI backs off again.
+                wait_woken(link, shutdown, Instant::now() + WFI_BACKOFF);
+            }
+            return waited;
         }
+        waited = true;
         let now = Instant::now();
         let mut until = now + MAX_WFI_SLEEP;
         if let Some(d) = board.clint.next_deadline(h) {
@@ -478,20 +535,26 @@ fn wfi_sleep(
         if log_int {
             tracing::info!(target: "int", "hart{h}: wfi sleep up to {:?}", until - now);
         }
-        let mut woken = link.woken.lock().unwrap_or_else(|e| e.into_inner());
-        while !*woken && !shutdown.stopping() {
-            let now = Instant::now();
-            if now >= until {
-                break;
-            }
-            woken = link
-                .cond
-                .wait_timeout(woken, until - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        *woken = false;
+        wait_woken(link, shutdown, until);
     }
+}
+
+/// Waits until a wakeup (`HartLink::kick`), `until`, or the machine stopping; consumes
+/// the wakeup.
+fn wait_woken(link: &HartLink, shutdown: &Shutdown, until: Instant) {
+    let mut woken = link.woken.lock().unwrap_or_else(|e| e.into_inner());
+    while !*woken && !shutdown.stopping() {
+        let now = Instant::now();
+        if now >= until {
+            break;
+        }
+        woken = link
+            .cond
+            .wait_timeout(woken, until - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    *woken = false;
 }
 
 /// `HERON_HANG_DUMP=SECS` (a debugging aid, see docs/system-mode.md): SECS seconds after
@@ -580,6 +643,9 @@ fn timer_thread(board: &VirtBoard, links: &[HartLink], shutdown: &Shutdown, runn
     }
 }
 
+/// How many of the most-run blocks `-d stats` lists.
+const HOTTEST_SHOWN: usize = 10;
+
 fn print_stats(reports: &[HartReport], wall: Duration) {
     let mut total = EngineStats::default();
     let (mut run, mut wfi, mut exits) = (Duration::ZERO, Duration::ZERO, 0);
@@ -590,6 +656,8 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         total.blocks_compiled += s.blocks_compiled;
         total.translate_time += s.translate_time;
         total.compile_time += s.compile_time;
+        total.compile_time_background += s.compile_time_background;
+        total.compiles_discarded += s.compiles_discarded;
         total.interp_runs += s.interp_runs;
         total.jit_entries += s.jit_entries;
         total.chains_made += s.chains_made;
@@ -597,6 +665,10 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         total.code_flushes += s.code_flushes;
         total.code_bytes += s.code_bytes;
         total.code_capacity += s.code_capacity;
+        total.regions_compiled += s.regions_compiled;
+        total.tlb_fills += s.tlb_fills;
+        total.tlb_slow_accesses += s.tlb_slow_accesses;
+        total.code_page_invalidations += s.code_page_invalidations;
         run += r.run_time;
         wfi += r.wfi_time;
         exits += r.exits;
@@ -615,6 +687,7 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         "{total}\nharts                  {}\nwall time              {:.3} s\n\
          hart time in engine    {:.3} s (all harts)\n\
          \x20 translation          {:.3} s ({:.1}%: IR {:.3} s, Cranelift {:.3} s)\n\
+         \x20 (Cranelift on the compile threads {:.3} s, not in hart time)\n\
          \x20 execution            {:.3} s ({:.1}%)\n\
          hart time in wfi       {:.3} s\nhart threads' CPU time {:.3} s\n\
          engine exits           {exits}",
@@ -625,10 +698,42 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         pct(tr),
         total.translate_time.as_secs_f64(),
         total.compile_time.as_secs_f64(),
+        total.compile_time_background.as_secs_f64(),
         exec.as_secs_f64(),
         pct(exec),
         wfi.as_secs_f64(),
         cpu.as_secs_f64(),
     );
+    let mut msg = msg;
+    if reports.len() > 1 {
+        for (h, r) in reports.iter().enumerate() {
+            let s = &r.stats;
+            let _ = write!(
+                msg,
+                "\nhart{h}: CPU {:.3} s, engine {:.3} s (translation {:.3} s), wfi {:.3} s, \
+                 {} exits, {} wfi back-offs, {} blocks translated, {} compiled",
+                r.cpu_time.as_secs_f64(),
+                r.run_time.as_secs_f64(),
+                (s.translate_time + s.compile_time).as_secs_f64(),
+                r.wfi_time.as_secs_f64(),
+                r.exits,
+                r.wfi_backoffs,
+                s.blocks_translated,
+                s.blocks_compiled,
+            );
+        }
+    }
+    let mut hottest: Vec<(usize, u64, u64)> = reports
+        .iter()
+        .enumerate()
+        .flat_map(|(h, r)| r.hottest.iter().map(move |&(pc, runs)| (h, pc, runs)))
+        .collect();
+    hottest.sort_by(|a, b| b.2.cmp(&a.2).then(a.1.cmp(&b.1)));
+    msg.push_str(
+        "\nhottest blocks (hart: virtual pc: runs; runs inside chained JIT code not counted):",
+    );
+    for (h, pc, runs) in hottest.into_iter().take(HOTTEST_SHOWN) {
+        let _ = write!(msg, "\n  hart{h}: {pc:#x}: {runs}");
+    }
     tracing::info!(target: "stats", "{msg}");
 }

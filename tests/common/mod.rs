@@ -121,6 +121,23 @@ pub fn qemu() -> Option<PathBuf> {
 }
 
 /// A fresh empty directory under the target's temporary directory (canonical path).
+/// The shared system-mode guest images ($HERON_GUESTS, default /work/shared/guests), or
+/// None (with a SKIPPED line) when the riscv64 kernel or the disk image is missing.
+pub fn guest_images() -> Option<PathBuf> {
+    let d = std::env::var_os("HERON_GUESTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/guests"));
+    if d.join("riscv64/Image").is_file() && d.join("disk.img").is_file() {
+        Some(d)
+    } else {
+        eprintln!(
+            "SKIPPED: no guest images at {} (set HERON_GUESTS or run scripts/build-guest-images.sh)",
+            d.display()
+        );
+        None
+    }
+}
+
 pub fn temp_dir(tag: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);

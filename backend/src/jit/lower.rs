@@ -28,13 +28,15 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 mod softmmu;
 
 /// Fixed facts the lowering needs from the Jit.
+#[derive(Clone)]
 pub(crate) struct LowerEnv {
     pub guest_base: u64,
     pub guest_limit: u64,
     /// Address of the exit stub (jump table entries that miss point at it).
     pub exit_stub: usize,
-    /// Address of the Jit's jump table: [`super::JUMP_TABLE_SIZE`] entries of
-    /// {guest pc: u64, host entry: u64}, indexed by `(pc >> 1) % JUMP_TABLE_SIZE`.
+    /// Address of the cell holding the address of the Jit's selected jump table:
+    /// [`super::JUMP_TABLE_SIZE`] entries of {guest pc: u64, host entry: u64}, indexed by
+    /// `(pc >> 1) % JUMP_TABLE_SIZE`.
     pub jump_table: usize,
     /// Compile a `GotoBlock` to the block's own PC as a jump back to its entry check
     /// instead of a chainable exit (off for `-d nochain`/`exec` tracing).
@@ -1121,7 +1123,8 @@ impl Lower<'_, '_> {
                     .ins()
                     .band_imm_u(idx, (super::JUMP_TABLE_SIZE - 1) as i64);
                 let off = self.b.ins().ishl_imm_u(idx, 4);
-                let tbl = self.i64c(self.lenv.jump_table as u64);
+                let cell = self.i64c(self.lenv.jump_table as u64);
+                let tbl = self.b.ins().load(types::I64, env_flags(), cell, 0);
                 let ea = self.b.ins().iadd(tbl, off);
                 let tag = self.b.ins().load(types::I64, env_flags(), ea, 0);
                 let hit = self.b.ins().icmp(IntCC::Equal, tag, p);

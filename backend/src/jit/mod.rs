@@ -166,28 +166,97 @@ impl FaultMap {
 
 /// Entries of a [`Jit`]'s jump table (a power of two).
 pub const JUMP_TABLE_SIZE: usize = 4096;
+/// Jump tables a [`Jit`] keeps (one per translation-flags value in use).
+pub const JUMP_TABLES: usize = 8;
+
+/// One jump table: pairs {guest pc, host entry}, direct-mapped by
+/// `(pc >> 1) % JUMP_TABLE_SIZE`; an empty entry is {`u64::MAX`, exit stub}, so that even a
+/// lookup of that PC is harmless (it returns Next). Only [`Jit::set_jump`] and clears write
+/// it, never while JIT code runs.
+struct JumpTable {
+    /// The translation flags of every block in the table.
+    flags: u64,
+    last_used: u64,
+    entries: Box<[u64]>,
+    /// Indices of entries set since the last clear (None: too many to list), so that
+    /// frequent clears stay cheap.
+    dirty: Option<Vec<u32>>,
+}
+
+impl JumpTable {
+    fn new(exit_stub: usize) -> JumpTable {
+        let mut entries = vec![u64::MAX; 2 * JUMP_TABLE_SIZE].into_boxed_slice();
+        for e in entries.chunks_exact_mut(2) {
+            e[1] = exit_stub as u64;
+        }
+        JumpTable {
+            flags: 0,
+            last_used: 0,
+            entries,
+            dirty: Some(Vec::with_capacity(JUMP_TABLE_SIZE / 8)),
+        }
+    }
+
+    fn set(&mut self, pc: u64, entry: *const u8) {
+        let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
+        if self.entries[i] == u64::MAX
+            && let Some(d) = &mut self.dirty
+        {
+            if d.len() < JUMP_TABLE_SIZE / 8 {
+                d.push(i as u32);
+            } else {
+                self.dirty = None;
+            }
+        }
+        self.entries[i] = pc;
+        self.entries[i + 1] = entry as u64;
+    }
+
+    fn clear(&mut self, exit_stub: usize) {
+        match self.dirty.take() {
+            Some(mut d) => {
+                for &i in &d {
+                    self.entries[i as usize] = u64::MAX;
+                    self.entries[i as usize + 1] = exit_stub as u64;
+                }
+                d.clear();
+                self.dirty = Some(d);
+            }
+            None => {
+                for e in self.entries.chunks_exact_mut(2) {
+                    e[0] = u64::MAX;
+                    e[1] = exit_stub as u64;
+                }
+                self.dirty = Some(Vec::with_capacity(JUMP_TABLE_SIZE / 8));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self, exit_stub: usize) -> bool {
+        self.entries
+            .chunks_exact(2)
+            .all(|e| e[0] == u64::MAX && e[1] == exit_stub as u64)
+    }
+}
 
 /// The Cranelift JIT of one vCPU thread.
 pub struct Jit {
-    /// Jump table for `ExitIndirect`: pairs {guest pc, host entry}, direct-mapped by
-    /// `(pc >> 1) % JUMP_TABLE_SIZE`; an empty entry is {`u64::MAX`, exit stub}, so that
-    /// even a lookup of that PC is harmless (it returns Next). Generated code reads it at a fixed
-    /// address baked into each block; only [`Jit::set_jump`] and flushes write it, never
-    /// while JIT code runs.
-    jump_table: Box<[u64]>,
-    /// Indices of jump table entries set since the last clear (None: too many to list),
-    /// so that frequent clears (system mode: every privilege change) stay cheap.
-    jump_dirty: Option<Vec<u32>>,
+    /// Jump tables for `ExitIndirect`, one per translation-flags value (up to
+    /// [`JUMP_TABLES`], least recently selected reused): see [`JumpTable`].
+    jump_tables: Vec<JumpTable>,
+    /// Index of the selected table in `jump_tables`.
+    jump_active: usize,
+    /// Selections so far (LRU clock).
+    jump_clock: u64,
+    /// Address of the selected table's entries: generated code loads it from this cell,
+    /// whose address is baked into each block.
+    jump_cell: Box<u64>,
     cfg: JitConfig,
-    isa: OwnedTargetIsa,
-    /// The same target with `opt_level=speed`, made on first use (see
-    /// [`Jit::compile_optimized`]).
-    isa_speed: Option<OwnedTargetIsa>,
-    ctx: Context,
-    fctx: FunctionBuilderContext,
+    /// Compiles blocks for [`Jit::compile`] (workers get their own: [`Jit::new_compiler`]).
+    comp: Compiler,
     code: CodeBuffer,
     map: FaultMap,
-    lenv: LowerEnv,
     trampoline: usize,
     exit_stub: usize,
     /// Buffer offset after the trampoline and the exit stub (flush resets to it).
@@ -232,27 +301,115 @@ fn host_isa(cfg: &JitConfig) -> Result<OwnedTargetIsa, JitError> {
     ib.finish(settings::Flags::new(flags)).map_err(cg_err)
 }
 
+/// Machine code of one block, not yet in a code buffer: what a [`Compiler`] makes (on
+/// any thread) and [`Jit::install_object`] places. The code is position independent apart
+/// from its exit jumps, which the install resolves to fresh exit stubs.
+#[derive(Clone, Debug)]
+pub struct CompiledObject {
+    code: Vec<u8>,
+    /// Per exit jump: (offset of its rel32 field, exit index).
+    sites: Vec<ExitSite>,
+    /// Guest target PC per exit.
+    exits: Vec<u64>,
+    /// (code offset, guest PC) of each host instruction that accesses guest memory.
+    mem_traps: Vec<(u32, u64)>,
+    /// End of the instructions (the constant pool follows).
+    insns_end: usize,
+}
+
+/// Lowers IR blocks and runs Cranelift on them: the part of compiling that needs no code
+/// buffer, so it can run on a thread of its own (see [`Jit::new_compiler`]).
+pub struct Compiler {
+    lenv: LowerEnv,
+    isa: OwnedTargetIsa,
+    /// The same target with `opt_level=speed`, made on first use.
+    isa_speed: Option<OwnedTargetIsa>,
+    cfg: JitConfig,
+    ctx: Context,
+    fctx: FunctionBuilderContext,
+}
+
+impl Compiler {
+    /// Compile `block` (with `opt_level=speed` when `optimize`) to a relocatable object.
+    pub fn compile(&mut self, block: &Block, optimize: bool) -> Result<CompiledObject, JitError> {
+        if optimize && self.isa_speed.is_none() && !self.cfg.opt_speed {
+            self.isa_speed = Some(host_isa(&JitConfig {
+                opt_speed: true,
+                ..self.cfg.clone()
+            })?);
+        }
+        let isa = match &self.isa_speed {
+            Some(fast) if optimize => &**fast,
+            _ => &*self.isa,
+        };
+        self.ctx.clear();
+        self.ctx.func.signature = block_sig();
+        let lowered = lower::lower_block(
+            &mut self.ctx.func,
+            &mut self.fctx,
+            block,
+            &self.lenv,
+            isa.frontend_config(),
+        );
+        let out = match lowered {
+            Ok(o) => o,
+            Err(e) => {
+                // The builder context may hold a half-built function.
+                self.fctx = FunctionBuilderContext::new();
+                return Err(e);
+            }
+        };
+        let (code, sites) = compile_ctx(&mut self.ctx, isa)?;
+        let code = code.to_vec();
+        let mut insns_end = code.len();
+        let mut mem_traps = Vec::new();
+        if let Some(cc) = self.ctx.compiled_code() {
+            if let Some(end) = cc.buffer.get_srclocs_sorted().iter().map(|s| s.end).max() {
+                insns_end = end as usize;
+            }
+            let traps = cc.buffer.traps().iter().map(|t| (t.offset, t.code));
+            for (toff, ord) in lower::mem_ordinals(traps) {
+                if let Some(&pc) = out.mem_pcs.get(ord) {
+                    mem_traps.push((toff, pc));
+                }
+            }
+        }
+        Ok(CompiledObject {
+            code,
+            sites,
+            exits: out.exits,
+            mem_traps,
+            insns_end,
+        })
+    }
+}
+
 impl Jit {
     pub fn new(cfg: JitConfig) -> Result<Jit, JitError> {
         let isa = host_isa(&cfg)?;
         let code = CodeBuffer::new(cfg.code_size).map_err(cg_err)?;
         let align = (isa.function_alignment().preferred as usize).max(16);
         let mut jit = Jit {
-            lenv: LowerEnv {
-                guest_base: cfg.guest_base as u64,
-                guest_limit: cfg.guest_limit,
-                exit_stub: 0,
-                jump_table: 0,
-                self_loops: false,
-                softmmu: None,
+            comp: Compiler {
+                lenv: LowerEnv {
+                    guest_base: cfg.guest_base as u64,
+                    guest_limit: cfg.guest_limit,
+                    exit_stub: 0,
+                    jump_table: 0,
+                    self_loops: false,
+                    softmmu: None,
+                },
+                isa,
+                isa_speed: None,
+                cfg: cfg.clone(),
+                ctx: Context::new(),
+                fctx: FunctionBuilderContext::new(),
             },
-            jump_table: vec![u64::MAX; 2 * JUMP_TABLE_SIZE].into_boxed_slice(),
-            jump_dirty: None,
+            jump_tables: Vec::new(),
+            jump_active: 0,
+            jump_clock: 0,
+            jump_cell: Box::new(0),
             cfg,
-            isa,
-            isa_speed: None,
-            ctx: Context::new(),
-            fctx: FunctionBuilderContext::new(),
             code,
             map: FaultMap::default(),
             trampoline: 0,
@@ -264,19 +421,20 @@ impl Jit {
         // Exit stub: tail (env) -> Next.
         let mut f = Function::with_name_signature(UserFuncName::default(), block_sig());
         {
-            let mut b = FunctionBuilder::new(&mut f, &mut jit.fctx);
+            let mut b = FunctionBuilder::new(&mut f, &mut jit.comp.fctx);
             let blk = b.create_block();
             b.append_block_params_for_function_params(blk);
             b.switch_to_block(blk);
             b.seal_block(blk);
             let z = b.ins().iconst(types::I32, ExitStatus::Next as i64);
             b.ins().return_(&[z]);
-            b.finalize(jit.isa.frontend_config());
+            b.finalize(jit.comp.isa.frontend_config());
         }
         jit.exit_stub = jit.code.base() + jit.install(f)?.0;
-        jit.lenv.exit_stub = jit.exit_stub;
-        jit.lenv.jump_table = jit.jump_table.as_ptr() as usize;
-        jit.clear_jumps();
+        jit.comp.lenv.exit_stub = jit.exit_stub;
+        jit.jump_tables.push(JumpTable::new(jit.exit_stub));
+        *jit.jump_cell = jit.jump_tables[0].entries.as_ptr() as u64;
+        jit.comp.lenv.jump_table = &*jit.jump_cell as *const u64 as usize;
         // Entry trampoline: SystemV (env, entry) -> status, calls the tail-convention block.
         let mut sig = Signature::new(CallConv::SystemV);
         sig.params.push(AbiParam::new(types::I64));
@@ -284,7 +442,7 @@ impl Jit {
         sig.returns.push(AbiParam::new(types::I32));
         let mut f = Function::with_name_signature(UserFuncName::default(), sig);
         {
-            let mut b = FunctionBuilder::new(&mut f, &mut jit.fctx);
+            let mut b = FunctionBuilder::new(&mut f, &mut jit.comp.fctx);
             let blk = b.create_block();
             b.append_block_params_for_function_params(blk);
             b.switch_to_block(blk);
@@ -294,7 +452,7 @@ impl Jit {
             let call = b.ins().call_indirect(sr, entry, &[env]);
             let r = b.inst_results(call)[0];
             b.ins().return_(&[r]);
-            b.finalize(jit.isa.frontend_config());
+            b.finalize(jit.comp.isa.frontend_config());
         }
         let (toff, tlen) = jit.install(f)?;
         jit.trampoline = jit.code.base() + toff;
@@ -305,9 +463,10 @@ impl Jit {
 
     /// Compile `func` and copy it into the buffer; returns (offset, length).
     fn install(&mut self, func: Function) -> Result<(usize, usize), JitError> {
-        self.ctx.clear();
-        self.ctx.func = func;
-        let (code, _) = compile_ctx(&mut self.ctx, &*self.isa)?;
+        let ctx = &mut self.comp.ctx;
+        ctx.clear();
+        ctx.func = func;
+        let (code, _) = compile_ctx(ctx, &*self.comp.isa)?;
         let len = code.len();
         let off = self
             .code
@@ -404,47 +563,40 @@ impl Jit {
     /// is a [`JitError::Codegen`] error instead, so the retry always succeeds or fails
     /// for good).
     pub fn compile(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
-        self.compile_with(block, false)
+        let obj = self.comp.compile(block, false)?;
+        self.install_object(&obj)
     }
 
     /// [`Jit::compile`] with Cranelift's optimiser (`opt_level=speed`) whatever the config
     /// says: for blocks hot enough to repay the extra compile time (regions).
     pub fn compile_optimized(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
-        if self.isa_speed.is_none() && !self.cfg.opt_speed {
-            self.isa_speed = Some(host_isa(&JitConfig {
-                opt_speed: true,
-                ..self.cfg.clone()
-            })?);
-        }
-        self.compile_with(block, true)
+        let obj = self.comp.compile(block, true)?;
+        self.install_object(&obj)
     }
 
-    fn compile_with(&mut self, block: &Block, optimize: bool) -> Result<CompiledBlock, JitError> {
-        let isa = match &self.isa_speed {
-            Some(fast) if optimize => &**fast,
-            _ => &*self.isa,
-        };
-        self.ctx.clear();
-        self.ctx.func.signature = block_sig();
-        let lowered = lower::lower_block(
-            &mut self.ctx.func,
-            &mut self.fctx,
-            block,
-            &self.lenv,
-            isa.frontend_config(),
-        );
-        let out = match lowered {
-            Ok(o) => o,
-            Err(e) => {
-                // The builder context may hold a half-built function.
-                self.fctx = FunctionBuilderContext::new();
-                return Err(e);
-            }
-        };
-        let (code, sites) = compile_ctx(&mut self.ctx, isa)?;
+    /// A compiler producing the same code as this Jit's own ([`Jit::compile`]), for another
+    /// thread: its objects are installed with [`Jit::install_object`]. Make it after
+    /// [`Jit::set_softmmu`] and [`Jit::set_self_loops`]; it keeps the settings of that
+    /// moment. Its objects stay installable across flushes (they embed only the jump table
+    /// and exit stub addresses, which never change).
+    pub fn new_compiler(&self) -> Compiler {
+        Compiler {
+            lenv: self.comp.lenv.clone(),
+            isa: self.comp.isa.clone(),
+            isa_speed: self.comp.isa_speed.clone(),
+            cfg: self.comp.cfg.clone(),
+            ctx: Context::new(),
+            fctx: FunctionBuilderContext::new(),
+        }
+    }
+
+    /// Copy a compiled object into the code buffer, with its exit stubs and fault map
+    /// entries. Errors as for [`Jit::compile`].
+    pub fn install_object(&mut self, obj: &CompiledObject) -> Result<CompiledBlock, JitError> {
+        let code = &obj.code[..];
         let len = code.len();
         let mark = self.code.used();
-        let total = len.next_multiple_of(8) + out.exits.len() * EXIT_STUB_LEN.next_multiple_of(8);
+        let total = len.next_multiple_of(8) + obj.exits.len() * EXIT_STUB_LEN.next_multiple_of(8);
         if self.base_mark.next_multiple_of(self.align) + total > self.code.capacity() {
             // Flushing would not help: never report BufferFull for it.
             return Err(JitError::Codegen(format!(
@@ -455,9 +607,9 @@ impl Jit {
             return Err(JitError::BufferFull);
         };
         let base = self.code.base();
-        let mut exits = Vec::with_capacity(out.exits.len());
-        for (i, &target_pc) in out.exits.iter().enumerate() {
-            let Some(&(site_off, _)) = sites.iter().find(|&&(_, e)| e as usize == i) else {
+        let mut exits = Vec::with_capacity(obj.exits.len());
+        for (i, &target_pc) in obj.exits.iter().enumerate() {
+            let Some(&(site_off, _)) = obj.sites.iter().find(|&&(_, e)| e as usize == i) else {
                 // Cranelift removed the exit as unreachable: nothing jumps, nothing to chain.
                 exits.push(ExitSlot {
                     target_pc,
@@ -481,25 +633,16 @@ impl Jit {
             exits.push(e);
         }
         let pcs_start = self.map.pcs.len();
-        let mut insns_end = off + len;
-        if let Some(cc) = self.ctx.compiled_code() {
-            if let Some(end) = cc.buffer.get_srclocs_sorted().iter().map(|s| s.end).max() {
-                insns_end = off + end as usize;
-            }
-            let traps = cc.buffer.traps().iter().map(|t| (t.offset, t.code));
-            for (toff, ord) in lower::mem_ordinals(traps) {
-                if let Some(&pc) = out.mem_pcs.get(ord) {
-                    self.map.pcs.push(TrapSite {
-                        off: off + toff as usize,
-                        pc,
-                    });
-                }
-            }
+        for &(toff, pc) in &obj.mem_traps {
+            self.map.pcs.push(TrapSite {
+                off: off + toff as usize,
+                pc,
+            });
         }
         self.map.blocks.push(BlockRange {
             start: off,
             end: off + len,
-            insns_end,
+            insns_end: off + obj.insns_end,
             pcs_start,
             pcs_end: self.map.pcs.len(),
         });
@@ -569,22 +712,41 @@ impl Jit {
     }
 
     /// Let indirect exits (`ExitIndirect`) to guest `pc` jump straight to `entry`, a block
-    /// of this Jit compiled for `pc`. The table is keyed by PC alone: callers must only
-    /// record blocks translated with the translation flags in force whenever generated code
-    /// runs, and call [`Jit::clear_jumps`] when those flags change.
+    /// of this Jit compiled for `pc`, in the selected jump table ([`Jit::select_jumps`]).
+    /// The table is keyed by PC alone: callers must only record blocks translated with the
+    /// flags the table was selected for, and select the table of the flags in force
+    /// whenever generated code runs.
     pub fn set_jump(&mut self, pc: u64, entry: *const u8) {
-        let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
-        if self.jump_table[i] == u64::MAX
-            && let Some(d) = &mut self.jump_dirty
-        {
-            if d.len() < JUMP_TABLE_SIZE / 8 {
-                d.push(i as u32);
-            } else {
-                self.jump_dirty = None;
+        self.jump_tables[self.jump_active].set(pc, entry);
+    }
+
+    /// Make the jump table of translation flags `flags` the one generated code uses and
+    /// [`Jit::set_jump`] fills (an empty one the first time; the least recently selected
+    /// table is reused once there are [`JUMP_TABLES`]).
+    pub fn select_jumps(&mut self, flags: u64) {
+        self.jump_clock += 1;
+        let i = match self.jump_tables.iter().position(|t| t.flags == flags) {
+            Some(i) => i,
+            None if self.jump_tables.len() < JUMP_TABLES => {
+                self.jump_tables.push(JumpTable::new(self.exit_stub));
+                self.jump_tables.len() - 1
             }
-        }
-        self.jump_table[i] = pc;
-        self.jump_table[i + 1] = entry as u64;
+            None => {
+                let (i, _) = self
+                    .jump_tables
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, t)| t.last_used)
+                    .expect("at least one jump table");
+                self.jump_tables[i].clear(self.exit_stub);
+                i
+            }
+        };
+        let t = &mut self.jump_tables[i];
+        t.flags = flags;
+        t.last_used = self.jump_clock;
+        self.jump_active = i;
+        *self.jump_cell = t.entries.as_ptr() as u64;
     }
 
     /// Whether blocks compiled from now on branch straight back to themselves on a
@@ -592,34 +754,21 @@ impl Jit {
     /// engine turns this on when it chains), or leave through an exit slot like any other
     /// goto (default: then every block run returns or chains exactly as it exits).
     pub fn set_self_loops(&mut self, on: bool) {
-        self.lenv.self_loops = on;
+        self.comp.lenv.self_loops = on;
     }
 
     /// System mode: guest memory ops of blocks compiled from now on go through the softmmu
     /// (inline TLB hit path, slow-path helper calls) instead of `guest_base + addr`; the
     /// config's `guest_base`/`guest_limit` are then unused. Set it before compiling.
     pub fn set_softmmu(&mut self, sm: SoftmmuJit) {
-        self.lenv.softmmu = Some(sm);
+        self.comp.lenv.softmmu = Some(sm);
     }
 
-    /// Forget every jump table entry (indirect exits return to the engine again).
+    /// Forget every jump table entry, of every table (indirect exits return to the engine
+    /// again).
     pub fn clear_jumps(&mut self) {
-        match self.jump_dirty.take() {
-            Some(mut d) => {
-                for &i in &d {
-                    self.jump_table[i as usize] = u64::MAX;
-                    self.jump_table[i as usize + 1] = self.exit_stub as u64;
-                }
-                d.clear();
-                self.jump_dirty = Some(d);
-            }
-            None => {
-                for e in self.jump_table.chunks_exact_mut(2) {
-                    e[0] = u64::MAX;
-                    e[1] = self.exit_stub as u64;
-                }
-                self.jump_dirty = Some(Vec::with_capacity(JUMP_TABLE_SIZE / 8));
-            }
+        for t in &mut self.jump_tables {
+            t.clear(self.exit_stub);
         }
     }
 
@@ -700,11 +849,7 @@ mod jump_clear_tests {
             verify: true,
         })
         .unwrap();
-        let empty = |jit: &Jit| {
-            jit.jump_table
-                .chunks_exact(2)
-                .all(|e| e[0] == u64::MAX && e[1] == jit.exit_stub as u64)
-        };
+        let empty = |jit: &Jit| jit.jump_tables.iter().all(|t| t.is_empty(jit.exit_stub));
         for n in [3u64, JUMP_TABLE_SIZE as u64 / 8 + 5, 1] {
             for k in 0..n {
                 jit.set_jump(0x1000 + 2 * k, 0x5000 as *const u8);
@@ -714,5 +859,46 @@ mod jump_clear_tests {
             jit.clear_jumps();
             assert!(empty(&jit), "after {n} entries");
         }
+    }
+
+    #[test]
+    fn each_flags_value_has_its_own_jump_table() {
+        let mut jit = Jit::new(JitConfig {
+            code_size: 1 << 16,
+            guest_base: 0,
+            guest_limit: 0,
+            opt_speed: false,
+            verify: true,
+        })
+        .unwrap();
+        let lookup = |jit: &Jit, pc: u64| {
+            // What generated code does: the table through the cell, then the entry.
+            let t = *jit.jump_cell as *const u64;
+            let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
+            // SAFETY: the cell holds the address of a live table of 2 * JUMP_TABLE_SIZE words.
+            let (tag, entry) = unsafe { (*t.add(i), *t.add(i + 1)) };
+            (tag == pc).then_some(entry)
+        };
+        jit.select_jumps(1);
+        jit.set_jump(0x1000, 0x5000 as *const u8);
+        jit.select_jumps(2);
+        assert_eq!(lookup(&jit, 0x1000), None);
+        jit.set_jump(0x1000, 0x6000 as *const u8);
+        jit.select_jumps(1);
+        assert_eq!(lookup(&jit, 0x1000), Some(0x5000));
+        jit.select_jumps(2);
+        assert_eq!(lookup(&jit, 0x1000), Some(0x6000));
+        // More flags values than tables: the least recently selected (1) is reused, empty.
+        for f in 3..3 + JUMP_TABLES as u64 - 1 {
+            jit.select_jumps(f);
+        }
+        jit.select_jumps(2);
+        jit.select_jumps(1);
+        assert_eq!(lookup(&jit, 0x1000), None);
+        jit.select_jumps(2);
+        assert_eq!(lookup(&jit, 0x1000), Some(0x6000));
+        jit.clear_jumps();
+        assert_eq!(lookup(&jit, 0x1000), None);
+        assert!(jit.jump_tables.len() <= JUMP_TABLES);
     }
 }

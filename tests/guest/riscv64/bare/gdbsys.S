@@ -3,9 +3,10 @@
 # and D clear; VA 0x40001000 unmapped) and enters S-mode, which calls `target` with
 # a0 = 42, a1 = VA; `target` reads the value at VA (0x1111), stores the sum in `watched`
 # and returns; S-mode then spins in `spin` for a while and ends with an ecall, which M-mode
-# turns into a pass. Any other trap fails.
+# turns into a pass. Any other trap fails. `s_irq` is an S-mode interrupt handler for a
+# supervisor software interrupt a test raises from gdb (it sets `irq_seen`).
         .include "bare.inc"
-        .globl _start, target, watched, spin, s_entry
+        .globl _start, target, watched, spin, s_entry, s_irq, irq_seen
         .equ ROOT, 0x80010000
         .equ L1, 0x80011000
         .equ L0, 0x80012000
@@ -72,6 +73,14 @@ target:
         sd      a0, 0(t1)
         ret
 
+        .balign 4
+s_irq:
+        csrci   sip, 2
+        la      t3, irq_seen
+        li      t4, 1
+        sd      t4, 0(t3)
+        sret
+
         .balign 4                       # mtvec needs 4-byte alignment
 mtrap:
         csrr    t0, mcause
@@ -83,4 +92,6 @@ mtrap:
         .data
         .balign 8
 watched:
+        .dword  0
+irq_seen:
         .dword  0
