@@ -315,6 +315,9 @@ pub struct CompiledObject {
     mem_traps: Vec<(u32, u64)>,
     /// End of the instructions (the constant pool follows).
     insns_end: usize,
+    /// Guest PC of the block and whether it was optimised (for the perf map).
+    pc: u64,
+    optimized: bool,
 }
 
 /// Lowers IR blocks and runs Cranelift on them: the part of compiling that needs no code
@@ -380,6 +383,8 @@ impl Compiler {
             exits: out.exits,
             mem_traps,
             insns_end,
+            pc: block.pc,
+            optimized: optimize,
         })
     }
 }
@@ -647,7 +652,8 @@ impl Jit {
             pcs_end: self.map.pcs.len(),
         });
         let addr = base + off;
-        perfmap::record(addr, len, if optimize { "region" } else { "jit" }, block.pc);
+        let tier = if obj.optimized { "region" } else { "jit" };
+        perfmap::record(addr, len, tier, obj.pc);
         Ok(CompiledBlock {
             entry: addr as *const u8,
             code_start: addr,
