@@ -542,6 +542,8 @@ fn bare_stats_report() {
     for line in [
         "blocks translated",
         "softmmu TLB fills",
+        "softmmu TLB lookups",
+        "hit rate",
         "hart time in engine",
         "hottest blocks (hart: virtual pc: runs",
         "  hart0: 0x8",

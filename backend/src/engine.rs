@@ -131,6 +131,10 @@ pub struct EngineStats {
     pub tlb_slow_accesses: u64,
     /// System mode: translation blocks dropped because their code page was written.
     pub code_page_invalidations: u64,
+    /// System mode: TLB lookups (slow path, plus the JIT's inline hits under `-d stats`)
+    /// and lookups that missed.
+    pub tlb_lookups: u64,
+    pub tlb_misses: u64,
 }
 
 impl std::fmt::Display for EngineStats {
@@ -172,6 +176,15 @@ impl std::fmt::Display for EngineStats {
                 "\nsoftmmu TLB fills      {}\nsoftmmu slow accesses  {} (inline JIT hits not counted)\nSMC/DMA TB drops       {}",
                 self.tlb_fills, self.tlb_slow_accesses, self.code_page_invalidations
             )?;
+            if self.tlb_lookups != 0 {
+                write!(
+                    f,
+                    "\nsoftmmu TLB lookups    {}, {} misses: hit rate {:.2}%",
+                    self.tlb_lookups,
+                    self.tlb_misses,
+                    100.0 * (1.0 - self.tlb_misses as f64 / self.tlb_lookups as f64)
+                )?;
+            }
         }
         Ok(())
     }
@@ -383,6 +396,7 @@ impl Engine {
         cfg: EngineConfig,
     ) -> Result<Engine, EngineError> {
         let log_cursor = sys.code_pages.log_position();
+        let cfg_stats = cfg.trace.stats;
         let mut e = Engine::with_mode(
             guest,
             Mode::System(Box::new(SysState {
@@ -404,6 +418,7 @@ impl Engine {
             jit.set_softmmu(SoftmmuJit {
                 tlb_offset: sys.cfg.tlb_offset,
                 config: &sys.cfg as *const SoftmmuConfig as usize,
+                count_hits: cfg_stats,
             });
         }
         Ok(e)
@@ -685,6 +700,7 @@ impl Engine {
             unsafe {
                 self.stats.tlb_fills = (*tlb).fills();
                 self.stats.tlb_slow_accesses = (*tlb).slow_accesses();
+                (self.stats.tlb_lookups, self.stats.tlb_misses) = (*tlb).lookups_and_misses();
             }
         }
         status

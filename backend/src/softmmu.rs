@@ -103,7 +103,17 @@ pub struct Tlb {
     fills: u64,
     /// Slow-path entries (every access the fast path could not serve, including MMIO).
     slow: u64,
+    /// Slow-path TLB lookups ([`SoftmmuConfig::resolve`]) and those that missed, for the
+    /// hit rate of `-d stats`.
+    lookups: u64,
+    misses: u64,
+    /// Hits of the JIT's inline path, counted by JIT code only under `-d stats`
+    /// ([`TLB_JIT_HITS_OFFSET`]).
+    jit_hits: u64,
 }
+
+/// Byte offset of the inline-hit counter in a [`Tlb`] (JIT code increments it).
+pub const TLB_JIT_HITS_OFFSET: usize = std::mem::offset_of!(Tlb, jit_hits);
 
 /// Single-page flushes remembered by a [`Tlb`].
 pub(crate) const PAGE_FLUSH_LOG: usize = 8;
@@ -155,6 +165,9 @@ impl Tlb {
             flushed_pages: [0; PAGE_FLUSH_LOG],
             fills: 0,
             slow: 0,
+            lookups: 0,
+            misses: 0,
+            jit_hits: 0,
         }
     }
 
@@ -280,6 +293,17 @@ impl Tlb {
     /// code pages).
     pub fn slow_accesses(&self) -> u64 {
         self.slow
+    }
+
+    /// TLB lookups so far (slow-path lookups plus the JIT's inline hits when it counts
+    /// them) and the lookups that missed.
+    pub fn lookups_and_misses(&self) -> (u64, u64) {
+        (self.lookups + self.jit_hits, self.misses)
+    }
+
+    /// The JIT's inline hits (counted only when the JIT was told to: `-d stats`).
+    pub fn jit_hits(&self) -> u64 {
+        self.jit_hits
     }
 
     /// A copy of entry (`mmu_idx`, index of `vaddr`), for tests and debugging.
@@ -606,7 +630,9 @@ impl SoftmmuConfig {
                 Access::Exec => &raw mut (*ep).code,
             };
             let mut tag = atomic_at(tag_ptr).load(Ordering::SeqCst);
+            (*tlb).lookups += 1;
             if tag == TLB_INVALID || tag & PAGE_MASK != page {
+                (*tlb).misses += 1;
                 self.fill(env, tlb, vaddr, access, i)?;
                 tag = atomic_at(tag_ptr).load(Ordering::SeqCst);
                 if tag == TLB_INVALID || tag & PAGE_MASK != page {

@@ -669,6 +669,8 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         total.tlb_fills += s.tlb_fills;
         total.tlb_slow_accesses += s.tlb_slow_accesses;
         total.code_page_invalidations += s.code_page_invalidations;
+        total.tlb_lookups += s.tlb_lookups;
+        total.tlb_misses += s.tlb_misses;
         run += r.run_time;
         wfi += r.wfi_time;
         exits += r.exits;

@@ -77,6 +77,9 @@ pub struct SoftmmuJit {
     /// Address of the [`crate::softmmu::SoftmmuConfig`] the slow paths use; it must stay
     /// valid (and unmoved) as long as code of this Jit may run.
     pub config: usize,
+    /// Count the inline path's TLB hits in the Tlb (`-d stats`; costs a memory increment
+    /// per hit, so off otherwise).
+    pub count_hits: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

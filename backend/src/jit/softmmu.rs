@@ -22,8 +22,8 @@ use crate::ir::{ExitStatus, MemOp, RmwOp, Ty};
 use crate::jit::JitError;
 use crate::mem::MemFault;
 use crate::softmmu::{
-    ENTRY_SHIFT, MAX_MMU_IDX, PAGE_BITS, PAGE_MASK, SoftmmuConfig, TLB_ENTRIES, entry_offset,
-    entry_offsets,
+    ENTRY_SHIFT, MAX_MMU_IDX, PAGE_BITS, PAGE_MASK, SoftmmuConfig, TLB_ENTRIES,
+    TLB_JIT_HITS_OFFSET, entry_offset, entry_offsets,
 };
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{self, Type};
@@ -220,6 +220,12 @@ impl Lower<'_, '_> {
             ep,
             (base + entry_offsets::ADDEND as i64) as i32,
         );
+        if sm.count_hits {
+            let at = (sm.tlb_offset as usize + TLB_JIT_HITS_OFFSET) as i32;
+            let n = self.b.ins().load(types::I64, env_flags(), self.env, at);
+            let n = self.b.ins().iadd_imm_s(n, 1);
+            self.b.ins().store(env_flags(), n, self.env, at);
+        }
         let host = self.b.ins().iadd(a, addend);
         Ok((host, slow))
     }
