@@ -597,6 +597,24 @@ fn console_escape_quits() {
     assert!(o.stdout_str().contains("Ctrl-A"), "{}", o.stdout_str());
 }
 
+/// CPU ticks (user + system) the process `pid` used while the caller slept for `d`, and the
+/// clock's ticks per second.
+fn cpu_ticks_during(pid: u32, d: Duration) -> (u64, u64) {
+    let cpu = || -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        // utime and stime: fields 14 and 15 of stat, 12 and 13 after "pid (comm) ".
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let before = cpu();
+    std::thread::sleep(d);
+    let used = cpu() - before;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    (used, hz)
+}
+
 /// An idle guest (wfi with nothing to wake it) must not burn a host core: heron's CPU
 /// time over 3 s of idling stays far below the wall time.
 #[test]
@@ -609,19 +627,7 @@ fn idle_guest_sleeps() {
         .collect();
     let mut s = Session::start(&args);
     s.expect("BARE-IDLE", Duration::from_secs(60));
-    let cpu = |pid: u32| -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split(' ').collect();
-        // utime and stime: fields 14 and 15 of stat, 12 and 13 after "pid (comm) ".
-        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-    };
-    let pid = s.child.id();
-    let before = cpu(pid);
-    std::thread::sleep(Duration::from_secs(3));
-    let used = cpu(pid) - before;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let (used, hz) = cpu_ticks_during(s.child.id(), Duration::from_secs(3));
     assert!(
         used * 10 < 3 * hz,
         "idle guest used {used} ticks of CPU in 3 s (clock {hz} Hz)"
@@ -644,18 +650,7 @@ fn masked_pending_wfi_poll_backs_off() {
         .collect();
     let mut s = Session::start(&args);
     s.expect("BARE-WFIPOLL", Duration::from_secs(60));
-    let cpu = |pid: u32| -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split(' ').collect();
-        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-    };
-    let pid = s.child.id();
-    let before = cpu(pid);
-    std::thread::sleep(Duration::from_millis(1500));
-    let used = cpu(pid) - before;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let (used, hz) = cpu_ticks_during(s.child.id(), Duration::from_millis(1500));
     // Hart 1 spinning would take ~1.5 s of CPU (less on a loaded host, but far above this).
     assert!(
         used * 4 < hz,
