@@ -214,3 +214,37 @@ fn icount_total_is_per_process() {
         "{single}"
     );
 }
+
+/// `-d stats` in user mode: per-thread engine counters, compiled-block runs split into
+/// engine entries and chained ones (counted by the blocks themselves only under stats),
+/// and the hottest blocks. A libc program's start-up runs compiled blocks that reach each
+/// other through chains (a loop inside one block or region is not a block entry).
+#[test]
+fn stats_report_counts_chained_block_runs() {
+    let prog = common::guest("c/hello");
+    let out = Command::new(common::heron())
+        .args(["run", "--tier", "jit", "-d", "stats"])
+        .arg(&prog)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    for line in [
+        "blocks translated",
+        "chains made",
+        "hottest blocks (pc: runs):",
+    ] {
+        assert!(err.contains(line), "missing {line:?} in:\n{err}");
+    }
+    let runs_line = err
+        .lines()
+        .find_map(|l| l.strip_prefix("compiled block runs"))
+        .unwrap_or_else(|| panic!("no compiled block runs line in:\n{err}"));
+    let nums: Vec<u64> = runs_line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let (runs, chained) = (nums[0], nums[1]);
+    assert!(chained > 0 && chained < runs, "{runs_line}");
+}

@@ -536,13 +536,14 @@ fn bare_sv48_sv57_walks_superpages_and_sfence_forms() {
 /// TLB counters, the time split, and the most-run blocks with their hart.
 #[test]
 fn bare_stats_report() {
-    let o = bare("paging", "auto", &["-d", "stats"]);
+    let o = bare("paging", "jit", &["-d", "stats"]);
     let err = o.stderr_str();
     assert_eq!(o.status, Status::Exit(0), "{err}");
     for line in [
         "blocks translated",
         "softmmu TLB fills",
         "softmmu TLB lookups",
+        "compiled block runs",
         "hit rate",
         "hart time in engine",
         "hottest blocks (hart: virtual pc: runs",

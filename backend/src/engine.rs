@@ -135,6 +135,10 @@ pub struct EngineStats {
     /// and lookups that missed.
     pub tlb_lookups: u64,
     pub tlb_misses: u64,
+    /// Entries into compiled blocks, counted by the blocks under `-d stats` (else 0):
+    /// those not from the engine ([`EngineStats::jit_entries`]) came through a chained
+    /// exit, a jump table or a self-loop.
+    pub jit_block_entries: u64,
 }
 
 impl std::fmt::Display for EngineStats {
@@ -163,6 +167,14 @@ impl std::fmt::Display for EngineStats {
         writeln!(f, "interpreted block runs {}", self.interp_runs)?;
         writeln!(f, "jit entries            {}", self.jit_entries)?;
         writeln!(f, "chains made            {}", self.chains_made)?;
+        if self.jit_block_entries != 0 {
+            writeln!(
+                f,
+                "compiled block runs    {} ({} through chains, jump tables and self-loops)",
+                self.jit_block_entries,
+                self.jit_block_entries.saturating_sub(self.jit_entries)
+            )?;
+        }
         writeln!(
             f,
             "code buffer            {} / {} bytes",
@@ -495,6 +507,9 @@ impl Engine {
         let mut jit = jit;
         if let Some(j) = &mut jit {
             j.set_self_loops(!cfg.trace.nochain && !cfg.trace.exec && !cfg.trace.cpu);
+            if cfg.trace.stats {
+                j.count_block_entries();
+            }
         }
         let instr = Box::new(InstrState {
             memtrace: cfg.trace.memtrace,
@@ -558,6 +573,7 @@ impl Engine {
         if let Some(jit) = &self.jit {
             s.code_bytes = jit.used();
             s.code_capacity = jit.capacity();
+            s.jit_block_entries = jit.block_entries();
         }
         s
     }

@@ -671,6 +671,7 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         total.code_page_invalidations += s.code_page_invalidations;
         total.tlb_lookups += s.tlb_lookups;
         total.tlb_misses += s.tlb_misses;
+        total.jit_block_entries += s.jit_block_entries;
         run += r.run_time;
         wfi += r.wfi_time;
         exits += r.exits;

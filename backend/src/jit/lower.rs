@@ -44,6 +44,8 @@ pub(crate) struct LowerEnv {
     /// System mode: guest memory through the softmmu (see `softmmu.rs`) instead of
     /// `guest_base + addr`.
     pub softmmu: Option<super::SoftmmuJit>,
+    /// Address of a u64 each block increments on entry (`-d stats`: chain hits).
+    pub block_counter: Option<usize>,
 }
 
 /// What lowering produced besides the function.
@@ -352,6 +354,12 @@ pub(crate) fn lower_block(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let env = b.block_params(entry)[0];
+    if let Some(addr) = lenv.block_counter {
+        let p = b.ins().iconst(types::I64, addr as i64);
+        let n = b.ins().load(types::I64, env_flags(), p, 0);
+        let n = b.ins().iadd_imm_s(n, 1);
+        b.ins().store(env_flags(), n, p, 0);
+    }
     let vars = blk
         .temps
         .iter()

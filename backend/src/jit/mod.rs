@@ -255,6 +255,9 @@ pub struct Jit {
     /// Address of the selected table's entries: generated code loads it from this cell,
     /// whose address is baked into each block.
     jump_cell: Box<u64>,
+    /// Entries into compiled blocks, counted by the blocks themselves when
+    /// [`Jit::count_block_entries`] is on (`-d stats`); its address is baked into each block.
+    block_entries: Box<std::sync::atomic::AtomicU64>,
     cfg: JitConfig,
     /// Compiles blocks for [`Jit::compile`] (workers get their own: [`Jit::new_compiler`]).
     comp: Compiler,
@@ -406,6 +409,7 @@ impl Jit {
                     jump_table: 0,
                     self_loops: false,
                     softmmu: None,
+                    block_counter: None,
                 },
                 isa,
                 isa_speed: None,
@@ -417,6 +421,7 @@ impl Jit {
             jump_active: 0,
             jump_clock: 0,
             jump_cell: Box::new(0),
+            block_entries: Box::new(std::sync::atomic::AtomicU64::new(0)),
             cfg,
             code,
             map: FaultMap::default(),
@@ -764,6 +769,19 @@ impl Jit {
     /// goto (default: then every block run returns or chains exactly as it exits).
     pub fn set_self_loops(&mut self, on: bool) {
         self.comp.lenv.self_loops = on;
+    }
+
+    /// Make blocks compiled from now on count their entries ([`Jit::block_entries`]); a
+    /// memory increment per block run, so only for `-d stats`.
+    pub fn count_block_entries(&mut self) {
+        self.comp.lenv.block_counter = Some(self.block_entries.as_ptr() as usize);
+    }
+
+    /// Entries into compiled blocks so far (from the engine, through chains and jump
+    /// tables), if [`Jit::count_block_entries`] was called before compiling; else 0.
+    pub fn block_entries(&self) -> u64 {
+        self.block_entries
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// System mode: guest memory ops of blocks compiled from now on go through the softmmu
