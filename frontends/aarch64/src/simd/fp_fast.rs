@@ -79,19 +79,24 @@ fn guard(b: &mut Builder, r: Temp, double: bool) -> Temp {
     b.bin(BinOp::And, ok, env)
 }
 
-/// Emit: if guard(r) { V[d] = r } else { generic(insn) }.
-fn guarded(b: &mut Builder, insn: u32, rd: u32, r: Temp, double: bool) {
-    let ok = guard(b, r, double);
+/// Emit: if ok != 0 { fast(b) } else { generic(insn) }.
+fn fast_or_generic(b: &mut Builder, insn: u32, ok: Temp, fast: impl FnOnce(&mut Builder)) {
     let slow = b.new_label();
     let done = b.new_label();
     let z = b.const64(0);
     let bad = b.setcond(Cond::Eq, ok, z);
     b.br_cond(bad, slow);
-    fset(b, rd, r);
+    fast(b);
     b.br(done);
     b.label(slow);
     emit_generic(b, insn);
     b.label(done);
+}
+
+/// Emit: if guard(r) { V[d] = r } else { generic(insn) }.
+fn guarded(b: &mut Builder, insn: u32, rd: u32, r: Temp, double: bool) {
+    let ok = guard(b, r, double);
+    fast_or_generic(b, insn, ok, |b| fset(b, rd, r));
 }
 
 /// Vector FP arithmetic forms handled inline.
@@ -137,34 +142,27 @@ fn vector(b: &mut Builder, insn: u32, op: VOp, double: bool, q: bool, rm: u32, e
         ok = b.bin(BinOp::And, ok, l);
         lanes.push(r);
     }
-    let slow = b.new_label();
-    let done = b.new_label();
-    let z = b.const64(0);
-    let bad = b.setcond(Cond::Eq, ok, z);
-    b.br_cond(bad, slow);
-    let ity = if double { Ty::I64 } else { Ty::I32 };
-    let mut acc: Option<Temp> = None;
-    for (i, r) in lanes.into_iter().enumerate() {
-        let bits = b.conv(ConvOp::Bitcast, r, ity);
-        let w = b.zext(bits, Ty::I128);
-        let w = if i == 0 {
-            w
-        } else {
-            let sh = b.const_(Ty::I128, (i as u32 * eb * 8) as u64);
-            b.bin(BinOp::Shl, w, sh)
-        };
-        acc = Some(match acc {
-            None => w,
-            Some(a) => b.bin(BinOp::Or, a, w),
-        });
-    }
-    if let Some(v) = acc {
-        b.set_global(Ty::I128, off::v(rd), v);
-    }
-    b.br(done);
-    b.label(slow);
-    emit_generic(b, insn);
-    b.label(done);
+    fast_or_generic(b, insn, ok, |b| {
+        let ity = if double { Ty::I64 } else { Ty::I32 };
+        let mut acc: Option<Temp> = None;
+        for (i, r) in lanes.into_iter().enumerate() {
+            let bits = b.conv(ConvOp::Bitcast, r, ity);
+            let w = b.zext(bits, Ty::I128);
+            let w = if i == 0 {
+                w
+            } else {
+                let sh = b.const_(Ty::I128, (i as u32 * eb * 8) as u64);
+                b.bin(BinOp::Shl, w, sh)
+            };
+            acc = Some(match acc {
+                None => w,
+                Some(a) => b.bin(BinOp::Or, a, w),
+            });
+        }
+        if let Some(v) = acc {
+            b.set_global(Ty::I128, off::v(rd), v);
+        }
+    });
 }
 
 /// Match the vector FP forms; true when handled (IR emitted). Binary literals are grouped
@@ -255,16 +253,7 @@ fn translate_int_conv(b: &mut Builder, insn: u32) -> bool {
             };
             let env = env_ok(b);
             let ok = b.bin(BinOp::Or, exact, env);
-            let slow = b.new_label();
-            let done = b.new_label();
-            let z = b.const64(0);
-            let bad = b.setcond(Cond::Eq, ok, z);
-            b.br_cond(bad, slow);
-            fset(b, rd, r);
-            b.br(done);
-            b.label(slow);
-            emit_generic(b, insn);
-            b.label(done);
+            fast_or_generic(b, insn, ok, |b| fset(b, rd, r));
             true
         }
         op @ (0x1e38_0000 | 0x1e39_0000) => {
@@ -297,16 +286,10 @@ fn translate_int_conv(b: &mut Builder, insn: u32) -> bool {
             let ok = b.bin(BinOp::And, above, below);
             let ok = b.bin(BinOp::And, ok, no_fz);
             let ok = b.bin(BinOp::And, ok, ixc);
-            let slow = b.new_label();
-            let done = b.new_label();
-            let bad = b.setcond(Cond::Eq, ok, z);
-            b.br_cond(bad, slow);
-            let r = b.conv(if signed { ConvOp::FToS } else { ConvOp::FToU }, x, ity);
-            crate::translate::set_x(b, rd, r);
-            b.br(done);
-            b.label(slow);
-            emit_generic(b, insn);
-            b.label(done);
+            fast_or_generic(b, insn, ok, |b| {
+                let r = b.conv(if signed { ConvOp::FToS } else { ConvOp::FToU }, x, ity);
+                crate::translate::set_x(b, rd, r);
+            });
             true
         }
         _ => false,
