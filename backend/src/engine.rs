@@ -17,15 +17,18 @@ use crate::interp::{InterpBlock, InterpRegs};
 use crate::ir::{Block, ExitStatus};
 use crate::jit::region::{self, RegionLimits};
 use crate::jit::{
-    CompiledBlock, CompiledObject, Compiler, ExitSlot, Jit, JitConfig, JitError, SoftmmuJit,
+    CodeShare, CompiledBlock, CompiledObject, Compiler, ExitSlot, Jit, JitConfig, JitError,
+    SoftmmuJit,
 };
 use crate::mem::{GuestMemory, MemFault};
 use crate::softmmu::{Invalidations, PAGE_MASK, SoftmmuConfig, SysFetch, Tlb, TlbFlushes};
 use crate::{CodeFetch, CpuHeader, FaultKind, Guest, TranslateError, printer};
 use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// Which tier runs guest code.
@@ -116,6 +119,9 @@ pub struct EngineStats {
     /// Background compiles whose block was dropped (code page written, flush) before
     /// the code arrived.
     pub compiles_discarded: u64,
+    /// Compiled blocks whose code another engine of the machine had compiled from the
+    /// same IR ([`Engine::set_code_share`]): installed without running Cranelift.
+    pub compiles_shared: u64,
     pub interp_runs: u64,
     pub jit_entries: u64,
     pub chains_made: u64,
@@ -162,6 +168,13 @@ impl std::fmt::Display for EngineStats {
                 "  in background        {:.3} ms ({} results discarded)",
                 self.compile_time_background.as_secs_f64() * 1e3,
                 self.compiles_discarded
+            )?;
+        }
+        if self.compiles_shared != 0 {
+            writeln!(
+                f,
+                "  shared               {} (code compiled by another hart, installed)",
+                self.compiles_shared
             )?;
         }
         writeln!(f, "interpreted block runs {}", self.interp_runs)?;
@@ -250,8 +263,9 @@ impl Tb {
     }
 }
 
-/// A block with the background compiler is compiled on the vCPU's thread after all once it
-/// ran this many times its threshold (the compile thread lags behind: a loaded host).
+/// A block still queued for the background compiler once it ran this many times its
+/// threshold is moved to the front of the queue (a boot makes many blocks hot at once; the
+/// ones that keep running are worth compiling first).
 const BG_PATIENCE: u32 = 4;
 
 const JUMP_CACHE_SIZE: usize = 4096;
@@ -268,30 +282,70 @@ struct CompileJob {
 struct CompileDone {
     id: u64,
     block: Block,
-    result: Result<CompiledObject, JitError>,
+    /// The object, and whether it came from the [`CodeShare`] (compiled by another engine).
+    result: Result<(Arc<CompiledObject>, bool), JitError>,
     time: Duration,
 }
 
+/// Jobs waiting for the background compile thread, in the order it takes them.
+#[derive(Default)]
+struct JobQueue {
+    jobs: VecDeque<CompileJob>,
+    /// The engine is gone: the thread ends.
+    closed: bool,
+}
+
+#[derive(Default)]
+struct BgQueue {
+    queue: Mutex<JobQueue>,
+    ready: Condvar,
+}
+
+impl BgQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, JobQueue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The background compile thread of an engine: it owns a [`Compiler`] and turns jobs into
-/// compiled objects; the engine installs them between blocks. The thread ends when the
-/// engine (the job sender) is dropped.
+/// compiled objects; the engine installs them between blocks. The engine can move a job to
+/// the front of the queue or take it back (its TB was dropped). The thread ends when the
+/// engine drops this.
 struct BgCompile {
-    jobs: mpsc::Sender<CompileJob>,
+    queue: Arc<BgQueue>,
     done: mpsc::Receiver<CompileDone>,
     /// Jobs sent and not yet received back: TB id -> key.
     pending: FxHashMap<u64, TbKey>,
 }
 
 impl BgCompile {
-    fn start(mut comp: Compiler) -> Option<BgCompile> {
-        let (jobs, job_rx) = mpsc::channel::<CompileJob>();
+    fn start(mut comp: Compiler, share: Option<Arc<CodeShare>>) -> Option<BgCompile> {
+        let queue = Arc::new(BgQueue::default());
         let (done_tx, done) = mpsc::channel::<CompileDone>();
+        let q = queue.clone();
         std::thread::Builder::new()
             .name("jit-compile".into())
             .spawn(move || {
-                while let Ok(job) = job_rx.recv() {
+                loop {
+                    let job = {
+                        let mut g = q.lock();
+                        loop {
+                            if g.closed {
+                                return;
+                            }
+                            if let Some(job) = g.jobs.pop_front() {
+                                break job;
+                            }
+                            g = q.ready.wait(g).unwrap_or_else(|e| e.into_inner());
+                        }
+                    };
                     let t = Instant::now();
-                    let result = comp.compile(&job.block, false);
+                    let result = match &share {
+                        Some(share) => comp.compile_shared(&job.block, false, share),
+                        None => comp
+                            .compile(&job.block, false)
+                            .map(|o| (Arc::new(o), false)),
+                    };
                     let d = CompileDone {
                         id: job.id,
                         block: job.block,
@@ -299,16 +353,56 @@ impl BgCompile {
                         time: t.elapsed(),
                     };
                     if done_tx.send(d).is_err() {
-                        break;
+                        return;
                     }
                 }
             })
             .ok()?;
         Some(BgCompile {
-            jobs,
+            queue,
             done,
             pending: FxHashMap::default(),
         })
+    }
+
+    fn send(&mut self, job: CompileJob, key: TbKey) {
+        self.pending.insert(job.id, key);
+        self.queue.lock().jobs.push_back(job);
+        self.queue.ready.notify_one();
+    }
+
+    /// Move the job of TB `id` to the front of the queue (if it is still queued).
+    fn promote(&self, id: u64) {
+        let mut g = self.queue.lock();
+        if let Some(i) = g.jobs.iter().position(|j| j.id == id)
+            && let Some(job) = g.jobs.remove(i)
+        {
+            g.jobs.push_front(job);
+        }
+    }
+
+    /// Take back the job of TB `id` if the thread has not started it.
+    fn cancel(&mut self, id: u64) {
+        let mut g = self.queue.lock();
+        if let Some(i) = g.jobs.iter().position(|j| j.id == id) {
+            g.jobs.remove(i);
+            self.pending.remove(&id);
+        }
+    }
+
+    /// Take back every job not yet started.
+    fn cancel_all(&mut self) {
+        let mut g = self.queue.lock();
+        for job in g.jobs.drain(..) {
+            self.pending.remove(&job.id);
+        }
+    }
+}
+
+impl Drop for BgCompile {
+    fn drop(&mut self) {
+        self.queue.lock().closed = true;
+        self.queue.ready.notify_all();
     }
 }
 
@@ -371,6 +465,8 @@ pub struct Engine {
     bg_wanted: bool,
     /// That thread, once started.
     bg: Option<BgCompile>,
+    /// Compiled code shared with the machine's other engines ([`Engine::set_code_share`]).
+    share: Option<Arc<CodeShare>>,
     /// Id of the next TB.
     next_tb_id: u64,
     /// Debugger state of this vCPU (see [`crate::debug`]).
@@ -539,6 +635,7 @@ impl Engine {
             stats: EngineStats::default(),
             bg_wanted: false,
             bg: None,
+            share: None,
             next_tb_id: 0,
             debug: None,
             instr_cfg,
@@ -568,12 +665,17 @@ impl Engine {
         }
     }
 
+    /// Share compiled code with the other engines given the same store (the harts of a
+    /// machine): blocks compiled from now on are looked up there first, and stored there.
+    pub fn set_code_share(&mut self, share: Arc<CodeShare>) {
+        self.share = Some(share);
+    }
+
     pub fn stats(&self) -> EngineStats {
         let mut s = self.stats.clone();
         if let Some(jit) = &self.jit {
             s.code_bytes = jit.used();
             s.code_capacity = jit.capacity();
-            s.jit_block_entries = jit.block_entries();
         }
         s
     }
@@ -600,6 +702,9 @@ impl Engine {
     /// Drop every translation of this engine.
     pub fn flush_translations(&mut self) {
         self.tbs.clear();
+        if let Some(bg) = &mut self.bg {
+            bg.cancel_all();
+        }
         self.jump_cache.fill((u64::MAX, 0, std::ptr::null_mut()));
         self.jump_flags = None;
         if let Some(jit) = &mut self.jit {
@@ -636,6 +741,11 @@ impl Engine {
     /// Drop one TB (unchaining the slots that jump to it, and its jump cache entry).
     fn remove_tb(&mut self, key: TbKey) {
         if let Some(tb) = self.tbs.remove(&key) {
+            if tb.in_flight
+                && let Some(bg) = &mut self.bg
+            {
+                bg.cancel(tb.id);
+            }
             if let Some(jit) = &mut self.jit {
                 for slot in &tb.incoming {
                     jit.unchain(slot);
@@ -840,7 +950,10 @@ impl Engine {
                 // CompiledBlock), and env is a valid CPU state.
                 let status = unsafe { jit.enter(env, entry) };
                 // SAFETY: env valid.
-                pending_slot = unsafe { (*hdr).last_exit_slot } as usize;
+                unsafe {
+                    pending_slot = (*hdr).last_exit_slot as usize;
+                    self.stats.jit_block_entries = (*hdr).block_entries;
+                }
                 status
             } else {
                 pending_slot = 0;
@@ -857,10 +970,14 @@ impl Engine {
                 if self.cfg.tier == Tier::Auto
                     && tb.runs >= self.cfg.jit_threshold
                     && !tb.jit_failed
-                    && (!tb.in_flight
-                        || tb.runs >= self.cfg.jit_threshold.saturating_mul(BG_PATIENCE))
                 {
-                    self.compile(tb_ptr);
+                    if !tb.in_flight {
+                        self.compile(tb_ptr);
+                    } else if tb.runs == self.cfg.jit_threshold.saturating_mul(BG_PATIENCE)
+                        && let Some(bg) = &self.bg
+                    {
+                        bg.promote(tb.id);
+                    }
                 }
                 status
             };
@@ -1096,12 +1213,24 @@ impl Engine {
         } else {
             None
         };
+        if region.is_none()
+            && let (Some(share), Some(jit)) = (&self.share, self.jit.as_mut())
+        {
+            // Another hart compiled this code already: install it at once.
+            if let Some(obj) = jit.find_shared(&block, share) {
+                let result = jit.install_object(&obj);
+                self.stats.compiles_shared += 1;
+                self.stats.compile_time += start.elapsed();
+                self.finish_compile(tb, block, result);
+                return;
+            }
+        }
         if region.is_none() && self.bg_wanted && self.cfg.tier == Tier::Auto && !in_flight {
             if self.bg.is_none() {
                 self.bg = self
                     .jit
                     .as_ref()
-                    .and_then(|j| BgCompile::start(j.new_compiler()));
+                    .and_then(|j| BgCompile::start(j.new_compiler(), self.share.clone()));
                 if self.bg.is_none() {
                     self.bg_wanted = false;
                 }
@@ -1111,23 +1240,22 @@ impl Engine {
                 let (id, key) = unsafe { ((*tb).id, (*tb).key()) };
                 let block2 = block.clone();
                 // SAFETY: as above.
-                unsafe { (*tb).ir = Some(block) };
-                if bg.jobs.send(CompileJob { id, block: block2 }).is_ok() {
-                    bg.pending.insert(id, key);
-                    // SAFETY: as above.
-                    unsafe { (*tb).in_flight = true };
-                } else {
-                    // The thread is gone: compile here from now on.
-                    self.bg = None;
-                    self.bg_wanted = false;
+                unsafe {
+                    (*tb).ir = Some(block);
+                    (*tb).in_flight = true;
                 }
+                bg.send(CompileJob { id, block: block2 }, key);
                 return;
             }
         }
         let Some(jit) = self.jit.as_mut() else { return };
-        let result = match &region {
-            Some(r) => jit.compile_optimized(r),
-            None => jit.compile(&block),
+        let result = match (&region, &self.share) {
+            (Some(r), _) => jit.compile_optimized(r),
+            (None, Some(share)) => jit.compile_shared(&block, share).map(|(cb, shared)| {
+                self.stats.compiles_shared += shared as u64;
+                cb
+            }),
+            (None, None) => jit.compile(&block),
         };
         if region.is_some() && result.is_ok() {
             self.stats.regions_compiled += 1;
@@ -1170,7 +1298,10 @@ impl Engine {
             };
             let start = Instant::now();
             let result = match (done.result, self.jit.as_mut()) {
-                (Ok(obj), Some(jit)) => jit.install_object(&obj),
+                (Ok((obj, shared)), Some(jit)) => {
+                    self.stats.compiles_shared += shared as u64;
+                    jit.install_object(&obj)
+                }
                 (Ok(_), None) => return,
                 (Err(e), _) => Err(e),
             };
@@ -1244,7 +1375,11 @@ mod tests {
     /// - 0x1000 + 0x10*k (k < 64): counter += 1; if counter < limit goto 0x1000 + 0x10*((k+1)%ring) else goto 0x9000
     /// - 0x9000: exit with Halt.
     ///
-    /// Global at offset 40 = counter, 48 = limit, 56 = ring size.
+    /// Globals: COUNTER, LIMIT, RING (counter, limit, ring size).
+    pub(super) const COUNTER: u32 = crate::CPU_HEADER_SIZE;
+    pub(super) const LIMIT: u32 = COUNTER + 8;
+    pub(super) const RING: u32 = COUNTER + 16;
+
     pub(super) struct Toy {
         translations: Counter,
     }
@@ -1282,10 +1417,10 @@ mod tests {
                 return Ok(());
             }
             let k = (pc - 0x1000) / 0x10;
-            let c = b.get_global(Ty::I64, 40);
+            let c = b.get_global(Ty::I64, COUNTER);
             let c1 = b.bin_imm(BinOp::Add, c, 1);
-            b.set_global(Ty::I64, 40, c1);
-            let limit = b.get_global(Ty::I64, 48);
+            b.set_global(Ty::I64, COUNTER, c1);
+            let limit = b.get_global(Ty::I64, LIMIT);
             let more = b.setcond(Cond::LtU, c1, limit);
             let l = b.new_label();
             b.br_cond(more, l);
@@ -1293,7 +1428,7 @@ mod tests {
             b.label(l);
             // Next block in the ring: ring size is a global, so compute the PC at run time
             // for ring sizes other than the compile-time default of 1..=64.
-            let ring = b.get_global(Ty::I64, 56);
+            let ring = b.get_global(Ty::I64, RING);
             let next = b.const64(k + 1);
             let idx = b.bin(BinOp::RemU, next, ring);
             let off = b.bin_imm(BinOp::Shl, idx, 4);
@@ -1528,14 +1663,14 @@ mod tests {
             b.insn_start(pc);
             match pc {
                 0x1000 => {
-                    let c = b.get_global(Ty::I64, 40);
+                    let c = b.get_global(Ty::I64, COUNTER);
                     let c1 = b.bin_imm(BinOp::Add, c, 1);
-                    b.set_global(Ty::I64, 40, c1);
+                    b.set_global(Ty::I64, COUNTER, c1);
                     b.goto_block(0x1008);
                 }
                 0x1008 => {
-                    let c = b.get_global(Ty::I64, 40);
-                    let limit = b.get_global(Ty::I64, 48);
+                    let c = b.get_global(Ty::I64, COUNTER);
+                    let limit = b.get_global(Ty::I64, LIMIT);
                     let more = b.setcond(Cond::LtU, c, limit);
                     let l = b.new_label();
                     b.br_cond(more, l);

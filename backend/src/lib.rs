@@ -39,6 +39,13 @@ pub struct CpuHeader {
     pub _reserved: u32,
     /// Address of the exit slot a JIT block left through (for chaining), or 0.
     pub last_exit_slot: u64,
+    /// Set by the JIT on each entry, read by generated code, so that compiled code holds
+    /// no address of one engine and can be shared between engines: the selected jump
+    /// table (`ExitIndirect`), and in system mode the softmmu config (slow-path argument).
+    pub jump_table: u64,
+    pub softmmu_config: u64,
+    /// Entries into compiled blocks (counted only by code compiled for `-d stats`).
+    pub block_entries: u64,
 }
 
 /// Byte offsets of [`CpuHeader`] fields, for generated code.
@@ -49,7 +56,23 @@ pub mod header_offsets {
     pub const FAULT_ADDR: u32 = 16;
     pub const FAULT_KIND: u32 = 24;
     pub const LAST_EXIT_SLOT: u32 = 32;
+    pub const JUMP_TABLE: u32 = 40;
+    pub const SOFTMMU_CONFIG: u32 = 48;
+    pub const BLOCK_ENTRIES: u32 = 56;
 }
+
+const _: () = {
+    assert!(
+        std::mem::offset_of!(CpuHeader, last_exit_slot) == header_offsets::LAST_EXIT_SLOT as usize
+    );
+    assert!(std::mem::offset_of!(CpuHeader, jump_table) == header_offsets::JUMP_TABLE as usize);
+    assert!(
+        std::mem::offset_of!(CpuHeader, softmmu_config) == header_offsets::SOFTMMU_CONFIG as usize
+    );
+    assert!(
+        std::mem::offset_of!(CpuHeader, block_entries) == header_offsets::BLOCK_ENTRIES as usize
+    );
+};
 
 /// Size of [`CpuHeader`]; frontend globals start at or after this offset.
 pub const CPU_HEADER_SIZE: u32 = std::mem::size_of::<CpuHeader>() as u32;

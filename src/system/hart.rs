@@ -222,12 +222,17 @@ pub fn run_machine(
         tlb_offset: TLB_OFFSET,
     };
     let mut engines = Vec::with_capacity(cfg.harts);
+    // The harts run the same kernel: code one of them compiled is installed by the others.
+    let share = heron_backend::jit::CodeShare::new();
     for _ in 0..cfg.harts {
         let mut e = Engine::new_system(guest.clone(), sys.clone(), ecfg.clone())
             .map_err(|e| e.to_string())?;
         // Cranelift runs beside the hart: the hart interprets a hot block until its code
         // is ready instead of waiting for it.
         e.set_background_compile(true);
+        if cfg.harts > 1 {
+            e.set_code_share(share.clone());
+        }
         engines.push(e);
     }
 
@@ -658,6 +663,7 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         total.compile_time += s.compile_time;
         total.compile_time_background += s.compile_time_background;
         total.compiles_discarded += s.compiles_discarded;
+        total.compiles_shared += s.compiles_shared;
         total.interp_runs += s.interp_runs;
         total.jit_entries += s.jit_entries;
         total.chains_made += s.chains_made;

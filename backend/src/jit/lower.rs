@@ -32,20 +32,27 @@ mod softmmu;
 pub(crate) struct LowerEnv {
     pub guest_base: u64,
     pub guest_limit: u64,
-    /// Address of the exit stub (jump table entries that miss point at it).
-    pub exit_stub: usize,
-    /// Address of the cell holding the address of the Jit's selected jump table:
-    /// [`super::JUMP_TABLE_SIZE`] entries of {guest pc: u64, host entry: u64}, indexed by
-    /// `(pc >> 1) % JUMP_TABLE_SIZE`.
-    pub jump_table: usize,
     /// Compile a `GotoBlock` to the block's own PC as a jump back to its entry check
     /// instead of a chainable exit (off for `-d nochain`/`exec` tracing).
     pub self_loops: bool,
     /// System mode: guest memory through the softmmu (see `softmmu.rs`) instead of
     /// `guest_base + addr`.
     pub softmmu: Option<super::SoftmmuJit>,
-    /// Address of a u64 each block increments on entry (`-d stats`: chain hits).
-    pub block_counter: Option<usize>,
+    /// Each block increments `CpuHeader::block_entries` on entry (`-d stats`: chain hits).
+    pub count_blocks: bool,
+}
+
+impl LowerEnv {
+    /// Whether code lowered with `self` behaves the same as code lowered with `other`
+    /// (generated code holds no engine's addresses: those come from the CPU header).
+    pub fn same_code(&self, other: &LowerEnv) -> bool {
+        let sm = |l: &LowerEnv| l.softmmu.map(|s| (s.tlb_offset, s.count_hits));
+        self.guest_base == other.guest_base
+            && self.guest_limit == other.guest_limit
+            && self.self_loops == other.self_loops
+            && self.count_blocks == other.count_blocks
+            && sm(self) == sm(other)
+    }
 }
 
 /// What lowering produced besides the function.
@@ -354,11 +361,11 @@ pub(crate) fn lower_block(
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let env = b.block_params(entry)[0];
-    if let Some(addr) = lenv.block_counter {
-        let p = b.ins().iconst(types::I64, addr as i64);
-        let n = b.ins().load(types::I64, env_flags(), p, 0);
+    if lenv.count_blocks {
+        let at = crate::header_offsets::BLOCK_ENTRIES as i32;
+        let n = b.ins().load(types::I64, env_flags(), env, at);
         let n = b.ins().iadd_imm_s(n, 1);
-        b.ins().store(env_flags(), n, p, 0);
+        b.ins().store(env_flags(), n, env, at);
     }
     let vars = blk
         .temps
@@ -1131,8 +1138,7 @@ impl Lower<'_, '_> {
                     .ins()
                     .band_imm_u(idx, (super::JUMP_TABLE_SIZE - 1) as i64);
                 let off = self.b.ins().ishl_imm_u(idx, 4);
-                let cell = self.i64c(self.lenv.jump_table as u64);
-                let tbl = self.b.ins().load(types::I64, env_flags(), cell, 0);
+                let tbl = self.load_env(types::I64, ho::JUMP_TABLE);
                 let ea = self.b.ins().iadd(tbl, off);
                 let tag = self.b.ins().load(types::I64, env_flags(), ea, 0);
                 let hit = self.b.ins().icmp(IntCC::Equal, tag, p);

@@ -34,10 +34,12 @@ mod entry;
 mod lower;
 pub mod perfmap;
 pub mod region;
+mod share;
 #[cfg(test)]
 mod tests;
 
 pub use entry::handle_host_fault;
+pub use share::CodeShare;
 
 use crate::ExitStatus;
 use crate::ir::Block;
@@ -53,6 +55,7 @@ use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use lower::{LowerEnv, block_sig};
+use std::sync::Arc;
 
 /// Configuration of one [`Jit`].
 #[derive(Clone, Debug)]
@@ -252,12 +255,10 @@ pub struct Jit {
     jump_active: usize,
     /// Selections so far (LRU clock).
     jump_clock: u64,
-    /// Address of the selected table's entries: generated code loads it from this cell,
-    /// whose address is baked into each block.
-    jump_cell: Box<u64>,
-    /// Entries into compiled blocks, counted by the blocks themselves when
-    /// [`Jit::count_block_entries`] is on (`-d stats`); its address is baked into each block.
-    block_entries: Box<std::sync::atomic::AtomicU64>,
+    /// Address of the selected table's entries, and of the softmmu config: [`Jit::enter`]
+    /// puts both in the CPU header, where generated code finds them.
+    jump_table_addr: u64,
+    softmmu_config: u64,
     cfg: JitConfig,
     /// Compiles blocks for [`Jit::compile`] (workers get their own: [`Jit::new_compiler`]).
     comp: Compiler,
@@ -405,11 +406,9 @@ impl Jit {
                 lenv: LowerEnv {
                     guest_base: cfg.guest_base as u64,
                     guest_limit: cfg.guest_limit,
-                    exit_stub: 0,
-                    jump_table: 0,
                     self_loops: false,
                     softmmu: None,
-                    block_counter: None,
+                    count_blocks: false,
                 },
                 isa,
                 isa_speed: None,
@@ -420,8 +419,8 @@ impl Jit {
             jump_tables: Vec::new(),
             jump_active: 0,
             jump_clock: 0,
-            jump_cell: Box::new(0),
-            block_entries: Box::new(std::sync::atomic::AtomicU64::new(0)),
+            jump_table_addr: 0,
+            softmmu_config: 0,
             cfg,
             code,
             map: FaultMap::default(),
@@ -444,10 +443,8 @@ impl Jit {
             b.finalize(jit.comp.isa.frontend_config());
         }
         jit.exit_stub = jit.code.base() + jit.install(f)?.0;
-        jit.comp.lenv.exit_stub = jit.exit_stub;
         jit.jump_tables.push(JumpTable::new(jit.exit_stub));
-        *jit.jump_cell = jit.jump_tables[0].entries.as_ptr() as u64;
-        jit.comp.lenv.jump_table = &*jit.jump_cell as *const u64 as usize;
+        jit.jump_table_addr = jit.jump_tables[0].entries.as_ptr() as u64;
         // Entry trampoline: SystemV (env, entry) -> status, calls the tail-convention block.
         let mut sig = Signature::new(CallConv::SystemV);
         sig.params.push(AbiParam::new(types::I64));
@@ -580,6 +577,22 @@ impl Jit {
         self.install_object(&obj)
     }
 
+    /// [`Jit::compile`] through `share` ([`Compiler::compile_shared`]); true: the code
+    /// came from the store.
+    pub fn compile_shared(
+        &mut self,
+        block: &Block,
+        share: &CodeShare,
+    ) -> Result<(CompiledBlock, bool), JitError> {
+        let (obj, shared) = self.comp.compile_shared(block, false, share)?;
+        Ok((self.install_object(&obj)?, shared))
+    }
+
+    /// The object another engine stored in `share` for `block`, if any.
+    pub fn find_shared(&self, block: &Block, share: &CodeShare) -> Option<Arc<CompiledObject>> {
+        self.comp.find_shared(block, share)
+    }
+
     /// [`Jit::compile`] with Cranelift's optimiser (`opt_level=speed`) whatever the config
     /// says: for blocks hot enough to repay the extra compile time (regions).
     pub fn compile_optimized(&mut self, block: &Block) -> Result<CompiledBlock, JitError> {
@@ -590,8 +603,9 @@ impl Jit {
     /// A compiler producing the same code as this Jit's own ([`Jit::compile`]), for another
     /// thread: its objects are installed with [`Jit::install_object`]. Make it after
     /// [`Jit::set_softmmu`] and [`Jit::set_self_loops`]; it keeps the settings of that
-    /// moment. Its objects stay installable across flushes (they embed only the jump table
-    /// and exit stub addresses, which never change).
+    /// moment. Its objects stay installable across flushes, and in any Jit whose compiler
+    /// makes the same code ([`Compiler::makes_same_code`]): they embed no address of a Jit
+    /// (jump table and softmmu config come from the CPU header).
     pub fn new_compiler(&self) -> Compiler {
         Compiler {
             lenv: self.comp.lenv.clone(),
@@ -694,6 +708,12 @@ impl Jit {
     /// used only by this thread during the call; `entry` is the entry of a block compiled
     /// by this Jit since the last flush; guest memory is the range given in the config.
     pub unsafe fn enter(&self, env: *mut u8, entry: *const u8) -> ExitStatus {
+        let hdr = env as *mut crate::CpuHeader;
+        // SAFETY: env is a valid CPU state (CpuHeader first), this thread's alone.
+        unsafe {
+            (*hdr).jump_table = self.jump_table_addr;
+            (*hdr).softmmu_config = self.softmmu_config;
+        }
         let rec = entry::EntryRecord::new(
             self.code.base(),
             self.code.base() + self.code.used(),
@@ -760,7 +780,7 @@ impl Jit {
         t.flags = flags;
         t.last_used = self.jump_clock;
         self.jump_active = i;
-        *self.jump_cell = t.entries.as_ptr() as u64;
+        self.jump_table_addr = t.entries.as_ptr() as u64;
     }
 
     /// Whether blocks compiled from now on branch straight back to themselves on a
@@ -771,23 +791,17 @@ impl Jit {
         self.comp.lenv.self_loops = on;
     }
 
-    /// Make blocks compiled from now on count their entries ([`Jit::block_entries`]); a
-    /// memory increment per block run, so only for `-d stats`.
+    /// Make blocks compiled from now on count their entries in
+    /// `CpuHeader::block_entries`; a memory increment per block run, so only for `-d stats`.
     pub fn count_block_entries(&mut self) {
-        self.comp.lenv.block_counter = Some(self.block_entries.as_ptr() as usize);
-    }
-
-    /// Entries into compiled blocks so far (from the engine, through chains and jump
-    /// tables), if [`Jit::count_block_entries`] was called before compiling; else 0.
-    pub fn block_entries(&self) -> u64 {
-        self.block_entries
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.comp.lenv.count_blocks = true;
     }
 
     /// System mode: guest memory ops of blocks compiled from now on go through the softmmu
     /// (inline TLB hit path, slow-path helper calls) instead of `guest_base + addr`; the
     /// config's `guest_base`/`guest_limit` are then unused. Set it before compiling.
     pub fn set_softmmu(&mut self, sm: SoftmmuJit) {
+        self.softmmu_config = sm.config as u64;
         self.comp.lenv.softmmu = Some(sm);
     }
 
@@ -899,8 +913,8 @@ mod jump_clear_tests {
         })
         .unwrap();
         let lookup = |jit: &Jit, pc: u64| {
-            // What generated code does: the table through the cell, then the entry.
-            let t = *jit.jump_cell as *const u64;
+            // What generated code does: the table from the header, then the entry.
+            let t = jit.jump_table_addr as *const u64;
             let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
             // SAFETY: the cell holds the address of a live table of 2 * JUMP_TABLE_SIZE words.
             let (tag, entry) = unsafe { (*t.add(i), *t.add(i + 1)) };

@@ -230,20 +230,19 @@ impl Lower<'_, '_> {
         Ok((host, slow))
     }
 
-    /// Call slow-path helper `f(env, config, args...)`, then leave through the raise path
-    /// if it reported a fault. Returns its result.
+    /// Call slow-path helper `f(env, config, args...)` (the config from the CPU header),
+    /// then leave through the raise path if it reported a fault. Returns its result.
     fn slow_call(&mut self, f: usize, args: &[Value]) -> Result<Value, JitError> {
-        let sm = self
-            .lenv
-            .softmmu
-            .ok_or_else(|| err("softmmu access without a softmmu"))?;
+        if self.lenv.softmmu.is_none() {
+            return Err(err("softmmu access without a softmmu"));
+        }
         let mut sig = Signature::new(CallConv::SystemV);
         for _ in 0..args.len() + 2 {
             sig.params.push(AbiParam::new(types::I64));
         }
         sig.returns.push(AbiParam::new(types::I64));
         let sr = self.b.import_signature(sig);
-        let cfg = self.i64c(sm.config as u64);
+        let cfg = self.load_env(types::I64, ho::SOFTMMU_CONFIG);
         let mut vals = vec![self.env, cfg];
         vals.extend_from_slice(args);
         let fv = self.i64c(f as u64);
