@@ -20,8 +20,9 @@ use std::sync::{Arc, Mutex};
 pub const PAGE_BITS: u32 = 12;
 pub const PAGE_SIZE: u64 = 1 << PAGE_BITS;
 pub const PAGE_MASK: u64 = !(PAGE_SIZE - 1);
-/// Entries per MMU index (direct-mapped by virtual page number).
-pub const TLB_ENTRIES: usize = 256;
+/// Entries per MMU index (direct-mapped by virtual page number). 1024 (4 MiB of pages per
+/// index) holds a booting kernel's working set: 256 took 2.4 times as many fills.
+pub const TLB_ENTRIES: usize = 1024;
 /// `MemOp::mmu_idx` must be below this.
 pub const MAX_MMU_IDX: usize = 8;
 /// Tag of an access kind the entry does not allow (matches no address: its page-offset
