@@ -299,6 +299,9 @@ struct JobQueue {
 struct BgQueue {
     queue: Mutex<JobQueue>,
     ready: Condvar,
+    /// Results sent so far: the engine looks at the result channel only when this moved
+    /// (a channel poll per block costs more than this load).
+    results: AtomicU64,
 }
 
 impl BgQueue {
@@ -316,9 +319,16 @@ struct BgCompile {
     done: mpsc::Receiver<CompileDone>,
     /// Jobs sent and not yet received back: TB id -> key.
     pending: FxHashMap<u64, TbKey>,
+    /// `BgQueue::results` when the engine last took results.
+    results_seen: u64,
 }
 
 impl BgCompile {
+    /// Whether results may be waiting (or the thread died with jobs pending).
+    fn has_results(&self) -> bool {
+        !self.pending.is_empty() && self.queue.results.load(Ordering::Acquire) != self.results_seen
+    }
+
     fn start(mut comp: Compiler, share: Option<Arc<CodeShare>>) -> Option<BgCompile> {
         let queue = Arc::new(BgQueue::default());
         let (done_tx, done) = mpsc::channel::<CompileDone>();
@@ -326,6 +336,15 @@ impl BgCompile {
         std::thread::Builder::new()
             .name("jit-compile".into())
             .spawn(move || {
+                // However the thread ends (a panic included), the engine polls the result
+                // channel once more and sees it closed.
+                struct Wake(Arc<BgQueue>);
+                impl Drop for Wake {
+                    fn drop(&mut self) {
+                        self.0.results.fetch_add(1, Ordering::Release);
+                    }
+                }
+                let _wake = Wake(q.clone());
                 loop {
                     let job = {
                         let mut g = q.lock();
@@ -355,6 +374,7 @@ impl BgCompile {
                     if done_tx.send(d).is_err() {
                         return;
                     }
+                    q.results.fetch_add(1, Ordering::Release);
                 }
             })
             .ok()?;
@@ -362,6 +382,7 @@ impl BgCompile {
             queue,
             done,
             pending: FxHashMap::default(),
+            results_seen: 0,
         })
     }
 
@@ -853,9 +874,10 @@ impl Engine {
             if unsafe { self.sys_sync(env) } {
                 pending_slot = 0;
             }
-            if let Some(bg) = &self.bg
-                && !bg.pending.is_empty()
+            if let Some(bg) = &mut self.bg
+                && bg.has_results()
             {
+                bg.results_seen = bg.queue.results.load(Ordering::Acquire);
                 self.install_background();
             }
             // SAFETY: env is valid per this function's contract.
