@@ -46,6 +46,8 @@ pub struct CpuHeader {
     pub softmmu_config: u64,
     /// Entries into compiled blocks (counted only by code compiled for `-d stats`).
     pub block_entries: u64,
+    /// Result of a softmmu slow-path call from JIT code (its thunk returns it here).
+    pub slow_result: u64,
 }
 
 /// Byte offsets of [`CpuHeader`] fields, for generated code.
@@ -59,6 +61,7 @@ pub mod header_offsets {
     pub const JUMP_TABLE: u32 = 40;
     pub const SOFTMMU_CONFIG: u32 = 48;
     pub const BLOCK_ENTRIES: u32 = 56;
+    pub const SLOW_RESULT: u32 = 64;
 }
 
 const _: () = {
@@ -72,6 +75,7 @@ const _: () = {
     assert!(
         std::mem::offset_of!(CpuHeader, block_entries) == header_offsets::BLOCK_ENTRIES as usize
     );
+    assert!(std::mem::offset_of!(CpuHeader, slow_result) == header_offsets::SLOW_RESULT as usize);
 };
 
 /// Size of [`CpuHeader`]; frontend globals start at or after this offset.

@@ -112,7 +112,7 @@ impl Compiler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ir::{Op, Ty};
+    use crate::ir::Ty;
     use crate::jit::{Jit, JitConfig};
 
     fn jit() -> Jit {

@@ -2,7 +2,7 @@
 //! [`super::super::Jit::set_softmmu`]): the inline TLB hit path and the out-of-line slow
 //! path of every Load, Store, AtomicRmw and Cmpxchg.
 //!
-//! Hit path (about ten host instructions): index = (addr >> 7) & (255 << 5) into the
+//! Hit path (about ten host instructions): index = (addr >> 7) & ((TLB_ENTRIES - 1) << 5) into the
 //! entries of the op's MMU index at `env + tlb_offset`; compare the read or write tag with
 //! `(addr + size - 1 - amask) & (PAGE_MASK | amask)` (amask = size - 1 when the op must
 //! be aligned, else 0), which differs from every tag when the access is misaligned, crosses
@@ -13,6 +13,13 @@
 //! translator, MMIO, page-crossing, code-page invalidation, faults. A fault stores the
 //! fault address and kind, sets `CpuHeader::pending_status` to Fault, and the block leaves
 //! through the raise path with the PC of the current instruction.
+//!
+//! Blocks call the slow-path helpers through thunks with Cranelift's `preserve_all`
+//! convention (built once per process, [`slow_thunk`]): the thunk saves every register the
+//! SysV helper may clobber and returns the result in `CpuHeader::slow_result`, so a block
+//! keeps its values in any register across the cold call. Called directly, the helpers'
+//! clobbers made most blocks hold values in callee-saved registers, saved and restored by
+//! the block's prologue and epilogue on every run, chained runs included.
 
 use super::{Lower, clif_ty, env_flags, err};
 use crate::CpuHeader;
@@ -31,6 +38,8 @@ use cranelift_codegen::ir::{
     AbiParam, BlockArg, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, Value,
 };
 use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use std::sync::OnceLock;
 
 /// Read-modify-write operations by their code in a slow-path call.
 const RMW_OPS: [RmwOp; 9] = [
@@ -99,6 +108,75 @@ unsafe fn access(env: *mut u8, cfg: u64, addr: u64, code: u64, op: SysAccess) ->
         // SAFETY: env is the CPU state.
         unsafe { fault(env, f) }
     })
+}
+
+/// The slow-path helpers' addresses and numbers of arguments after env and config.
+fn slow_helpers() -> [(usize, usize); 6] {
+    [
+        (slow_load as *const () as usize, 2),
+        (slow_load16 as *const () as usize, 3),
+        (slow_store as *const () as usize, 3),
+        (slow_store16 as *const () as usize, 4),
+        (slow_rmw as *const () as usize, 3),
+        (slow_cmpxchg as *const () as usize, 4),
+    ]
+}
+
+/// Thunk addresses, in the order of [`slow_helpers`] (None: they could not be built, and
+/// blocks call the helpers directly).
+static SLOW_THUNKS: OnceLock<Option<[usize; 6]>> = OnceLock::new();
+
+/// The `preserve_all` thunk of slow-path helper `f`: `thunk(env, cfg, args...)` calls
+/// `f(env, cfg, args...)` and stores its result at `CpuHeader::slow_result`.
+fn slow_thunk(f: usize) -> Option<usize> {
+    let thunks = SLOW_THUNKS.get_or_init(build_slow_thunks).as_ref()?;
+    let i = slow_helpers().iter().position(|&(h, _)| h == f)?;
+    Some(thunks[i])
+}
+
+fn build_slow_thunks() -> Option<[usize; 6]> {
+    let isa = super::super::host_isa(&super::super::JitConfig {
+        code_size: 0,
+        guest_base: 0,
+        guest_limit: 0,
+        opt_speed: false,
+        verify: cfg!(debug_assertions),
+    })
+    .ok()?;
+    let mut buf = super::super::buffer::CodeBuffer::new(1 << 14).ok()?;
+    let mut ctx = cranelift_codegen::Context::new();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut addrs = [0usize; 6];
+    for (i, (f, nargs)) in slow_helpers().into_iter().enumerate() {
+        let mut sig = Signature::new(CallConv::PreserveAll);
+        let mut helper_sig = Signature::new(CallConv::SystemV);
+        for _ in 0..nargs + 2 {
+            sig.params.push(AbiParam::new(types::I64));
+            helper_sig.params.push(AbiParam::new(types::I64));
+        }
+        helper_sig.returns.push(AbiParam::new(types::I64));
+        ctx.clear();
+        ctx.func.signature = sig;
+        let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let blk = b.create_block();
+        b.append_block_params_for_function_params(blk);
+        b.switch_to_block(blk);
+        b.seal_block(blk);
+        let params = b.block_params(blk).to_vec();
+        let sr = b.import_signature(helper_sig);
+        let fv = b.ins().iconst(types::I64, f as i64);
+        let call = b.ins().call_indirect(sr, fv, &params);
+        let r = b.inst_results(call)[0];
+        b.ins()
+            .store(env_flags(), r, params[0], ho::SLOW_RESULT as i32);
+        b.ins().return_(&[]);
+        b.finalize(isa.frontend_config());
+        let (code, _) = super::super::compile_ctx(&mut ctx, &*isa).ok()?;
+        addrs[i] = buf.base() + buf.append(code, 16)?;
+    }
+    // The thunks live as long as the process: JIT code of any engine may call them.
+    std::mem::forget(buf);
+    Some(addrs)
 }
 
 extern "C" fn slow_load(env: *mut u8, cfg: u64, addr: u64, code: u64) -> u64 {
@@ -236,18 +314,28 @@ impl Lower<'_, '_> {
         if self.lenv.softmmu.is_none() {
             return Err(err("softmmu access without a softmmu"));
         }
-        let mut sig = Signature::new(CallConv::SystemV);
+        let thunk = slow_thunk(f);
+        let mut sig = Signature::new(if thunk.is_some() {
+            CallConv::PreserveAll
+        } else {
+            CallConv::SystemV
+        });
         for _ in 0..args.len() + 2 {
             sig.params.push(AbiParam::new(types::I64));
         }
-        sig.returns.push(AbiParam::new(types::I64));
+        if thunk.is_none() {
+            sig.returns.push(AbiParam::new(types::I64));
+        }
         let sr = self.b.import_signature(sig);
         let cfg = self.load_env(types::I64, ho::SOFTMMU_CONFIG);
         let mut vals = vec![self.env, cfg];
         vals.extend_from_slice(args);
-        let fv = self.i64c(f as u64);
+        let fv = self.i64c(thunk.unwrap_or(f) as u64);
         let call = self.b.ins().call_indirect(sr, fv, &vals);
-        let r = self.b.inst_results(call)[0];
+        let r = match thunk {
+            Some(_) => self.load_env(types::I64, ho::SLOW_RESULT),
+            None => self.b.inst_results(call)[0],
+        };
         let st = self.load_env(types::I32, ho::PENDING_STATUS);
         let rb = self.raise_block();
         let pc = self.i64c(self.cur_pc);

@@ -1130,3 +1130,75 @@ fn jit_and_interpreter_agree_on_every_access_kind() {
     assert!(i.0[1].iter().filter(|&&v| v != 0).count() > 60);
     assert!(i.4.len() > 20);
 }
+
+/// Sixteen RAM loads (inline hits) whose values are all live across an MMIO load (a
+/// slow-path call through its `preserve_all` thunk), then summed with it: a register the
+/// thunk failed to preserve would change the sum.
+#[test]
+fn values_in_registers_survive_slow_path_calls() {
+    let mut b = Builder::new(V_CODE);
+    b.insn_start(V_CODE);
+    let mo = |size: u8| MemOp {
+        size,
+        signed: false,
+        big_endian: false,
+        aligned: false,
+        mmu_idx: 0,
+    };
+    let vals: Vec<_> = (0..16u64)
+        .map(|i| {
+            let a = b.const64(V_DATA + 8 * i);
+            b.load(Ty::I64, a, mo(8))
+        })
+        .collect();
+    let f = b.conv(crate::ir::ConvOp::Bitcast, vals[0], Ty::F64);
+    let io = b.const64(V_MMIO);
+    let dev = b.load(Ty::I64, io, mo(4));
+    let mut sum = dev;
+    for &v in &vals {
+        sum = b.bin(BinOp::Add, sum, v);
+    }
+    let back = b.conv(crate::ir::ConvOp::Bitcast, f, Ty::I64);
+    sum = b.bin(BinOp::Add, sum, back);
+    b.set_global(Ty::I64, REGS, sum);
+    b.exit(ExitStatus::Halt, V_CODE + 4);
+    let block = b.finish();
+    for tier in [Tier::Interp, Tier::Jit] {
+        let mach = Machine::new();
+        let words: Vec<u8> = (0..16u64)
+            .flat_map(|i| (0x0101_0101_0101_0101u64 * (i + 1)).to_le_bytes())
+            .collect();
+        mach.poke(ram(1), &words);
+        mach.phys.reg.store(0x1000, Ordering::SeqCst);
+        let guest = Arc::new(IrGuest {
+            blocks: Mutex::new(HashMap::from([(V_CODE, block.clone())])),
+        });
+        let sys = SoftmmuConfig {
+            translator: mach.mmu.clone(),
+            phys: mach.phys.clone(),
+            code_pages: mach.code.clone(),
+            tlb_offset: std::mem::offset_of!(WideCpu, tlb) as u32,
+        };
+        let cfg = EngineConfig {
+            tier,
+            ..EngineConfig::default()
+        };
+        let mut e = Engine::new_system(guest, sys, cfg).unwrap();
+        let mut cpu = Box::new(WideCpu {
+            hdr: CpuHeader::default(),
+            out: [0; 128],
+            tlb: Tlb::new(),
+        });
+        // Twice: the first run fills the TLB, the second takes the inline hits.
+        for _ in 0..2 {
+            cpu.hdr.pc = V_CODE;
+            // SAFETY: a live WideCpu with its Tlb at the configured offset.
+            let st = unsafe { e.run(&mut *cpu as *mut WideCpu as *mut u8) };
+            assert_eq!(st, ExitStatus::Halt, "{tier:?}");
+            let expect = (1..=16u64)
+                .map(|k| 0x0101_0101_0101_0101u64.wrapping_mul(k))
+                .fold(0x1000 + 0x0101_0101_0101_0101u64, u64::wrapping_add);
+            assert_eq!(cpu.out[0], expect, "{tier:?}");
+        }
+    }
+}
