@@ -661,6 +661,24 @@ fn masked_pending_wfi_poll_backs_off() {
     assert_eq!(s.wait(Duration::from_secs(30)), Status::Exit(0));
 }
 
+/// OpenSBI 1.1's hart-start handshake (state published before the start address, then
+/// an IPI over one already pending) with the starter held up 10 ms in between, as a
+/// descheduled host thread would be: the polling hart, backed off in WFI, must neither
+/// wake inside that window nor sleep through the IPI (`bare/hart_start_race.S`). With a
+/// fixed 0.5 ms back-off it woke inside the window (the intermittent `-smp 2` boot
+/// failure: hart 1 ran the kernel's boot-hart entry); without the CLINT notifying an
+/// msip write over a pending IPI, it slept on to its timeout.
+#[test]
+fn polling_hart_wakes_for_the_ipi_not_before() {
+    let bin = common::guest("bare/hart_start_race.bin");
+    let mut cmd = Command::new(heron());
+    cmd.args(["system", "riscv64", "-nographic", "-smp", "2", "-bios"]);
+    cmd.arg(&bin);
+    let o = run_command(cmd, b"", Duration::from_secs(60));
+    assert_eq!(o.status, Status::Exit(0), "{}", o.stdout_str());
+    assert!(o.stdout_str().contains("BARE-HSTART-DONE"));
+}
+
 /// A guest reset restarts the machine; with -no-reboot heron exits 0 instead.
 #[test]
 fn reset_restarts_or_exits_with_no_reboot() {

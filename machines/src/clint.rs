@@ -82,7 +82,8 @@ impl Clint {
         self.notifier.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sets output `line` of `hart` to `on` and, if that changed it, tells the notifier.
+    /// Sets output `line` of `hart` to `on` and, if that changed it, tells the notifier
+    /// (msip writes also notify every write of 1: see `write`).
     /// The caller holds the notifier lock (`n`) across both steps, so the notifications
     /// reach the harts in the order of the changes. (Changing the output before taking the
     /// lock let two writers of one msip, an IPI sender setting it and the receiver's
@@ -174,8 +175,18 @@ impl MmioDevice for Clint {
                     return Err(bad_size(offset, size));
                 }
                 let h = (o / 4) as usize;
+                let on = value & 1 != 0;
                 let n = self.notifier();
-                Clint::set_output(&n, &self.out.msip[h], h, ClintLine::Msip, value & 1 != 0);
+                let was = self.out.msip[h].swap(on, Ordering::SeqCst);
+                // Every write of 1 is an IPI sent, even over a pending one: the notifier
+                // hears it (a doorbell), so a hart that polls memory with msip already
+                // pending (OpenSBI 1.1's secondary harts waiting to be started) and that
+                // backs off in WFI (see system/hart.rs) wakes at once for it.
+                if (was != on || on)
+                    && let Some(f) = n.as_ref()
+                {
+                    f(h, ClintLine::Msip, on);
+                }
             }
             o if (MTIMECMP..MTIMECMP + 8 * harts).contains(&o) => {
                 let h = ((o - MTIMECMP) / 8) as usize;
@@ -255,6 +266,9 @@ mod tests {
         assert_eq!(*hits.lock().unwrap(), vec![(1, ClintLine::Msip, true)]);
         c.write(4, 4, 0).unwrap();
         assert_eq!(hits.lock().unwrap()[1], (1, ClintLine::Msip, false));
+        // Clearing a clear msip changes nothing and tells nobody.
+        c.write(4, 4, 0).unwrap();
+        assert_eq!(hits.lock().unwrap().len(), 2);
         assert_eq!(c.read(4, 4).unwrap(), 0);
         c.write(MTIME, 8, 1 << 40).unwrap();
         let t = c.mtime();
@@ -262,6 +276,26 @@ mod tests {
         assert!(c.read(1, 4).is_err());
         assert!(c.read(0, 2).is_err());
         assert!(c.read(0, 8).is_err(), "msip is 32-bit");
+    }
+
+    /// A write of 1 over a pending msip is an IPI too: the notifier hears it, so a hart
+    /// backing off in WFI with the previous IPI still pending (a polling loop) wakes for
+    /// it. Without this, OpenSBI 1.1's secondary harts, which wait to be started with msip
+    /// still set from their cold-boot wakeup, woke only by timer and could catch the start
+    /// request half written (see docs/system-mode.md, the `-smp 2` boot failure).
+    #[test]
+    fn msip_write_over_pending_ipi_notifies() {
+        let c = Clint::new(2);
+        let hits = Arc::new(Mutex::new(vec![]));
+        let h = hits.clone();
+        c.set_notifier(move |x, l, v| h.lock().unwrap().push((x, l, v)));
+        c.write(4, 4, 1).unwrap();
+        c.write(4, 4, 1).unwrap();
+        assert_eq!(
+            *hits.lock().unwrap(),
+            vec![(1, ClintLine::Msip, true), (1, ClintLine::Msip, true)]
+        );
+        assert!(c.outputs().msip[1].load(Ordering::SeqCst));
     }
 
     /// Two harts writing the same msip (one sets it, as an IPI sender; the other clears

@@ -39,13 +39,34 @@ const MAX_WFI_SLEEP: Duration = Duration::from_millis(100);
 /// After this many WFIs in a row (same wfi, no trap in between) that returned at once
 /// without taking an interrupt (an interrupt pending in mie but masked by mstatus: the
 /// guest polls memory around `wfi`, as OpenSBI 1.1's secondary harts do with msip still
-/// set until Linux starts them), each further such WFI first waits up to
-/// [`WFI_BACKOFF`] for a wakeup. WFI may take any time to complete; without this, the
-/// polling hart burned a host core (about 2.4 million engine exits per second) for the
-/// first seconds of every `-smp 2` boot. Linux's idle loop (wfi with interrupts off,
-/// then the interrupt taken) never reaches the limit.
+/// set until Linux starts them), each further such WFI first waits for a wakeup (an
+/// interrupt line change, or any IPI to the hart), at most [`wfi_backoff`]: 0.5 ms,
+/// doubling with each further such WFI up to [`MAX_WFI_SLEEP`]. WFI may take any time to
+/// complete; without this, the polling hart burned a host core (about 2.4 million engine
+/// exits per second) for the first seconds of every `-smp 2` boot. Linux's idle loop (wfi
+/// with interrupts off, then the interrupt taken) never reaches the limit.
+///
+/// Why the wait grows and an IPI ends it (the CLINT notifies every msip write of 1, also
+/// over a pending IPI): OpenSBI 1.1's `sbi_hsm_hart_start` marks the target hart
+/// START_PENDING *before* it stores the start address (OpenSBI 1.6 stores it first), then
+/// sends the IPI; the target, polling that state, starts at whatever address it then
+/// reads, the stale cold-boot entry if it was too early. A hart thread can be descheduled
+/// by the host between those steps. With a fixed 0.5 ms wait, the polling hart woke (and,
+/// sharing a host core, preempted the boot hart) every 0.5 ms, and now and then caught a
+/// half-written request: hart 1 ran the kernel's boot-hart entry a second time (about 1
+/// in 30 `-smp 2` boots with each boot pinned to one host core; see docs/system-mode.md).
+/// Woken by the IPI, it reads the request once it is complete; what is left of the
+/// guest's race is a timeout wakeup landing in that window, and such a wakeup yields the
+/// host core first (see [`wfi_sleep`]).
 const WFI_SPIN_LIMIT: u32 = 100;
 const WFI_BACKOFF: Duration = Duration::from_micros(500);
+
+/// How long the `n`th WFI past [`WFI_SPIN_LIMIT`] (from 0) waits for a wakeup.
+fn wfi_backoff(n: u32) -> Duration {
+    WFI_BACKOFF
+        .saturating_mul(1u32 << n.min(16))
+        .min(MAX_WFI_SLEEP)
+}
 
 impl PhysMemory for BoardPhys {
     fn ram_page(&self, paddr: u64) -> Option<*mut u8> {
@@ -443,8 +464,8 @@ fn hart_thread(
                     last_wfi_pc = pc;
                     idle_wfis = 0;
                 }
-                let backoff = idle_wfis >= WFI_SPIN_LIMIT;
-                report.wfi_backoffs += u64::from(backoff);
+                let backoff = idle_wfis.checked_sub(WFI_SPIN_LIMIT).map(wfi_backoff);
+                report.wfi_backoffs += u64::from(backoff.is_some());
                 let slept = wfi_sleep(h, &mut cpu, board, link, shutdown, log_int, backoff);
                 if let Some(d) = &dbg {
                     d.leave_blocking();
@@ -502,8 +523,7 @@ fn log_exit(
 
 /// Sleeps until an interrupt is pending for the hart (or the machine stops). Returns
 /// whether it slept for want of a pending interrupt. With `backoff`, a WFI that would
-/// return at once first waits up to [`WFI_BACKOFF`] for a wakeup (see
-/// [`WFI_SPIN_LIMIT`]).
+/// return at once first waits that long at most for a wakeup (see [`WFI_SPIN_LIMIT`]).
 fn wfi_sleep(
     h: usize,
     cpu: &mut RiscvSystemCpu,
@@ -511,7 +531,7 @@ fn wfi_sleep(
     link: &HartLink,
     shutdown: &Shutdown,
     log_int: bool,
-    backoff: bool,
+    backoff: Option<Duration>,
 ) -> bool {
     let mut waited = false;
     loop {
@@ -521,9 +541,15 @@ fn wfi_sleep(
         // Time-driven device state first (not under the wake lock: it may call wake).
         board.poll();
         if cpu.interrupt_pending() {
-            if backoff && !waited {
+            if let Some(wait) = backoff
+                && !waited
                 // Not a sleep for the caller's count: the next such WFI backs off again.
-                wait_woken(link, shutdown, Instant::now() + WFI_BACKOFF);
+                && !wait_woken(link, shutdown, Instant::now() + wait)
+            {
+                // Nothing happened: the guest only polls. Let a hart that works (and may
+                // be halfway through what this one polls for) have the host core first,
+                // rather than preempting it.
+                std::thread::yield_now();
             }
             return waited;
         }
@@ -545,8 +571,8 @@ fn wfi_sleep(
 }
 
 /// Waits until a wakeup (`HartLink::kick`), `until`, or the machine stopping; consumes
-/// the wakeup.
-fn wait_woken(link: &HartLink, shutdown: &Shutdown, until: Instant) {
+/// the wakeup and says whether there was one.
+fn wait_woken(link: &HartLink, shutdown: &Shutdown, until: Instant) -> bool {
     let mut woken = link.woken.lock().unwrap_or_else(|e| e.into_inner());
     while !*woken && !shutdown.stopping() {
         let now = Instant::now();
@@ -559,7 +585,7 @@ fn wait_woken(link: &HartLink, shutdown: &Shutdown, until: Instant) {
             .unwrap_or_else(|e| e.into_inner())
             .0;
     }
-    *woken = false;
+    std::mem::replace(&mut *woken, false)
 }
 
 /// `HERON_HANG_DUMP=SECS` (a debugging aid, see docs/system-mode.md): SECS seconds after
@@ -745,4 +771,21 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         let _ = write!(msg, "\n  hart{h}: {pc:#x}: {runs}");
     }
     tracing::info!(target: "stats", "{msg}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A polling hart's wait for a wakeup grows from 0.5 ms to the longest WFI sleep, so
+    /// that it sleeps until the IPI rather than waking every 0.5 ms (see WFI_SPIN_LIMIT).
+    #[test]
+    fn wfi_backoff_grows_to_the_longest_sleep() {
+        assert_eq!(wfi_backoff(0), WFI_BACKOFF);
+        assert_eq!(wfi_backoff(1), 2 * WFI_BACKOFF);
+        let all: Vec<Duration> = (0..40).map(wfi_backoff).collect();
+        assert!(all.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(wfi_backoff(8), MAX_WFI_SLEEP);
+        assert_eq!(wfi_backoff(u32::MAX), MAX_WFI_SLEEP);
+    }
 }
