@@ -124,6 +124,9 @@ pub struct EngineStats {
     pub compiles_shared: u64,
     pub interp_runs: u64,
     pub jit_entries: u64,
+    /// Block lookups the engine's jump cache did not answer (a hash-map lookup or a
+    /// translation instead).
+    pub jump_cache_misses: u64,
     pub chains_made: u64,
     pub buffer_flushes: u64,
     pub code_flushes: u64,
@@ -179,6 +182,12 @@ impl std::fmt::Display for EngineStats {
         }
         writeln!(f, "interpreted block runs {}", self.interp_runs)?;
         writeln!(f, "jit entries            {}", self.jit_entries)?;
+        writeln!(
+            f,
+            "jump cache misses      {} of {} lookups",
+            self.jump_cache_misses,
+            self.interp_runs + self.jit_entries
+        )?;
         writeln!(f, "chains made            {}", self.chains_made)?;
         if self.jit_block_entries != 0 {
             writeln!(
@@ -271,6 +280,14 @@ const BG_PATIENCE: u32 = 4;
 const JUMP_CACHE_SIZE: usize = 4096;
 /// System mode runs a kernel and many processes: a larger jump cache saves hash lookups.
 const SYS_JUMP_CACHE_SIZE: usize = 16384;
+
+/// Slot of `pc` in a jump cache of `len` (a power of two) entries: the low PC bits mixed
+/// with higher ones, so that blocks a multiple of the cache's span apart (a kernel's hot
+/// code is spread over megabytes) do not all evict each other.
+fn jump_cache_index(pc: u64, len: usize) -> usize {
+    let h = (pc >> 1) ^ (pc >> 13) ^ (pc >> 25);
+    (h as usize) & (len - 1)
+}
 
 /// A block sent to the background compile thread.
 struct CompileJob {
@@ -772,7 +789,7 @@ impl Engine {
                     jit.unchain(slot);
                 }
             }
-            let idx = ((tb.pc >> 1) as usize) & (self.jump_cache.len() - 1);
+            let idx = jump_cache_index(tb.pc, self.jump_cache.len());
             if std::ptr::eq(self.jump_cache[idx].2, &*tb) {
                 self.jump_cache[idx] = (u64::MAX, 0, std::ptr::null_mut());
             }
@@ -1019,7 +1036,7 @@ impl Engine {
     /// # Safety
     /// `env` as for [`Engine::run`].
     unsafe fn lookup(&mut self, env: *mut u8, pc: u64, flags: u64) -> Result<*mut Tb, MemFault> {
-        let idx = ((pc >> 1) as usize) & (self.jump_cache.len() - 1);
+        let idx = jump_cache_index(pc, self.jump_cache.len());
         let (cpc, cflags, ptr) = self.jump_cache[idx];
         let cached = cpc == pc && cflags == flags && !ptr.is_null();
         let fetch_idx = self.guest.fetch_mmu_idx(flags);
@@ -1053,6 +1070,7 @@ impl Engine {
                 ppc
             }
         };
+        self.stats.jump_cache_misses += 1;
         let key = (pc, ppc, flags);
         if let (Some(tb), Mode::System(sys)) = (self.tbs.get(&key), &self.mode)
             && let Some((vp2, pp2)) = tb.page2

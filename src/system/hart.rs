@@ -692,6 +692,7 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         total.compiles_shared += s.compiles_shared;
         total.interp_runs += s.interp_runs;
         total.jit_entries += s.jit_entries;
+        total.jump_cache_misses += s.jump_cache_misses;
         total.chains_made += s.chains_made;
         total.buffer_flushes += s.buffer_flushes;
         total.code_flushes += s.code_flushes;
