@@ -24,11 +24,11 @@ pub const ISA_STRING: &str = heron_riscv::privileged::DT_ISA;
 pub const MMU_TYPE: &str = heron_riscv::privileged::DT_MMU_TYPE;
 
 /// Default `--jit-threshold` of system mode. Cranelift runs on a background thread, so
-/// the threshold trades interpreting against that thread's backlog (which the hart ends
-/// by compiling a block itself at 4x the threshold): shared image, auto tier, release
-/// build, hart CPU time under host load 5-6: 3.7-3.8 s at 50, 3.8 s at 100, 4.0-4.2 s at
-/// 300; at 50 the compile thread lags more (twice the blocks), so 100.
-const SYSTEM_JIT_THRESHOLD: u32 = 100;
+/// the threshold trades interpreting against that thread's backlog (a block still queued
+/// at 4x the threshold moves to the front). Shared image, `-smp 1`, release build, hart
+/// CPU time on a quiet 2-core host, three boots each: 2.42-2.59 s at 50, 2.66-2.79 s at
+/// 100, 2.56-2.65 s at 30 (the compile thread then lags: 2.6 s of work per boot).
+const SYSTEM_JIT_THRESHOLD: u32 = 50;
 
 /// How often the timer thread looks at deadlines while some hart runs.
 const TICK_RUNNING: Duration = Duration::from_millis(1);
