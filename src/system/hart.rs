@@ -26,8 +26,8 @@ pub const MMU_TYPE: &str = heron_riscv::privileged::DT_MMU_TYPE;
 /// Default `--jit-threshold` of system mode. Cranelift runs on a background thread, so
 /// the threshold trades interpreting against that thread's backlog (a block still queued
 /// at 4x the threshold moves to the front). Shared image, `-smp 1`, release build, hart
-/// CPU time on a quiet 2-core host, three boots each: 2.42-2.59 s at 50, 2.66-2.79 s at
-/// 100, 2.56-2.65 s at 30 (the compile thread then lags: 2.6 s of work per boot).
+/// CPU time on a quiet 2-core host: 2.42-2.70 s at 50 (six boots), 2.66-2.79 s at
+/// 100 (three), 2.56-2.65 s at 30 (three; the compile thread then lags: 2.6 s of work).
 const SYSTEM_JIT_THRESHOLD: u32 = 50;
 
 /// How often the timer thread looks at deadlines while some hart runs.
