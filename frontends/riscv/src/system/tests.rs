@@ -5,7 +5,7 @@
 //! JIT) over a fake physical memory; plus the address translator on its own.
 
 use super::*;
-use crate::privileged::csr::{irq, satp, status};
+use crate::privileged::csr::{envcfg, irq, satp, status};
 use heron_backend::GuestMemory;
 use heron_backend::engine::{Engine, EngineConfig, Tier as EngineTier};
 use heron_backend::interp::{InterpBlock, InterpRegs};
@@ -45,7 +45,7 @@ pub(crate) fn assemble_at(src: &str, base: u64) -> Option<Vec<u8>> {
     )
     .expect("source");
     let out = match Command::new("riscv64-linux-gnu-as")
-        .args(["-march=rv64gc_zicsr_zifencei", "-mno-relax", "-o"])
+        .args(["-march=rv64gc_zicsr_zifencei_zicbom_zicboz_zicbop", "-mno-relax", "-o"])
         .arg(&o)
         .arg(&s)
         .output()
@@ -1104,7 +1104,8 @@ fn tb_flags_track_privilege_mmu_index_and_fs() {
         SysFlags {
             priv_bits: 3,
             data_idx: mmu_idx::M,
-            fs: 0
+            fs: 0,
+            cbo: SysFlags::CBO_ZERO | SysFlags::CBO_CLEAN_FLUSH | SysFlags::CBO_INVAL,
         }
     );
     // MPRV with MPP = S and SUM, MXR: data through S+SUM+MXR, fetch stays M.
@@ -1127,6 +1128,22 @@ fn tb_flags_track_privilege_mmu_index_and_fs() {
         (0, mmu_idx::U | mmu_idx::MXR, 0)
     );
     assert_eq!(RiscvSystemGuest::fetch_idx(f.to_bits()), mmu_idx::U);
+    // CBO enables: U needs menvcfg and senvcfg, S menvcfg only; all survive the packing.
+    assert_eq!(f.cbo, 0);
+    cpu.privs
+        .csr_write(csr::MENVCFG, envcfg::CBZE | envcfg::CBIE, M)
+        .unwrap();
+    assert_eq!(flags(&mut cpu).cbo, 0);
+    cpu.privs
+        .csr_write(csr::SENVCFG, envcfg::CBZE | envcfg::CBCFE, M)
+        .unwrap();
+    let f = flags(&mut cpu);
+    assert_eq!(f.cbo, SysFlags::CBO_ZERO);
+    assert_eq!(SysFlags::from_bits(f.to_bits()), f);
+    cpu.privs.priv_level = S;
+    let f = flags(&mut cpu);
+    assert_eq!(f.cbo, SysFlags::CBO_ZERO | SysFlags::CBO_INVAL);
+    assert_eq!(SysFlags::from_bits(f.to_bits()), f);
 }
 
 #[test]
