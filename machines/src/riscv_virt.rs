@@ -660,7 +660,11 @@ mod tests {
         for (isa, want) in [
             (
                 "rv64imac_zicbom_zicbop_zicboz_zicsr",
-                &["riscv,cbom-block-size", "riscv,cbop-block-size", "riscv,cboz-block-size"][..],
+                &[
+                    "riscv,cbom-block-size",
+                    "riscv,cbop-block-size",
+                    "riscv,cboz-block-size",
+                ][..],
             ),
             ("rv64imac_zicboz", &["riscv,cboz-block-size"][..]),
         ] {

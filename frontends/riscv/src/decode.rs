@@ -1238,7 +1238,14 @@ mod tests {
             (0x0415_4013, None),                            // xori x0, a0, 65
         ] {
             assert_eq!(prefetch_hint(w), want, "{w:#010x}");
-            assert_eq!(decode(w).map(|i| i.op), Some(if w & 0x7000 == 0x6000 { Op::Ori } else { Op::Xori }));
+            assert_eq!(
+                decode(w).map(|i| i.op),
+                Some(if w & 0x7000 == 0x6000 {
+                    Op::Ori
+                } else {
+                    Op::Xori
+                })
+            );
         }
     }
 }

@@ -731,8 +731,7 @@ impl PrivState {
             }
             csr::MENVCFG => {
                 let old = self.menvcfg;
-                self.menvcfg =
-                    envcfg_warl(old, v, ENVCFG_COMMON | envcfg::STCE | envcfg::PBMTE);
+                self.menvcfg = envcfg_warl(old, v, ENVCFG_COMMON | envcfg::STCE | envcfg::PBMTE);
                 if (old ^ self.menvcfg) & envcfg::PBMTE != 0 {
                     // PTEs read differently now: no cached translation may survive.
                     WriteEffect::IRQ.or(WriteEffect::TLB)

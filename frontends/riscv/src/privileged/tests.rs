@@ -408,22 +408,21 @@ fn envcfg_cbo_fields_gate_lower_privileges() {
     assert_eq!(st.cbo_enables(U), none);
     // menvcfg alone: S gets them, U still needs senvcfg.
     st.csr_write(csr::MENVCFG, envcfg::CBZE, M).unwrap();
-    assert_eq!(
-        st.cbo_enables(S),
-        CboEnables {
-            zero: true,
-            ..none
-        }
-    );
+    assert_eq!(st.cbo_enables(S), CboEnables { zero: true, ..none });
     assert_eq!(st.cbo_enables(U), none);
     let e = st.csr_write(csr::SENVCFG, envcfg::CBZE, S).unwrap();
     assert!(e.end_block);
     assert!(st.cbo_enables(U).zero);
     // Rewriting the same value changes nothing the translator folded in.
-    assert!(!st.csr_write(csr::SENVCFG, envcfg::CBZE, S).unwrap().end_block);
+    assert!(
+        !st.csr_write(csr::SENVCFG, envcfg::CBZE, S)
+            .unwrap()
+            .end_block
+    );
     // CBIE: 01 (flush) and 11 (invalidate) enable, 10 is reserved and keeps the old value.
     let flush = 1 << envcfg::CBIE_SHIFT;
-    st.csr_write(csr::MENVCFG, flush | envcfg::CBCFE, M).unwrap();
+    st.csr_write(csr::MENVCFG, flush | envcfg::CBCFE, M)
+        .unwrap();
     assert_eq!(st.menvcfg(), flush | envcfg::CBCFE);
     assert_eq!(
         st.cbo_enables(S),
@@ -435,12 +434,10 @@ fn envcfg_cbo_fields_gate_lower_privileges() {
     );
     st.csr_write(csr::MENVCFG, envcfg::CBIE_RESERVED | envcfg::CBCFE, M)
         .unwrap();
-    assert_eq!(
-        st.csr_read(csr::MENVCFG, M).unwrap(),
-        flush | envcfg::CBCFE
-    );
+    assert_eq!(st.csr_read(csr::MENVCFG, M).unwrap(), flush | envcfg::CBCFE);
     st.csr_write(csr::SENVCFG, envcfg::CBIE, S).unwrap();
-    st.csr_write(csr::SENVCFG, envcfg::CBIE_RESERVED | envcfg::CBCFE, S).unwrap();
+    st.csr_write(csr::SENVCFG, envcfg::CBIE_RESERVED | envcfg::CBCFE, S)
+        .unwrap();
     assert_eq!(st.senvcfg(), envcfg::CBIE | envcfg::CBCFE);
     assert_eq!(
         st.cbo_enables(U),

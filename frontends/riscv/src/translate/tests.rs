@@ -68,7 +68,11 @@ fn assemble(src: &str, rvc: bool) -> Option<Vec<u8>> {
     // Assemble without linker relaxation, and link at CODE so that `la` and other
     // PC-relative references are resolved.
     let out = match Command::new("riscv64-linux-gnu-as")
-        .args(["-march=rv64gc_zba_zbb_zbs_zicbom_zicboz_zicbop", "-mno-relax", "-o"])
+        .args([
+            "-march=rv64gc_zba_zbb_zbs_zicbom_zicboz_zicbop",
+            "-mno-relax",
+            "-o",
+        ])
         .arg(&o)
         .arg(&s)
         .output()
