@@ -16,7 +16,16 @@ use std::time::Duration;
 fn bare(name: &str, tier: &str) -> common::Outcome {
     let bin = common::guest(&format!("bare/{name}.bin"));
     let mut cmd = Command::new(heron());
-    cmd.args(["system", "riscv64", "-M", "virt", "-nographic", "-m", "64M", "-bios"]);
+    cmd.args([
+        "system",
+        "riscv64",
+        "-M",
+        "virt",
+        "-nographic",
+        "-m",
+        "64M",
+        "-bios",
+    ]);
     cmd.arg(&bin);
     cmd.args(["--tier", tier]);
     run_command(cmd, b"", Duration::from_secs(120))

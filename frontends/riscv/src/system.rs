@@ -152,13 +152,21 @@ impl SysFlags {
 
     pub fn of(p: &PrivState) -> SysFlags {
         let en = p.cbo_enables(p.priv_level);
+        let mut cbo = 0;
+        if en.zero {
+            cbo |= Self::CBO_ZERO;
+        }
+        if en.clean_flush {
+            cbo |= Self::CBO_CLEAN_FLUSH;
+        }
+        if en.inval {
+            cbo |= Self::CBO_INVAL;
+        }
         SysFlags {
             priv_bits: p.priv_level as u8,
             data_idx: data_mmu_idx(p),
             fs: ((p.mstatus() & csr::status::FS) >> csr::status::FS_SHIFT) as u8,
-            cbo: u8::from(en.zero) * Self::CBO_ZERO
-                | u8::from(en.clean_flush) * Self::CBO_CLEAN_FLUSH
-                | u8::from(en.inval) * Self::CBO_INVAL,
+            cbo,
         }
     }
     pub fn to_bits(self) -> u64 {
