@@ -253,7 +253,7 @@ struct Tb {
     in_flight: bool,
     /// Compilation failed once: stay interpreted.
     jit_failed: bool,
-    /// Hottest-block accounting for `-d stats`.
+    /// Hottest-block accounting for `-d stats` (counted only then).
     total_runs: u64,
     interp: InterpBlock,
     flags: u64,
@@ -718,8 +718,9 @@ impl Engine {
         s
     }
 
-    /// The `n` blocks that ran most often (guest PC, runs), for `-d stats`. Runs inside
-    /// chained JIT code are not counted, so this favours interpreted and entry blocks.
+    /// The `n` blocks that ran most often (guest PC, runs), with `-d stats` (else all runs
+    /// are 0). Runs inside chained JIT code are not counted, so this favours interpreted
+    /// and entry blocks.
     pub fn hottest_blocks(&self, n: usize) -> Vec<(u64, u64)> {
         let mut v: Vec<(u64, u64)> = self.tbs.values().map(|tb| (tb.pc, tb.total_runs)).collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -928,7 +929,9 @@ impl Engine {
             if self.cfg.trace.exec {
                 tracing::info!(target: "exec", "exec {:#x} [{}]", tb.pc, if tb.entry.is_null() { "interp" } else { "jit" });
             }
-            tb.total_runs += 1;
+            if self.cfg.trace.stats {
+                tb.total_runs += 1;
+            }
             let status = if !tb.entry.is_null() {
                 let entry = tb.entry;
                 let chaining = !self.cfg.trace.nochain

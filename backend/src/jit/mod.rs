@@ -205,6 +205,10 @@ impl JumpTable {
 
     fn set(&mut self, pc: u64, entry: *const u8) {
         let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
+        if self.entries[i] == pc && self.entries[i + 1] == entry as u64 {
+            // Already there (the engine records every JIT entry): leave the line clean.
+            return;
+        }
         if self.entries[i] == u64::MAX
             && let Some(d) = &mut self.dirty
         {

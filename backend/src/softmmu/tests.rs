@@ -969,6 +969,30 @@ struct WideCpu {
     tlb: Tlb,
 }
 
+/// An engine of `tier` on `mach` whose only code is `block` at V_CODE, and its CPU.
+fn wide_engine(mach: &Machine, block: crate::ir::Block, tier: Tier) -> (Engine, Box<WideCpu>) {
+    let guest = Arc::new(IrGuest {
+        blocks: Mutex::new(HashMap::from([(V_CODE, block)])),
+    });
+    let sys = SoftmmuConfig {
+        translator: mach.mmu.clone(),
+        phys: mach.phys.clone(),
+        code_pages: mach.code.clone(),
+        tlb_offset: std::mem::offset_of!(WideCpu, tlb) as u32,
+    };
+    let cfg = EngineConfig {
+        tier,
+        ..EngineConfig::default()
+    };
+    let e = Engine::new_system(guest, sys, cfg).unwrap();
+    let cpu = Box::new(WideCpu {
+        hdr: CpuHeader::default(),
+        out: [0; 128],
+        tlb: Tlb::new(),
+    });
+    (e, cpu)
+}
+
 /// Every flavour of access (sizes, sign, byte order, float, 128-bit, atomics) on RAM,
 /// across a page boundary and on MMIO, so the JIT's hit path (second run) and slow path
 /// (first run, crossing, MMIO) are compared with the interpreter.
@@ -1067,25 +1091,7 @@ fn jit_and_interpreter_agree_on_every_access_kind() {
         mach.poke(ram(5) + PAGE_SIZE - 16, &pattern[..16]);
         mach.poke(ram(3), &pattern[16..32]);
         mach.phys.reg.store(0x8765_4321_0fed_cba9, Ordering::SeqCst);
-        let guest = Arc::new(IrGuest {
-            blocks: Mutex::new(HashMap::from([(V_CODE, access_zoo())])),
-        });
-        let sys = SoftmmuConfig {
-            translator: mach.mmu.clone(),
-            phys: mach.phys.clone(),
-            code_pages: mach.code.clone(),
-            tlb_offset: std::mem::offset_of!(WideCpu, tlb) as u32,
-        };
-        let cfg = EngineConfig {
-            tier,
-            ..EngineConfig::default()
-        };
-        let mut e = Engine::new_system(guest, sys, cfg).unwrap();
-        let mut cpu = Box::new(WideCpu {
-            hdr: CpuHeader::default(),
-            out: [0; 128],
-            tlb: Tlb::new(),
-        });
+        let (mut e, mut cpu) = wide_engine(&mach, access_zoo(), tier);
         let mut runs = Vec::new();
         for _ in 0..2 {
             cpu.hdr.pc = V_CODE;
@@ -1170,25 +1176,7 @@ fn values_in_registers_survive_slow_path_calls() {
             .collect();
         mach.poke(ram(1), &words);
         mach.phys.reg.store(0x1000, Ordering::SeqCst);
-        let guest = Arc::new(IrGuest {
-            blocks: Mutex::new(HashMap::from([(V_CODE, block.clone())])),
-        });
-        let sys = SoftmmuConfig {
-            translator: mach.mmu.clone(),
-            phys: mach.phys.clone(),
-            code_pages: mach.code.clone(),
-            tlb_offset: std::mem::offset_of!(WideCpu, tlb) as u32,
-        };
-        let cfg = EngineConfig {
-            tier,
-            ..EngineConfig::default()
-        };
-        let mut e = Engine::new_system(guest, sys, cfg).unwrap();
-        let mut cpu = Box::new(WideCpu {
-            hdr: CpuHeader::default(),
-            out: [0; 128],
-            tlb: Tlb::new(),
-        });
+        let (mut e, mut cpu) = wide_engine(&mach, block.clone(), tier);
         // Twice: the first run fills the TLB, the second takes the inline hits.
         for _ in 0..2 {
             cpu.hdr.pc = V_CODE;

@@ -19,19 +19,7 @@ _start:
         csrr    s0, mhartid
         bnez    s0, poller
         PRINT   "BARE-HSTART\n"
-        li      t0, MTIME               # sleep 1 s on the machine timer
-        ld      t1, 0(t0)
-        li      t2, 10000000
-        add     t1, t1, t2
-        li      t0, CLINT + 0x4000      # mtimecmp[0]
-        sd      t1, 0(t0)
-        li      t0, 0x80                # MTIE
-        csrs    mie, t0
-1:      wfi
-        csrr    t0, mip
-        andi    t0, t0, 0x80
-        beqz    t0, 1b
-        csrw    mie, zero
+        SLEEP_TICKS 10000000            # sleep 1 s on the machine timer
         li      s1, BASE
         ld      s2, 16(s1)              # wait for one poll: hart 1 just went to sleep
 2:      ld      t0, 16(s1)

@@ -12,19 +12,7 @@ _start:
         csrr    s0, mhartid
         bnez    s0, poller
         PRINT   "BARE-WFIPOLL\n"
-        li      t0, CLINT + 0xbff8      # mtime
-        ld      t1, 0(t0)
-        li      t2, 20000000            # 2 s at 10 MHz
-        add     t1, t1, t2
-        li      t0, CLINT + 0x4000      # mtimecmp[0]
-        sd      t1, 0(t0)
-        li      t0, 0x80                # MTIE
-        csrs    mie, t0
-1:      wfi
-        csrr    t0, mip
-        andi    t0, t0, 0x80
-        beqz    t0, 1b
-        csrw    mie, zero
+        SLEEP_TICKS 20000000            # 2 s
         li      t0, FLAG
         li      t1, 1
         fence
