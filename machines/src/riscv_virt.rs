@@ -70,6 +70,18 @@ pub struct VirtConfig {
     pub uart_out: Box<dyn Write + Send>,
 }
 
+/// Size in bytes of the cache block of the CMO extensions (Zicbom, Zicboz, Zicbop): the
+/// frontend's `heron_riscv::privileged::CBO_BLOCK_SIZE`, which the hart implements.
+pub const CBO_BLOCK_SIZE: u32 = 64;
+
+/// The cpu-node property that gives [`CBO_BLOCK_SIZE`] for each CMO extension, written
+/// when the ISA string lists the extension (Linux refuses Zicbom/Zicboz without it).
+const CBO_BLOCK_SIZE_PROPS: [(&str, &str); 3] = [
+    ("zicbom", "riscv,cbom-block-size"),
+    ("zicboz", "riscv,cboz-block-size"),
+    ("zicbop", "riscv,cbop-block-size"),
+];
+
 /// Splits an ISA string ("rv64imafdc_zicsr_sstc") into the device tree's newer form:
 /// `riscv,isa-base` ("rv64i") and `riscv,isa-extensions` (one entry per single-letter
 /// extension, then each multi-letter one). None if the string does not start with
@@ -356,6 +368,11 @@ impl VirtBoard {
             f.property_string("riscv,isa", &opts.isa)?;
             if let Some((base, exts)) = isa_extensions(&opts.isa) {
                 f.property_string("riscv,isa-base", &base)?;
+                for (ext, prop) in CBO_BLOCK_SIZE_PROPS {
+                    if exts.iter().any(|e| e == ext) {
+                        f.property_u32(prop, CBO_BLOCK_SIZE)?;
+                    }
+                }
                 f.property_string_list("riscv,isa-extensions", exts)?;
             }
             f.property_string("mmu-type", &opts.mmu_type)?;
@@ -634,6 +651,45 @@ mod tests {
         assert_eq!(isa_extensions("rv64im1"), None);
     }
 
+    /// Each CMO extension in the ISA string brings its block-size property to every cpu
+    /// node (Linux ignores Zicbom/Zicboz without one); those not listed bring none.
+    #[test]
+    fn device_tree_gives_cbo_block_sizes() {
+        let path = disk("fdt-cbo");
+        let b = board(2, &path, Sink::default());
+        for (isa, want) in [
+            (
+                "rv64imac_zicbom_zicbop_zicboz_zicsr",
+                &[
+                    "riscv,cbom-block-size",
+                    "riscv,cbop-block-size",
+                    "riscv,cboz-block-size",
+                ][..],
+            ),
+            ("rv64imac_zicboz", &["riscv,cboz-block-size"][..]),
+        ] {
+            let opts = FdtOptions {
+                isa: isa.into(),
+                mmu_type: "riscv,sv39".into(),
+                ..FdtOptions::default()
+            };
+            let t = parse_fdt(&b.device_tree(&opts).unwrap());
+            for i in 0..2 {
+                let cpu = &t[&format!("/cpus/cpu@{i}")];
+                for (_, prop) in CBO_BLOCK_SIZE_PROPS {
+                    match cpu.get(prop) {
+                        Some(v) => {
+                            assert!(want.contains(&prop), "{isa}: unexpected {prop}");
+                            assert_eq!(cells(v), [CBO_BLOCK_SIZE], "{isa}: {prop}");
+                        }
+                        None => assert!(!want.contains(&prop), "{isa}: no {prop}"),
+                    }
+                }
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+
     #[test]
     fn device_tree_matches_board() {
         let path = disk("fdt");
@@ -666,6 +722,9 @@ mod tests {
                 &cpu["riscv,isa-extensions"][..],
                 b"i\0m\0a\0f\0d\0c\0zicsr\0zifencei\0"
             );
+            for (_, prop) in CBO_BLOCK_SIZE_PROPS {
+                assert!(!cpu.contains_key(prop), "{prop} without the extension");
+            }
             let intc = &t[&format!("/cpus/cpu@{i}/interrupt-controller")];
             assert_eq!(string(&intc["compatible"]), "riscv,cpu-intc");
         }
@@ -911,7 +970,7 @@ mod dtc_tests {
         })
         .unwrap();
         let opts = FdtOptions {
-            isa: "rv64imafdc".into(),
+            isa: "rv64imafdc_zicbom_zicbop_zicboz".into(),
             mmu_type: "riscv,sv39".into(),
             bootargs: "console=ttyS0".into(),
             initrd: None,

@@ -2,7 +2,9 @@
 //! (R/I/S/B/U/J), expansion of 16-bit compressed (C) instructions into their 32-bit
 //! equivalents, and decoding of 32-bit words into a named [`Op`] with its operands.
 //!
-//! Covered: RV64I, M, A, C, Zicsr, Zifencei, Zba, Zbb, Zbs, Zicond. The F/D major opcodes
+//! Covered: RV64I, M, A, C, Zicsr, Zifencei, Zba, Zbb, Zbs, Zicond, Zicbom/Zicboz (the
+//! `cbo.*` cache-block operations; Zicbop's `prefetch.*` are ORI hints with rd = x0 and
+//! decode as [`Op::Ori`], see [`prefetch_hint`]). The F/D major opcodes
 //! decode to [`Op::Fp`]; the FP translator (`translate_fp`) interprets those words itself.
 //! Anything else is `None`: the translator turns it into an illegal-instruction exception.
 
@@ -150,6 +152,11 @@ pub enum Op {
     Ebreak,
     // Zifencei
     FenceI,
+    // Zicbom / Zicboz: rs1 = the base address (any byte of the 64-byte block).
+    CboInval,
+    CboClean,
+    CboFlush,
+    CboZero,
     // Zicsr: imm = CSR number; for the *i forms rs1 holds the 5-bit immediate.
     Csrrw,
     Csrrs,
@@ -278,6 +285,23 @@ pub mod major {
     pub const JALR: u32 = 0x67;
     pub const JAL: u32 = 0x6f;
     pub const SYSTEM: u32 = 0x73;
+}
+
+/// Zicbop's cache-block prefetch hints: `ori x0, rs1, imm` with imm[4:0] = 0 (`prefetch.i`),
+/// 1 (`prefetch.r`) or 3 (`prefetch.w`); the offset is imm[11:5] << 5. Returns the
+/// mnemonic, the offset and rs1. As ORIs writing x0 they execute as no-ops, which is all a
+/// hint needs to do (it never faults); this only names them for disassembly.
+pub fn prefetch_hint(w: u32) -> Option<(&'static str, i64, u8)> {
+    if opcode(w) != major::OP_IMM || funct3(w) != 6 || rd(w) != 0 {
+        return None;
+    }
+    let name = match (w >> 20) & 0x1f {
+        0 => "prefetch.i",
+        1 => "prefetch.r",
+        3 => "prefetch.w",
+        _ => return None,
+    };
+    Some((name, imm_i(w) & !0x1f, rs1(w)))
 }
 
 /// Decode a 32-bit instruction word. `None` means illegal or unsupported.
@@ -432,6 +456,17 @@ pub fn decode(w: u32) -> Option<Insn> {
         MISC_MEM => match f3 {
             0 => Some(Insn::new(Op::Fence, 0, 0, 0, 0)),
             1 => Some(Insn::new(Op::FenceI, 0, 0, 0, 0)),
+            // CBO: I-type with rd = 0 and imm[11:0] naming the operation.
+            2 if rd == 0 => {
+                let op = match w >> 20 {
+                    0 => Op::CboInval,
+                    1 => Op::CboClean,
+                    2 => Op::CboFlush,
+                    4 => Op::CboZero,
+                    _ => return None,
+                };
+                Some(Insn::new(op, 0, rs1, 0, 0))
+            }
             _ => None,
         },
         SYSTEM => {
@@ -872,6 +907,11 @@ mod tests {
             (0x8330000f, Op::Fence, 0, 0, 0, 0),    // fence.tso
             (0x0210000f, Op::Fence, 0, 0, 0, 0),    // fence r, w
             (0x0000100f, Op::FenceI, 0, 0, 0, 0),   // fence.i
+            (0x0045200f, Op::CboZero, 0, 10, 0, 0), // cbo.zero (a0)
+            (0x0015a00f, Op::CboClean, 0, 11, 0, 0), // cbo.clean (a1)
+            (0x0022a00f, Op::CboFlush, 0, 5, 0, 0), // cbo.flush (t0)
+            (0x0004a00f, Op::CboInval, 0, 9, 0, 0), // cbo.inval (s1)
+            (0x0000200f, Op::CboInval, 0, 0, 0, 0), // cbo.inval (zero)
             (0x00000073, Op::Ecall, 0, 0, 0, 0),    // ecall
             (0x00100073, Op::Ebreak, 0, 0, 0, 0),   // ebreak
             (0x00359573, Op::Csrrw, 10, 11, 0, 3),  // csrrw a0, fcsr, a1
@@ -1090,7 +1130,11 @@ mod tests {
             0x0000_002f,                     // AMO funct3 = 0
             0x1015_252f,                     // lr.w with rs2 != 0
             0x2800_202f,                     // AMO funct5 = 00101
-            0x0000_200f,                     // MISC-MEM funct3 = 2
+            0x0030_200f,                     // CBO space, imm = 3 (unassigned)
+            0x0055_200f,                     // CBO space, imm = 5 (unassigned)
+            0x8005_200f,                     // CBO space, imm = 0x800
+            0x0045_228f,                     // cbo.zero with rd = t0 (rd must be 0)
+            0x0000_300f,                     // MISC-MEM funct3 = 3
             0x0000_000b,                     // custom-0
         ] {
             assert_eq!(decode(w), None, "{w:#010x} should be illegal");
@@ -1178,5 +1222,30 @@ mod tests {
         // A 32-bit word is never a compressed instruction.
         assert_eq!(expand_compressed(0x0513), None);
         assert_eq!(insn_len(0x0513), 4);
+    }
+
+    /// Zicbop hints as GNU as 2.40 assembles them: ORIs writing x0, named by
+    /// `prefetch_hint`; other ORIs (and ORI-shaped words with rd != 0) are not hints.
+    #[test]
+    fn prefetch_hints_are_oris_to_x0() {
+        for (w, want) in [
+            (0x0415_6013u32, Some(("prefetch.r", 64, 10))), // prefetch.r 64(a0)
+            (0x0035_e013, Some(("prefetch.w", 0, 11))),     // prefetch.w 0(a1)
+            (0x0206_6013, Some(("prefetch.i", 32, 12))),    // prefetch.i 32(a2)
+            (0xfe15_6013, Some(("prefetch.r", -32, 10))),   // prefetch.r -32(a0)
+            (0x0025_6013, None),                            // ori x0, a0, 2: imm[4:0] = 2
+            (0x0415_6513, None),                            // ori a0, a0, 65
+            (0x0415_4013, None),                            // xori x0, a0, 65
+        ] {
+            assert_eq!(prefetch_hint(w), want, "{w:#010x}");
+            assert_eq!(
+                decode(w).map(|i| i.op),
+                Some(if w & 0x7000 == 0x6000 {
+                    Op::Ori
+                } else {
+                    Op::Xori
+                })
+            );
+        }
     }
 }

@@ -1,7 +1,9 @@
 //! Disassembly of RISC-V 64 guest code for traces (`-d in_asm`), through capstone in
-//! RV64 + compressed mode. The bit-manipulation and Zicond instructions, which capstone
-//! does not know, are named from heron's own decoder; anything else capstone cannot decode
-//! is printed as `.insn 0x...`, so the listing never stops early.
+//! RV64 + compressed mode. The bit-manipulation, Zicond and cache-block (Zicbom/Zicboz)
+//! instructions, which capstone does not know, are named from heron's own decoder, and
+//! Zicbop's prefetch hints (ORIs to x0) get their own names before capstone sees them;
+//! anything else capstone cannot decode is printed as `.insn 0x...`, so the listing
+//! never stops early.
 
 use crate::cpu::XREG_NAMES;
 use crate::decode::{self, Op, insn_len};
@@ -55,9 +57,10 @@ pub fn disassemble(pc: u64, bytes: &[u8]) -> Vec<String> {
             } else {
                 format!("{raw:04x}    ")
             };
-            let text = cs
-                .as_ref()
-                .and_then(|cs| {
+            let own = if len == 4 { cbo_text(raw) } else { None };
+            let text = own
+                .or_else(|| {
+                    let cs = cs.as_ref()?;
                     let insns = cs.disasm_count(&rest[..len], addr, 1).ok()?;
                     let insn = insns.iter().next()?;
                     if insn.len() != len {
@@ -82,6 +85,23 @@ pub fn disassemble(pc: u64, bytes: &[u8]) -> Vec<String> {
         }
         out
     })
+}
+
+/// Assembly text of a cache-block instruction, as GNU objdump writes them: `cbo.zero (a0)`,
+/// `prefetch.r 64(a0)`.
+fn cbo_text(w: u32) -> Option<String> {
+    if let Some((name, offset, rs1)) = decode::prefetch_hint(w) {
+        return Some(format!("{name} {offset}({})", XREG_NAMES[rs1 as usize]));
+    }
+    let insn = decode::decode(w)?;
+    let name = match insn.op {
+        Op::CboInval => "cbo.inval",
+        Op::CboClean => "cbo.clean",
+        Op::CboFlush => "cbo.flush",
+        Op::CboZero => "cbo.zero",
+        _ => return None,
+    };
+    Some(format!("{name} ({})", XREG_NAMES[insn.rs1 as usize]))
 }
 
 /// Assembly text of a Zba/Zbb/Zbs/Zicond instruction (capstone 5 lacks them).
@@ -185,6 +205,27 @@ mod tests {
         // Still unknown: .insn
         let lines = disassemble(0, &0xffff_ffffu32.to_le_bytes());
         assert_eq!(lines, vec!["0x0: ffffffff  .insn 0xffffffff".to_string()]);
+    }
+
+    /// The cache-block instructions as GNU objdump 2.40 names them (capstone 5 knows none of
+    /// them, and would call the prefetches `ori`).
+    #[test]
+    fn cache_block_operation_names() {
+        for (w, text) in [
+            (0x0045_200fu32, "cbo.zero (a0)"),
+            (0x0015_a00f, "cbo.clean (a1)"),
+            (0x0022_a00f, "cbo.flush (t0)"),
+            (0x0004_a00f, "cbo.inval (s1)"),
+            (0x0415_6013, "prefetch.r 64(a0)"),
+            (0x0035_e013, "prefetch.w 0(a1)"),
+            (0x0206_6013, "prefetch.i 32(a2)"),
+        ] {
+            let lines = disassemble(0, &w.to_le_bytes());
+            assert_eq!(lines, vec![format!("0x0: {w:08x}  {text}")]);
+        }
+        // An ORI to x0 that is not a prefetch stays an ORI.
+        let lines = disassemble(0, &0x0025_6013u32.to_le_bytes());
+        assert!(lines[0].contains("ori"), "{}", lines[0]);
     }
 
     #[test]

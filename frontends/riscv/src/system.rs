@@ -62,6 +62,11 @@ pub struct RiscvSystemCpu {
     /// Sstc deadline (mtime ticks) for a timer thread to watch, u64::MAX when none; see
     /// [`RiscvSystemCpu::deadline_cell`].
     deadline: Arc<AtomicU64>,
+    /// The machine's guest-physical memory, for page walks outside the softmmu
+    /// (`cbo.clean/flush/inval` check access without accessing memory). Attached by
+    /// [`RiscvMmu`] on its first translation for this hart, which comes before the hart
+    /// runs any code (its first fetch misses in the empty TLB).
+    phys: Option<Arc<dyn PhysMemory>>,
 }
 
 /// Byte offset of [`RiscvSystemCpu::tlb`] (for `SoftmmuConfig::tlb_offset`).
@@ -119,8 +124,11 @@ fn data_mmu_idx(p: &PrivState) -> u8 {
 }
 
 /// The translation flags of system mode (what [`Guest::tb_flags`] packs): privilege, data
-/// MMU index and mstatus.FS. Everything else privileged (TVM, TW, TSR, counter enables, CSR
-/// access rules) is checked when the instruction executes.
+/// MMU index, mstatus.FS and which cache-block operations the privilege may execute
+/// (menvcfg/senvcfg). Everything else privileged (TVM, TW, TSR, counter enables, CSR access
+/// rules) is checked when the instruction executes. Every change of these (trap entry,
+/// xRET, a CSR write) ends the block without chaining, so a block only ever runs under the
+/// flags it was translated for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SysFlags {
     /// Privilege level: 0 U, 1 S, 3 M.
@@ -129,25 +137,63 @@ pub struct SysFlags {
     pub data_idx: u8,
     /// mstatus.FS: 0 off (FP instructions are illegal), 1 initial, 2 clean, 3 dirty.
     pub fs: u8,
+    /// Enabled cache-block operations ([`PrivState::cbo_enables`] of the privilege):
+    /// [`SysFlags::CBO_ZERO`] | [`SysFlags::CBO_CLEAN_FLUSH`] | [`SysFlags::CBO_INVAL`].
+    pub cbo: u8,
 }
 
 impl SysFlags {
+    /// `cbo.zero` may execute.
+    pub const CBO_ZERO: u8 = 1;
+    /// `cbo.clean` and `cbo.flush` may execute.
+    pub const CBO_CLEAN_FLUSH: u8 = 2;
+    /// `cbo.inval` may execute.
+    pub const CBO_INVAL: u8 = 4;
+
     pub fn of(p: &PrivState) -> SysFlags {
+        let en = p.cbo_enables(p.priv_level);
+        let mut cbo = 0;
+        if en.zero {
+            cbo |= Self::CBO_ZERO;
+        }
+        if en.clean_flush {
+            cbo |= Self::CBO_CLEAN_FLUSH;
+        }
+        if en.inval {
+            cbo |= Self::CBO_INVAL;
+        }
         SysFlags {
             priv_bits: p.priv_level as u8,
             data_idx: data_mmu_idx(p),
             fs: ((p.mstatus() & csr::status::FS) >> csr::status::FS_SHIFT) as u8,
+            cbo,
         }
     }
     pub fn to_bits(self) -> u64 {
-        u64::from(self.priv_bits) | u64::from(self.data_idx) << 2 | u64::from(self.fs) << 5
+        u64::from(self.priv_bits)
+            | u64::from(self.data_idx) << 2
+            | u64::from(self.fs) << 5
+            | u64::from(self.cbo) << 7
     }
     pub fn from_bits(flags: u64) -> SysFlags {
         SysFlags {
             priv_bits: (flags & 3) as u8,
             data_idx: ((flags >> 2) & 7) as u8,
             fs: ((flags >> 5) & 3) as u8,
+            cbo: ((flags >> 7) & 7) as u8,
         }
+    }
+    /// Whether the cache-block operation `op` ([`crate::decode::Op::CboZero`], ...) is
+    /// enabled at this privilege (false for any other op).
+    pub(crate) fn cbo_allowed(self, op: crate::decode::Op) -> bool {
+        use crate::decode::Op;
+        let bit = match op {
+            Op::CboZero => Self::CBO_ZERO,
+            Op::CboClean | Op::CboFlush => Self::CBO_CLEAN_FLUSH,
+            Op::CboInval => Self::CBO_INVAL,
+            _ => return false,
+        };
+        self.cbo & bit != 0
     }
     /// MMU index of instruction fetch.
     pub fn fetch_idx(self) -> u8 {
@@ -194,6 +240,7 @@ impl RiscvSystemCpu {
             csr_end_block: 0,
             superpages: Vec::new(),
             deadline: Arc::new(AtomicU64::new(u64::MAX)),
+            phys: None,
         })
     }
 
@@ -554,6 +601,17 @@ pub(crate) fn translate_privileged(
     Some(true)
 }
 
+/// `cbo.clean`, `cbo.flush` or `cbo.inval` on the block holding the address in `rs1`,
+/// already known to be enabled (translation flags): heron has no caches, so all that is
+/// left is the access check of [`HELPER_CBO_CHECK`]. Returns whether the block ended
+/// (never).
+pub(crate) fn translate_cbo_management(b: &mut Builder, sys: SysFlags, rs1: u8) -> bool {
+    let addr = get_x(b, rs1);
+    let idx = b.const64(u64::from(sys.data_idx));
+    b.call_void(&HELPER_CBO_CHECK, &[addr, idx]);
+    false
+}
+
 /// CSRs whose writes change nothing the translator or the execution loop depends on. A
 /// write to any other CSR is followed by a check of [`RiscvSystemCpu::csr_end_block`]: the
 /// block ends there only when the write changed the translation flags, flushed the TLB or
@@ -575,7 +633,6 @@ fn csr_write_is_plain(num: u32) -> bool {
             | csr::MEDELEG
             | csr::SCOUNTEREN
             | csr::MCOUNTEREN
-            | csr::SENVCFG
             | csr::MCYCLE
             | csr::MINSTRET
             | csr::MCOUNTINHIBIT
@@ -759,7 +816,51 @@ extern "C" fn helper_sfence_vma(env: *mut u8, vaddr: u64, all: u64, insn: u64) -
     0
 }
 
+/// The access check of `cbo.clean/flush/inval` at `vaddr` through MMU index `mmu_idx`
+/// (CMO spec, "Page-Fault, Guest-Page-Fault, and Access-Fault Exceptions"): allowed when a
+/// load or a store would be (a load check suffices: a writable page or PMP region is also
+/// readable), for the whole 64-byte block; the walk sets the A bit (not D). Faults are
+/// reported as store faults (page fault when translation forbids the access, access
+/// fault for PMP) with tval = `vaddr`, the value of rs1. Memory itself is not touched,
+/// so MMIO sees nothing; an address with no RAM or device behind it is not detected.
+extern "C" fn helper_cbo_check(env: *mut u8, vaddr: u64, mmu_idx: u64) -> u64 {
+    // SAFETY: called from system-mode blocks only (see sys_cpu).
+    let cpu = unsafe { sys_cpu(env) };
+    let (eff, sum, mxr) = decode_mmu_idx(mmu_idx as u8);
+    let block = vaddr & !(privileged::CBO_BLOCK_SIZE - 1);
+    let r = match cpu.phys.clone() {
+        Some(phys) => cpu.privs.translate_as(
+            block,
+            privileged::CBO_BLOCK_SIZE,
+            privileged::Access::Read,
+            eff,
+            sum,
+            mxr,
+            &WalkMem(&*phys),
+        ),
+        None => cpu.privs.translate_as(
+            block,
+            privileged::CBO_BLOCK_SIZE,
+            privileged::Access::Read,
+            eff,
+            sum,
+            mxr,
+            &NoMem,
+        ),
+    };
+    if let Err(trap) = r {
+        cpu.cpu.exc_cause = match trap.cause {
+            cause::LOAD_PAGE_FAULT => cause::STORE_PAGE_FAULT,
+            _ => cause::STORE_ACCESS,
+        };
+        cpu.cpu.exc_tval = vaddr;
+        cpu.cpu.hdr.pending_status = ExitStatus::Exception as u32;
+    }
+    0
+}
+
 heron_backend::helper!(pub HELPER_CSR = helper_csr, 4, Effects::RAISES);
+heron_backend::helper!(pub HELPER_CBO_CHECK = helper_cbo_check, 2, Effects::RAISES);
 heron_backend::helper!(pub HELPER_MRET = helper_xret, 1, Effects::RAISES);
 heron_backend::helper!(pub HELPER_SRET = helper_xret, 1, Effects::RAISES);
 heron_backend::helper!(pub HELPER_WFI = helper_wfi, 1, Effects::RAISES);
@@ -859,6 +960,25 @@ impl RiscvMmu {
 /// The walker's view of guest-physical memory: page-table entries in RAM only.
 struct WalkMem<'a>(&'a dyn PhysMemory);
 
+/// No memory at all (a hart whose [`RiscvMmu`] has not run yet): every page-table read is
+/// an access fault; translations that need no walk (Bare, M-mode) still work.
+struct NoMem;
+
+impl PhysMem for NoMem {
+    fn read_u64(&self, _paddr: u64) -> Result<u64, PhysMemError> {
+        Err(PhysMemError)
+    }
+
+    fn compare_exchange_u64(
+        &self,
+        _paddr: u64,
+        _current: u64,
+        _new: u64,
+    ) -> Result<Result<u64, u64>, PhysMemError> {
+        Err(PhysMemError)
+    }
+}
+
 impl WalkMem<'_> {
     /// The PTE at `paddr` as an atomic (other harts update A/D bits concurrently).
     fn pte(&self, paddr: u64) -> Result<&AtomicU64, PhysMemError> {
@@ -905,6 +1025,9 @@ impl AddressTranslator for RiscvMmu {
         // SAFETY: the softmmu passes the CPU state of the vCPU whose access misses, a
         // RiscvSystemCpu in an engine running RiscvSystemGuest, owned by this thread.
         let cpu = unsafe { &mut *(env as *mut RiscvSystemCpu) };
+        if cpu.phys.is_none() {
+            cpu.phys = Some(Arc::clone(&self.phys));
+        }
         let (eff, sum, mxr) = decode_mmu_idx(mmu_idx);
         let (pa, kind) = match access {
             Access::Read => (privileged::Access::Read, FaultKind::Read),

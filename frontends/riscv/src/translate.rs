@@ -1,7 +1,8 @@
 //! The RISC-V 64 translator: turns guest code into heron IR one block at a time
 //! ([`RiscvGuest`] implements the backend's [`Guest`] trait). It fetches 16-bit parcels,
 //! expands compressed instructions, decodes them with [`crate::decode`], and emits the IR of
-//! every integer instruction (RV64IMAC, Zicsr, Zifencei, Zba, Zbb, Zbs, Zicond); F/D
+//! every integer instruction (RV64IMAC, Zicsr, Zifencei, Zba, Zbb, Zbs, Zicond, and the
+//! cache-block operations of Zicboz/Zicbom; Zicbop's prefetches are ORIs to x0); F/D
 //! instructions go to [`crate::translate_fp`]. Also owns the CSR and fence.i helpers.
 //! The same code translates system mode ([`crate::system`]): with `Ctx::sys` set, memory
 //! accesses use the mode's MMU index and the privileged cases (mret/sret/wfi/sfence.vma,
@@ -660,6 +661,22 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64, ctx: Ctx) -> boo
             b.exit(ExitStatus::Next, next);
             return true;
         }
+        // ---- Zicboz / Zicbom ----
+        Op::CboZero => {
+            if ctx.sys.is_some_and(|s| !s.cbo_allowed(op)) {
+                return illegal(b, pc, raw);
+            }
+            translate_cbo_zero(b, rs1, ctx);
+        }
+        Op::CboClean | Op::CboFlush | Op::CboInval => {
+            // User mode: Linux leaves senvcfg.CBCFE/CBIE clear, so user programs get SIGILL.
+            match ctx.sys {
+                Some(sys) if sys.cbo_allowed(op) => {
+                    return crate::system::translate_cbo_management(b, sys, rs1);
+                }
+                _ => return illegal(b, pc, raw),
+            }
+        }
         Op::Ecall => {
             let c = ctx.sys.map_or(cause::ECALL_U, |s| s.ecall_cause());
             raise(b, pc, c, 0);
@@ -705,6 +722,29 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64, ctx: Ctx) -> boo
         }
     }
     false
+}
+
+/// Size of the cache block of `cbo.zero` (the device tree's `riscv,cboz-block-size`).
+pub const CBOZ_BLOCK_SIZE: u64 = crate::privileged::CBO_BLOCK_SIZE;
+
+/// `cbo.zero`: zeros the 64-byte block holding the address in rs1, as ordinary stores
+/// through the data MMU index (so TLB, MMIO and the invalidation of translated code all
+/// apply). The first store is the byte at rs1 itself: a page or access fault then reports
+/// tval = rs1, as the CMO spec requires; the block's eight 8-byte stores follow and can
+/// no longer fault on translation (one block never spans two pages).
+fn translate_cbo_zero(b: &mut Builder, rs1: u8, ctx: Ctx) {
+    let addr = get_x(b, rs1);
+    let zero = b.const64(0);
+    b.store(zero, addr, ctx.mem(1, false));
+    let base = b.bin_imm(BinOp::And, addr, !(CBOZ_BLOCK_SIZE - 1));
+    for off in (0..CBOZ_BLOCK_SIZE).step_by(8) {
+        let a = if off == 0 {
+            base
+        } else {
+            b.bin_imm(BinOp::Add, base, off)
+        };
+        b.store(zero, a, ctx.mem(8, false));
+    }
 }
 
 /// sc.w / sc.d: store rs2 at rs1 if the reservation is held for that address and memory

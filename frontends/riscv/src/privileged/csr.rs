@@ -129,6 +129,16 @@ pub mod satp {
 /// `menvcfg`/`senvcfg` fields.
 pub mod envcfg {
     pub const FIOM: u64 = 1;
+    /// Zicbom: `cbo.inval` enable for the lower privileges (WARL): 00 illegal, 01 runs as a
+    /// flush, 11 invalidates; 10 is reserved (a write of it leaves the field unchanged).
+    pub const CBIE: u64 = 3 << 4;
+    pub const CBIE_SHIFT: u32 = 4;
+    /// The reserved CBIE value.
+    pub const CBIE_RESERVED: u64 = 2 << 4;
+    /// Zicbom: `cbo.clean`/`cbo.flush` enable for the lower privileges.
+    pub const CBCFE: u64 = 1 << 6;
+    /// Zicboz: `cbo.zero` enable for the lower privileges.
+    pub const CBZE: u64 = 1 << 7;
     /// Sstc: enables `stimecmp` for S-mode and makes mip.STIP reflect `time >= stimecmp`.
     pub const STCE: u64 = 1 << 63;
     /// Svpbmt (menvcfg only): the PBMT bits of leaf PTEs are valid for S/U translations.

@@ -60,16 +60,40 @@ pub const DT_MMU_TYPE: &str = match mmu_type(MAX_SATP_MODE) {
 };
 
 /// The device-tree `riscv,isa` of heron's harts in system mode: exactly what the frontend
-/// and this module implement. Single letters: RV64 I M A F D C. Then Zicntr (cycle, time,
-/// instret), Zicond, Zicsr, Zifencei, Zihintpause (`pause` is a fence), Zihpm
+/// and this module implement. Single letters: RV64 I M A F D C. Then Zicbom/Zicboz/Zicbop
+/// (cache-block operations on [`CBO_BLOCK_SIZE`]-byte blocks, enabled for S and U by
+/// menvcfg/senvcfg CBIE/CBCFE/CBZE: `cbo.zero` stores zeros, `cbo.clean/flush/inval` only
+/// check access since heron has no caches, `prefetch.*` are no-op hints), Zicntr (cycle,
+/// time, instret), Zicond, Zicsr, Zifencei, Zihintpause (`pause` is a fence), Zihpm
 /// (hpmcounter3..31 exist and count nothing, which the spec allows), Zba/Zbb/Zbs, Sstc and
 /// Svpbmt (menvcfg.PBMTE; PBMT values 0-2 are accepted and change nothing, since all of
 /// heron's memory is coherent and device accesses are never cached; 3 is a page fault).
-/// Not listed because not implemented: V, H, Zfh, Zfa, Zbc, Zicbom/Zicboz, Zawrs, Zacas,
-/// Svnapot, Svinval, Svadu/Svade (A/D bits are updated by the walker, menvcfg.ADUE
-/// does not exist). The board also gives it as `riscv,isa-base` + `riscv,isa-extensions`.
-pub const DT_ISA: &str =
-    "rv64imafdc_zicntr_zicond_zicsr_zifencei_zihintpause_zihpm_zba_zbb_zbs_sstc_svpbmt";
+/// Not listed because not implemented: V, H, Zfh, Zfa, Zbc, Zawrs, Zacas, Svnapot,
+/// Svinval, Svadu/Svade (A/D bits are updated by the walker, menvcfg.ADUE does not
+/// exist). The board also gives it as `riscv,isa-base` + `riscv,isa-extensions`, and
+/// announces the block size as `riscv,cbom/cboz/cbop-block-size`.
+pub const DT_ISA: &str = concat!(
+    "rv64imafdc_zicbom_zicbop_zicboz_zicntr_zicond_zicsr_zifencei_zihintpause_zihpm",
+    "_zba_zbb_zbs_sstc_svpbmt"
+);
+
+/// Size in bytes of the cache block every Zicbom/Zicboz/Zicbop instruction acts on (the
+/// device tree's `riscv,cbom-block-size`, `riscv,cboz-block-size`, `riscv,cbop-block-size`).
+pub const CBO_BLOCK_SIZE: u64 = 64;
+
+/// Which cache-block operations a privilege level may execute (Zicbom/Zicboz, from
+/// menvcfg and senvcfg; see [`PrivState::cbo_enables`]). A disabled one raises illegal
+/// instruction. (Whether an enabled `cbo.inval` invalidates or flushes makes no
+/// difference to heron, which has no caches.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CboEnables {
+    /// `cbo.zero` (CBZE).
+    pub zero: bool,
+    /// `cbo.clean` and `cbo.flush` (CBCFE).
+    pub clean_flush: bool,
+    /// `cbo.inval` (CBIE != 00).
+    pub inval: bool,
+}
 
 /// Privilege level (the encoding used in mstatus.MPP and `priv` fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -363,6 +387,26 @@ impl PrivState {
     pub fn menvcfg(&self) -> u64 {
         self.menvcfg
     }
+    pub fn senvcfg(&self) -> u64 {
+        self.senvcfg
+    }
+
+    /// The cache-block operations `priv_level` may execute (CMO spec, "Control and Status
+    /// Register State"): all in M-mode; in S-mode those enabled in menvcfg; in U-mode those
+    /// enabled in both menvcfg and senvcfg.
+    pub fn cbo_enables(&self, priv_level: Priv) -> CboEnables {
+        let (m, s) = (self.menvcfg, self.senvcfg);
+        let on = |field: u64| match priv_level {
+            Priv::Machine => true,
+            Priv::Supervisor => m & field != 0,
+            Priv::User => m & field != 0 && s & field != 0,
+        };
+        CboEnables {
+            zero: on(envcfg::CBZE),
+            clean_flush: on(envcfg::CBCFE),
+            inval: on(envcfg::CBIE),
+        }
+    }
     pub fn stimecmp(&self) -> u64 {
         self.stimecmp
     }
@@ -626,8 +670,14 @@ impl PrivState {
                 WriteEffect::default()
             }
             csr::SENVCFG => {
-                self.senvcfg = v & envcfg::FIOM;
-                WriteEffect::default()
+                let old = self.senvcfg;
+                self.senvcfg = envcfg_warl(old, v, ENVCFG_COMMON);
+                if (old ^ self.senvcfg) & ENVCFG_CBO != 0 {
+                    // Which CBO instructions U-mode may execute changed.
+                    WriteEffect::BLOCK
+                } else {
+                    WriteEffect::default()
+                }
             }
             csr::SSCRATCH => {
                 self.sscratch = v;
@@ -681,7 +731,7 @@ impl PrivState {
             }
             csr::MENVCFG => {
                 let old = self.menvcfg;
-                self.menvcfg = v & (envcfg::FIOM | envcfg::STCE | envcfg::PBMTE);
+                self.menvcfg = envcfg_warl(old, v, ENVCFG_COMMON | envcfg::STCE | envcfg::PBMTE);
                 if (old ^ self.menvcfg) & envcfg::PBMTE != 0 {
                     // PTEs read differently now: no cached translation may survive.
                     WriteEffect::IRQ.or(WriteEffect::TLB)
@@ -806,6 +856,21 @@ impl PrivState {
             _ => Ok(()),
         }
     }
+}
+
+/// The menvcfg/senvcfg fields of the CMO extensions.
+const ENVCFG_CBO: u64 = envcfg::CBIE | envcfg::CBCFE | envcfg::CBZE;
+/// The fields menvcfg and senvcfg both implement.
+const ENVCFG_COMMON: u64 = envcfg::FIOM | ENVCFG_CBO;
+
+/// WARL rule of menvcfg/senvcfg: the implemented fields (`mask`) of `v`, except that the
+/// reserved CBIE value 10 keeps the old CBIE.
+fn envcfg_warl(old: u64, v: u64, mask: u64) -> u64 {
+    let mut new = v & mask;
+    if new & envcfg::CBIE == envcfg::CBIE_RESERVED {
+        new = (new & !envcfg::CBIE) | (old & envcfg::CBIE);
+    }
+    new
 }
 
 /// WARL rule of mtvec/stvec: BASE is 4-byte aligned; MODE 0 (direct) and 1 (vectored) are

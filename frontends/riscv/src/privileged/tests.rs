@@ -359,12 +359,13 @@ fn envcfg_and_sstc() {
         t2.load(std::sync::atomic::Ordering::SeqCst)
     }));
     st.csr_write(csr::MENVCFG, u64::MAX, M).unwrap();
+    let cbo = envcfg::CBIE | envcfg::CBCFE | envcfg::CBZE;
     assert_eq!(
         st.csr_read(csr::MENVCFG, M).unwrap(),
-        envcfg::STCE | envcfg::PBMTE | envcfg::FIOM
+        envcfg::STCE | envcfg::PBMTE | envcfg::FIOM | cbo
     );
     st.csr_write(csr::SENVCFG, u64::MAX, S).unwrap();
-    assert_eq!(st.csr_read(csr::SENVCFG, S).unwrap(), envcfg::FIOM);
+    assert_eq!(st.csr_read(csr::SENVCFG, S).unwrap(), envcfg::FIOM | cbo);
     illegal(st.csr_read(csr::MENVCFG, S));
     illegal(st.csr_read(csr::SENVCFG, U));
     // S-mode access to stimecmp needs STCE and mcounteren.TM.
@@ -388,6 +389,70 @@ fn envcfg_and_sstc() {
     st.csr_write(csr::MIP, irq::STIP, M).unwrap();
     assert_eq!(st.csr_read(csr::MIP, M).unwrap() & irq::STIP, irq::STIP);
     illegal(st.csr_read(csr::STIMECMP, U));
+}
+
+/// Zicbom/Zicboz enables: menvcfg gates S and U, senvcfg gates U too, M always runs
+/// them; the fields are WARL (CBIE's reserved 10 keeps the old value) and each CSR keeps
+/// its own fields; senvcfg writes that change them end the block (new translation flags).
+#[test]
+fn envcfg_cbo_fields_gate_lower_privileges() {
+    let mut st = PrivState::new(0, 0);
+    let none = CboEnables::default();
+    let all = CboEnables {
+        zero: true,
+        clean_flush: true,
+        inval: true,
+    };
+    assert_eq!(st.cbo_enables(M), all);
+    assert_eq!(st.cbo_enables(S), none);
+    assert_eq!(st.cbo_enables(U), none);
+    // menvcfg alone: S gets them, U still needs senvcfg.
+    st.csr_write(csr::MENVCFG, envcfg::CBZE, M).unwrap();
+    assert_eq!(st.cbo_enables(S), CboEnables { zero: true, ..none });
+    assert_eq!(st.cbo_enables(U), none);
+    let e = st.csr_write(csr::SENVCFG, envcfg::CBZE, S).unwrap();
+    assert!(e.end_block);
+    assert!(st.cbo_enables(U).zero);
+    // Rewriting the same value changes nothing the translator folded in.
+    assert!(
+        !st.csr_write(csr::SENVCFG, envcfg::CBZE, S)
+            .unwrap()
+            .end_block
+    );
+    // CBIE: 01 (flush) and 11 (invalidate) enable, 10 is reserved and keeps the old value.
+    let flush = 1 << envcfg::CBIE_SHIFT;
+    st.csr_write(csr::MENVCFG, flush | envcfg::CBCFE, M)
+        .unwrap();
+    assert_eq!(st.menvcfg(), flush | envcfg::CBCFE);
+    assert_eq!(
+        st.cbo_enables(S),
+        CboEnables {
+            zero: false,
+            clean_flush: true,
+            inval: true
+        }
+    );
+    st.csr_write(csr::MENVCFG, envcfg::CBIE_RESERVED | envcfg::CBCFE, M)
+        .unwrap();
+    assert_eq!(st.csr_read(csr::MENVCFG, M).unwrap(), flush | envcfg::CBCFE);
+    st.csr_write(csr::SENVCFG, envcfg::CBIE, S).unwrap();
+    st.csr_write(csr::SENVCFG, envcfg::CBIE_RESERVED | envcfg::CBCFE, S)
+        .unwrap();
+    assert_eq!(st.senvcfg(), envcfg::CBIE | envcfg::CBCFE);
+    assert_eq!(
+        st.cbo_enables(U),
+        CboEnables {
+            zero: false,
+            clean_flush: true,
+            inval: true
+        }
+    );
+    // The fields of one CSR do not change the other's.
+    st.csr_write(csr::MENVCFG, 0, M).unwrap();
+    assert_eq!(st.senvcfg(), envcfg::CBIE | envcfg::CBCFE);
+    assert_eq!(st.cbo_enables(U), none);
+    assert_eq!(st.cbo_enables(S), none);
+    assert_eq!(st.cbo_enables(M), all);
 }
 
 // ---------------------------------------------------------------- traps

@@ -118,6 +118,11 @@ fn slog(phys: &FakePhys, i: u64) -> (u64, u64, u64) {
 /// The programs need the satp value in a0 at entry; [`run_system`] starts at RAM with a0
 /// = 0, so the program loads it from a literal the test patches in.
 fn program(body: &str) -> String {
+    program_m("", body)
+}
+
+/// [`program`] with extra M-mode setup code `m_setup` (run before [`SETUP`]).
+fn program_m(m_setup: &str, body: &str) -> String {
     format!(
         "
     j setup
@@ -126,6 +131,7 @@ satp_value:
     .dword 0
 setup:
     ld a0, satp_value
+{m_setup}
 {SETUP}
 smode:
 {body}
@@ -455,5 +461,127 @@ fn sfence_vma_of_one_address_covers_the_whole_superpage() {
             (15, 0x4021_1000),
             "{tier:?}"
         );
+    }
+}
+
+/// Cache-block operations under Sv39 from S-mode (menvcfg enables all): on an invalid
+/// page all four raise store page faults with stval = rs1 (not the block's start);
+/// `cbo.clean` on a read-only page is fine but `cbo.zero` there faults; the management
+/// ops need read access (an execute-only page faults, unless MXR); a management op sets A
+/// but not D; `cbo.zero` clears exactly its block through the mapping.
+#[test]
+fn cbo_faults_and_permissions_under_sv39() {
+    let body = "
+    li a1, 0x40003015
+    cbo.clean (a1)           # page 3: invalid
+    cbo.flush (a1)
+    cbo.inval (a1)
+    cbo.zero (a1)
+    li a2, 0x40001023
+    cbo.clean (a2)           # page 1: read-only: fine
+    cbo.zero (a2)            # needs write: store page fault
+    li a3, 0x40002007
+    cbo.flush (a3)           # page 2: execute-only: store page fault
+    li t0, 1 << 19
+    csrs sstatus, t0         # MXR: now readable
+    cbo.flush (a3)
+    csrc sstatus, t0
+    li a4, 0x40000001
+    cbo.inval (a4)           # page 0: A and D clear: sets A only
+    li a5, 0x40004071
+    cbo.zero (a5)            # page 4: zeros 0x40004040..0x40004080
+";
+    let Some(code) = assemble_at(&program_m("li t0, 0xf0\ncsrw menvcfg, t0", body), RAM) else {
+        return;
+    };
+    for tier in [Tier::Interp, Tier::Jit] {
+        let phys = Arc::new(FakePhys::new());
+        let satp_v = tables(
+            &phys,
+            &[
+                PTE_V | PTE_R | PTE_W,
+                PTE_V | PTE_R | PTE_A,
+                PTE_V | PTE_X | PTE_A,
+                0,
+                PTE_V | PTE_R | PTE_W | PTE_A | PTE_D,
+            ],
+        );
+        load(&phys, &code, satp_v);
+        let page4 = RAM + 0x1_4000;
+        for i in 0..32 {
+            phys.write(page4 + 8 * i, u64::MAX);
+        }
+        let (cpu, done) = run_system(&phys, tier, 200);
+        assert!(done, "{tier:?}: did not finish");
+        assert_eq!(cpu.privs.mcause, cause::ECALL_S, "{tier:?}");
+        let want = [
+            (15, 0x4000_3015),
+            (15, 0x4000_3015),
+            (15, 0x4000_3015),
+            (15, 0x4000_3015),
+            (15, 0x4000_1023),
+            (15, 0x4000_2007),
+        ];
+        for (i, w) in want.iter().enumerate() {
+            let (c, t, _) = slog(&phys, i as u64);
+            assert_eq!((c, t), *w, "{tier:?}: trap {i}");
+        }
+        assert_eq!(
+            slog(&phys, want.len() as u64).0,
+            0,
+            "{tier:?}: no more traps"
+        );
+        let pte0 = phys.read(LEAF0);
+        assert_eq!(pte0 & (PTE_A | PTE_D), PTE_A, "{tier:?}: A set, D not");
+        for i in 0..32 {
+            let v = phys.read(page4 + 8 * i);
+            let expect = if (8..16).contains(&i) { 0 } else { u64::MAX };
+            assert_eq!(v, expect, "{tier:?}: page 4 + {:#x}", 8 * i);
+        }
+    }
+}
+
+/// `cbo.zero` over translated code (M-mode): the code is invalidated like after any
+/// store, so after `fence.i` the next call executes the zeros (illegal instruction at the
+/// routine).
+#[test]
+fn cbo_zero_over_translated_code_invalidates_it() {
+    let src = "
+    la t0, mtrap
+    csrw mtvec, t0
+    li a0, 0
+    call victim              # translated and run: a0 = 1
+    mv s1, a0
+    la a1, victim
+    cbo.zero (a1)
+    fence.i                  # what RISC-V requires before running stored code
+    li a0, 0
+    call victim              # zeros now: illegal instruction at victim
+    wfi
+    .balign 64
+victim:
+    li a0, 1
+    ret
+    .balign 64
+mtrap:
+    csrr a5, mcause
+    csrr a6, mepc
+    csrr a7, mtval
+    wfi
+";
+    let Some(code) = assemble_at(src, RAM) else {
+        return;
+    };
+    for tier in [Tier::Interp, Tier::Jit] {
+        let phys = Arc::new(FakePhys::new());
+        load_code(&phys, &code);
+        let (cpu, done) = run_system(&phys, tier, 50);
+        assert!(done, "{tier:?}");
+        let x = &cpu.cpu.x;
+        assert_eq!(x[9], 1, "{tier:?}: the first call ran the routine");
+        assert_eq!(x[15], cause::ILLEGAL_INSN, "{tier:?}: mcause");
+        assert_eq!(x[16], x[11], "{tier:?}: mepc = victim");
+        assert_eq!(x[17], 0, "{tier:?}: tval = the zero parcel");
+        assert_eq!(x[10], 0, "{tier:?}: the zeroed routine did not set a0");
     }
 }

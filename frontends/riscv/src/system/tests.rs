@@ -5,7 +5,7 @@
 //! JIT) over a fake physical memory; plus the address translator on its own.
 
 use super::*;
-use crate::privileged::csr::{irq, satp, status};
+use crate::privileged::csr::{envcfg, irq, satp, status};
 use heron_backend::GuestMemory;
 use heron_backend::engine::{Engine, EngineConfig, Tier as EngineTier};
 use heron_backend::interp::{InterpBlock, InterpRegs};
@@ -45,7 +45,11 @@ pub(crate) fn assemble_at(src: &str, base: u64) -> Option<Vec<u8>> {
     )
     .expect("source");
     let out = match Command::new("riscv64-linux-gnu-as")
-        .args(["-march=rv64gc_zicsr_zifencei", "-mno-relax", "-o"])
+        .args([
+            "-march=rv64gc_zicsr_zifencei_zicbom_zicboz_zicbop",
+            "-mno-relax",
+            "-o",
+        ])
         .arg(&o)
         .arg(&s)
         .output()
@@ -1136,7 +1140,8 @@ fn tb_flags_track_privilege_mmu_index_and_fs() {
         SysFlags {
             priv_bits: 3,
             data_idx: mmu_idx::M,
-            fs: 0
+            fs: 0,
+            cbo: SysFlags::CBO_ZERO | SysFlags::CBO_CLEAN_FLUSH | SysFlags::CBO_INVAL,
         }
     );
     // MPRV with MPP = S and SUM, MXR: data through S+SUM+MXR, fetch stays M.
@@ -1159,6 +1164,139 @@ fn tb_flags_track_privilege_mmu_index_and_fs() {
         (0, mmu_idx::U | mmu_idx::MXR, 0)
     );
     assert_eq!(RiscvSystemGuest::fetch_idx(f.to_bits()), mmu_idx::U);
+    // CBO enables: U needs menvcfg and senvcfg, S menvcfg only; all survive the packing.
+    assert_eq!(f.cbo, 0);
+    cpu.privs
+        .csr_write(csr::MENVCFG, envcfg::CBZE | envcfg::CBIE, M)
+        .unwrap();
+    assert_eq!(flags(&mut cpu).cbo, 0);
+    cpu.privs
+        .csr_write(csr::SENVCFG, envcfg::CBZE | envcfg::CBCFE, M)
+        .unwrap();
+    let f = flags(&mut cpu);
+    assert_eq!(f.cbo, SysFlags::CBO_ZERO);
+    assert_eq!(SysFlags::from_bits(f.to_bits()), f);
+    cpu.privs.priv_level = S;
+    let f = flags(&mut cpu);
+    assert_eq!(f.cbo, SysFlags::CBO_ZERO | SysFlags::CBO_INVAL);
+    assert_eq!(SysFlags::from_bits(f.to_bits()), f);
+}
+
+/// Cache-block operations by privilege: M zeros a block (unaligned rs1) and runs the
+/// management ops as no-ops; then the same S/U code runs four times: S with menvcfg = 0
+/// (all four illegal), S with menvcfg enabling all, U with senvcfg = 0 (illegal), U with
+/// senvcfg enabling all. The blocks translated while disabled must not run once enabled
+/// (translation flags), and each enabled `cbo.zero` clears its own block only.
+#[test]
+fn cbo_enables_by_privilege_and_envcfg() {
+    let src = "
+    li s0, DATA
+    la t0, mtrap
+    csrw mtvec, t0
+    li t0, -1               # PMP open for S and U (the management ops check it)
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+    addi t0, s0, 0x100      # DATA + 0x100..0x400: all ones
+    li t1, -1
+    li t2, 96
+1:  sd t1, 0(t0)
+    addi t0, t0, 8
+    addi t2, t2, -1
+    bnez t2, 1b
+    addi a0, s0, 0x147
+    cbo.zero (a0)           # M: always enabled
+    cbo.clean (a0)
+    cbo.flush (a0)
+    cbo.inval (a0)
+    li s2, 0                # round
+mround:
+    li t0, 4
+    beq s2, t0, done
+    li t1, 0                # menvcfg: 0 in round 0, then CBZE | CBCFE | CBIE = 01
+    beqz s2, 2f
+    li t1, 0xd0
+2:  csrw menvcfg, t1
+    li t1, 0                # senvcfg: CBZE | CBCFE | CBIE = 11 in round 3
+    li t0, 3
+    bne s2, t0, 3f
+    li t1, 0xf0
+3:  csrw senvcfg, t1
+    li t0, 3 << 11          # MPP = S in rounds 0-1, U in 2-3
+    csrc mstatus, t0
+    li t0, 2
+    bge s2, t0, 4f
+    li t0, 1 << 11
+    csrs mstatus, t0
+4:  slli t0, s2, 6          # rs1 = the last byte of block DATA + 0x200 + 0x40 * round
+    li a0, DATA + 0x23f
+    add a0, a0, t0
+    addi s2, s2, 1
+    la t0, lower
+    csrw mepc, t0
+    mret
+lower:
+    cbo.zero (a0)
+    cbo.clean (a0)
+    cbo.flush (a0)
+    cbo.inval (a0)
+    ecall
+mtrap:
+    csrr t0, mcause
+    csrr t1, mtval
+    sd t0, 0(s0)
+    sd t1, 8(s0)
+    addi s0, s0, 16
+    li t3, 8
+    beq t0, t3, mround
+    li t3, 9
+    beq t0, t3, mround
+    csrr t2, mepc
+    addi t2, t2, 4
+    csrw mepc, t2
+    mret
+done:
+    wfi
+";
+    let illegal = [0x0045_200fu64, 0x0015_200f, 0x0025_200f, 0x0005_200f];
+    let mut want = Vec::new();
+    for w in illegal {
+        want.push((cause::ILLEGAL_INSN, w));
+    }
+    want.push((cause::ECALL_S, 0));
+    want.push((cause::ECALL_S, 0));
+    for w in illegal {
+        want.push((cause::ILLEGAL_INSN, w));
+    }
+    want.push((cause::ECALL_U, 0));
+    want.push((cause::ECALL_U, 0));
+    on_tiers(
+        src,
+        |_| {},
+        |f, tier| {
+            let got: Vec<(u64, u64)> = (0..want.len() as u64)
+                .map(|i| (f.data_u64(16 * i), f.data_u64(16 * i + 8)))
+                .collect();
+            assert_eq!(got, want, "{tier:?}: trap log");
+            // Blocks of 64 bytes from DATA + 0x100: ones except those zeroed by M (0x140)
+            // and by the enabled rounds 1 (0x240) and 3 (0x2c0).
+            for blk in 0..12u64 {
+                let off = 0x100 + 64 * blk;
+                let zeroed = matches!(off, 0x140 | 0x240 | 0x2c0);
+                for q in 0..8 {
+                    let v = f.data_u64(off + 8 * q);
+                    let expect = if zeroed { 0 } else { u64::MAX };
+                    assert_eq!(v, expect, "{tier:?}: DATA + {:#x}", off + 8 * q);
+                }
+            }
+            assert_eq!(
+                f.cpu.privs.menvcfg() & 0xf0,
+                0xd0,
+                "{tier:?}: menvcfg reads back"
+            );
+            assert_eq!(f.cpu.privs.senvcfg() & 0xf0, 0xf0, "{tier:?}: senvcfg");
+        },
+    );
 }
 
 #[test]

@@ -68,7 +68,11 @@ fn assemble(src: &str, rvc: bool) -> Option<Vec<u8>> {
     // Assemble without linker relaxation, and link at CODE so that `la` and other
     // PC-relative references are resolved.
     let out = match Command::new("riscv64-linux-gnu-as")
-        .args(["-march=rv64gc_zba_zbb_zbs", "-mno-relax", "-o"])
+        .args([
+            "-march=rv64gc_zba_zbb_zbs_zicbom_zicboz_zicbop",
+            "-mno-relax",
+            "-o",
+        ])
         .arg(&o)
         .arg(&s)
         .output()
@@ -1362,6 +1366,91 @@ fn fetch_faults_and_straddling_instructions() {
     assert_eq!(status, ExitStatus::Exception);
     assert_eq!(m.cpu.exc_cause, cause::ECALL_U);
     assert_eq!(m.cpu.hdr.pc, CODE + 4098);
+}
+
+// ---------------------------------------------------------------------------------------
+// Cache-block operations (user mode)
+// ---------------------------------------------------------------------------------------
+
+/// `cbo.zero` zeros exactly the 64-byte block holding rs1 (rs1 need not be aligned);
+/// Zicbop prefetches are no-ops that never fault, even on unmapped addresses.
+#[test]
+fn cbo_zero_clears_one_block_and_prefetches_do_nothing() {
+    let src = "
+    li t0, -1
+    li t1, 24
+    addi t2, s0, 0x40
+1:  sd t0, 0(t2)
+    addi t2, t2, 8
+    addi t1, t1, -1
+    bnez t1, 1b
+    addi a0, s0, 0x9b
+    cbo.zero (a0)
+    prefetch.r 0(a0)
+    prefetch.w 64(a2)
+    prefetch.i -32(a2)
+    ld a3, 0x78(s0)
+    ld a4, 0x80(s0)
+    ld a5, 0xb8(s0)
+    ld a6, 0xc0(s0)
+";
+    let Some(m) = run_asm(src, &[(A2, 0x80_0000)]) else {
+        return;
+    };
+    let d = m.data();
+    assert!(d[0x40..0x80].iter().all(|&b| b == 0xff), "before the block");
+    assert!(d[0x80..0xc0].iter().all(|&b| b == 0), "the block");
+    assert!(d[0xc0..0x100].iter().all(|&b| b == 0xff), "after the block");
+    assert!(d[..0x40].iter().all(|&b| b == 0));
+    let x = &m.cpu.x;
+    assert_eq!((x[A3], x[A4], x[A5], x[A6]), (u64::MAX, 0, 0, u64::MAX));
+    assert_eq!(x[A0], DATA + 0x9b, "rs1 unchanged");
+}
+
+/// A faulting `cbo.zero` reports the value of rs1 (not the block's start) as the fault
+/// address, as a store, and writes nothing; `cbo.clean/flush/inval` are illegal in user
+/// mode (Linux leaves senvcfg.CBCFE/CBIE clear), with the instruction as tval.
+#[test]
+fn cbo_zero_faults_at_rs1_and_management_is_illegal_for_users() {
+    // addi a0, x0, 1 ; cbo.zero (a2) ; addi a0, x0, 2 ; ecall
+    let code = words(&[0x0010_0513, 0x0046_200f, 0x0020_0513, 0x0000_0073]);
+    for (a2, what) in [(0x80_0123u64, "unmapped"), (CODE + 0x21, "read-only code")] {
+        let mut m = Machine::new(&code);
+        m.cpu.x[A2] = a2;
+        let (status, _) = m.run();
+        assert_eq!(status, ExitStatus::Fault, "{what}");
+        assert_eq!(m.cpu.hdr.pc, CODE + 4, "{what}");
+        assert_eq!(m.cpu.hdr.fault_addr, a2, "{what}");
+        assert_eq!(
+            m.cpu.hdr.fault_kind,
+            heron_backend::FaultKind::Write as u32,
+            "{what}"
+        );
+        assert_eq!(m.cpu.x[A0], 1, "{what}");
+    }
+    let li = 0x0050_0513; // addi a0, x0, 5
+    for word in [0x0015_200fu32, 0x0025_200f, 0x0005_200f] {
+        let m = expect_exception(&words(&[li, word, li]), cause::ILLEGAL_INSN, 4);
+        assert_eq!(m.cpu.exc_tval, u64::from(word));
+    }
+}
+
+/// The IR of `cbo.zero`: a byte store at rs1 first (it takes any fault, at rs1), then
+/// eight 8-byte stores covering the aligned block; nothing else touches memory.
+#[test]
+fn cbo_zero_ir_is_plain_stores() {
+    let m = Machine::new(&words(&[0x0045_200f, 0x0000_0073])); // cbo.zero (a0) ; ecall
+    let block = m.translate().expect("translate");
+    let sizes: Vec<u8> = block
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            IrOp::Store { mem, .. } => Some(mem.size),
+            IrOp::Load { .. } | IrOp::AtomicRmw { .. } | IrOp::Cmpxchg { .. } => Some(0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes, [1, 8, 8, 8, 8, 8, 8, 8, 8]);
 }
 
 #[test]
