@@ -630,21 +630,13 @@ impl Engine {
         let jit = if cfg.tier == Tier::Interp {
             None
         } else {
-            // System mode only: see `Jit::with_pinned_global`.
-            let pinned = match &mode {
-                Mode::System(_) => guest.pinned_global(),
-                Mode::User(_) => None,
-            };
-            Some(Jit::with_pinned_global(
-                JitConfig {
-                    code_size: cfg.code_buffer_size,
-                    guest_base,
-                    guest_limit,
-                    opt_speed: false,
-                    verify: cfg!(debug_assertions),
-                },
-                pinned,
-            )?)
+            Some(Jit::new(JitConfig {
+                code_size: cfg.code_buffer_size,
+                guest_base,
+                guest_limit,
+                opt_speed: false,
+                verify: cfg!(debug_assertions),
+            })?)
         };
         let mut jit = jit;
         if let Some(j) = &mut jit {

@@ -162,11 +162,6 @@ pub trait Guest: Send + Sync {
         let _ = flags;
         0
     }
-    /// System mode: an I64 global every block updates (an instruction counter) that the
-    /// JIT keeps in a host register while generated code runs ([`jit::Jit::with_pinned_global`]).
-    fn pinned_global(&self) -> Option<u32> {
-        None
-    }
     /// Name of the guest global at `offset` of the CPU state, for IR text ("x10", "f3").
     fn global_name(&self, offset: u32) -> Option<String>;
     /// One-line disassembly of guest instructions in `bytes` at `pc` (for `-d in_asm`).

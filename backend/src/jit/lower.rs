@@ -40,11 +40,6 @@ pub(crate) struct LowerEnv {
     pub softmmu: Option<super::SoftmmuJit>,
     /// Each block increments `CpuHeader::block_entries` on entry (`-d stats`: chain hits).
     pub count_blocks: bool,
-    /// The I64 guest global at this offset lives in the pinned host register while JIT code
-    /// runs ([`super::Jit::with_pinned_global`]): chained blocks pass it along in the register;
-    /// memory is written when code returns to the engine and before helpers that read
-    /// globals, and the register reloaded after helpers that write globals.
-    pub pinned: Option<u32>,
 }
 
 impl LowerEnv {
@@ -56,7 +51,6 @@ impl LowerEnv {
             && self.guest_limit == other.guest_limit
             && self.self_loops == other.self_loops
             && self.count_blocks == other.count_blocks
-            && self.pinned == other.pinned
             && sm(self) == sm(other)
     }
 }
@@ -196,7 +190,7 @@ pub(crate) fn mem_ordinals(
 }
 
 /// Flags for accesses to the CPU state: never trap.
-pub(crate) fn env_flags() -> MemFlagsData {
+fn env_flags() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
 }
 
@@ -407,9 +401,6 @@ pub(crate) fn lower_block(
             .any(|op| matches!(*op, Op::GotoBlock { pc } if pc == blk.pc));
     let late = first_used_in_stretch(blk, self_loop);
     for (offset, ty, read) in global_vars(blk) {
-        if Some(offset) == lenv.pinned {
-            continue;
-        }
         let var = l.b.declare_var(ty);
         let lazy = late.contains(&offset);
         l.lazy.push(lazy);
@@ -530,16 +521,7 @@ impl Lower<'_, '_> {
         let env = self.env;
         self.b.ins().load(ty, env_flags(), env, off as i32)
     }
-    /// Write the pinned global's register to memory (code is about to return to the
-    /// engine, or call a helper that reads globals).
-    fn store_pinned(&mut self) {
-        if let Some(off) = self.lenv.pinned {
-            let v = self.b.ins().get_pinned_reg(types::I64);
-            self.store_env(v, off);
-        }
-    }
     fn ret(&mut self, status: u32) {
-        self.store_pinned();
         let s = self.i32c(status);
         self.b.ins().return_(&[s]);
     }
@@ -692,7 +674,6 @@ impl Lower<'_, '_> {
             let zero = self.i32c(0);
             self.store_env(zero, ho::PENDING_STATUS);
             self.store_env(p[0], ho::PC);
-            self.store_pinned();
             self.b.ins().return_(&[p[1]]);
         }
     }
@@ -787,21 +768,6 @@ impl Lower<'_, '_> {
                 let v = self.get(src, ty)?;
                 self.check_dst(dst, ty)?;
                 self.set(dst, v)?;
-            }
-            Op::GetGlobal { dst, ty, offset } if Some(offset) == self.lenv.pinned => {
-                if ty != Ty::I64 {
-                    return Err(err(format!("pinned global read as {ty}")));
-                }
-                self.check_dst(dst, ty)?;
-                let v = self.b.ins().get_pinned_reg(types::I64);
-                self.set(dst, v)?;
-            }
-            Op::SetGlobal { offset, ty, src } if Some(offset) == self.lenv.pinned => {
-                if ty != Ty::I64 {
-                    return Err(err(format!("pinned global written as {ty}")));
-                }
-                let v = self.get(src, ty)?;
-                self.b.ins().set_pinned_reg(v);
             }
             Op::GetGlobal { dst, ty, offset } => {
                 self.check_dst(dst, ty)?;
@@ -1757,18 +1723,9 @@ impl Lower<'_, '_> {
             };
             vals.push(v);
         }
-        if helper.effects.reads_globals {
-            self.store_pinned();
-        }
         let f = self.i64c(helper.func as u64);
         let call = self.b.ins().call_indirect(sig, f, &vals);
         let r = self.b.inst_results(call)[0];
-        if helper.effects.writes_globals
-            && let Some(off) = self.lenv.pinned
-        {
-            let v = self.load_env(types::I64, off);
-            self.b.ins().set_pinned_reg(v);
-        }
         if helper.effects.writes_globals {
             self.gcache.clear();
             for (st, g) in self.stale.iter_mut().zip(&self.gvars) {

@@ -280,17 +280,8 @@ fn cg_err(e: impl std::fmt::Display) -> JitError {
     JitError::Codegen(e.to_string())
 }
 
-fn set_flag(f: &mut settings::Builder, k: &str, v: &str) -> Result<(), JitError> {
-    f.set(k, v).map_err(cg_err)
-}
-
-/// The host target; `pinned`: keep r15 out of register allocation for a pinned guest
-/// global ([`Jit::with_pinned_global`]).
-fn host_isa(cfg: &JitConfig, pinned: bool) -> Result<OwnedTargetIsa, JitError> {
+fn host_isa(cfg: &JitConfig) -> Result<OwnedTargetIsa, JitError> {
     let mut flags = settings::builder();
-    if pinned {
-        set_flag(&mut flags, "enable_pinned_reg", "true")?;
-    }
     let set = |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(cg_err);
     set(
         &mut flags,
@@ -356,13 +347,10 @@ impl Compiler {
     /// Compile `block` (with `opt_level=speed` when `optimize`) to a relocatable object.
     pub fn compile(&mut self, block: &Block, optimize: bool) -> Result<CompiledObject, JitError> {
         if optimize && self.isa_speed.is_none() && !self.cfg.opt_speed {
-            self.isa_speed = Some(host_isa(
-                &JitConfig {
-                    opt_speed: true,
-                    ..self.cfg.clone()
-                },
-                self.lenv.pinned.is_some(),
-            )?);
+            self.isa_speed = Some(host_isa(&JitConfig {
+                opt_speed: true,
+                ..self.cfg.clone()
+            })?);
         }
         let isa = match &self.isa_speed {
             Some(fast) if optimize => &**fast,
@@ -414,19 +402,7 @@ impl Compiler {
 
 impl Jit {
     pub fn new(cfg: JitConfig) -> Result<Jit, JitError> {
-        Jit::with_pinned_global(cfg, None)
-    }
-
-    /// [`Jit::new`], keeping the I64 guest global at offset `pinned` of the CPU state in a
-    /// host register (r15, taken out of register allocation) while generated code runs:
-    /// the entry trampoline loads it, chained blocks pass it along, and code writes it back
-    /// to memory whenever it returns to the engine (and before helpers that read globals;
-    /// helpers that write globals reload it). Meant for a counter every block updates
-    /// (RISC-V `instret`), whose load-add-store per block otherwise chains every block to
-    /// the previous one through memory. Not for user mode: a host fault in JIT code
-    /// returns through the entry wrapper without writing the register back.
-    pub fn with_pinned_global(cfg: JitConfig, pinned: Option<u32>) -> Result<Jit, JitError> {
-        let isa = host_isa(&cfg, pinned.is_some())?;
+        let isa = host_isa(&cfg)?;
         let code = CodeBuffer::new(cfg.code_size).map_err(cg_err)?;
         let align = (isa.function_alignment().preferred as usize).max(16);
         let mut jit = Jit {
@@ -437,7 +413,6 @@ impl Jit {
                     self_loops: false,
                     softmmu: None,
                     count_blocks: false,
-                    pinned,
                 },
                 isa,
                 isa_speed: None,
@@ -459,67 +434,45 @@ impl Jit {
             align,
             flushes: 0,
         };
-        jit.install_runtime()?;
-        Ok(jit)
-    }
-
-    /// Start the code buffer with the exit stub, a first jump table and the entry
-    /// trampoline.
-    fn install_runtime(&mut self) -> Result<(), JitError> {
-        let pinned = self.comp.lenv.pinned;
         // Exit stub: tail (env) -> Next.
         let mut f = Function::with_name_signature(UserFuncName::default(), block_sig());
         {
-            let mut b = FunctionBuilder::new(&mut f, &mut self.comp.fctx);
+            let mut b = FunctionBuilder::new(&mut f, &mut jit.comp.fctx);
             let blk = b.create_block();
             b.append_block_params_for_function_params(blk);
             b.switch_to_block(blk);
             b.seal_block(blk);
-            if let Some(off) = pinned {
-                let env = b.block_params(blk)[0];
-                let v = b.ins().get_pinned_reg(types::I64);
-                b.ins().store(lower::env_flags(), v, env, off as i32);
-            }
             let z = b.ins().iconst(types::I32, ExitStatus::Next as i64);
             b.ins().return_(&[z]);
-            b.finalize(self.comp.isa.frontend_config());
+            b.finalize(jit.comp.isa.frontend_config());
         }
-        self.exit_stub = self.code.base() + self.install(f)?.0;
-        self.jump_tables.clear();
-        self.jump_tables.push(JumpTable::new(self.exit_stub));
-        self.jump_active = 0;
-        self.jump_table_addr = self.jump_tables[0].entries.as_ptr() as u64;
-        // Entry trampoline: SystemV (env, entry) -> status, calls the tail-convention block
-        // (after loading the pinned global; `heron_jit_enter` restores the caller's r15).
+        jit.exit_stub = jit.code.base() + jit.install(f)?.0;
+        jit.jump_tables.push(JumpTable::new(jit.exit_stub));
+        jit.jump_table_addr = jit.jump_tables[0].entries.as_ptr() as u64;
+        // Entry trampoline: SystemV (env, entry) -> status, calls the tail-convention block.
         let mut sig = Signature::new(CallConv::SystemV);
         sig.params.push(AbiParam::new(types::I64));
         sig.params.push(AbiParam::new(types::I64));
         sig.returns.push(AbiParam::new(types::I32));
         let mut f = Function::with_name_signature(UserFuncName::default(), sig);
         {
-            let mut b = FunctionBuilder::new(&mut f, &mut self.comp.fctx);
+            let mut b = FunctionBuilder::new(&mut f, &mut jit.comp.fctx);
             let blk = b.create_block();
             b.append_block_params_for_function_params(blk);
             b.switch_to_block(blk);
             b.seal_block(blk);
             let (env, entry) = (b.block_params(blk)[0], b.block_params(blk)[1]);
-            if let Some(off) = pinned {
-                let v = b
-                    .ins()
-                    .load(types::I64, lower::env_flags(), env, off as i32);
-                b.ins().set_pinned_reg(v);
-            }
             let sr = b.import_signature(block_sig());
             let call = b.ins().call_indirect(sr, entry, &[env]);
             let r = b.inst_results(call)[0];
             b.ins().return_(&[r]);
-            b.finalize(self.comp.isa.frontend_config());
+            b.finalize(jit.comp.isa.frontend_config());
         }
-        let (toff, tlen) = self.install(f)?;
-        self.trampoline = self.code.base() + toff;
-        perfmap::record(self.trampoline, tlen, "entry", 0);
-        self.base_mark = self.code.used();
-        Ok(())
+        let (toff, tlen) = jit.install(f)?;
+        jit.trampoline = jit.code.base() + toff;
+        perfmap::record(jit.trampoline, tlen, "entry", 0);
+        jit.base_mark = jit.code.used();
+        Ok(jit)
     }
 
     /// Compile `func` and copy it into the buffer; returns (offset, length).
@@ -591,12 +544,12 @@ fn compile_ctx<'c>(
 }
 
 /// Bytes of one exit stub (see [`exit_stub_code`]).
-const EXIT_STUB_LEN: usize = 37;
+const EXIT_STUB_LEN: usize = 30;
 
 /// Machine code of an exit's stub, entered by the exit's tail jump with the block's frame
 /// gone (env in rdi, the trampoline's return address on top of the stack):
-/// `pc = target_pc; last_exit_slot = site; [env + pinned] = r15; return Next`.
-fn exit_stub_code(target_pc: u64, site: u64, pinned: Option<u32>) -> [u8; EXIT_STUB_LEN] {
+/// `pc = target_pc; last_exit_slot = site; return Next`.
+fn exit_stub_code(target_pc: u64, site: u64) -> [u8; EXIT_STUB_LEN] {
     const _: () = assert!(crate::header_offsets::PC == 0);
     const _: () = assert!(crate::header_offsets::LAST_EXIT_SLOT < 0x80);
     const _: () = assert!(ExitStatus::Next as u32 == 0);
@@ -613,17 +566,8 @@ fn exit_stub_code(target_pc: u64, site: u64, pinned: Option<u32>) -> [u8; EXIT_S
         0x47,
         crate::header_offsets::LAST_EXIT_SLOT as u8,
     ]);
-    match pinned {
-        Some(off) => {
-            // mov [rdi + disp32], r15
-            c[27..30].copy_from_slice(&[0x4c, 0x89, 0xbf]);
-            c[30..34].copy_from_slice(&off.to_le_bytes());
-        }
-        // nop dword ptr [rax + 0] (7 bytes)
-        None => c[27..34].copy_from_slice(&[0x0f, 0x1f, 0x80, 0, 0, 0, 0]),
-    }
-    c[34..36].copy_from_slice(&[0x31, 0xc0]); // xor eax, eax
-    c[36] = 0xc3; // ret
+    c[27..29].copy_from_slice(&[0x31, 0xc0]); // xor eax, eax
+    c[29] = 0xc3; // ret
     c
 }
 
@@ -706,10 +650,8 @@ impl Jit {
                 continue;
             };
             let site = base + off + site_off as usize;
-            let Some(stub_off) = self.code.append(
-                &exit_stub_code(target_pc, site as u64, self.comp.lenv.pinned),
-                8,
-            ) else {
+            let Some(stub_off) = self.code.append(&exit_stub_code(target_pc, site as u64), 8)
+            else {
                 self.code.reset_to(mark);
                 return Err(JitError::BufferFull);
             };

@@ -135,17 +135,13 @@ fn slow_thunk(f: usize) -> Option<usize> {
 }
 
 fn build_slow_thunks() -> Option<[usize; 6]> {
-    // Not built for a pinned register: preserve_all saves r15 like every other register.
-    let isa = super::super::host_isa(
-        &super::super::JitConfig {
-            code_size: 0,
-            guest_base: 0,
-            guest_limit: 0,
-            opt_speed: false,
-            verify: cfg!(debug_assertions),
-        },
-        false,
-    )
+    let isa = super::super::host_isa(&super::super::JitConfig {
+        code_size: 0,
+        guest_base: 0,
+        guest_limit: 0,
+        opt_speed: false,
+        verify: cfg!(debug_assertions),
+    })
     .ok()?;
     let mut buf = super::super::buffer::CodeBuffer::new(1 << 14).ok()?;
     let mut ctx = cranelift_codegen::Context::new();

@@ -421,11 +421,6 @@ impl Guest for RiscvSystemGuest {
         "riscv64"
     }
 
-    /// The retired-instruction counter: every block adds its count.
-    fn pinned_global(&self) -> Option<u32> {
-        Some(goff::RETIRED)
-    }
-
     fn fetch_mmu_idx(&self, flags: u64) -> u8 {
         Self::fetch_idx(flags)
     }
