@@ -656,6 +656,38 @@ umode:
 }
 
 #[test]
+fn minstret_is_exact_across_loops_and_chained_blocks() {
+    // A self-looping block, a loop over two blocks and a CSR read in between: the count
+    // JIT code carries in a register while blocks chain must reach memory exactly.
+    let src = format!(
+        "{PROLOGUE}
+    csrr a0, minstret
+    li t1, 200
+1:  addi t1, t1, -1
+    bnez t1, 1b
+    csrr a1, minstret
+    li t1, 100
+2:  addi t1, t1, -1
+    j 3f
+3:  bnez t1, 2b
+    csrr a2, minstret
+    wfi
+{M_HANDLER}"
+    );
+    on_tiers(
+        &src,
+        |_| {},
+        |f, tier| {
+            let c = &f.cpu.cpu;
+            // csrr, li, 200 x (addi, bnez).
+            assert_eq!(c.x[11] - c.x[10], 2 + 2 * 200, "{tier:?}");
+            // csrr, li, 100 x (addi, j, bnez).
+            assert_eq!(c.x[12] - c.x[11], 2 + 3 * 100, "{tier:?}");
+        },
+    );
+}
+
+#[test]
 fn interrupt_enabled_by_csr_write_is_taken_at_next_block() {
     // MSIP is raised by a "device" before the program runs; setting mie.MSIE and
     // mstatus.MIE makes it taken right after the csrs that enables it.
