@@ -503,6 +503,17 @@ fn check_bare(name: &str, ok_line: &str, extra: &[&str]) {
     }
 }
 
+/// The cache-block operations (bare/cbo.S): `cbo.zero` zeros exactly its 64-byte block
+/// (unaligned rs1), also over code that ran (after `fence.i` the zeros execute);
+/// menvcfg.CBZE gates S-mode (illegal instruction with the instruction as mtval, then the
+/// same routine works once enabled); menvcfg's CMO fields are WARL; under Sv39
+/// `cbo.clean/flush/inval/zero` on an unmapped address raise store page faults with
+/// mtval = rs1, while on mapped memory the management ops are no-ops.
+#[test]
+fn bare_cbo_zero_management_and_envcfg_gates() {
+    check_bare("cbo", "BARE-CBO-OK", &[]);
+}
+
 #[test]
 fn bare_wild_addresses_and_wrong_size_mmio_fault_in_the_guest() {
     check_bare("faults", "BARE-FAULTS-OK", &[]);

@@ -823,26 +823,21 @@ extern "C" fn helper_cbo_check(env: *mut u8, vaddr: u64, mmu_idx: u64) -> u64 {
     let cpu = unsafe { sys_cpu(env) };
     let (eff, sum, mxr) = decode_mmu_idx(mmu_idx as u8);
     let block = vaddr & !(privileged::CBO_BLOCK_SIZE - 1);
-    let r = match cpu.phys.clone() {
-        Some(phys) => cpu.privs.translate_as(
-            block,
-            privileged::CBO_BLOCK_SIZE,
-            privileged::Access::Read,
-            eff,
-            sum,
-            mxr,
-            &WalkMem(&*phys),
-        ),
-        None => cpu.privs.translate_as(
-            block,
-            privileged::CBO_BLOCK_SIZE,
-            privileged::Access::Read,
-            eff,
-            sum,
-            mxr,
-            &NoMem,
-        ),
+    let phys = cpu.phys.clone();
+    let walk = phys.as_deref().map(WalkMem);
+    let mem: &dyn PhysMem = match &walk {
+        Some(w) => w,
+        None => &NoMem,
     };
+    let r = cpu.privs.translate_as(
+        block,
+        privileged::CBO_BLOCK_SIZE,
+        privileged::Access::Read,
+        eff,
+        sum,
+        mxr,
+        mem,
+    );
     if let Err(trap) = r {
         cpu.cpu.exc_cause = match trap.cause {
             cause::LOAD_PAGE_FAULT => cause::STORE_PAGE_FAULT,
