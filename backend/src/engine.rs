@@ -859,6 +859,8 @@ impl Engine {
     pub unsafe fn run(&mut self, env: *mut u8) -> ExitStatus {
         // SAFETY: the caller's contract.
         let status = unsafe { self.run_blocks(env) };
+        // SAFETY: env is a valid CPU state (CpuHeader first), per the contract.
+        self.stats.jit_block_entries = unsafe { (*(env as *const CpuHeader)).block_entries };
         if let Mode::System(sys) = &self.mode {
             let tlb = sys.cfg.tlb(env);
             // SAFETY: env holds its Tlb (new_system's contract).
@@ -992,10 +994,7 @@ impl Engine {
                 // CompiledBlock), and env is a valid CPU state.
                 let status = unsafe { jit.enter(env, entry) };
                 // SAFETY: env valid.
-                unsafe {
-                    pending_slot = (*hdr).last_exit_slot as usize;
-                    self.stats.jit_block_entries = (*hdr).block_entries;
-                }
+                pending_slot = unsafe { (*hdr).last_exit_slot } as usize;
                 status
             } else {
                 pending_slot = 0;

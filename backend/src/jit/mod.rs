@@ -880,20 +880,26 @@ impl Jit {
     }
 }
 
+/// A Jit with a small code buffer and no guest memory, for tests of IR without memory ops.
+#[cfg(test)]
+pub(crate) fn small_test_jit() -> Jit {
+    Jit::new(JitConfig {
+        code_size: 1 << 16,
+        guest_base: 0,
+        guest_limit: 0,
+        opt_speed: false,
+        verify: true,
+    })
+    .expect("a JIT with a 64 KiB buffer")
+}
+
 #[cfg(test)]
 mod jump_clear_tests {
     use super::*;
 
     #[test]
     fn clearing_the_jump_table_forgets_every_entry_listed_or_not() {
-        let mut jit = Jit::new(JitConfig {
-            code_size: 1 << 16,
-            guest_base: 0,
-            guest_limit: 0,
-            opt_speed: false,
-            verify: true,
-        })
-        .unwrap();
+        let mut jit = small_test_jit();
         let empty = |jit: &Jit| jit.jump_tables.iter().all(|t| t.is_empty(jit.exit_stub));
         for n in [3u64, JUMP_TABLE_SIZE as u64 / 8 + 5, 1] {
             for k in 0..n {
@@ -908,14 +914,7 @@ mod jump_clear_tests {
 
     #[test]
     fn each_flags_value_has_its_own_jump_table() {
-        let mut jit = Jit::new(JitConfig {
-            code_size: 1 << 16,
-            guest_base: 0,
-            guest_limit: 0,
-            opt_speed: false,
-            verify: true,
-        })
-        .unwrap();
+        let mut jit = small_test_jit();
         let lookup = |jit: &Jit, pc: u64| {
             // What generated code does: the table from the header, then the entry.
             let t = jit.jump_table_addr as *const u64;

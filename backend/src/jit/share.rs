@@ -24,6 +24,13 @@ struct Shared {
     obj: Arc<CompiledObject>,
 }
 
+impl Shared {
+    /// Whether `comp` compiling `block` (optimised or not) would make this object.
+    fn is_for(&self, comp: &Compiler, block: &Block, optimized: bool) -> bool {
+        self.optimized == optimized && self.compiler.same_code(&comp.lenv) && self.block == *block
+    }
+}
+
 /// The store of compiled objects shared between compilers (create one per machine with
 /// [`CodeShare::new`] and give it to each engine).
 #[derive(Default)]
@@ -55,9 +62,10 @@ impl CodeShare {
 
     fn find(&self, comp: &Compiler, block: &Block, optimized: bool) -> Option<Arc<CompiledObject>> {
         let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        let hit = map.get(&block.pc)?.iter().find(|s| {
-            s.optimized == optimized && s.compiler.same_code(&comp.lenv) && s.block == *block
-        })?;
+        let hit = map
+            .get(&block.pc)?
+            .iter()
+            .find(|s| s.is_for(comp, block, optimized))?;
         self.reused.fetch_add(1, Ordering::Relaxed);
         Some(hit.obj.clone())
     }
@@ -70,9 +78,7 @@ impl CodeShare {
         }
         let list = map.entry(block.pc).or_default();
         // Another compiler may have stored the same block meanwhile: keep one.
-        if list.iter().any(|s| {
-            s.optimized == optimized && s.compiler.same_code(&comp.lenv) && s.block == *block
-        }) {
+        if list.iter().any(|s| s.is_for(comp, block, optimized)) {
             return;
         }
         list.push(Shared {
@@ -113,17 +119,10 @@ impl Compiler {
 mod tests {
     use super::*;
     use crate::ir::Ty;
-    use crate::jit::{Jit, JitConfig};
+    use crate::jit::Jit;
 
     fn jit() -> Jit {
-        Jit::new(JitConfig {
-            code_size: 1 << 16,
-            guest_base: 0,
-            guest_limit: 1 << 20,
-            opt_speed: false,
-            verify: true,
-        })
-        .unwrap()
+        crate::jit::small_test_jit()
     }
 
     fn block(pc: u64, value: u64) -> Block {
