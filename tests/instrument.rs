@@ -96,6 +96,21 @@ fn int_and_cpu_items_trace_signals_and_registers() {
     assert!(err.contains("x10/a0   "), "{err}");
 }
 
+/// Runs the bare-metal firmware `bin` in system mode with `-d ITEMS -D log` (it must
+/// exit 0) and returns the log.
+fn system_log(bin: &std::path::Path, items: &str, log: &std::path::Path) -> String {
+    let out = Command::new(common::heron())
+        .args(["system", "riscv64", "-nographic", "-bios"])
+        .arg(bin)
+        .args(["-d", items, "-D"])
+        .arg(log)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    std::fs::read_to_string(log).unwrap()
+}
+
 /// `-d mmu` in system mode: the TLB fill of a known Sv39 mapping (bare/gdbsys: VA
 /// 0x40000000 -> 0x80020000 through three tables at 0x80010000/0x80011000/0x80012000)
 /// is logged with each level's PTE address and value and the result; M-mode fills say
@@ -107,16 +122,7 @@ fn mmu_item_traces_page_walks_and_tlb_fills() {
     let dir = common::temp_dir("mmu-trace");
     let log = dir.join("mmu.log");
     for (items, expect_lines) in [("mmu", true), ("int", false)] {
-        let out = Command::new(common::heron())
-            .args(["system", "riscv64", "-nographic", "-bios"])
-            .arg(&bin)
-            .args(["-d", items, "-D"])
-            .arg(&log)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        let text = std::fs::read_to_string(&log).unwrap();
+        let text = system_log(&bin, items, &log);
         let fills = text.lines().filter(|l| l.contains(" fill ")).count();
         if !expect_lines {
             assert_eq!(fills, 0, "{text}");
@@ -140,16 +146,7 @@ fn mmu_item_traces_page_walks_and_tlb_fills() {
     }
     // Faults: bare/paging stores to a read-only page and loads from an unmapped one.
     let bin = common::guest("bare/paging.bin");
-    let out = Command::new(common::heron())
-        .args(["system", "riscv64", "-nographic", "-bios"])
-        .arg(&bin)
-        .args(["-d", "mmu", "-D"])
-        .arg(&log)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = system_log(&bin, "mmu", &log);
     assert!(
         text.lines()
             .any(|l| l.contains("fill write vaddr=0x40000000 ")

@@ -102,24 +102,7 @@ fn user_mode_perfmap_names_every_compiled_block() {
 
 #[test]
 fn system_mode_perfmap() {
-    let bin = guest("bare/faults.bin").display().to_string();
-    let args: Vec<String> = [
-        "system",
-        "riscv64",
-        "-M",
-        "virt",
-        "-nographic",
-        "-m",
-        "64M",
-        "-bios",
-        &bin,
-        "--tier",
-        "jit",
-        "-perfmap",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = common::bare_metal_args("faults", "jit", &["-perfmap"]);
     let (ok, pid, out) = run_heron(&args);
     assert!(ok && out.contains("BARE-PASS"), "{out}");
     let p = map_path(pid);

@@ -471,25 +471,10 @@ fn net_and_console_option_errors() {
 // ---- bare-metal programs of ours ----
 
 fn bare(name: &str, tier: &str, extra: &[&str]) -> Outcome {
-    let bin = common::guest(&format!("bare/{name}.bin"));
-    let mut args: Vec<String> = [
-        "system",
-        "riscv64",
-        "-M",
-        "virt",
-        "-nographic",
-        "-m",
-        "64M",
-        "-bios",
-        &bin.display().to_string(),
-        "--tier",
-        tier,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    run(&args, Duration::from_secs(120))
+    run(
+        &common::bare_metal_args(name, tier, extra),
+        Duration::from_secs(120),
+    )
 }
 
 fn check_bare(name: &str, ok_line: &str, extra: &[&str]) {

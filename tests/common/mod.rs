@@ -138,6 +138,30 @@ pub fn guest_images() -> Option<PathBuf> {
     }
 }
 
+/// heron's arguments to run our bare-metal program `bare/NAME.bin` as the firmware of a
+/// 64 MiB `virt` board on `tier`, then `extra`.
+pub fn bare_metal_args(name: &str, tier: &str, extra: &[&str]) -> Vec<String> {
+    let bin = guest(&format!("bare/{name}.bin"));
+    let mut args: Vec<String> = [
+        "system",
+        "riscv64",
+        "-M",
+        "virt",
+        "-nographic",
+        "-m",
+        "64M",
+        "-bios",
+        &bin.display().to_string(),
+        "--tier",
+        tier,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 pub fn temp_dir(tag: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
