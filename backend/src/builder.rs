@@ -3,6 +3,12 @@
 
 use crate::ir::*;
 
+extern "C" fn spin_wait_hint(_env: *mut u8) -> u64 {
+    std::thread::yield_now();
+    0
+}
+crate::helper!(SPIN_WAIT_HINT = spin_wait_hint, 0, Effects::PURE);
+
 /// Builds one [`Block`].
 #[derive(Debug, Default)]
 pub struct Builder {
@@ -244,6 +250,12 @@ impl Builder {
             dst: Some(dst),
         });
         dst
+    }
+    /// The guest is spinning, waiting for another vCPU (RISC-V `pause`, AArch64 `yield`):
+    /// lets the host run another thread first, such as the vCPU that holds the lock,
+    /// when threads outnumber host cores. No guest-visible effect.
+    pub fn spin_wait_hint(&mut self) {
+        self.call_void(&SPIN_WAIT_HINT, &[]);
     }
     /// Call a helper, discarding its result.
     pub fn call_void(&mut self, helper: &'static Helper, args: &[Temp]) {

@@ -146,8 +146,10 @@ pub enum Op {
     Sllw,
     Srlw,
     Sraw,
-    /// fence (any predecessor/successor set, fence.tso, pause).
+    /// fence (any predecessor/successor set, fence.tso).
     Fence,
+    /// Zihintpause `pause` (the `fence w, 0` encoding): a spin-wait hint.
+    Pause,
     Ecall,
     Ebreak,
     // Zifencei
@@ -261,6 +263,9 @@ impl Insn {
         }
     }
 }
+
+/// Zihintpause `pause`: the `fence` encoding with pred = W, succ = 0, fm = 0, rd = rs1 = x0.
+pub const PAUSE: u32 = 0x0100_000f;
 
 /// Major opcodes (inst[6:0]) of the 32-bit encodings.
 pub mod major {
@@ -454,6 +459,7 @@ pub fn decode(w: u32) -> Option<Insn> {
             r(op)
         }
         MISC_MEM => match f3 {
+            0 if w == PAUSE => Some(Insn::new(Op::Pause, 0, 0, 0, 0)),
             0 => Some(Insn::new(Op::Fence, 0, 0, 0, 0)),
             1 => Some(Insn::new(Op::FenceI, 0, 0, 0, 0)),
             // CBO: I-type with rd = 0 and imm[11:0] naming the operation.
@@ -906,6 +912,8 @@ mod tests {
             (0x0ff0000f, Op::Fence, 0, 0, 0, 0),    // fence
             (0x8330000f, Op::Fence, 0, 0, 0, 0),    // fence.tso
             (0x0210000f, Op::Fence, 0, 0, 0, 0),    // fence r, w
+            (0x0100000f, Op::Pause, 0, 0, 0, 0),    // pause
+            (0x0110000f, Op::Fence, 0, 0, 0, 0),    // fence w, w
             (0x0000100f, Op::FenceI, 0, 0, 0, 0),   // fence.i
             (0x0045200f, Op::CboZero, 0, 10, 0, 0), // cbo.zero (a0)
             (0x0015a00f, Op::CboClean, 0, 11, 0, 0), // cbo.clean (a1)

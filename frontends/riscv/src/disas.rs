@@ -1,9 +1,9 @@
 //! Disassembly of RISC-V 64 guest code for traces (`-d in_asm`), through capstone in
 //! RV64 + compressed mode. The bit-manipulation, Zicond and cache-block (Zicbom/Zicboz)
 //! instructions, which capstone does not know, are named from heron's own decoder, and
-//! Zicbop's prefetch hints (ORIs to x0) get their own names before capstone sees them;
-//! anything else capstone cannot decode is printed as `.insn 0x...`, so the listing
-//! never stops early.
+//! Zicbop's prefetch hints (ORIs to x0) and Zihintpause's `pause` get their own names
+//! before capstone sees them; anything else capstone cannot decode is printed as
+//! `.insn 0x...`, so the listing never stops early.
 
 use crate::cpu::XREG_NAMES;
 use crate::decode::{self, Op, insn_len};
@@ -57,7 +57,11 @@ pub fn disassemble(pc: u64, bytes: &[u8]) -> Vec<String> {
             } else {
                 format!("{raw:04x}    ")
             };
-            let own = if len == 4 { cbo_text(raw) } else { None };
+            let own = if len == 4 {
+                cbo_or_hint_text(raw)
+            } else {
+                None
+            };
             let text = own
                 .or_else(|| {
                     let cs = cs.as_ref()?;
@@ -87,9 +91,12 @@ pub fn disassemble(pc: u64, bytes: &[u8]) -> Vec<String> {
     })
 }
 
-/// Assembly text of a cache-block instruction, as GNU objdump writes them: `cbo.zero (a0)`,
-/// `prefetch.r 64(a0)`.
-fn cbo_text(w: u32) -> Option<String> {
+/// Assembly text of a cache-block instruction or hint, as GNU objdump writes them:
+/// `cbo.zero (a0)`, `prefetch.r 64(a0)`, `pause`.
+fn cbo_or_hint_text(w: u32) -> Option<String> {
+    if w == decode::PAUSE {
+        return Some("pause".into());
+    }
     if let Some((name, offset, rs1)) = decode::prefetch_hint(w) {
         return Some(format!("{name} {offset}({})", XREG_NAMES[rs1 as usize]));
     }
@@ -207,10 +214,10 @@ mod tests {
         assert_eq!(lines, vec!["0x0: ffffffff  .insn 0xffffffff".to_string()]);
     }
 
-    /// The cache-block instructions as GNU objdump 2.40 names them (capstone 5 knows none of
-    /// them, and would call the prefetches `ori`).
+    /// The cache-block instructions and `pause` as GNU objdump 2.40 names them (capstone 5
+    /// knows none of the cache-block ones, and would call the prefetches `ori`).
     #[test]
-    fn cache_block_operation_names() {
+    fn cache_block_operation_and_pause_names() {
         for (w, text) in [
             (0x0045_200fu32, "cbo.zero (a0)"),
             (0x0015_a00f, "cbo.clean (a1)"),
@@ -219,6 +226,7 @@ mod tests {
             (0x0415_6013, "prefetch.r 64(a0)"),
             (0x0035_e013, "prefetch.w 0(a1)"),
             (0x0206_6013, "prefetch.i 32(a2)"),
+            (0x0100_000f, "pause"),
         ] {
             let lines = disassemble(0, &w.to_le_bytes());
             assert_eq!(lines, vec![format!("0x0: {w:08x}  {text}")]);

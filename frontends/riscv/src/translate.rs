@@ -650,6 +650,7 @@ fn translate_insn(b: &mut Builder, raw: u32, len: u64, pc: u64, ctx: Ctx) -> boo
         }
         // ---- fences and system ----
         Op::Fence => b.fence(FenceKind::SeqCst),
+        Op::Pause => b.spin_wait_hint(),
         Op::FenceI => {
             // User mode: guest code may have changed: drop all translations. System mode:
             // the softmmu already invalidates translations of written code pages, so only

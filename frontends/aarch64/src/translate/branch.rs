@@ -127,7 +127,11 @@ fn translate_system(b: &mut Builder, insn: u32, pc: u64) -> bool {
         (0, 0) => {
             if crn == 2 && op1 == 3 && rt == 31 {
                 // Hints: NOP, YIELD, WFE, WFI, SEV, BTI, PAC hints in the NOP space... all
-                // are no-ops for a user-mode vCPU without those features enabled.
+                // are no-ops for a user-mode vCPU without those features enabled, apart
+                // from YIELD, a spin-wait loop's hint to let the lock holder run.
+                if crm == 0 && op2 == 1 {
+                    b.spin_wait_hint();
+                }
                 return true;
             }
             if crn == 3 && op1 == 3 && rt == 31 {

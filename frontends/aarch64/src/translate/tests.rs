@@ -139,6 +139,23 @@ fn undefined_ends_block_with_unknown_syndrome() {
 }
 
 #[test]
+fn yield_is_a_spin_wait_hint_and_nop_is_nothing() {
+    let mut b = Builder::new(0x1000);
+    assert!(!translate_insn(&mut b, 0xd503_203f, 0x1000)); // yield
+    assert!(!translate_insn(&mut b, 0xd503_201f, 0x1004)); // nop
+    let calls: Vec<&str> = b
+        .block
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            heron_backend::ir::Op::Call { helper, .. } => Some(helper.name),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls, ["spin_wait_hint"]);
+}
+
+#[test]
 fn cond_holds_matches_the_architecture() {
     // Reference: ConditionHolds from the Arm ARM.
     fn reference(cond: u32, n: bool, z: bool, c: bool, v: bool) -> bool {

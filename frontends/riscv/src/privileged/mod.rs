@@ -64,10 +64,12 @@ pub const DT_MMU_TYPE: &str = match mmu_type(MAX_SATP_MODE) {
 /// (cache-block operations on [`CBO_BLOCK_SIZE`]-byte blocks, enabled for S and U by
 /// menvcfg/senvcfg CBIE/CBCFE/CBZE: `cbo.zero` stores zeros, `cbo.clean/flush/inval` only
 /// check access since heron has no caches, `prefetch.*` are no-op hints), Zicntr (cycle,
-/// time, instret), Zicond, Zicsr, Zifencei, Zihintpause (`pause` is a fence), Zihpm
-/// (hpmcounter3..31 exist and count nothing, which the spec allows), Zba/Zbb/Zbs, Sstc and
-/// Svpbmt (menvcfg.PBMTE; PBMT values 0-2 are accepted and change nothing, since all of
-/// heron's memory is coherent and device accesses are never cached; 3 is a page fault).
+/// time, instret), Zicond, Zicsr, Zifencei, Zihintpause (`pause` lets the host run another
+/// thread first: Linux's spin loops use it, so a spinning hart gives way to the one holding
+/// the lock), Zihpm (hpmcounter3..31 exist and count nothing, which the spec allows),
+/// Zba/Zbb/Zbs, Sstc and Svpbmt (menvcfg.PBMTE; PBMT values 0-2 are accepted and change
+/// nothing, since all of heron's memory is coherent and device accesses are never cached;
+/// 3 is a page fault).
 /// Not listed because not implemented: V, H, Zfh, Zfa, Zbc, Zawrs, Zacas, Svnapot,
 /// Svinval, Svadu/Svade (A/D bits are updated by the walker, menvcfg.ADUE does not
 /// exist). The board also gives it as `riscv,isa-base` + `riscv,isa-extensions`, and

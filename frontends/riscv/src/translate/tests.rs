@@ -1728,3 +1728,20 @@ fn engine_runs_loops_calls_and_self_modifying_code_on_every_tier() {
         );
     }
 }
+
+#[test]
+fn pause_is_a_spin_wait_hint_and_not_a_fence() {
+    // pause ; fence w, w ; ecall
+    let m = Machine::new(&words(&[0x0100_000f, 0x0110_000f, 0x0000_0073]));
+    let block = m.translate().expect("translate");
+    let hints: Vec<&str> = block
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            IrOp::Call { helper, .. } => Some(helper.name),
+            IrOp::Fence { .. } => Some("fence"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hints, ["spin_wait_hint", "fence"]);
+}
