@@ -123,6 +123,9 @@ pub struct EngineStats {
     /// same IR ([`Engine::set_code_share`]): installed without running Cranelift.
     pub compiles_shared: u64,
     pub interp_runs: u64,
+    /// Interpreted runs of blocks whose code was being compiled in the background (the
+    /// compile thread's latency and backlog, in block runs).
+    pub interp_runs_compiling: u64,
     pub jit_entries: u64,
     /// Block lookups the engine's jump cache did not answer (a hash-map lookup or a
     /// translation instead).
@@ -181,6 +184,13 @@ impl std::fmt::Display for EngineStats {
             )?;
         }
         writeln!(f, "interpreted block runs {}", self.interp_runs)?;
+        if self.interp_runs_compiling != 0 {
+            writeln!(
+                f,
+                "  of them compiling    {} (the block's code was queued or being compiled)",
+                self.interp_runs_compiling
+            )?;
+        }
         writeln!(f, "jit entries            {}", self.jit_entries)?;
         writeln!(
             f,
@@ -1012,6 +1022,7 @@ impl Engine {
                     && tb.runs >= self.cfg.jit_threshold
                     && !tb.jit_failed
                 {
+                    self.stats.interp_runs_compiling += tb.in_flight as u64;
                     if !tb.in_flight {
                         self.compile(tb_ptr);
                     } else if tb.runs == self.cfg.jit_threshold.saturating_mul(BG_PATIENCE)

@@ -178,8 +178,9 @@ pub fn help_text() -> String {
          \x20 -s, -S, -gdb DEV        gdb stub\n\
          heron options:\n\
          \x20 --tier interp|jit|auto  execution tier (HERON_TIER)\n\
-         \x20 --jit-threshold N       interpreted runs before a block is compiled (auto tier; default 300)\n",
+         \x20 --jit-threshold N       interpreted runs before a block is compiled (auto tier; default ",
     );
+    s.push_str(&format!("{})\n", super::hart::SYSTEM_JIT_THRESHOLD));
     s.push_str("Console escapes: Ctrl-A x quits, Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A.\n");
     s
 }
@@ -1177,5 +1178,8 @@ mod tests {
                 Ok(SystemRequest::Print(_))
             ));
         }
+        // The help states the default the hart really uses.
+        let default = format!("default {})", super::super::hart::SYSTEM_JIT_THRESHOLD);
+        assert!(help_text().contains(&default), "{}", help_text());
     }
 }

@@ -28,7 +28,7 @@ pub const MMU_TYPE: &str = heron_riscv::privileged::DT_MMU_TYPE;
 /// at 4x the threshold moves to the front). Shared image, `-smp 1`, release build, hart
 /// CPU time on a quiet 2-core host: 2.42-2.70 s at 50 (six boots), 2.66-2.79 s at
 /// 100 (three), 2.56-2.65 s at 30 (three; the compile thread then lags: 2.6 s of work).
-const SYSTEM_JIT_THRESHOLD: u32 = 50;
+pub(crate) const SYSTEM_JIT_THRESHOLD: u32 = 50;
 
 /// How often the timer thread looks at deadlines while some hart runs.
 const TICK_RUNNING: Duration = Duration::from_millis(1);
@@ -691,6 +691,7 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         total.compiles_discarded += s.compiles_discarded;
         total.compiles_shared += s.compiles_shared;
         total.interp_runs += s.interp_runs;
+        total.interp_runs_compiling += s.interp_runs_compiling;
         total.jit_entries += s.jit_entries;
         total.jump_cache_misses += s.jump_cache_misses;
         total.chains_made += s.chains_made;
