@@ -43,11 +43,24 @@ std::arch::global_asm!(
     "pop rbp",
     "ret",
     ".size heron_jit_enter, .-heron_jit_enter",
+    "",
+    // heron_jit_abort(rsp: rdi, status: esi) -> !: leave the JIT code running on this
+    // thread, frames and all, as if the trampoline had returned `status`.
+    ".p2align 4",
+    ".globl heron_jit_abort",
+    ".hidden heron_jit_abort",
+    ".type heron_jit_abort,@function",
+    "heron_jit_abort:",
+    "mov rsp, rdi",
+    "mov eax, esi",
+    "jmp heron_jit_resume",
+    ".size heron_jit_abort, .-heron_jit_abort",
 );
 
 unsafe extern "C" {
     fn heron_jit_enter(env: *mut u8, entry: *const u8, tramp: *const u8, rec: *mut usize) -> u32;
     fn heron_jit_resume();
+    fn heron_jit_abort(rsp: usize, status: u32) -> !;
 }
 
 /// What the fault handler needs to know about the JIT code running on this thread.
@@ -123,6 +136,27 @@ pub(crate) unsafe fn enter(
         let r = heron_jit_enter(env, entry, tramp, cell as *mut usize);
         *cell = saved;
         r
+    }
+}
+
+/// Leave the JIT code running on this thread at once: [`super::Jit::enter`] returns
+/// `status`. For the softmmu's slow paths, which report a guest fault this way instead of
+/// returning into the block (so blocks need no status check after each slow access).
+///
+/// # Safety
+/// Called on a thread inside [`enter`] (JIT code called the caller, directly or through a
+/// thunk), with nothing on the stack between here and the JIT code that needs dropping:
+/// the frames in between are discarded without running anything. The CPU header must
+/// already say what the status means (pc and fault fields).
+pub(crate) unsafe fn abort_to_entry(status: ExitStatus) -> ! {
+    let cell = RECORD.with(|r| r.get());
+    // SAFETY: this thread's record, written by `enter` before it called the JIT code that
+    // (per the contract) is below us on the stack; `heron_jit_abort` restores that stack
+    // pointer and returns through `heron_jit_enter`'s epilogue.
+    unsafe {
+        let rsp = (*cell).rsp;
+        assert!(rsp != 0, "abort_to_entry outside JIT code");
+        heron_jit_abort(rsp, status as u32)
     }
 }
 

@@ -27,7 +27,6 @@ use crate::header_offsets as ho;
 use crate::interp::{SysAccess, system_access};
 use crate::ir::{ExitStatus, MemOp, RmwOp, Ty};
 use crate::jit::JitError;
-use crate::mem::MemFault;
 use crate::softmmu::{
     ENTRY_SHIFT, MAX_MMU_IDX, PAGE_BITS, PAGE_MASK, SoftmmuConfig, TLB_ENTRIES,
     TLB_JIT_HITS_OFFSET, entry_offset, entry_offsets,
@@ -79,38 +78,35 @@ fn decode(code: u64) -> (MemOp, RmwOp) {
     )
 }
 
-/// Record a fault for the raise path; returns the dummy result.
+/// Perform one slow-path access of the guest instruction at `pc`. A fault does not return:
+/// it fills the CPU header (pc, fault address and kind) and leaves the JIT code with
+/// [`ExitStatus::Fault`] (see [`super::super::entry::abort_to_entry`]), so blocks need no
+/// status check after a slow access.
 ///
 /// # Safety
-/// `env` points to a live CpuHeader.
-unsafe fn fault(env: *mut u8, f: MemFault) -> u64 {
+/// Called only from JIT code of a Jit with [`super::super::SoftmmuJit`], entered on this
+/// thread: `CpuHeader::softmmu_config` holds the address of its live SoftmmuConfig and
+/// `env` is the running vCPU's CPU state. The caller holds nothing that needs dropping.
+unsafe fn access(env: *mut u8, pc: u64, addr: u64, code: u64, op: SysAccess) -> u128 {
+    let (mem, _) = decode(code);
     let hdr = env as *mut CpuHeader;
     // SAFETY: per the contract.
-    unsafe {
-        (*hdr).fault_addr = f.addr;
-        (*hdr).fault_kind = f.kind as u32;
-        (*hdr).pending_status = ExitStatus::Fault as u32;
-    }
-    0
-}
-
-/// Perform one slow-path access.
-///
-/// # Safety
-/// Called only from JIT code of a Jit with [`super::super::SoftmmuJit`]: `cfg` is the
-/// address of its live SoftmmuConfig and `env` the running vCPU's CPU state.
-unsafe fn access(env: *mut u8, cfg: u64, addr: u64, code: u64, op: SysAccess) -> Result<u128, u64> {
-    let (mem, _) = decode(code);
-    // SAFETY: per the contract.
-    let sys = unsafe { &*(cfg as *const SoftmmuConfig) };
+    let sys = unsafe { &*((*hdr).softmmu_config as *const SoftmmuConfig) };
     // SAFETY: per the contract; the lowering rejected mmu indices >= MAX_MMU_IDX.
-    unsafe { system_access(sys, env, addr, mem, op) }.map_err(|f| {
-        // SAFETY: env is the CPU state.
-        unsafe { fault(env, f) }
-    })
+    match unsafe { system_access(sys, env, addr, mem, op) } {
+        Ok(v) => v,
+        // SAFETY: env is the CPU state; JIT code of this thread's entry called us with
+        // nothing to drop on the way (the contract).
+        Err(f) => unsafe {
+            (*hdr).pc = pc;
+            (*hdr).fault_addr = f.addr;
+            (*hdr).fault_kind = f.kind as u32;
+            super::super::entry::abort_to_entry(ExitStatus::Fault)
+        },
+    }
 }
 
-/// The slow-path helpers' addresses and numbers of arguments after env and config.
+/// The slow-path helpers' addresses and numbers of arguments after env and pc.
 fn slow_helpers() -> [(usize, usize); 6] {
     [
         (slow_load as *const () as usize, 2),
@@ -126,8 +122,8 @@ fn slow_helpers() -> [(usize, usize); 6] {
 /// blocks call the helpers directly).
 static SLOW_THUNKS: OnceLock<Option<[usize; 6]>> = OnceLock::new();
 
-/// The `preserve_all` thunk of slow-path helper `f`: `thunk(env, cfg, args...)` calls
-/// `f(env, cfg, args...)` and stores its result at `CpuHeader::slow_result`.
+/// The `preserve_all` thunk of slow-path helper `f`: `thunk(env, pc, args...)` calls
+/// `f(env, pc, args...)` and stores its result at `CpuHeader::slow_result`.
 fn slow_thunk(f: usize) -> Option<usize> {
     let thunks = SLOW_THUNKS.get_or_init(build_slow_thunks).as_ref()?;
     let i = slow_helpers().iter().position(|&(h, _)| h == f)?;
@@ -179,51 +175,42 @@ fn build_slow_thunks() -> Option<[usize; 6]> {
     Some(addrs)
 }
 
-extern "C" fn slow_load(env: *mut u8, cfg: u64, addr: u64, code: u64) -> u64 {
+extern "C" fn slow_load(env: *mut u8, pc: u64, addr: u64, code: u64) -> u64 {
     // SAFETY: called by JIT code as documented on `access`.
-    match unsafe { access(env, cfg, addr, code, SysAccess::Load) } {
-        Ok(v) => v as u64,
-        Err(z) => z,
-    }
+    unsafe { access(env, pc, addr, code, SysAccess::Load) as u64 }
 }
 
-extern "C" fn slow_load16(env: *mut u8, cfg: u64, addr: u64, code: u64, out: u64) -> u64 {
+extern "C" fn slow_load16(env: *mut u8, pc: u64, addr: u64, code: u64, out: u64) -> u64 {
     // SAFETY: called by JIT code as documented on `access`.
-    let v = unsafe { access(env, cfg, addr, code, SysAccess::Load) }.unwrap_or(0);
+    let v = unsafe { access(env, pc, addr, code, SysAccess::Load) };
     // SAFETY: `out` is a 16-byte stack slot of the calling JIT code.
     unsafe { (out as *mut u128).write_unaligned(v) };
     0
 }
 
-extern "C" fn slow_store(env: *mut u8, cfg: u64, addr: u64, val: u64, code: u64) -> u64 {
+extern "C" fn slow_store(env: *mut u8, pc: u64, addr: u64, val: u64, code: u64) -> u64 {
     // SAFETY: called by JIT code as documented on `access`.
-    let r = unsafe { access(env, cfg, addr, code, SysAccess::Store(val as u128)) };
-    r.map_or_else(|z| z, |_| 0)
+    unsafe { access(env, pc, addr, code, SysAccess::Store(val as u128)) };
+    0
 }
 
-extern "C" fn slow_store16(env: *mut u8, cfg: u64, addr: u64, lo: u64, hi: u64, code: u64) -> u64 {
+extern "C" fn slow_store16(env: *mut u8, pc: u64, addr: u64, lo: u64, hi: u64, code: u64) -> u64 {
     let v = lo as u128 | (hi as u128) << 64;
     // SAFETY: called by JIT code as documented on `access`.
-    let r = unsafe { access(env, cfg, addr, code, SysAccess::Store(v)) };
-    r.map_or_else(|z| z, |_| 0)
+    unsafe { access(env, pc, addr, code, SysAccess::Store(v)) };
+    0
 }
 
-extern "C" fn slow_rmw(env: *mut u8, cfg: u64, addr: u64, val: u64, code: u64) -> u64 {
+extern "C" fn slow_rmw(env: *mut u8, pc: u64, addr: u64, val: u64, code: u64) -> u64 {
     let (_, op) = decode(code);
     // SAFETY: called by JIT code as documented on `access`.
-    match unsafe { access(env, cfg, addr, code, SysAccess::Rmw(op, val as u128)) } {
-        Ok(v) => v as u64,
-        Err(z) => z,
-    }
+    unsafe { access(env, pc, addr, code, SysAccess::Rmw(op, val as u128)) as u64 }
 }
 
-extern "C" fn slow_cmpxchg(env: *mut u8, cfg: u64, addr: u64, e: u64, n: u64, code: u64) -> u64 {
+extern "C" fn slow_cmpxchg(env: *mut u8, pc: u64, addr: u64, e: u64, n: u64, code: u64) -> u64 {
     let op = SysAccess::Cmpxchg(e as u128, n as u128);
     // SAFETY: called by JIT code as documented on `access`.
-    match unsafe { access(env, cfg, addr, code, op) } {
-        Ok(v) => v as u64,
-        Err(z) => z,
-    }
+    unsafe { access(env, pc, addr, code, op) as u64 }
 }
 
 /// Host accesses of the hit path: to RAM pages that stay mapped, never trapping.
@@ -291,6 +278,8 @@ impl Lower<'_, '_> {
         let slow = self.b.create_block();
         self.b.set_cold_block(slow);
         self.b.ins().brif(hit, hitb, &[], slow, &[]);
+        self.b.seal_block(hitb);
+        self.b.seal_block(slow);
         self.b.switch_to_block(hitb);
         let addend = self.b.ins().load(
             types::I64,
@@ -308,8 +297,8 @@ impl Lower<'_, '_> {
         Ok((host, slow))
     }
 
-    /// Call slow-path helper `f(env, config, args...)` (the config from the CPU header),
-    /// then leave through the raise path if it reported a fault. Returns its result.
+    /// Call slow-path helper `f(env, pc, args...)` (pc: the current guest instruction's, for
+    /// a fault, which leaves the block from inside the helper). Returns its result.
     fn slow_call(&mut self, f: usize, args: &[Value]) -> Result<Value, JitError> {
         if self.lenv.softmmu.is_none() {
             return Err(err("softmmu access without a softmmu"));
@@ -327,29 +316,15 @@ impl Lower<'_, '_> {
             sig.returns.push(AbiParam::new(types::I64));
         }
         let sr = self.b.import_signature(sig);
-        let cfg = self.load_env(types::I64, ho::SOFTMMU_CONFIG);
-        let mut vals = vec![self.env, cfg];
+        let pc = self.i64c(self.cur_pc);
+        let mut vals = vec![self.env, pc];
         vals.extend_from_slice(args);
         let fv = self.i64c(thunk.unwrap_or(f) as u64);
         let call = self.b.ins().call_indirect(sr, fv, &vals);
-        let r = match thunk {
+        Ok(match thunk {
             Some(_) => self.load_env(types::I64, ho::SLOW_RESULT),
             None => self.b.inst_results(call)[0],
-        };
-        let st = self.load_env(types::I32, ho::PENDING_STATUS);
-        let rb = self.raise_block();
-        let pc = self.i64c(self.cur_pc);
-        let cont = self.b.create_block();
-        self.b.set_cold_block(cont);
-        self.b.ins().brif(
-            st,
-            rb,
-            &[BlockArg::Value(pc), BlockArg::Value(st)],
-            cont,
-            &[],
-        );
-        self.b.switch_to_block(cont);
-        Ok(r)
+        })
     }
 
     /// A zero-extended slow-path result (`mem.size` bytes) as a value of `ty`, extended as
@@ -405,6 +380,7 @@ impl Lower<'_, '_> {
         let r = self.slow_call(slow_load as *const () as usize, &[a, code])?;
         let w = self.slow_result(r, ty, mem);
         self.b.ins().jump(merge, &[BlockArg::Value(w)]);
+        self.b.seal_block(merge);
         self.b.switch_to_block(merge);
         Ok(self.b.block_params(merge)[0])
     }
@@ -431,6 +407,7 @@ impl Lower<'_, '_> {
         let x = self.slow_arg(v, ty);
         self.slow_call(slow_store as *const () as usize, &[a, x, code])?;
         self.b.ins().jump(done, &[]);
+        self.b.seal_block(done);
         self.b.switch_to_block(done);
         Ok(())
     }
@@ -453,6 +430,7 @@ impl Lower<'_, '_> {
         let r = self.slow_call(slow_rmw as *const () as usize, &[a, xs, code])?;
         let w = self.slow_result(r, ty, mem);
         self.b.ins().jump(merge, &[BlockArg::Value(w)]);
+        self.b.seal_block(merge);
         self.b.switch_to_block(merge);
         Ok(self.b.block_params(merge)[0])
     }
@@ -476,6 +454,7 @@ impl Lower<'_, '_> {
         let r = self.slow_call(slow_cmpxchg as *const () as usize, &[a, es, ns, code])?;
         let w = self.slow_result(r, ty, mem);
         self.b.ins().jump(merge, &[BlockArg::Value(w)]);
+        self.b.seal_block(merge);
         self.b.switch_to_block(merge);
         Ok(self.b.block_params(merge)[0])
     }
