@@ -1107,6 +1107,8 @@ impl Engine {
                 self.tbs.insert(key, boxed);
                 if self.cfg.tier == Tier::Jit {
                     self.compile(ptr);
+                } else {
+                    self.install_shared(ptr);
                 }
                 ptr
             }
@@ -1232,6 +1234,28 @@ impl Engine {
 
     /// Compile a TB with Cranelift. A full code buffer schedules a flush of all
     /// translations; on a codegen error the TB stays interpreted, which is always correct.
+    /// A new TB whose code another engine of the machine compiled from the same IR (see
+    /// [`Engine::set_code_share`]) runs that code at once, without an interpreted warm-up.
+    fn install_shared(&mut self, tb: *mut Tb) {
+        let (Some(share), Some(jit)) = (&self.share, self.jit.as_mut()) else {
+            return;
+        };
+        let start = Instant::now();
+        // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
+        // live while this function runs.
+        let Some(obj) = (unsafe { (*tb).ir.as_ref() }).and_then(|b| jit.find_shared(b, share))
+        else {
+            return;
+        };
+        let result = jit.install_object(&obj);
+        self.stats.compiles_shared += 1;
+        self.stats.compile_time += start.elapsed();
+        // SAFETY: as above.
+        if let Some(block) = unsafe { (*tb).ir.take() } {
+            self.finish_compile(tb, block, result);
+        }
+    }
+
     fn compile(&mut self, tb: *mut Tb) {
         if self.jit.is_none() {
             return;
@@ -1543,6 +1567,42 @@ mod tests {
         assert_eq!(cpu.hdr.pc, 0x9000);
         let t = toy.translations.load(Ordering::Relaxed);
         (cpu, engine.stats(), t)
+    }
+
+    #[test]
+    fn code_another_engine_compiled_runs_without_warm_up() {
+        let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
+        let (toy, mem) = setup();
+        let share = CodeShare::new();
+        let cfg = EngineConfig {
+            tier: Tier::Auto,
+            jit_threshold: 3,
+            ..EngineConfig::default()
+        };
+        let mut stats = Vec::new();
+        for _ in 0..2 {
+            let mut engine = Engine::new(toy.clone(), mem.clone(), cfg.clone()).unwrap();
+            engine.set_code_share(share.clone());
+            let mut cpu = ToyCpu {
+                limit: 1000,
+                ring: 8,
+                ..ToyCpu::default()
+            };
+            cpu.hdr.pc = 0x1000;
+            // SAFETY: cpu is a valid ToyCpu with the header first, used only here.
+            let status = unsafe { engine.run(&mut cpu as *mut ToyCpu as *mut u8) };
+            assert_eq!(status, ExitStatus::Halt);
+            assert_eq!(cpu.counter, 1000);
+            stats.push(engine.stats());
+        }
+        // The first engine warms the ring's blocks up in the interpreter and compiles them;
+        // the second installs that code as it translates each block, and interprets only
+        // the exit block, which ran once and was never compiled.
+        assert!(stats[0].interp_runs >= 8 * 3, "{:?}", stats[0]);
+        assert_eq!(stats[0].compiles_shared, 0);
+        assert_eq!(stats[0].blocks_compiled, 8);
+        assert_eq!(stats[1].interp_runs, 1, "{:?}", stats[1]);
+        assert_eq!(stats[1].compiles_shared, stats[0].blocks_compiled);
     }
 
     #[test]
