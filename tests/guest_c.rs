@@ -212,21 +212,23 @@ fn procinfo_self_maps_membarrier_rseq_clone3() {
     );
 }
 
-/// /proc/cpuinfo and riscv_hwprobe, with and without -L (the prefix must not hide the
-/// generated cpuinfo). qemu-user 7.2 shows the host's cpuinfo and lacks hwprobe, so the
-/// expected output is written here from Linux's documented formats.
+/// /proc/cpuinfo and riscv_hwprobe (and the cbo.zero and pause they announce), with and
+/// without -L (the prefix must not hide the generated cpuinfo). qemu-user 7.2 shows the
+/// host's cpuinfo and lacks hwprobe, so the expected output is written here from Linux's
+/// documented formats.
 #[test]
 fn procinfo_cpuinfo_and_hwprobe() {
-    let isa = "rv64imafdc_zicsr_zifencei_zba_zbb_zbs_zicond";
+    let isa = "rv64imafdc_zicboz_zicond_zicsr_zifencei_zihintpause_zba_zbb_zbs";
     let expected = format!(
         "cpuinfo blocks == usable cpus: 1, all usable: 1\nfirst block:\n\
          processor\t: 0\nhart\t\t: 0\nisa\t\t: {isa}\nmmu\t\t: sv39\nuarch\t\t: heron\n\
          mvendorid\t: 0x0\nmarchid\t\t: 0x0\nmimpid\t\t: 0x0\nhart isa\t: {isa}\n\
-         hwprobe key 4 value 0x80000003b\nhwprobe key 0 value 0\nhwprobe key 1 value 0\n\
+         hwprobe key 4 value 0x180000007b\nhwprobe key 0 value 0\nhwprobe key 1 value 0\n\
          hwprobe key 2 value 0\nhwprobe key 3 value 0x1\nhwprobe key 5 value 0x3\n\
-         hwprobe key 9 value 0x3\nhwprobe key -1 value 0\n\
+         hwprobe key 6 value 0x40\nhwprobe key 9 value 0x3\nhwprobe key -1 value 0\n\
          errors: flags -22, set without pointer -14, bad pairs -14, which without set -22\n\
-         which cpus FD|C|ZBA: all 1\nwhich cpus V: none 1\ndone\n"
+         which cpus FD|C|ZBA: all 1\nwhich cpus V: none 1\n\
+         cbo.zero: block zeroed 1, neighbours kept 1\npause: ok\ndone\n"
     );
     // The first block is processor 0 only when CPU 0 is usable; the test machine's is.
     let mut cpu0 = std::mem::MaybeUninit::<libc::cpu_set_t>::zeroed();

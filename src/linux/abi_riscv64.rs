@@ -26,9 +26,10 @@ pub struct Extension {
     pub hwprobe: Option<u64>,
 }
 
-/// The single source of truth for what the guest CPU implements (frontends/riscv:
-/// RV64IMAFDC, Zicsr, Zifencei, Zba, Zbb, Zbs, Zicond). /proc/cpuinfo, riscv_hwprobe and
-/// AT_HWCAP are all derived from it. Single letters first, in canonical order.
+/// The single source of truth for what the guest CPU implements in user mode
+/// (frontends/riscv: RV64IMAFDC, Zicboz, Zicond, Zicsr, Zifencei, Zihintpause, Zba, Zbb,
+/// Zbs). /proc/cpuinfo, riscv_hwprobe and AT_HWCAP are all derived from it. In Linux's
+/// order: single letters, then the Z extensions by category (Zi*, then Zb*).
 pub const EXTENSIONS: &[Extension] = &[
     Extension {
         name: "i",
@@ -55,6 +56,15 @@ pub const EXTENSIONS: &[Extension] = &[
         name: "c",
         hwprobe: Some(hwprobe::IMA_C),
     },
+    // cbo.zero on 64-byte blocks (Linux enables it for user mode when harts have it).
+    Extension {
+        name: "zicboz",
+        hwprobe: Some(hwprobe::EXT_ZICBOZ),
+    },
+    Extension {
+        name: "zicond",
+        hwprobe: Some(hwprobe::EXT_ZICOND),
+    },
     Extension {
         name: "zicsr",
         hwprobe: None,
@@ -62,6 +72,11 @@ pub const EXTENSIONS: &[Extension] = &[
     Extension {
         name: "zifencei",
         hwprobe: None,
+    },
+    // `pause` lets the host run another thread (a spin-wait hint).
+    Extension {
+        name: "zihintpause",
+        hwprobe: Some(hwprobe::EXT_ZIHINTPAUSE),
     },
     Extension {
         name: "zba",
@@ -74,10 +89,6 @@ pub const EXTENSIONS: &[Extension] = &[
     Extension {
         name: "zbs",
         hwprobe: Some(hwprobe::EXT_ZBS),
-    },
-    Extension {
-        name: "zicond",
-        hwprobe: Some(hwprobe::EXT_ZICOND),
     },
 ];
 
@@ -123,7 +134,9 @@ pub mod hwprobe {
     pub const EXT_ZBA: u64 = 1 << 3;
     pub const EXT_ZBB: u64 = 1 << 4;
     pub const EXT_ZBS: u64 = 1 << 5;
+    pub const EXT_ZICBOZ: u64 = 1 << 6;
     pub const EXT_ZICOND: u64 = 1 << 35;
+    pub const EXT_ZIHINTPAUSE: u64 = 1 << 36;
     pub const KEY_CPUPERF_0: i64 = 5;
     pub const MISALIGNED_FAST: u64 = 3;
     pub const KEY_ZICBOZ_BLOCK_SIZE: i64 = 6;
@@ -142,8 +155,7 @@ pub mod hwprobe {
                 .fold(0, |a, b| a | b),
             // Scalar misaligned loads and stores are done directly by the host: fast.
             KEY_CPUPERF_0 | KEY_MISALIGNED_SCALAR_PERF => MISALIGNED_FAST,
-            // No Zicboz: the block size is 0, as Linux reports without it.
-            KEY_ZICBOZ_BLOCK_SIZE => 0,
+            KEY_ZICBOZ_BLOCK_SIZE => heron_riscv::privileged::CBO_BLOCK_SIZE,
             KEY_HIGHEST_VIRT_ADDRESS => super::super::GUEST_LIMIT - 1,
             _ => return None,
         })
@@ -475,14 +487,17 @@ mod tests {
 
     #[test]
     fn one_table_for_isa_hwcap_and_hwprobe() {
-        assert_eq!(isa_string(), "rv64imafdc_zicsr_zifencei_zba_zbb_zbs_zicond");
+        let isa = "rv64imafdc_zicboz_zicond_zicsr_zifencei_zihintpause_zba_zbb_zbs";
+        assert_eq!(isa_string(), isa);
         assert_eq!(
             hwprobe::value(hwprobe::KEY_IMA_EXT_0),
-            Some(1 | 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 35)
+            Some(1 | 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 35 | 1 << 36)
         );
+        assert_eq!(hwprobe::value(hwprobe::KEY_ZICBOZ_BLOCK_SIZE), Some(64));
         let text = cpuinfo(&[0, 3]);
         assert!(text.starts_with(
-            "processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64imafdc_zicsr_zifencei_zba_zbb_zbs_zicond\n\
+            "processor\t: 0\nhart\t\t: 0\nisa\t\t: \
+             rv64imafdc_zicboz_zicond_zicsr_zifencei_zihintpause_zba_zbb_zbs\n\
              mmu\t\t: sv39\nuarch\t\t: heron\nmvendorid\t: 0x0\nmarchid\t\t: 0x0\n\
              mimpid\t\t: 0x0\nhart isa\t: rv64imafdc_"
         ));
@@ -507,7 +522,7 @@ mod tests {
                 mem.load(p + 16 * i + 8, 8).unwrap(),
             )
         };
-        assert_eq!(kv(0), (4, 0x8_0000_003b));
+        assert_eq!(kv(0), (4, 0x18_0000_007b));
         assert_eq!(kv(1), (0, 0));
         assert_eq!(kv(2), (3, 1));
         assert_eq!(kv(3), (5, 3));

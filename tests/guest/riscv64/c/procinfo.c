@@ -1,6 +1,7 @@
 /* procinfo: what a RISC-V guest learns about its machine and itself.
  * "hw": /proc/cpuinfo (one block per usable CPU, heron's ISA string) and riscv_hwprobe
- *       (keys, unknown keys, WHICH_CPUS, error cases). qemu-user 7.2 emulates neither, so
+ *       (keys, unknown keys, WHICH_CPUS, error cases); cbo.zero and pause when hwprobe
+ *       reports Zicboz and Zihintpause. qemu-user 7.2 emulates neither, so
  *       the test compares with a fixed expected output.
  * "self": /proc/self/maps and /proc/<pid>/maps list the text segment (r-x, holding main)
  *       and [stack] (holding a local); membarrier query/register/barrier; rseq and clone3
@@ -55,9 +56,9 @@ static int hw(void) {
   const char *first = strstr(c, "\n\n");
   printf("first block:\n%.*s", first ? (int)(first - c + 1) : 0, c);
   /* hwprobe: every key at once, including unknown ones. */
-  struct pair p[8] = {{4, 9}, {0, 9}, {1, 9}, {2, 9}, {3, 9}, {5, 9}, {9, 9}, {1000, 9}};
-  CHECK(hwprobe(p, 8, 0, NULL, 0) == 0);
-  for (int i = 0; i < 8; i++) printf("hwprobe key %lld value %#llx\n", (long long)p[i].key, (unsigned long long)p[i].value);
+  struct pair p[9] = {{4, 9}, {0, 9}, {1, 9}, {2, 9}, {3, 9}, {5, 9}, {6, 9}, {9, 9}, {1000, 9}};
+  CHECK(hwprobe(p, 9, 0, NULL, 0) == 0);
+  for (int i = 0; i < 9; i++) printf("hwprobe key %lld value %#llx\n", (long long)p[i].key, (unsigned long long)p[i].value);
   /* the same through an explicit set of all usable CPUs */
   struct pair q = {4, 0};
   CHECK(hwprobe(&q, 1, sizeof set, &set, 0) == 0);
@@ -72,6 +73,24 @@ static int hw(void) {
   want.value = 1 << 2; /* V */
   CHECK(hwprobe(&want, 1, sizeof w, &w, 1) == 0);
   printf("which cpus V: none %d\n", CPU_COUNT(&w) == 0);
+  /* Zicboz, as hwprobe reports it: cbo.zero clears the whole block holding the address. */
+  if ((p[0].value & (1 << 6)) && p[6].value == 64) {
+    static unsigned char buf[256] __attribute__((aligned(64)));
+    memset(buf, 0xff, sizeof buf);
+    unsigned char *at = buf + 64 + 17;
+    __asm__ volatile(".insn i 0x0f, 2, x0, %0, 4" : : "r"(at) : "memory"); /* cbo.zero (at) */
+    int zeroed = 1, kept = 1;
+    for (int i = 0; i < 256; i++) {
+      if (i >= 64 && i < 128) zeroed &= buf[i] == 0;
+      else kept &= buf[i] == 0xff;
+    }
+    printf("cbo.zero: block zeroed %d, neighbours kept %d\n", zeroed, kept);
+  }
+  /* Zihintpause: pause is a hint, nothing else changes. */
+  if (p[0].value & (1ull << 36)) {
+    for (int i = 0; i < 3; i++) __asm__ volatile(".insn i 0x0f, 0, x0, x0, 0x010"); /* pause */
+    printf("pause: ok\n");
+  }
   return test_exit();
 }
 
