@@ -214,6 +214,55 @@ enum D {
         a: u32,
         b: u32,
     },
+    // Immediate forms: the second operand (or the stored value) was a constant temporary
+    // (see `foldable_consts`), already masked to the op's width; shifts pre-masked.
+    AddI {
+        bits: u8,
+        d: u32,
+        a: u32,
+        k: u64,
+    },
+    AndI {
+        d: u32,
+        a: u32,
+        k: u64,
+    },
+    OrI {
+        d: u32,
+        a: u32,
+        k: u64,
+    },
+    XorI {
+        d: u32,
+        a: u32,
+        k: u64,
+    },
+    ShlI {
+        bits: u8,
+        d: u32,
+        a: u32,
+        sh: u32,
+    },
+    ShrUI {
+        d: u32,
+        a: u32,
+        sh: u32,
+    },
+    SetCondI {
+        cond: Cond,
+        bits: u8,
+        d: u32,
+        a: u32,
+        k: u64,
+    },
+    Set32I {
+        off: u32,
+        v: u32,
+    },
+    Set64I {
+        off: u32,
+        v: u64,
+    },
     SetCond128 {
         cond: Cond,
         d: u32,
@@ -417,6 +466,79 @@ fn def_of(op: &Op) -> Option<Temp> {
     }
 }
 
+/// The operand of `op` that the decoder can take as an immediate, if any: the second
+/// operand of an integer add, sub, and, or, xor, shl, shr.u or setcond, the value of a
+/// 4- or 8-byte SetGlobal (all of 64 bits or narrower).
+fn imm_operand(op: &Op) -> Option<Temp> {
+    match *op {
+        Op::Bin { op, ty, b, .. }
+            if !is_wide(ty)
+                && !ty.is_float()
+                && matches!(
+                    op,
+                    BinOp::Add
+                        | BinOp::Sub
+                        | BinOp::And
+                        | BinOp::Or
+                        | BinOp::Xor
+                        | BinOp::Shl
+                        | BinOp::ShrU
+                ) =>
+        {
+            Some(b)
+        }
+        Op::SetCond { ty, b, .. } if !is_wide(ty) => Some(b),
+        Op::SetGlobal { ty, src, .. } if !is_wide(ty) && matches!(ty.bytes(), 4 | 8) => Some(src),
+        _ => None,
+    }
+}
+
+/// Per temporary, the constant the decoder folds into its users instead of running its
+/// `Const` (None: not folded). A temporary qualifies when it is defined exactly once, by a
+/// `Const` of a 64-bit-or-narrower type in the block's straight-line prefix (so every path
+/// runs the definition first), and every use comes after it in a position of
+/// [`imm_operand`]. The value is masked to the constant's type, as `Const` would store it.
+/// A third of a boot's interpreted ops were such constants and their users.
+fn foldable_consts(block: &Block) -> Vec<Option<u64>> {
+    let n = block.temps.len();
+    let mut defs = vec![0u32; n];
+    let mut val: Vec<Option<u64>> = vec![None; n];
+    let mut ok = vec![true; n];
+    let mut straight = true;
+    for op in &block.ops {
+        let imm = imm_operand(op);
+        let mut imm_seen = false;
+        for_each_use(op, |t| {
+            let i = t.0 as usize;
+            if i >= n {
+                return;
+            }
+            if Some(t) == imm && !imm_seen && val[i].is_some() {
+                imm_seen = true;
+            } else {
+                ok[i] = false;
+            }
+        });
+        if let Some(t) = def_of(op)
+            && let Some(d) = defs.get_mut(t.0 as usize)
+        {
+            *d += 1;
+            match *op {
+                Op::Const { ty, value, .. } if straight && !is_wide(ty) && *d == 1 => {
+                    val[t.0 as usize] = Some(value & arith::mask(ty.bits()));
+                }
+                _ => ok[t.0 as usize] = false,
+            }
+        }
+        if matches!(op, Op::Label { .. } | Op::Br { .. } | Op::BrCond { .. }) {
+            straight = false;
+        }
+    }
+    (0..n)
+        .map(|i| if ok[i] && defs[i] == 1 { val[i] } else { None })
+        .collect()
+}
+
 /// Decoding state: temp -> slot mapping.
 struct Dec<'a> {
     temps: &'a [Ty],
@@ -476,12 +598,16 @@ impl InterpBlock {
             slot_of,
         };
 
+        let folded = foldable_consts(block);
+        let is_folded = |t: Temp| folded.get(t.0 as usize).copied().flatten();
+
         // Pass 1: op index of every label.
         let mut label_at = vec![u32::MAX; block.num_labels as usize];
         let mut n = 0u32;
         for op in &block.ops {
             match op {
                 Op::InsnStart { .. } => {}
+                Op::Const { dst, .. } if is_folded(*dst).is_some() => {}
                 Op::Label { label } => {
                     let slot = label_at.get_mut(label.0 as usize).unwrap_or_else(|| {
                         panic!("IR places L{} of {}", label.0, block.num_labels)
@@ -529,6 +655,7 @@ impl InterpBlock {
                     continue;
                 }
                 Op::Label { .. } => continue,
+                Op::Const { dst, .. } if is_folded(dst).is_some() => continue,
                 Op::Const { dst, ty, value } => {
                     if is_wide(ty) {
                         D::Const128 {
@@ -567,6 +694,16 @@ impl InterpBlock {
                         _ => D::Get128 { d, off },
                     }
                 }
+                Op::SetGlobal { offset, ty, src } if let Some(k) = is_folded(src) => {
+                    if ty.bytes() == 8 {
+                        D::Set64I { off: offset, v: k }
+                    } else {
+                        D::Set32I {
+                            off: offset,
+                            v: k as u32,
+                        }
+                    }
+                }
                 Op::SetGlobal { offset, ty, src } => {
                     let s = dec.s(src, is_wide(ty));
                     let off = offset;
@@ -585,6 +722,23 @@ impl InterpBlock {
                             d: dec.s(dst, true),
                             a: dec.s(a, true),
                             b: dec.s(b, true),
+                        }
+                    } else if let Some(k) = is_folded(b).filter(|_| !ty.is_float()) {
+                        let (d, a, bits) = (dec.n(dst), dec.n(a), bits8(ty));
+                        let sh = (k as u32) & (bits as u32 - 1);
+                        match op {
+                            BinOp::Add => D::AddI { bits, d, a, k },
+                            BinOp::Sub => D::AddI {
+                                bits,
+                                d,
+                                a,
+                                k: k.wrapping_neg(),
+                            },
+                            BinOp::And => D::AndI { d, a, k },
+                            BinOp::Or => D::OrI { d, a, k },
+                            BinOp::Xor => D::XorI { d, a, k },
+                            BinOp::Shl => D::ShlI { bits, d, a, sh },
+                            _ => D::ShrUI { d, a, sh },
                         }
                     } else {
                         let (d, a, b, bits) = (dec.n(dst), dec.n(a), dec.n(b), bits8(ty));
@@ -687,6 +841,14 @@ impl InterpBlock {
                             d: dec.n(dst),
                             a: dec.s(a, true),
                             b: dec.s(b, true),
+                        }
+                    } else if let Some(k) = is_folded(b) {
+                        D::SetCondI {
+                            cond,
+                            bits: bits8(ty),
+                            d: dec.n(dst),
+                            a: dec.n(a),
+                            k,
                         }
                     } else {
                         D::SetCond {
@@ -1133,6 +1295,25 @@ impl InterpBlock {
                     D::SetCond128 { cond, d, a, b } => {
                         w!(d, arith::cond(cond, 128, r2!(a), r2!(b)) as u64)
                     }
+                    D::AddI { bits, d, a, k } => {
+                        w!(d, r!(a).wrapping_add(k) & arith::mask(bits as u32))
+                    }
+                    D::AndI { d, a, k } => w!(d, r!(a) & k),
+                    D::OrI { d, a, k } => w!(d, r!(a) | k),
+                    D::XorI { d, a, k } => w!(d, r!(a) ^ k),
+                    D::ShlI { bits, d, a, sh } => {
+                        w!(d, (r!(a) << sh) & arith::mask(bits as u32))
+                    }
+                    D::ShrUI { d, a, sh } => w!(d, r!(a) >> sh),
+                    D::SetCondI {
+                        cond,
+                        bits,
+                        d,
+                        a,
+                        k,
+                    } => w!(d, arith::cond64(cond, bits as u32, r!(a), k) as u64),
+                    D::Set32I { off, v } => sg!(u32, off, v),
+                    D::Set64I { off, v } => sg!(u64, off, v),
                     D::FCmp {
                         cond,
                         bits,

@@ -1545,3 +1545,103 @@ fn decoded_ops_are_compact() {
         std::mem::size_of::<D>()
     );
 }
+
+/// Constants folded into their users (`foldable_consts`) give what the same operation on
+/// a value read from a global gives, at every width, and their `Const` ops are gone.
+#[test]
+fn folded_constants_match_register_operands() {
+    let ops = [
+        BinOp::Add,
+        BinOp::Sub,
+        BinOp::And,
+        BinOp::Or,
+        BinOp::Xor,
+        BinOp::Shl,
+        BinOp::ShrU,
+    ];
+    let conds = [
+        Cond::Eq,
+        Cond::Ne,
+        Cond::LtS,
+        Cond::LeS,
+        Cond::GtS,
+        Cond::GeS,
+        Cond::LtU,
+        Cond::LeU,
+        Cond::GtU,
+        Cond::GeU,
+    ];
+    for ty in [Ty::I8, Ty::I16, Ty::I32, Ty::I64] {
+        for &a in &[
+            0u128,
+            1,
+            5,
+            0x7f,
+            0x80,
+            0xffff,
+            0x8000_0000,
+            u64::MAX as u128,
+        ] {
+            for &k in &[0u64, 1, 3, 31, 63, 64, 0x80, 0xffff_fff0, u64::MAX - 2] {
+                for op in ops {
+                    let folded = eval(ty, ty, a, 0, 0, |bl, x, _, _| {
+                        let c = bl.const_(ty, k);
+                        bl.bin(op, x, c)
+                    });
+                    assert_eq!(
+                        folded,
+                        bin(op, ty, a, k as u128),
+                        "{op:?} {ty} {a:#x} {k:#x}"
+                    );
+                }
+                for cond in conds {
+                    let folded = eval(ty, Ty::I64, a, 0, 0, |bl, x, _, _| {
+                        let c = bl.const_(ty, k);
+                        bl.setcond(cond, x, c)
+                    });
+                    let plain = eval(ty, Ty::I64, a, k as u128, 0, |bl, x, y, _| {
+                        bl.setcond(cond, x, y)
+                    });
+                    assert_eq!(folded, plain, "{cond:?} {ty} {a:#x} {k:#x}");
+                }
+            }
+        }
+    }
+    // The constants of `r = a + k; g = k32` need no op of their own; one also used as a first
+    // operand, or defined after a label, keeps its op.
+    let mut bl = Builder::new(0x1000);
+    let a = bl.get_global(Ty::I64, goff(A));
+    let k = bl.const64(7);
+    let r = bl.bin(BinOp::Add, a, k);
+    bl.set_global(Ty::I64, goff(R), r);
+    let k32 = bl.const_(Ty::I32, 7);
+    bl.set_global(Ty::I32, goff(B), k32);
+    bl.goto_block(0x1004);
+    let block = bl.finish();
+    // get, add, set, set, goto
+    assert_eq!(InterpBlock::new(&block).num_ops(), 5);
+    let mut env = Env::default();
+    env.set(A, 35);
+    env.set(B, u64::MAX as u128);
+    assert_eq!(exec(&block, &mut env, &mem()), ExitStatus::Next);
+    assert_eq!(env.get(R) as u64, 42);
+    assert_eq!(env.g[B], 0xffff_ffff_0000_0007);
+
+    let mut bl = Builder::new(0x1000);
+    let k = bl.const64(7);
+    let r = bl.bin(BinOp::Sub, k, k);
+    bl.set_global(Ty::I64, goff(R), r);
+    let l = bl.new_label();
+    bl.br(l);
+    bl.label(l);
+    let k2 = bl.const64(9);
+    bl.set_global(Ty::I64, goff(A), k2);
+    bl.goto_block(0x1004);
+    let block = bl.finish();
+    // const, sub, set, br, const, set, goto
+    assert_eq!(InterpBlock::new(&block).num_ops(), 7);
+    let mut env = Env::default();
+    env.set(R, 5);
+    assert_eq!(exec(&block, &mut env, &mem()), ExitStatus::Next);
+    assert_eq!((env.g[R], env.g[A]), (0, 9));
+}
