@@ -1559,18 +1559,6 @@ fn folded_constants_match_register_operands() {
         BinOp::Shl,
         BinOp::ShrU,
     ];
-    let conds = [
-        Cond::Eq,
-        Cond::Ne,
-        Cond::LtS,
-        Cond::LeS,
-        Cond::GtS,
-        Cond::GeS,
-        Cond::LtU,
-        Cond::LeU,
-        Cond::GtU,
-        Cond::GeU,
-    ];
     for ty in [Ty::I8, Ty::I16, Ty::I32, Ty::I64] {
         for &a in &[
             0u128,
@@ -1594,7 +1582,7 @@ fn folded_constants_match_register_operands() {
                         "{op:?} {ty} {a:#x} {k:#x}"
                     );
                 }
-                for cond in conds {
+                for &cond in CONDS {
                     let folded = eval(ty, Ty::I64, a, 0, 0, |bl, x, _, _| {
                         let c = bl.const_(ty, k);
                         bl.setcond(cond, x, c)
