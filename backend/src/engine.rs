@@ -1232,30 +1232,37 @@ impl Engine {
         })
     }
 
-    /// Compile a TB with Cranelift. A full code buffer schedules a flush of all
-    /// translations; on a codegen error the TB stays interpreted, which is always correct.
-    /// A new TB whose code another engine of the machine compiled from the same IR (see
-    /// [`Engine::set_code_share`]) runs that code at once, without an interpreted warm-up.
-    fn install_shared(&mut self, tb: *mut Tb) {
+    /// The code another engine of the machine compiled from the same IR as `block` (see
+    /// [`Engine::set_code_share`]), installed in this engine's buffer; None if there is none.
+    fn install_from_share(&mut self, block: &Block) -> Option<Result<CompiledBlock, JitError>> {
         let (Some(share), Some(jit)) = (&self.share, self.jit.as_mut()) else {
-            return;
+            return None;
         };
         let start = Instant::now();
-        // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
-        // live while this function runs.
-        let Some(obj) = (unsafe { (*tb).ir.as_ref() }).and_then(|b| jit.find_shared(b, share))
-        else {
-            return;
-        };
+        let obj = jit.find_shared(block, share)?;
         let result = jit.install_object(&obj);
         self.stats.compiles_shared += 1;
         self.stats.compile_time += start.elapsed();
-        // SAFETY: as above.
-        if let Some(block) = unsafe { (*tb).ir.take() } {
-            self.finish_compile(tb, block, result);
+        Some(result)
+    }
+
+    /// A new TB whose code another engine of the machine compiled from the same IR runs
+    /// that code at once, without an interpreted warm-up.
+    fn install_shared(&mut self, tb: *mut Tb) {
+        // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
+        // live while this function runs.
+        let Some(block) = (unsafe { (*tb).ir.take() }) else {
+            return;
+        };
+        match self.install_from_share(&block) {
+            Some(result) => self.finish_compile(tb, block, result),
+            // SAFETY: as above.
+            None => unsafe { (*tb).ir = Some(block) },
         }
     }
 
+    /// Compile a TB with Cranelift. A full code buffer schedules a flush of all
+    /// translations; on a codegen error the TB stays interpreted, which is always correct.
     fn compile(&mut self, tb: *mut Tb) {
         if self.jit.is_none() {
             return;
@@ -1290,17 +1297,12 @@ impl Engine {
         } else {
             None
         };
+        // Another hart may have compiled this code since the TB was made.
         if region.is_none()
-            && let (Some(share), Some(jit)) = (&self.share, self.jit.as_mut())
+            && let Some(result) = self.install_from_share(&block)
         {
-            // Another hart compiled this code already: install it at once.
-            if let Some(obj) = jit.find_shared(&block, share) {
-                let result = jit.install_object(&obj);
-                self.stats.compiles_shared += 1;
-                self.stats.compile_time += start.elapsed();
-                self.finish_compile(tb, block, result);
-                return;
-            }
+            self.finish_compile(tb, block, result);
+            return;
         }
         if region.is_none() && self.bg_wanted && self.cfg.tier == Tier::Auto && !in_flight {
             if self.bg.is_none() {
