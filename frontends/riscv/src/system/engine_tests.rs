@@ -12,7 +12,8 @@ const RAM: u64 = FakePhys::BASE;
 
 /// Loads `code` at the start of RAM and runs hart 0 from there in M-mode until it executes
 /// `wfi` (true) or `max_exits` exits happened.
-fn run_system(phys: &Arc<FakePhys>, tier: Tier, max_exits: usize) -> (Box<RiscvSystemCpu>, bool) {
+/// A system-mode engine on `tier` over `phys`, and hart 0 reset to run from RAM.
+fn system_engine(phys: &Arc<FakePhys>, tier: Tier) -> (Engine, Box<RiscvSystemCpu>) {
     let code_pages = CodePages::new(RAM, FakePhys::PAGES * 4096);
     let sys = SoftmmuConfig {
         translator: Arc::new(RiscvMmu::new(phys.clone())),
@@ -24,9 +25,14 @@ fn run_system(phys: &Arc<FakePhys>, tier: Tier, max_exits: usize) -> (Box<RiscvS
         tier,
         ..EngineConfig::default()
     };
-    let mut engine = Engine::new_system(Arc::new(RiscvSystemGuest), sys, cfg).expect("engine");
+    let engine = Engine::new_system(Arc::new(RiscvSystemGuest), sys, cfg).expect("engine");
     let mut cpu = RiscvSystemCpu::new(0);
     cpu.cpu.hdr.pc = RAM;
+    (engine, cpu)
+}
+
+fn run_system(phys: &Arc<FakePhys>, tier: Tier, max_exits: usize) -> (Box<RiscvSystemCpu>, bool) {
+    let (mut engine, mut cpu) = system_engine(phys, tier);
     for _ in 0..max_exits {
         // SAFETY: cpu is a live RiscvSystemCpu used only by this thread.
         let status = unsafe { engine.run(cpu.env()) };
@@ -378,20 +384,7 @@ mtrap:
     for tier in [Tier::Interp, Tier::Jit] {
         let phys = Arc::new(FakePhys::new());
         load_code(&phys, &code);
-        let code_pages = CodePages::new(RAM, FakePhys::PAGES * 4096);
-        let sys = SoftmmuConfig {
-            translator: Arc::new(RiscvMmu::new(phys.clone())),
-            phys: phys.clone(),
-            code_pages,
-            tlb_offset: TLB_OFFSET,
-        };
-        let cfg = EngineConfig {
-            tier,
-            ..EngineConfig::default()
-        };
-        let mut engine = Engine::new_system(Arc::new(RiscvSystemGuest), sys, cfg).expect("engine");
-        let mut cpu = RiscvSystemCpu::new(0);
-        cpu.cpu.hdr.pc = RAM;
+        let (mut engine, mut cpu) = system_engine(&phys, tier);
         let lines = cpu.privs.irq_lines();
         let request = &cpu.cpu.hdr.exit_request as *const std::sync::atomic::AtomicU32 as usize;
         let device = std::thread::spawn(move || {
