@@ -534,9 +534,7 @@ fn foldable_consts(block: &Block) -> Vec<Option<u64>> {
             straight = false;
         }
     }
-    (0..n)
-        .map(|i| if ok[i] && defs[i] == 1 { val[i] } else { None })
-        .collect()
+    (0..n).map(|i| if ok[i] { val[i] } else { None }).collect()
 }
 
 /// Decoding state: temp -> slot mapping.
@@ -723,7 +721,7 @@ impl InterpBlock {
                             a: dec.s(a, true),
                             b: dec.s(b, true),
                         }
-                    } else if let Some(k) = is_folded(b).filter(|_| !ty.is_float()) {
+                    } else if let Some(k) = is_folded(b) {
                         let (d, a, bits) = (dec.n(dst), dec.n(a), bits8(ty));
                         let sh = (k as u32) & (bits as u32 - 1);
                         match op {
