@@ -426,7 +426,7 @@ pub(crate) fn lower_block(
     for s in &mut l.label_stale {
         *s = vec![false; l.gvars.len()];
     }
-    l.entry_check();
+    l.entry_check(self_loop);
     // Labels that a branch after them jumps back to: sealed only at the end (the others
     // are sealed where they are placed, when all their predecessors are known).
     let mut back_targets = vec![false; blk.num_labels as usize];
@@ -598,22 +598,16 @@ impl Lower<'_, '_> {
         Ok(())
     }
 
-    /// Block entry: leave with Interrupted if someone set `exit_request`.
-    fn entry_check(&mut self) {
+    /// Block entry: leave with Interrupted if someone set `exit_request`. `self_loop`: the
+    /// block jumps back to its own start, here.
+    fn entry_check(&mut self, self_loop: bool) {
         let head = self.b.create_block();
         self.b.ins().jump(head, &[]);
         self.b.switch_to_block(head);
         self.head = Some(head);
-        let self_loop = self.lenv.self_loops
-            && self
-                .blk
-                .ops
-                .iter()
-                .any(|op| matches!(*op, Op::GotoBlock { pc } if pc == self.blk.pc));
         if !self_loop {
             self.b.seal_block(head);
-        }
-        if self_loop {
+        } else {
             // A self loop (or a region's back-edge) re-enters here: temporaries start at
             // zero again, as in a fresh run of the block. Unread definitions cost nothing.
             for i in 0..self.vars.len() {
