@@ -390,7 +390,7 @@ pub struct InterpBlock {
 }
 
 /// Calls `f` for every temporary `op` reads.
-fn for_each_use(op: &Op, mut f: impl FnMut(Temp)) {
+pub(crate) fn for_each_use(op: &Op, mut f: impl FnMut(Temp)) {
     match op {
         Op::Mov { src, .. } => f(*src),
         Op::SetGlobal { src, .. } => f(*src),
@@ -442,8 +442,36 @@ fn for_each_use(op: &Op, mut f: impl FnMut(Temp)) {
     }
 }
 
+/// Per temporary: whether some run of `block` may read it before writing it (it must then
+/// read zero). Only definitions in the straight-line prefix (before the first label or
+/// branch) count as always executed.
+pub(crate) fn read_before_written(block: &Block) -> Vec<bool> {
+    let mut written = vec![false; block.temps.len()];
+    let mut must_zero = vec![false; block.temps.len()];
+    let mut straight = true;
+    for op in &block.ops {
+        for_each_use(op, |t| {
+            if let Some(w) = written.get(t.0 as usize)
+                && !*w
+            {
+                must_zero[t.0 as usize] = true;
+            }
+        });
+        if straight
+            && let Some(t) = def_of(op)
+            && let Some(w) = written.get_mut(t.0 as usize)
+        {
+            *w = true;
+        }
+        if matches!(op, Op::Label { .. } | Op::Br { .. } | Op::BrCond { .. }) {
+            straight = false;
+        }
+    }
+    must_zero
+}
+
 /// The temporary `op` writes, if any.
-fn def_of(op: &Op) -> Option<Temp> {
+pub(crate) fn def_of(op: &Op) -> Option<Temp> {
     match op {
         Op::Const { dst, .. }
         | Op::Mov { dst, .. }
@@ -627,26 +655,8 @@ impl InterpBlock {
         let mut pcs = Vec::with_capacity(n as usize + 1);
         let mut calls = Vec::new();
         let mut cur_pc = block.pc;
-        let mut written = vec![false; block.temps.len()];
-        let mut must_zero = vec![false; block.temps.len()];
-        let mut straight = true;
+        let must_zero = read_before_written(block);
         for op in &block.ops {
-            for_each_use(op, |t| {
-                if let Some(w) = written.get(t.0 as usize)
-                    && !*w
-                {
-                    must_zero[t.0 as usize] = true;
-                }
-            });
-            if straight
-                && let Some(t) = def_of(op)
-                && let Some(w) = written.get_mut(t.0 as usize)
-            {
-                *w = true;
-            }
-            if matches!(op, Op::Label { .. } | Op::Br { .. } | Op::BrCond { .. }) {
-                straight = false;
-            }
             let d = match *op {
                 Op::InsnStart { pc } => {
                     cur_pc = pc;

@@ -322,7 +322,7 @@ pub enum Access {
 }
 
 impl Access {
-    fn fault(self) -> FaultKind {
+    pub(crate) fn fault(self) -> FaultKind {
         match self {
             Access::Read => FaultKind::Read,
             Access::Write => FaultKind::Write,

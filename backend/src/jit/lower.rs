@@ -26,6 +26,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 // System-mode memory ops: methods of `Lower`, so a child module.
 #[path = "softmmu.rs"]
 mod softmmu;
+pub(crate) use softmmu::{encode as mem_code, slow_cmpxchg, slow_load, slow_rmw, slow_store};
 
 /// Fixed facts the lowering needs from the Jit.
 #[derive(Clone)]
@@ -153,7 +154,7 @@ extern "C" fn wide_conv(out: *mut u128, code: u64, lo: u64, hi: u64) {
 /// Fused multiply-add through the interpreter's arithmetic: x86 FMA instructions pick
 /// which NaN operand to propagate by instruction form, so only a shared implementation is
 /// bit-identical to the reference.
-extern "C" fn fma_bits(bits: u64, a: u64, b: u64, c: u64) -> u64 {
+pub(crate) extern "C" fn fma_bits(bits: u64, a: u64, b: u64, c: u64) -> u64 {
     crate::interp::arith::fma(bits as u32, a, b, c)
 }
 

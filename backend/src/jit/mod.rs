@@ -33,10 +33,12 @@ mod buffer;
 mod entry;
 mod lower;
 pub mod perfmap;
+mod quick;
 pub mod region;
 mod share;
 #[cfg(test)]
 mod tests;
+mod x64;
 
 pub use entry::handle_host_fault;
 pub use share::CodeShare;
@@ -274,6 +276,8 @@ pub struct Jit {
     base_mark: usize,
     align: usize,
     flushes: u64,
+    /// Entry counters of quick blocks (see [`quick::Promotions`]).
+    promo: quick::Promotions,
 }
 
 fn cg_err(e: impl std::fmt::Display) -> JitError {
@@ -433,6 +437,7 @@ impl Jit {
             base_mark: 0,
             align,
             flushes: 0,
+            promo: quick::Promotions::new(),
         };
         // Exit stub: tail (env) -> Next.
         let mut f = Function::with_name_signature(UserFuncName::default(), block_sig());
@@ -595,6 +600,37 @@ impl Jit {
     /// The object another engine stored in `share` for `block`, if any.
     pub fn find_shared(&self, block: &Block, share: &CodeShare) -> Option<Arc<CompiledObject>> {
         self.comp.find_shared(block, share)
+    }
+
+    /// Compile `block` with the quick tier (system mode only; see [`quick`]): microseconds
+    /// instead of Cranelift's tens, for slower code. Err([`JitError::Codegen`]) for blocks
+    /// it does not handle (128-bit values, user mode), which Cranelift compiles instead.
+    /// `promote_after` (nonzero): the block counts its runs and on that run asks to be
+    /// compiled by Cranelift (see [`Jit::take_promotions`]); the counter index that names
+    /// it is returned with the block (None: no counter left until the next flush).
+    pub fn compile_quick(
+        &mut self,
+        block: &Block,
+        promote_after: u32,
+    ) -> Result<(CompiledBlock, Option<u32>), JitError> {
+        // A block that fails to compile leaves its counter unused until the next flush.
+        let counter = (promote_after != 0)
+            .then(|| self.promo.counter(promote_after))
+            .flatten();
+        let obj = quick::compile(block, &self.comp.lenv, counter)?;
+        let cb = self.install_object(&obj)?;
+        Ok((cb, counter.map(|c| c.idx)))
+    }
+
+    /// Whether a quick block asked to be promoted since the last [`Jit::take_promotions`].
+    pub fn promotions_pending(&self) -> bool {
+        self.promo.pending()
+    }
+
+    /// The counter indices ([`Jit::compile_quick`]) of the quick blocks that asked to be
+    /// promoted since the last call (at most a few dozen are remembered).
+    pub fn take_promotions(&mut self) -> Vec<u32> {
+        self.promo.take()
     }
 
     /// [`Jit::compile`] with Cranelift's optimiser (`opt_level=speed`) whatever the config
@@ -823,6 +859,7 @@ impl Jit {
         self.clear_jumps();
         self.code.reset_to(self.base_mark);
         self.map.clear();
+        self.promo.reset();
         self.flushes += 1;
     }
 

@@ -54,7 +54,7 @@ const RMW_OPS: [RmwOp; 9] = [
 ];
 
 /// A MemOp (and RMW op) packed into one helper argument.
-fn encode(mem: &MemOp, rmw: Option<RmwOp>) -> u64 {
+pub(crate) fn encode(mem: &MemOp, rmw: Option<RmwOp>) -> u64 {
     let op = rmw
         .and_then(|o| RMW_OPS.iter().position(|&x| x == o))
         .unwrap_or(0) as u64;
@@ -175,7 +175,7 @@ fn build_slow_thunks() -> Option<[usize; 6]> {
     Some(addrs)
 }
 
-extern "C" fn slow_load(env: *mut u8, pc: u64, addr: u64, code: u64) -> u64 {
+pub(crate) extern "C" fn slow_load(env: *mut u8, pc: u64, addr: u64, code: u64) -> u64 {
     // SAFETY: called by JIT code as documented on `access`.
     unsafe { access(env, pc, addr, code, SysAccess::Load) as u64 }
 }
@@ -188,7 +188,7 @@ extern "C" fn slow_load16(env: *mut u8, pc: u64, addr: u64, code: u64, out: u64)
     0
 }
 
-extern "C" fn slow_store(env: *mut u8, pc: u64, addr: u64, val: u64, code: u64) -> u64 {
+pub(crate) extern "C" fn slow_store(env: *mut u8, pc: u64, addr: u64, val: u64, code: u64) -> u64 {
     // SAFETY: called by JIT code as documented on `access`.
     unsafe { access(env, pc, addr, code, SysAccess::Store(val as u128)) };
     0
@@ -201,13 +201,20 @@ extern "C" fn slow_store16(env: *mut u8, pc: u64, addr: u64, lo: u64, hi: u64, c
     0
 }
 
-extern "C" fn slow_rmw(env: *mut u8, pc: u64, addr: u64, val: u64, code: u64) -> u64 {
+pub(crate) extern "C" fn slow_rmw(env: *mut u8, pc: u64, addr: u64, val: u64, code: u64) -> u64 {
     let (_, op) = decode(code);
     // SAFETY: called by JIT code as documented on `access`.
     unsafe { access(env, pc, addr, code, SysAccess::Rmw(op, val as u128)) as u64 }
 }
 
-extern "C" fn slow_cmpxchg(env: *mut u8, pc: u64, addr: u64, e: u64, n: u64, code: u64) -> u64 {
+pub(crate) extern "C" fn slow_cmpxchg(
+    env: *mut u8,
+    pc: u64,
+    addr: u64,
+    e: u64,
+    n: u64,
+    code: u64,
+) -> u64 {
     let op = SysAccess::Cmpxchg(e as u128, n as u128);
     // SAFETY: called by JIT code as documented on `access`.
     unsafe { access(env, pc, addr, code, op) as u64 }

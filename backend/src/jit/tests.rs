@@ -8,6 +8,7 @@ use crate::ir::*;
 use crate::mem::{GuestMemory, PERM_R, PERM_W};
 use crate::{CPU_HEADER_SIZE, CpuHeader, FaultKind};
 use std::mem::offset_of;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 #[repr(C)]
@@ -1388,12 +1389,26 @@ const ALL_TYS: [Ty; 8] = [
 
 /// A random well-formed block over globals g0..g15, w0..w3 and guest memory near RAM.
 fn random_block(r: &mut Rng) -> Block {
+    random_block_with(r, false)
+}
+
+/// [`random_block`]; `narrow`: without 128-bit values (what the quick tier compiles).
+fn random_block_with(r: &mut Rng, narrow: bool) -> Block {
+    let ints: &[Ty] = if narrow { &INTS[..4] } else { &INTS };
+    let tys: &[Ty] = if narrow {
+        &[Ty::I8, Ty::I16, Ty::I32, Ty::I64, Ty::F32, Ty::F64]
+    } else {
+        &ALL_TYS
+    };
     let mut b = Builder::new(0x4000);
     let mut pool: Vec<Vec<Temp>> = vec![Vec::new(); ALL_TYS.len()];
     let idx = |t: Ty| ALL_TYS.iter().position(|&x| x == t).unwrap();
     let mut pc = 0x4000u64;
     b.insn_start(pc);
     for (i, &ty) in ALL_TYS.iter().enumerate() {
+        if narrow && ty.bits() == 128 {
+            continue;
+        }
         for k in 0..2u32 {
             let t = if ty.bits() == 128 {
                 b.get_global(ty, w(1 + (i as u32 + k) % 3))
@@ -1419,7 +1434,7 @@ fn random_block(r: &mut Rng) -> Block {
                 true
             }
         });
-        let ity = r.pick(&INTS);
+        let ity = r.pick(ints);
         let ip = idx(ity);
         let fty = r.pick(&[Ty::F32, Ty::F64]);
         let fp = idx(fty);
@@ -1446,7 +1461,7 @@ fn random_block(r: &mut Rng) -> Block {
                 pool[ip].push(d);
             }
             6 => {
-                let to = r.pick(&INTS);
+                let to = r.pick(ints);
                 let d = b.ext(ta, to, r.chance(50));
                 pool[idx(to)].push(d);
             }
@@ -1479,7 +1494,7 @@ fn random_block(r: &mut Rng) -> Block {
             }
             9 => {
                 let c = r.pick(&pool[i64p]);
-                let sty = r.pick(&ALL_TYS);
+                let sty = r.pick(tys);
                 let sp = idx(sty);
                 let (x, y) = (r.pick(&pool[sp]), r.pick(&pool[sp]));
                 let d = b.select(c, x, y);
@@ -1549,7 +1564,7 @@ fn random_block(r: &mut Rng) -> Block {
                     _ => RAM + r.below(0x800) as u64,
                 };
                 let a = b.const64(addr);
-                let mty = r.pick(&ALL_TYS);
+                let mty = r.pick(tys);
                 let size = if mty.is_float() {
                     mty.bytes() as u8
                 } else {
@@ -1641,6 +1656,9 @@ fn random_block(r: &mut Rng) -> Block {
         b.set_global(ty, g(k), t);
     }
     for k in 0..4u32 {
+        if narrow {
+            break;
+        }
         let ty = r.pick(&[Ty::I128, Ty::V128]);
         let t = r.pick(&pool[idx(ty)]);
         b.set_global(ty, w(k), t);
@@ -1768,6 +1786,190 @@ fn differential_against_interpreter() {
         }
         for k in 0..4 {
             assert_eq!(ie.w[k], je.w[k], "w{k} {}", ctx());
+        }
+        if imem != jmem {
+            let i = imem.iter().zip(&jmem).position(|(a, b)| a != b).unwrap();
+            panic!("memory differs at {:#x} {}", RAM + i as u64, ctx());
+        }
+    }
+    eprintln!("statuses (Next, Interrupted, Fault, Exception, Halt): {statuses:?}");
+    assert!(statuses[ExitStatus::Fault as usize] > 10);
+    assert!(statuses[ExitStatus::Next as usize] > 10);
+}
+
+/// The CPU state of the system-mode differential test: [`Env`] and a TLB.
+#[repr(C)]
+struct SysEnv {
+    hdr: CpuHeader,
+    g: [u64; 16],
+    w: [u128; 4],
+    tlb: crate::softmmu::Tlb,
+}
+
+/// Identity-mapped guest RAM [RAM, RAM + RAM_LEN): read-only below the last page, which is
+/// unmapped; everything else faults. Physical RAM is a plain host buffer.
+struct FlatSystem {
+    ram: memmap2::MmapMut,
+}
+
+impl crate::softmmu::AddressTranslator for FlatSystem {
+    fn translate(
+        &self,
+        _env: *mut u8,
+        vaddr: u64,
+        access: crate::softmmu::Access,
+        _mmu_idx: u8,
+    ) -> Result<crate::softmmu::PageMapping, FaultKind> {
+        use crate::softmmu::Access;
+        let page = vaddr & crate::softmmu::PAGE_MASK;
+        let ro = page == RAM + RAM_LEN - 0x2000;
+        if !(RAM..RAM + RAM_LEN - 0x1000).contains(&page)
+            || (ro && access == Access::Write)
+            || access == Access::Exec
+        {
+            return Err(access.fault());
+        }
+        Ok(crate::softmmu::PageMapping {
+            paddr: page,
+            read: true,
+            write: !ro,
+            exec: false,
+        })
+    }
+}
+
+impl crate::softmmu::PhysMemory for FlatSystem {
+    fn ram_page(&self, paddr: u64) -> Option<*mut u8> {
+        let off = paddr.checked_sub(RAM)?;
+        (off < RAM_LEN).then(|| self.ram.as_ptr().wrapping_add(off as usize) as *mut u8)
+    }
+    fn io_read(&self, paddr: u64, _size: u8) -> Result<u64, crate::softmmu::BusFault> {
+        Err(crate::softmmu::BusFault { paddr })
+    }
+    fn io_write(&self, paddr: u64, _: u8, _: u64) -> Result<(), crate::softmmu::BusFault> {
+        Err(crate::softmmu::BusFault { paddr })
+    }
+}
+
+/// Random blocks without 128-bit values give bit-identical results in the interpreter and
+/// the quick tier in system mode (softmmu hit paths, slow paths with faults, helpers).
+/// Every other run starts with the TLB the interpreter's run filled, so that accesses take
+/// the inline hit path.
+#[test]
+fn quick_tier_differential_against_interpreter() {
+    use crate::softmmu::{CodePages, SoftmmuConfig, Tlb};
+    let flat = Arc::new(FlatSystem {
+        ram: memmap2::MmapOptions::new()
+            .len(RAM_LEN as usize)
+            .map_anon()
+            .unwrap(),
+    });
+    let sys = Box::new(SoftmmuConfig {
+        translator: flat.clone(),
+        phys: flat.clone(),
+        code_pages: CodePages::new(RAM, RAM_LEN),
+        tlb_offset: offset_of!(SysEnv, tlb) as u32,
+    });
+    let mut jit = Jit::new(JitConfig {
+        code_size: 1 << 20,
+        guest_base: 0,
+        guest_limit: 0,
+        opt_speed: false,
+        verify: true,
+    })
+    .unwrap();
+    jit.set_softmmu(SoftmmuJit {
+        tlb_offset: sys.tlb_offset,
+        config: &*sys as *const SoftmmuConfig as usize,
+        count_hits: false,
+    });
+    let seed = std::env::var("HERON_DIFF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x0ddc_0ffe_e123_4579_u64);
+    let iters = std::env::var("HERON_DIFF_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3000);
+    let mut r = Rng(seed | 1);
+    let mut regs = crate::interp::InterpRegs::default();
+    let mut statuses = [0usize; 5];
+    let ram_bytes = |f: &FlatSystem| f.ram[..(RAM_LEN - 0x1000) as usize].to_vec();
+    let fill = |f: &FlatSystem, bytes: &[u8]| {
+        let p = f.ram.as_ptr() as *mut u8;
+        // SAFETY: inside the mapping; no JIT code or interpreter runs meanwhile.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
+    };
+    for it in 0..iters {
+        let blk = random_block_with(&mut r, true);
+        if let Err(e) = crate::verify::verify(&blk) {
+            panic!("generator made bad IR: {e}");
+        }
+        let mut g0 = [0u64; 16];
+        for v in &mut g0 {
+            *v = r.value();
+        }
+        let mut ram = vec![0u8; (RAM_LEN - 0x1000) as usize];
+        for c in ram.chunks_mut(8) {
+            c.copy_from_slice(&r.value().to_le_bytes());
+        }
+        let fresh = |tlb: Tlb| {
+            Box::new(SysEnv {
+                hdr: CpuHeader::default(),
+                g: g0,
+                w: [0; 4],
+                tlb,
+            })
+        };
+        fill(&flat, &ram);
+        let mut ie = fresh(Tlb::new());
+        let ib = crate::interp::InterpBlock::new(&blk);
+        // SAFETY: ie is a live SysEnv (header first, Tlb at the config's offset) covering
+        // every global the block uses; helpers are ours.
+        let is = unsafe { ib.run_system(&mut *ie as *mut SysEnv as *mut u8, &sys, &mut regs) };
+        let imem = ram_bytes(&flat);
+        fill(&flat, &ram);
+        let tlb = if it % 2 == 1 {
+            std::mem::take(&mut ie.tlb)
+        } else {
+            Tlb::new()
+        };
+        let mut je = fresh(tlb);
+        let ctx = || {
+            format!(
+                "iteration {it}\n{}",
+                crate::printer::print_block(&blk, &|_| None)
+            )
+        };
+        let cb = match jit.compile_quick(&blk, 0) {
+            Ok((cb, _)) => cb,
+            Err(JitError::BufferFull) => {
+                jit.flush();
+                jit.compile_quick(&blk, 0).unwrap().0
+            }
+            Err(e) => panic!("{e} {}", ctx()),
+        };
+        // SAFETY: je is a live SysEnv; cb comes from `jit`, whose softmmu config `sys`
+        // outlives the call.
+        let js = unsafe { jit.enter(&mut *je as *mut SysEnv as *mut u8, cb.entry) };
+        let jmem = ram_bytes(&flat);
+        assert_eq!(is, js, "{}", ctx());
+        statuses[is as usize] += 1;
+        assert_eq!(ie.hdr.pc, je.hdr.pc, "pc {}", ctx());
+        if is == ExitStatus::Fault {
+            assert_eq!(ie.hdr.fault_addr, je.hdr.fault_addr, "{}", ctx());
+            assert_eq!(ie.hdr.fault_kind, je.hdr.fault_kind, "{}", ctx());
+        }
+        assert_eq!(ie.hdr.pending_status, je.hdr.pending_status, "{}", ctx());
+        for k in 0..16 {
+            assert_eq!(
+                ie.g[k],
+                je.g[k],
+                "g{k}: {:#x} vs {:#x} {}",
+                ie.g[k],
+                je.g[k],
+                ctx()
+            );
         }
         if imem != jmem {
             let i = imem.iter().zip(&jmem).position(|(a, b)| a != b).unwrap();
