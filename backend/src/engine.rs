@@ -81,6 +81,11 @@ pub struct EngineConfig {
     pub tier: Tier,
     /// With [`Tier::Auto`]: interpreted executions before a block is compiled.
     pub jit_threshold: u32,
+    /// With [`Tier::Auto`] in system mode: interpreted executions before a block is
+    /// compiled by the quick tier (0: never).
+    pub quick_threshold: u32,
+    /// Runs of a quick-tier block before it is compiled by Cranelift (0: never).
+    pub promote_threshold: u32,
     /// Size of the JIT code buffer in bytes; it is flushed as a whole when full.
     pub code_buffer_size: usize,
     pub trace: Trace,
@@ -91,6 +96,8 @@ impl Default for EngineConfig {
         EngineConfig {
             tier: Tier::Auto,
             jit_threshold: 50,
+            quick_threshold: 0,
+            promote_threshold: 0,
             code_buffer_size: 64 << 20,
             trace: Trace::default(),
         }
@@ -108,6 +115,10 @@ pub enum EngineError {
 pub struct EngineStats {
     pub blocks_translated: u64,
     pub blocks_compiled: u64,
+    /// Of the compiled blocks, those compiled by the quick tier.
+    pub blocks_quick: u64,
+    /// Quick-tier blocks that got hot and were queued for Cranelift.
+    pub blocks_promoted: u64,
     /// Compiled blocks that are multi-block regions.
     pub regions_compiled: u64,
     pub translate_time: Duration,
@@ -158,6 +169,13 @@ impl std::fmt::Display for EngineStats {
         writeln!(f, "blocks translated      {}", self.blocks_translated)?;
         writeln!(f, "blocks jit-compiled    {}", self.blocks_compiled)?;
         writeln!(f, "  of them regions      {}", self.regions_compiled)?;
+        if self.blocks_quick != 0 {
+            writeln!(
+                f,
+                "  of them quick tier   {} ({} promoted to Cranelift)",
+                self.blocks_quick, self.blocks_promoted
+            )?;
+        }
         writeln!(
             f,
             "translate time         {:.3} ms",
@@ -263,6 +281,10 @@ struct Tb {
     in_flight: bool,
     /// Compilation failed once: stay interpreted.
     jit_failed: bool,
+    /// The quick tier does not handle this block.
+    quick_failed: bool,
+    /// Its code is the quick tier's (Cranelift's replaces it when it gets hot).
+    quick: bool,
     /// Hottest-block accounting for `-d stats` (counted only then).
     total_runs: u64,
     interp: InterpBlock,
@@ -491,6 +513,8 @@ pub struct Engine {
     pub(crate) cfg: EngineConfig,
     pub(crate) jit: Option<Jit>,
     tbs: FxHashMap<TbKey, Box<Tb>>,
+    /// Quick-tier entry counter index -> its TB (see [`Jit::compile_quick`]).
+    quick_keys: Vec<TbKey>,
     /// Direct-mapped cache by PC of raw pointers into `tbs`' boxes (cleared with `tbs`).
     jump_cache: Vec<(u64, u64, *mut Tb)>,
     pub(crate) regs: InterpRegs,
@@ -674,6 +698,7 @@ impl Engine {
             mode,
             jit,
             tbs: FxHashMap::default(),
+            quick_keys: Vec::new(),
             jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); jump_cache_size],
             regs: InterpRegs::default(),
             generation: FLUSH_GENERATION.load(Ordering::SeqCst),
@@ -700,6 +725,12 @@ impl Engine {
     /// and breakpoints need every guest block to be entered through the engine).
     pub fn set_regions(&mut self, on: bool) {
         self.regions = on && self.cfg.tier != Tier::Interp;
+    }
+
+    /// Runs of a quick-tier block before Cranelift recompiles it (0: never); applies to
+    /// blocks compiled from now on.
+    pub fn set_promote_threshold(&mut self, n: u32) {
+        self.cfg.promote_threshold = n;
     }
 
     /// With [`Tier::Auto`]: compile hot blocks on a background thread while the vCPU keeps
@@ -751,6 +782,7 @@ impl Engine {
     /// Drop every translation of this engine.
     pub fn flush_translations(&mut self) {
         self.tbs.clear();
+        self.quick_keys.clear();
         if let Some(bg) = &mut self.bg {
             bg.cancel_all();
         }
@@ -1005,6 +1037,9 @@ impl Engine {
                 let status = unsafe { jit.enter(env, entry) };
                 // SAFETY: env valid.
                 pending_slot = unsafe { (*hdr).last_exit_slot } as usize;
+                if jit.promotions_pending() {
+                    self.promote_quick_blocks();
+                }
                 status
             } else {
                 pending_slot = 0;
@@ -1018,7 +1053,14 @@ impl Engine {
                         Mode::System(sys) => tb.interp.run_system(env, &sys.cfg, &mut self.regs),
                     }
                 };
-                if self.cfg.tier == Tier::Auto
+                if self.cfg.quick_threshold != 0
+                    && tb.runs >= self.cfg.quick_threshold
+                    && !tb.quick_failed
+                    && self.cfg.tier == Tier::Auto
+                    && matches!(self.mode, Mode::System(_))
+                {
+                    self.compile_quick(tb_ptr);
+                } else if self.cfg.tier == Tier::Auto
                     && tb.runs >= self.cfg.jit_threshold
                     && !tb.jit_failed
                 {
@@ -1228,6 +1270,8 @@ impl Engine {
             jit: None,
             entry: std::ptr::null(),
             jit_failed: false,
+            quick_failed: false,
+            quick: false,
             total_runs: 0,
         })
     }
@@ -1343,6 +1387,62 @@ impl Engine {
         self.finish_compile(tb, block, result);
     }
 
+    /// Compile a TB with the quick tier; a block it does not handle is marked and goes
+    /// the Cranelift way when hot.
+    fn compile_quick(&mut self, tb: *mut Tb) {
+        let Some(jit) = self.jit.as_mut() else { return };
+        // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
+        // live while this function runs.
+        let tbr = unsafe { &mut *tb };
+        if tbr.in_flight {
+            // Cranelift's code is on its way.
+            tbr.quick_failed = true;
+            return;
+        }
+        let Some(block) = tbr.ir.take() else { return };
+        let start = Instant::now();
+        let result = jit.compile_quick(&block, self.cfg.promote_threshold);
+        self.stats.compile_time += start.elapsed();
+        match result {
+            Err(JitError::Codegen(_)) => {
+                tbr.quick_failed = true;
+                tbr.ir = Some(block);
+            }
+            Err(e) => self.finish_compile(tb, block, Err(e)),
+            Ok((cb, counter)) => {
+                let key = tbr.key();
+                if let Some(i) = counter {
+                    let i = i as usize;
+                    if self.quick_keys.len() <= i {
+                        self.quick_keys.resize(i + 1, (0, 0, u64::MAX));
+                    }
+                    self.quick_keys[i] = key;
+                }
+                self.attach_code(tbr, cb);
+                // The IR stays for Cranelift.
+                tbr.ir = Some(block);
+                tbr.quick = true;
+                self.stats.blocks_quick += 1;
+            }
+        }
+    }
+
+    /// Queue the quick blocks that asked for it for Cranelift.
+    fn promote_quick_blocks(&mut self) {
+        let Some(jit) = self.jit.as_mut() else { return };
+        for i in jit.take_promotions() {
+            let Some(&key) = self.quick_keys.get(i as usize) else {
+                continue;
+            };
+            let tb: *mut Tb = match self.tbs.get_mut(&key) {
+                Some(tb) if tb.quick && !tb.in_flight && tb.ir.is_some() => &mut **tb,
+                _ => continue,
+            };
+            self.stats.blocks_promoted += 1;
+            self.compile(tb);
+        }
+    }
+
     /// Install the background compiler's finished objects whose TB still exists.
     fn install_background(&mut self) {
         loop {
@@ -1389,6 +1489,29 @@ impl Engine {
         }
     }
 
+    /// Make `cb` the TB's code. Code replacing the quick tier's takes over the exits
+    /// chained to the old code (which stays valid until the next flush).
+    fn attach_code(&mut self, tb: &mut Tb, cb: CompiledBlock) {
+        let Some(jit) = self.jit.as_mut() else { return };
+        self.stats.blocks_compiled += 1;
+        if self.cfg.trace.out_asm {
+            let lines = jit.disassemble(&cb);
+            tracing::info!(target: "out_asm", "OUT: [{:#x}] {} bytes\n{}\n", tb.pc, cb.code_len, lines.join("\n"));
+        }
+        if let Mode::System(sys) = &mut self.mode {
+            for e in &cb.exits {
+                sys.slot_src.insert(e.site, (tb.pc, *e));
+            }
+        }
+        if std::mem::take(&mut tb.quick) {
+            for slot in &tb.incoming {
+                jit.chain(slot, cb.entry);
+            }
+        }
+        tb.entry = cb.entry;
+        tb.jit = Some(cb);
+    }
+
     /// Attach a compile result to its TB (or keep the IR for a retry after a flush, or
     /// mark the TB as staying interpreted).
     fn finish_compile(
@@ -1397,25 +1520,14 @@ impl Engine {
         block: Block,
         result: Result<CompiledBlock, JitError>,
     ) {
-        let Some(jit) = self.jit.as_mut() else { return };
+        if self.jit.is_none() {
+            return;
+        }
         // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it is
         // live while this function runs.
         let tb = unsafe { &mut *tb };
         match result {
-            Ok(cb) => {
-                self.stats.blocks_compiled += 1;
-                if self.cfg.trace.out_asm {
-                    let lines = jit.disassemble(&cb);
-                    tracing::info!(target: "out_asm", "OUT: [{:#x}] {} bytes\n{}\n", tb.pc, cb.code_len, lines.join("\n"));
-                }
-                if let Mode::System(sys) = &mut self.mode {
-                    for e in &cb.exits {
-                        sys.slot_src.insert(e.site, (tb.pc, *e));
-                    }
-                }
-                tb.entry = cb.entry;
-                tb.jit = Some(cb);
-            }
+            Ok(cb) => self.attach_code(tb, cb),
             Err(JitError::BufferFull) => {
                 // Translations are dropped as a whole before the next block; this one is
                 // retranslated and recompiled when it is hot again.
@@ -1555,6 +1667,7 @@ mod tests {
             jit_threshold: 3,
             code_buffer_size,
             trace: Trace::default(),
+            ..EngineConfig::default()
         };
         let mut engine = Engine::new(toy.clone(), mem, cfg).unwrap();
         let mut cpu = ToyCpu {
@@ -1641,6 +1754,7 @@ mod tests {
             jit_threshold: 3,
             code_buffer_size: 1 << 20,
             trace: Trace::default(),
+            ..EngineConfig::default()
         };
         let mut engine = Engine::new(toy, mem, cfg).unwrap();
         engine.set_background_compile(true);

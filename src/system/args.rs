@@ -1,7 +1,8 @@
 //! The QEMU-compatible command line of `heron system riscv64`: the options of
 //! qemu-system-riscv64 that the shared guest images use (`-M virt -accel tcg -nographic
 //! -no-reboot -nic none -smp -m -bios -kernel -initrd -append -drive -device`), the debug
-//! options (`-d`, `-D`, `-s`, `-S`, `-gdb`) and heron's own (`--tier`, `--jit-threshold`).
+//! options (`-d`, `-D`, `-s`, `-S`, `-gdb`) and heron's own (`--tier`, `--jit-threshold`,
+//! `--quick-threshold`, `--promote-threshold`).
 //! Network and console devices use QEMU's spelling too: `-device virtio-net-device
 //! [,netdev=ID][,mac=M]` with `-netdev hubport` (the only backend: what a NIC alone on a
 //! hub sends is dropped; `user`, `tap`, ... are refused as not implemented), and
@@ -107,6 +108,10 @@ pub struct SystemConfig {
     pub wait_for_gdb: bool,
     pub tier: Tier,
     pub jit_threshold: Option<u32>,
+    /// Interpreted runs before the quick tier compiles a block (0: no quick tier).
+    pub quick_threshold: Option<u32>,
+    /// Quick-tier runs before Cranelift recompiles a block (0: never).
+    pub promote_threshold: Option<u32>,
     /// `-perfmap`: write /tmp/perf-<pid>.map naming JIT code for `perf report`.
     pub perfmap: bool,
 }
@@ -132,6 +137,8 @@ impl Default for SystemConfig {
             perfmap: false,
             tier: Tier::Auto,
             jit_threshold: None,
+            quick_threshold: None,
+            promote_threshold: None,
         }
     }
 }
@@ -178,9 +185,17 @@ pub fn help_text() -> String {
          \x20 -s, -S, -gdb DEV        gdb stub\n\
          heron options:\n\
          \x20 --tier interp|jit|auto  execution tier (HERON_TIER)\n\
-         \x20 --jit-threshold N       interpreted runs before a block is compiled (auto tier; default ",
+         \x20 auto tier: the interpreter runs a block first, the quick tier (a one-pass x86-64\n\
+         \x20 code generator) compiles it, and Cranelift recompiles it when hot:\n",
     );
-    s.push_str(&format!("{})\n", super::hart::SYSTEM_JIT_THRESHOLD));
+    s.push_str(&format!(
+        "  --quick-threshold N     interpreted runs before the quick tier compiles a block (0: off; default {})\n\
+         \x20 --promote-threshold N   quick-tier runs before Cranelift recompiles it (0: never; default {})\n\
+         \x20 --jit-threshold N       interpreted runs before Cranelift compiles a block the quick tier does not (default {})\n",
+        super::hart::SYSTEM_QUICK_THRESHOLD,
+        super::hart::SYSTEM_PROMOTE_THRESHOLD,
+        super::hart::SYSTEM_JIT_THRESHOLD
+    ));
     s.push_str("Console escapes: Ctrl-A x quits, Ctrl-A h helps, Ctrl-A Ctrl-A sends Ctrl-A.\n");
     s
 }
@@ -599,6 +614,8 @@ const VALUE_OPTS: &[&str] = &[
     "-gdb",
     "-tier",
     "-jit-threshold",
+    "-quick-threshold",
+    "-promote-threshold",
     "-cpu",
 ];
 
@@ -778,11 +795,16 @@ pub fn parse(
             "-S" => cfg.wait_for_gdb = true,
             "-gdb" => cfg.gdb = Some(v.to_string()),
             "-tier" => tier_name = Some(v.to_string()),
-            "-jit-threshold" => {
-                cfg.jit_threshold = Some(
-                    v.parse()
-                        .map_err(|_| usage(format!("--jit-threshold {v}: expected a number")))?,
-                );
+            "-jit-threshold" | "-quick-threshold" | "-promote-threshold" => {
+                let n = v
+                    .parse()
+                    .map_err(|_| usage(format!("-{opt} {v}: expected a number")))?;
+                let slot = match opt {
+                    "-jit-threshold" => &mut cfg.jit_threshold,
+                    "-quick-threshold" => &mut cfg.quick_threshold,
+                    _ => &mut cfg.promote_threshold,
+                };
+                *slot = Some(n);
             }
             _ => {
                 return Err(usage(format!("unsupported option '{raw}' (try -help)")));
@@ -937,6 +959,9 @@ mod tests {
             "--tier=interp",
             "-jit-threshold",
             "7",
+            "--quick-threshold=0",
+            "-promote-threshold",
+            "9",
             "-d",
             "int,exec",
             "-D",
@@ -951,6 +976,8 @@ mod tests {
         assert!(c.drives[0].snapshot);
         assert_eq!(c.tier, Tier::Interp);
         assert_eq!(c.jit_threshold, Some(7));
+        assert_eq!(c.quick_threshold, Some(0));
+        assert_eq!(c.promote_threshold, Some(9));
         assert_eq!(c.log_items, ["int", "exec"]);
         assert_eq!(c.gdb.as_deref(), Some("tcp::1234"));
         assert!(c.wait_for_gdb);

@@ -359,9 +359,12 @@ impl Machine {
             code_pages: self.code.clone(),
             tlb_offset: TLB_OFFSET,
         };
+        // Auto: interpreter, quick tier after one run, Cranelift after three more.
         let cfg = EngineConfig {
             tier,
             jit_threshold: 2,
+            quick_threshold: 1,
+            promote_threshold: 3,
             code_buffer_size: 1 << 20,
             trace: Trace::default(),
         };
@@ -435,6 +438,35 @@ fn loads_and_stores_hit_after_one_fill() {
         }
         assert_eq!(mach.peek(ram(1), 8), 5u64.to_le_bytes());
     }
+}
+
+/// Auto tier: the loop is interpreted once, compiled by the quick tier, and promoted to
+/// Cranelift after three more runs (in-engine, no compile thread); the result is exact and
+/// the loop's block ends up running Cranelift's code, chained to itself.
+#[test]
+fn hot_quick_blocks_are_promoted_to_cranelift() {
+    let mach = Machine::new();
+    mach.asm(ram(0), &loop_program(1000));
+    let mut e = mach.engine(Tier::Auto);
+    let mut cpu = ToyCpu::new(V_CODE);
+    assert_eq!(run(&mut e, &mut cpu), ExitStatus::Halt);
+    assert_eq!(cpu.regs[5], 5000);
+    let st = e.stats();
+    assert!(st.blocks_quick >= 2, "{st:?}");
+    assert!(st.blocks_promoted >= 1, "{st:?}");
+    assert!(st.blocks_compiled > st.blocks_quick, "{st:?}");
+    assert_eq!(mach.peek(ram(1), 8), 5u64.to_le_bytes());
+    // Without promotion the quick code runs the whole loop.
+    let mach = Machine::new();
+    mach.asm(ram(0), &loop_program(1000));
+    let mut e = mach.engine(Tier::Auto);
+    e.set_promote_threshold(0);
+    let mut cpu = ToyCpu::new(V_CODE);
+    assert_eq!(run(&mut e, &mut cpu), ExitStatus::Halt);
+    assert_eq!(cpu.regs[5], 5000);
+    let st = e.stats();
+    assert_eq!(st.blocks_promoted, 0, "{st:?}");
+    assert_eq!(st.blocks_compiled, st.blocks_quick, "{st:?}");
 }
 
 /// Run `prog` placed at V_CODE and expect a fault at instruction `at`.
