@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use heron_backend::interp::InterpBlock;
-use heron_backend::jit::{CompiledBlock, Jit, JitConfig, JitError};
+use heron_backend::jit::{CompiledBlock, Jit, JitConfig, JitError, SoftmmuJit};
 use heron_backend::mem::{PERM_R, PERM_X};
 use heron_backend::{Block, Builder, Guest, GuestMemory};
 use heron_riscv::RiscvGuest;
@@ -115,6 +115,27 @@ fn bench_translate(c: &mut Criterion) {
         });
         g.bench_function("jit_compile", |b| {
             b.iter(|| compile(&mut jit, black_box(&block)).code_len)
+        });
+        // The quick tier (system mode only): a Jit with a softmmu; the code is compiled and
+        // installed, never run, so the config address is not used.
+        let mut jit_quick = new_jit(&mem, false);
+        jit_quick.set_softmmu(SoftmmuJit {
+            tlb_offset: 4096,
+            config: 0,
+            count_hits: false,
+        });
+        g.bench_function("quick_compile", |b| {
+            b.iter(|| {
+                let r = jit_quick.compile_quick(black_box(&block), 2000);
+                let r = match r {
+                    Err(JitError::BufferFull) => {
+                        jit_quick.flush();
+                        jit_quick.compile_quick(&block, 2000)
+                    }
+                    r => r,
+                };
+                r.expect("quick compile").0.code_len
+            })
         });
         let mut jit_speed = new_jit(&mem, true);
         g.bench_function("jit_compile_opt_speed", |b| {

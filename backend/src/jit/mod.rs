@@ -333,6 +333,8 @@ pub struct CompiledObject {
     /// Guest PC of the block and whether it was optimised (for the perf map).
     pc: u64,
     optimized: bool,
+    /// Made by the quick tier (the perf map names it so).
+    quick: bool,
 }
 
 /// Lowers IR blocks and runs Cranelift on them: the part of compiling that needs no code
@@ -400,6 +402,7 @@ impl Compiler {
             insns_end,
             pc: block.pc,
             optimized: optimize,
+            quick: false,
         })
     }
 }
@@ -714,7 +717,11 @@ impl Jit {
             pcs_end: self.map.pcs.len(),
         });
         let addr = base + off;
-        let tier = if obj.optimized { "region" } else { "jit" };
+        let tier = match (obj.optimized, obj.quick) {
+            (true, _) => "region",
+            (false, true) => "quick",
+            (false, false) => "jit",
+        };
         perfmap::record(addr, len, tier, obj.pc);
         Ok(CompiledBlock {
             entry: addr as *const u8,

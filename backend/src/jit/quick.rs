@@ -388,6 +388,7 @@ pub(crate) fn compile(
         insns_end,
         pc: blk.pc,
         optimized: false,
+        quick: true,
     })
 }
 
