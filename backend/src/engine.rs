@@ -31,6 +31,54 @@ use std::sync::mpsc;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+/// What [`indirect_lookup`] reads: the engine's jump cache and the translation flags and
+/// fetch MMU index of the code running. Set before each entry into generated code.
+struct IndirectCtx {
+    jump_cache: *const (u64, u64, *mut Tb),
+    len: usize,
+    flags: u64,
+    fetch_idx: u8,
+    /// Lookups that found the code (for `-d stats`).
+    hits: u64,
+}
+
+/// Called by generated code (system mode) when an indirect branch to `pc` misses the JIT
+/// jump table: the entry of the compiled block at `pc`, or 0 to leave to the engine. It
+/// accepts exactly what the engine's jump-cache hit accepts in `lookup` (same PC and
+/// flags, the PC's current physical address through this hart's TLB equal to the block's,
+/// no second page), and it must be compiled; it changes nothing but the TLB (a fill) and a
+/// counter, so the engine's next lookup sees the same state. Not called while chaining is
+/// off (tracing, debugging): the engine sets `CpuHeader::indirect_lookup` to 0 then.
+extern "C" fn indirect_lookup(env: *mut u8, pc: u64) -> u64 {
+    // SAFETY: the engine stored its live IndirectCtx in the header before entering the
+    // generated code that calls us, on this thread; the jump cache's TB pointers point
+    // into live boxes of the engine's map (flushes and `remove_tb` scrub them, and neither
+    // runs while generated code does); env is the running vCPU's state with its Tlb and
+    // softmmu config.
+    unsafe {
+        let hdr = env as *mut CpuHeader;
+        let ctx = &mut *((*hdr).indirect_ctx as *mut IndirectCtx);
+        let (cpc, cflags, ptr) = *ctx.jump_cache.add(jump_cache_index(pc, ctx.len));
+        if cpc != pc || cflags != ctx.flags || ptr.is_null() {
+            return 0;
+        }
+        let (entry, ppc) = ((*ptr).entry, (*ptr).ppc);
+        if entry.is_null() || (*ptr).page2.is_some() {
+            return 0;
+        }
+        let sys = &*((*hdr).softmmu_config as *const SoftmmuConfig);
+        match SysFetch::new(sys, env, ctx.fetch_idx).phys_of(pc) {
+            Ok((p, _)) if p == ppc => {}
+            _ => return 0,
+        }
+        ctx.hits += 1;
+        // Later branches to `pc` hit the table in generated code (it is cleared with the
+        // other PC caches, as entries the engine sets are).
+        crate::jit::fill_jump_table((*hdr).jump_table, pc, entry as u64);
+        entry as u64
+    }
+}
+
 /// Which tier runs guest code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tier {
@@ -119,6 +167,9 @@ pub struct EngineStats {
     pub blocks_quick: u64,
     /// Quick-tier blocks that got hot and were queued for Cranelift.
     pub blocks_promoted: u64,
+    /// System mode: indirect branches that missed the JIT jump table and went on in
+    /// generated code through the engine's jump cache ([`indirect_lookup`]).
+    pub indirect_lookups: u64,
     /// Compiled blocks that are multi-block regions.
     pub regions_compiled: u64,
     pub translate_time: Duration,
@@ -210,6 +261,13 @@ impl std::fmt::Display for EngineStats {
             )?;
         }
         writeln!(f, "jit entries            {}", self.jit_entries)?;
+        if self.indirect_lookups != 0 {
+            writeln!(
+                f,
+                "indirect lookups       {} (jump-table misses resolved in generated code)",
+                self.indirect_lookups
+            )?;
+        }
         writeln!(
             f,
             "jump cache misses      {} of {} lookups",
@@ -517,6 +575,9 @@ pub struct Engine {
     quick_keys: Vec<TbKey>,
     /// Direct-mapped cache by PC of raw pointers into `tbs`' boxes (cleared with `tbs`).
     jump_cache: Vec<(u64, u64, *mut Tb)>,
+    /// System mode: what generated code's indirect-branch lookup reads (see
+    /// [`indirect_lookup`]); its address goes into the CPU header on each entry.
+    indirect: Box<std::cell::UnsafeCell<IndirectCtx>>,
     pub(crate) regs: InterpRegs,
     generation: u64,
     /// The code buffer is full: drop all translations before the next block.
@@ -700,6 +761,13 @@ impl Engine {
             tbs: FxHashMap::default(),
             quick_keys: Vec::new(),
             jump_cache: vec![(u64::MAX, 0, std::ptr::null_mut()); jump_cache_size],
+            indirect: Box::new(std::cell::UnsafeCell::new(IndirectCtx {
+                jump_cache: std::ptr::null(),
+                len: 0,
+                flags: 0,
+                fetch_idx: 0,
+                hits: 0,
+            })),
             regs: InterpRegs::default(),
             generation: FLUSH_GENERATION.load(Ordering::SeqCst),
             flush_pending: false,
@@ -752,6 +820,8 @@ impl Engine {
 
     pub fn stats(&self) -> EngineStats {
         let mut s = self.stats.clone();
+        // SAFETY: no generated code of this engine runs (that needs `&mut self`).
+        s.indirect_lookups = unsafe { (*self.indirect.get()).hits };
         if let Some(jit) = &self.jit {
             s.code_bytes = jit.used();
             s.code_capacity = jit.capacity();
@@ -1030,6 +1100,25 @@ impl Engine {
                 }
                 let jit = &*jit;
                 self.stats.jit_entries += 1;
+                // System mode with chaining: jump-table misses may resolve through the
+                // jump cache without leaving generated code.
+                let lookup = match &self.mode {
+                    Mode::System(_) if chaining => {
+                        let ctx = self.indirect.get();
+                        // SAFETY: no generated code runs yet; nothing else borrows it.
+                        unsafe {
+                            (*ctx).jump_cache = self.jump_cache.as_ptr();
+                            (*ctx).len = self.jump_cache.len();
+                            (*ctx).flags = flags;
+                            (*ctx).fetch_idx = self.guest.fetch_mmu_idx(flags);
+                            (*hdr).indirect_ctx = ctx as u64;
+                        }
+                        indirect_lookup as *const () as u64
+                    }
+                    _ => 0,
+                };
+                // SAFETY: env valid.
+                unsafe { (*hdr).indirect_lookup = lookup };
                 // SAFETY: header reset of the chaining protocol; env valid.
                 unsafe { (*hdr).last_exit_slot = 0 };
                 // SAFETY: `entry` is live code of this engine's JIT (flushes drop the TB's

@@ -48,6 +48,13 @@ pub struct CpuHeader {
     pub block_entries: u64,
     /// Result of a softmmu slow-path call from JIT code (its thunk returns it here).
     pub slow_result: u64,
+    /// System mode, set by the engine on each entry (0: none): `extern "C" fn(env, pc) ->
+    /// entry` that generated code calls when an `ExitIndirect` misses the jump table; a
+    /// nonzero result is the compiled code of the block at `pc`, to jump to (see
+    /// `engine::indirect_lookup`), 0 sends the exit to the engine as before.
+    pub indirect_lookup: u64,
+    /// The engine's context for `indirect_lookup`.
+    pub indirect_ctx: u64,
 }
 
 /// Byte offsets of [`CpuHeader`] fields, for generated code.
@@ -62,6 +69,7 @@ pub mod header_offsets {
     pub const SOFTMMU_CONFIG: u32 = 48;
     pub const BLOCK_ENTRIES: u32 = 56;
     pub const SLOW_RESULT: u32 = 64;
+    pub const INDIRECT_LOOKUP: u32 = 72;
 }
 
 const _: () = {
@@ -76,6 +84,10 @@ const _: () = {
         std::mem::offset_of!(CpuHeader, block_entries) == header_offsets::BLOCK_ENTRIES as usize
     );
     assert!(std::mem::offset_of!(CpuHeader, slow_result) == header_offsets::SLOW_RESULT as usize);
+    assert!(
+        std::mem::offset_of!(CpuHeader, indirect_lookup)
+            == header_offsets::INDIRECT_LOOKUP as usize
+    );
 };
 
 /// Size of [`CpuHeader`]; frontend globals start at or after this offset.

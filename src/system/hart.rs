@@ -711,6 +711,7 @@ fn print_stats(reports: &[HartReport], wall: Duration) {
         total.blocks_compiled += s.blocks_compiled;
         total.blocks_quick += s.blocks_quick;
         total.blocks_promoted += s.blocks_promoted;
+        total.indirect_lookups += s.indirect_lookups;
         total.translate_time += s.translate_time;
         total.compile_time += s.compile_time;
         total.compile_time_background += s.compile_time_background;

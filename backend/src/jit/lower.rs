@@ -1184,6 +1184,32 @@ impl Lower<'_, '_> {
                 let env = self.env;
                 self.b.ins().return_call_indirect(sig, target, &[env]);
                 self.b.switch_to_block(miss_blk);
+                if self.lenv.softmmu.is_some() {
+                    // System mode: the engine's lookup (CpuHeader::indirect_lookup), if
+                    // set, may name the target's code; else return Next.
+                    let f = self.load_env(types::I64, ho::INDIRECT_LOOKUP);
+                    let call_blk = self.b.create_block();
+                    let go_blk = self.b.create_block();
+                    let next_blk = self.b.create_block();
+                    self.b.ins().brif(f, call_blk, &[], next_blk, &[]);
+                    self.b.seal_block(call_blk);
+                    self.b.switch_to_block(call_blk);
+                    let mut sig = Signature::new(CallConv::SystemV);
+                    sig.params.push(AbiParam::new(types::I64));
+                    sig.params.push(AbiParam::new(types::I64));
+                    sig.returns.push(AbiParam::new(types::I64));
+                    let sr = self.b.import_signature(sig);
+                    let env = self.env;
+                    let call = self.b.ins().call_indirect(sr, f, &[env, p]);
+                    let target = self.b.inst_results(call)[0];
+                    self.b.ins().brif(target, go_blk, &[], next_blk, &[]);
+                    self.b.seal_block(go_blk);
+                    self.b.seal_block(next_blk);
+                    self.b.switch_to_block(go_blk);
+                    let tsig = self.tail_sig();
+                    self.b.ins().return_call_indirect(tsig, target, &[env]);
+                    self.b.switch_to_block(next_blk);
+                }
                 self.ret(ExitStatus::Next as u32);
             }
             Op::Exit { status, pc } => {

@@ -57,6 +57,7 @@ use cranelift_codegen::isa::{CallConv, OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use lower::{LowerEnv, block_sig};
+use std::cell::Cell;
 use std::sync::Arc;
 
 /// Configuration of one [`Jit`].
@@ -179,24 +180,56 @@ pub const JUMP_TABLES: usize = 8;
 
 /// One jump table: pairs {guest pc, host entry}, direct-mapped by
 /// `(pc >> 1) % JUMP_TABLE_SIZE`; an empty entry is {`u64::MAX`, exit stub}, so that even a
-/// lookup of that PC is harmless (it returns Next). Only [`Jit::set_jump`] and clears write
-/// it, never while JIT code runs.
+/// lookup of that PC is harmless (it returns Next). [`Jit::set_jump`] and clears write it
+/// while no JIT code runs; while it runs, only the engine's indirect lookup, called by
+/// that code on this thread, does ([`fill_jump_table`]). Cells, because that happens
+/// while the Jit is borrowed.
 struct JumpTable {
     /// The translation flags of every block in the table.
     flags: u64,
     last_used: u64,
-    entries: Box<[u64]>,
+    /// [`JUMP_TABLE_HEAD`] words, then the pairs (generated code gets the address of the
+    /// first pair). Word 0 is nonzero when [`fill_jump_table`] set pairs since the last
+    /// clear, which `dirty` does not list.
+    entries: Box<[Cell<u64>]>,
     /// Indices of entries set since the last clear (None: too many to list), so that
     /// frequent clears stay cheap.
     dirty: Option<Vec<u32>>,
 }
 
+/// Words in front of a jump table's pairs (see [`JumpTable::entries`]).
+const JUMP_TABLE_HEAD: usize = 2;
+
+/// Set the pair of `pc` in the jump table whose pairs start at `table` (the address the
+/// CPU header holds while generated code runs) to `entry`, from the code's own thread
+/// while it runs, and mark the table for a full clear.
+///
+/// # Safety
+/// `table` is the pair address of a live jump table of the Jit whose code is running on
+/// this thread (it reads the table only in its own instructions, not concurrently), and
+/// `entry` the entry of a block of that Jit compiled under the table's flags.
+pub(crate) unsafe fn fill_jump_table(table: u64, pc: u64, entry: u64) {
+    let t = table as *mut u64;
+    let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
+    // SAFETY: per the contract: inside the table's allocation, whose words are Cells.
+    unsafe {
+        t.add(i).write(pc);
+        t.add(i + 1).write(entry);
+        t.sub(JUMP_TABLE_HEAD).write(1);
+    }
+}
+
 impl JumpTable {
     fn new(exit_stub: usize) -> JumpTable {
-        let mut entries = vec![u64::MAX; 2 * JUMP_TABLE_SIZE].into_boxed_slice();
-        for e in entries.chunks_exact_mut(2) {
-            e[1] = exit_stub as u64;
-        }
+        let entries: Box<[Cell<u64>]> = (0..JUMP_TABLE_HEAD + 2 * JUMP_TABLE_SIZE)
+            .map(|k| {
+                Cell::new(match k {
+                    k if k < JUMP_TABLE_HEAD => 0,
+                    k if (k - JUMP_TABLE_HEAD).is_multiple_of(2) => u64::MAX,
+                    _ => exit_stub as u64,
+                })
+            })
+            .collect();
         JumpTable {
             flags: 0,
             last_used: 0,
@@ -205,39 +238,51 @@ impl JumpTable {
         }
     }
 
+    /// The pairs (after the head words).
+    fn pairs(&self) -> &[Cell<u64>] {
+        &self.entries[JUMP_TABLE_HEAD..]
+    }
+
+    /// Address of the first pair, for generated code.
+    fn addr(&self) -> u64 {
+        self.pairs().as_ptr() as u64
+    }
+
     fn set(&mut self, pc: u64, entry: *const u8) {
         let i = 2 * (((pc >> 1) as usize) & (JUMP_TABLE_SIZE - 1));
-        if self.entries[i] == pc && self.entries[i + 1] == entry as u64 {
+        let e = self.pairs();
+        if e[i].get() == pc && e[i + 1].get() == entry as u64 {
             // Already there (the engine records every JIT entry): leave the line clean.
             return;
         }
-        if self.entries[i] == u64::MAX
-            && let Some(d) = &mut self.dirty
-        {
+        let was_empty = e[i].get() == u64::MAX;
+        e[i].set(pc);
+        e[i + 1].set(entry as u64);
+        if was_empty && let Some(d) = &mut self.dirty {
             if d.len() < JUMP_TABLE_SIZE / 8 {
                 d.push(i as u32);
             } else {
                 self.dirty = None;
             }
         }
-        self.entries[i] = pc;
-        self.entries[i + 1] = entry as u64;
     }
 
     fn clear(&mut self, exit_stub: usize) {
+        let filled_by_code = self.entries[0].replace(0) != 0;
         match self.dirty.take() {
-            Some(mut d) => {
+            Some(mut d) if !filled_by_code => {
+                let e = self.pairs();
                 for &i in &d {
-                    self.entries[i as usize] = u64::MAX;
-                    self.entries[i as usize + 1] = exit_stub as u64;
+                    e[i as usize].set(u64::MAX);
+                    e[i as usize + 1].set(exit_stub as u64);
                 }
                 d.clear();
                 self.dirty = Some(d);
             }
-            None => {
-                for e in self.entries.chunks_exact_mut(2) {
-                    e[0] = u64::MAX;
-                    e[1] = exit_stub as u64;
+            _ => {
+                for e in self.pairs().chunks_exact(2) {
+                    e[0].set(u64::MAX);
+                    e[1].set(exit_stub as u64);
                 }
                 self.dirty = Some(Vec::with_capacity(JUMP_TABLE_SIZE / 8));
             }
@@ -246,9 +291,9 @@ impl JumpTable {
 
     #[cfg(test)]
     fn is_empty(&self, exit_stub: usize) -> bool {
-        self.entries
+        self.pairs()
             .chunks_exact(2)
-            .all(|e| e[0] == u64::MAX && e[1] == exit_stub as u64)
+            .all(|e| e[0].get() == u64::MAX && e[1].get() == exit_stub as u64)
     }
 }
 
@@ -456,7 +501,7 @@ impl Jit {
         }
         jit.exit_stub = jit.code.base() + jit.install(f)?.0;
         jit.jump_tables.push(JumpTable::new(jit.exit_stub));
-        jit.jump_table_addr = jit.jump_tables[0].entries.as_ptr() as u64;
+        jit.jump_table_addr = jit.jump_tables[0].addr();
         // Entry trampoline: SystemV (env, entry) -> status, calls the tail-convention block.
         let mut sig = Signature::new(CallConv::SystemV);
         sig.params.push(AbiParam::new(types::I64));
@@ -827,7 +872,7 @@ impl Jit {
         t.flags = flags;
         t.last_used = self.jump_clock;
         self.jump_active = i;
-        self.jump_table_addr = t.entries.as_ptr() as u64;
+        self.jump_table_addr = t.addr();
     }
 
     /// Whether blocks compiled from now on branch straight back to themselves on a

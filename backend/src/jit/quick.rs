@@ -773,7 +773,22 @@ impl Quick<'_> {
                 self.a.load(8, RBX, RBP, -8);
                 self.a.leave();
                 self.a.jmp_r(RAX);
+                // Miss: ask the engine's lookup (system mode), else return Next.
                 self.a.bind(miss);
+                let next = self.a.new_label();
+                self.a.load(8, RAX, RBX, ho::INDIRECT_LOOKUP as i32);
+                self.a.test_rr(W::Q, RAX, RAX);
+                self.a.jcc(Cc::E, next);
+                self.a.mov_rr(W::Q, RDI, RBX);
+                self.a.load(8, RSI, RBX, ho::PC as i32);
+                self.a.call_r(RAX);
+                self.a.test_rr(W::Q, RAX, RAX);
+                self.a.jcc(Cc::E, next);
+                self.a.mov_rr(W::Q, RDI, RBX);
+                self.a.load(8, RBX, RBP, -8);
+                self.a.leave();
+                self.a.jmp_r(RAX);
+                self.a.bind(next);
                 self.a.mov_ri(RAX, ExitStatus::Next as u64);
                 self.ret();
             }
