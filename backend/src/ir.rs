@@ -141,6 +141,41 @@ pub enum BinOp {
     FDiv,
 }
 
+impl BinOp {
+    /// Every binary operation (its index is a stable code, e.g. for helper arguments).
+    pub const ALL: [BinOp; 29] = [
+        BinOp::Add,
+        BinOp::Sub,
+        BinOp::Mul,
+        BinOp::MulHS,
+        BinOp::MulHU,
+        BinOp::MulHSU,
+        BinOp::DivS,
+        BinOp::DivU,
+        BinOp::RemS,
+        BinOp::RemU,
+        BinOp::And,
+        BinOp::Or,
+        BinOp::Xor,
+        BinOp::AndNot,
+        BinOp::OrNot,
+        BinOp::XorNot,
+        BinOp::Shl,
+        BinOp::ShrU,
+        BinOp::ShrS,
+        BinOp::Rotl,
+        BinOp::Rotr,
+        BinOp::MinS,
+        BinOp::MinU,
+        BinOp::MaxS,
+        BinOp::MaxU,
+        BinOp::FAdd,
+        BinOp::FSub,
+        BinOp::FMul,
+        BinOp::FDiv,
+    ];
+}
+
 /// One-operand operations; operand and result have the op's type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum UnOp {
@@ -158,6 +193,22 @@ pub enum UnOp {
     FNeg,
     FAbs,
     FSqrt,
+}
+
+impl UnOp {
+    /// Every unary operation (its index is a stable code).
+    pub const ALL: [UnOp; 10] = [
+        UnOp::Not,
+        UnOp::Neg,
+        UnOp::Clz,
+        UnOp::Ctz,
+        UnOp::Popcnt,
+        UnOp::Bswap,
+        UnOp::Bitrev,
+        UnOp::FNeg,
+        UnOp::FAbs,
+        UnOp::FSqrt,
+    ];
 }
 
 /// Integer comparison conditions.
@@ -226,6 +277,11 @@ pub enum FCond {
     Unordered,
 }
 
+impl FCond {
+    /// Every float condition (its index is a stable code).
+    pub const ALL: [FCond; 4] = [FCond::Eq, FCond::Lt, FCond::Le, FCond::Unordered];
+}
+
 /// Conversions between integer and float types, host default environment. Float to int
 /// conversions saturate (NaN gives 0), as Cranelift's `fcvt_to_*_sat`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -242,6 +298,18 @@ pub enum ConvOp {
     FToF,
     /// reinterpret bits (same width)
     Bitcast,
+}
+
+impl ConvOp {
+    /// Every conversion (its index is a stable code).
+    pub const ALL: [ConvOp; 6] = [
+        ConvOp::SToF,
+        ConvOp::UToF,
+        ConvOp::FToS,
+        ConvOp::FToU,
+        ConvOp::FToF,
+        ConvOp::Bitcast,
+    ];
 }
 
 /// Read-modify-write atomic operations; the op's result is the old memory value.
@@ -351,6 +419,17 @@ unsafe impl Send for Helper {}
 
 impl Helper {
     pub const MAX_ARGS: usize = 6;
+
+    /// Why a call of this helper with `n` arguments is invalid IR, if it is.
+    pub fn check_arity(&self, n: usize) -> Result<(), String> {
+        if n > Helper::MAX_ARGS || n != self.nargs as usize {
+            return Err(format!(
+                "helper {} takes {} arguments, called with {n}",
+                self.name, self.nargs
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Helpers are the same when they are the same static.

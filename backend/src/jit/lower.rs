@@ -1745,12 +1745,7 @@ impl Lower<'_, '_> {
         dst: Option<Temp>,
     ) -> Result<(), JitError> {
         let n = args.len();
-        if n > Helper::MAX_ARGS || n != helper.nargs as usize {
-            return Err(err(format!(
-                "helper {} takes {} arguments, called with {n}",
-                helper.name, helper.nargs
-            )));
-        }
+        helper.check_arity(n).map_err(err)?;
         let sig = match self.helper_sigs[n] {
             Some(s) => s,
             None => {

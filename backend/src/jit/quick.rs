@@ -125,59 +125,7 @@ fn err(msg: impl Into<String>) -> JitError {
     JitError::Codegen(msg.into())
 }
 
-/// Binary ops by their code in a [`quick_bin`] call.
-const BIN_OPS: [BinOp; 29] = [
-    BinOp::Add,
-    BinOp::Sub,
-    BinOp::Mul,
-    BinOp::MulHS,
-    BinOp::MulHU,
-    BinOp::MulHSU,
-    BinOp::DivS,
-    BinOp::DivU,
-    BinOp::RemS,
-    BinOp::RemU,
-    BinOp::And,
-    BinOp::Or,
-    BinOp::Xor,
-    BinOp::AndNot,
-    BinOp::OrNot,
-    BinOp::XorNot,
-    BinOp::Shl,
-    BinOp::ShrU,
-    BinOp::ShrS,
-    BinOp::Rotl,
-    BinOp::Rotr,
-    BinOp::MinS,
-    BinOp::MinU,
-    BinOp::MaxS,
-    BinOp::MaxU,
-    BinOp::FAdd,
-    BinOp::FSub,
-    BinOp::FMul,
-    BinOp::FDiv,
-];
-const UN_OPS: [UnOp; 10] = [
-    UnOp::Not,
-    UnOp::Neg,
-    UnOp::Clz,
-    UnOp::Ctz,
-    UnOp::Popcnt,
-    UnOp::Bswap,
-    UnOp::Bitrev,
-    UnOp::FNeg,
-    UnOp::FAbs,
-    UnOp::FSqrt,
-];
-const FCONDS: [FCond; 4] = [FCond::Eq, FCond::Lt, FCond::Le, FCond::Unordered];
-const CONV_OPS: [ConvOp; 6] = [
-    ConvOp::SToF,
-    ConvOp::UToF,
-    ConvOp::FToS,
-    ConvOp::FToU,
-    ConvOp::FToF,
-    ConvOp::Bitcast,
-];
+/// Value types by their code in a [`quick_conv`] call (ops use their `ALL` index).
 const TYS: [Ty; 6] = [Ty::I8, Ty::I16, Ty::I32, Ty::I64, Ty::F32, Ty::F64];
 
 fn code_of<T: PartialEq>(table: &[T], x: T) -> u64 {
@@ -185,17 +133,27 @@ fn code_of<T: PartialEq>(table: &[T], x: T) -> u64 {
 }
 
 extern "C" fn quick_bin(op: u64, bits: u64, a: u64, b: u64) -> u64 {
-    arith::bin(BIN_OPS[op as usize % BIN_OPS.len()], bits as u32, a, b)
+    arith::bin(
+        BinOp::ALL[op as usize % BinOp::ALL.len()],
+        bits as u32,
+        a,
+        b,
+    )
 }
 extern "C" fn quick_un(op: u64, bits: u64, a: u64) -> u64 {
-    arith::un(UN_OPS[op as usize % UN_OPS.len()], bits as u32, a)
+    arith::un(UnOp::ALL[op as usize % UnOp::ALL.len()], bits as u32, a)
 }
 extern "C" fn quick_fcmp(cond: u64, bits: u64, a: u64, b: u64) -> u64 {
-    arith::fcmp(FCONDS[cond as usize % FCONDS.len()], bits as u32, a, b) as u64
+    arith::fcmp(
+        FCond::ALL[cond as usize % FCond::ALL.len()],
+        bits as u32,
+        a,
+        b,
+    ) as u64
 }
-/// `code` = op | from << 8 | to << 16 (indices into CONV_OPS and TYS).
+/// `code` = op | from << 8 | to << 16 (indices into ConvOp::ALL and TYS).
 extern "C" fn quick_conv(code: u64, v: u64) -> u64 {
-    let op = CONV_OPS[(code & 0xff) as usize % CONV_OPS.len()];
+    let op = ConvOp::ALL[(code & 0xff) as usize % ConvOp::ALL.len()];
     let from = TYS[(code >> 8 & 0xff) as usize % TYS.len()];
     let to = TYS[(code >> 16 & 0xff) as usize % TYS.len()];
     arith::conv(op, from, to, v as u128) as u64
@@ -533,7 +491,7 @@ impl Quick<'_> {
                 }
                 _ => self.arith_call(
                     quick_un as *const () as usize,
-                    code_of(&UN_OPS, op),
+                    code_of(&UnOp::ALL, op),
                     ty,
                     &[a],
                     dst,
@@ -641,7 +599,7 @@ impl Quick<'_> {
                 // The result is 0 or 1 whatever the operands' type.
                 self.arith_call(
                     quick_fcmp as *const () as usize,
-                    code_of(&FCONDS, cond),
+                    code_of(&FCond::ALL, cond),
                     ty,
                     &[a, b],
                     dst,
@@ -672,8 +630,9 @@ impl Quick<'_> {
                     self.get(RAX, src);
                     self.put(dst, RAX);
                 } else {
-                    let code =
-                        code_of(&CONV_OPS, op) | code_of(&TYS, from) << 8 | code_of(&TYS, to) << 16;
+                    let code = code_of(&ConvOp::ALL, op)
+                        | code_of(&TYS, from) << 8
+                        | code_of(&TYS, to) << 16;
                     self.call_with(quick_conv as *const () as usize, &[code], &[src]);
                     self.put(dst, RAX);
                 }
@@ -815,7 +774,7 @@ impl Quick<'_> {
         if !ty.is_int() {
             self.arith_call(
                 quick_bin as *const () as usize,
-                code_of(&BIN_OPS, op),
+                code_of(&BinOp::ALL, op),
                 ty,
                 &[a, b],
                 dst,
@@ -930,7 +889,7 @@ impl Quick<'_> {
             }
             _ => self.arith_call(
                 quick_bin as *const () as usize,
-                code_of(&BIN_OPS, op),
+                code_of(&BinOp::ALL, op),
                 ty,
                 &[a, b],
                 dst,
@@ -1094,12 +1053,7 @@ impl Quick<'_> {
         dst: Option<Temp>,
     ) -> Result<(), JitError> {
         let n = args.len();
-        if n > Helper::MAX_ARGS || n != helper.nargs as usize {
-            return Err(err(format!(
-                "helper {} takes {} arguments, called with {n}",
-                helper.name, helper.nargs
-            )));
-        }
+        helper.check_arity(n).map_err(err)?;
         let in_regs = n.min(5);
         if n == 6 {
             // The sixth argument goes on the stack, which stays 16-byte aligned.

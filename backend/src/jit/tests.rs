@@ -1686,6 +1686,31 @@ fn restore(mem: &GuestMemory, bytes: &[u8]) {
         .unwrap();
 }
 
+/// One run of a block in the differential tests: its status, header, globals g0..g15
+/// and the RAM below the unmapped page afterwards.
+type Outcome<'a> = (ExitStatus, &'a CpuHeader, &'a [u64; 16], &'a [u8]);
+
+/// Panics, naming the block (`ctx`), where the reference run `[0]` and the run under test
+/// `[1]` differ: status, pc, fault address and kind, pending status, globals, RAM.
+fn assert_same_outcome(
+    [(is, ih, ig, imem), (js, jh, jg, jmem)]: [Outcome; 2],
+    ctx: &dyn Fn() -> String,
+) {
+    assert_eq!(is, js, "{}", ctx());
+    assert_eq!(ih.pc, jh.pc, "pc {}", ctx());
+    if is == ExitStatus::Fault {
+        assert_eq!(ih.fault_addr, jh.fault_addr, "{}", ctx());
+        assert_eq!(ih.fault_kind, jh.fault_kind, "{}", ctx());
+    }
+    assert_eq!(ih.pending_status, jh.pending_status, "{}", ctx());
+    for k in 0..16 {
+        assert_eq!(ig[k], jg[k], "g{k}: {:#x} vs {:#x} {}", ig[k], jg[k], ctx());
+    }
+    if let Some(i) = imem.iter().zip(jmem).position(|(a, b)| a != b) {
+        panic!("memory differs at {:#x} {}", RAM + i as u64, ctx());
+    }
+}
+
 /// Random blocks give bit-identical results in the interpreter and the JIT.
 #[test]
 fn differential_against_interpreter() {
@@ -1766,30 +1791,14 @@ fn differential_against_interpreter() {
                 crate::printer::print_block(&blk, &|_| None)
             )
         };
-        assert_eq!(is, js, "{}", ctx());
+        let runs = [
+            (is, &ie.hdr, &ie.g, &imem[..]),
+            (js, &je.hdr, &je.g, &jmem[..]),
+        ];
+        assert_same_outcome(runs, &ctx);
         statuses[is as usize] += 1;
-        assert_eq!(ie.hdr.pc, je.hdr.pc, "pc {}", ctx());
-        if is == ExitStatus::Fault {
-            assert_eq!(ie.hdr.fault_addr, je.hdr.fault_addr, "{}", ctx());
-            assert_eq!(ie.hdr.fault_kind, je.hdr.fault_kind, "{}", ctx());
-        }
-        assert_eq!(ie.hdr.pending_status, je.hdr.pending_status, "{}", ctx());
-        for k in 0..16 {
-            assert_eq!(
-                ie.g[k],
-                je.g[k],
-                "g{k}: {:#x} vs {:#x} {}",
-                ie.g[k],
-                je.g[k],
-                ctx()
-            );
-        }
         for k in 0..4 {
             assert_eq!(ie.w[k], je.w[k], "w{k} {}", ctx());
-        }
-        if imem != jmem {
-            let i = imem.iter().zip(&jmem).position(|(a, b)| a != b).unwrap();
-            panic!("memory differs at {:#x} {}", RAM + i as u64, ctx());
         }
     }
     eprintln!("statuses (Next, Interrupted, Fault, Exception, Halt): {statuses:?}");
@@ -1953,28 +1962,12 @@ fn quick_tier_differential_against_interpreter() {
         // outlives the call.
         let js = unsafe { jit.enter(&mut *je as *mut SysEnv as *mut u8, cb.entry) };
         let jmem = ram_bytes(&flat);
-        assert_eq!(is, js, "{}", ctx());
+        let runs = [
+            (is, &ie.hdr, &ie.g, &imem[..]),
+            (js, &je.hdr, &je.g, &jmem[..]),
+        ];
+        assert_same_outcome(runs, &ctx);
         statuses[is as usize] += 1;
-        assert_eq!(ie.hdr.pc, je.hdr.pc, "pc {}", ctx());
-        if is == ExitStatus::Fault {
-            assert_eq!(ie.hdr.fault_addr, je.hdr.fault_addr, "{}", ctx());
-            assert_eq!(ie.hdr.fault_kind, je.hdr.fault_kind, "{}", ctx());
-        }
-        assert_eq!(ie.hdr.pending_status, je.hdr.pending_status, "{}", ctx());
-        for k in 0..16 {
-            assert_eq!(
-                ie.g[k],
-                je.g[k],
-                "g{k}: {:#x} vs {:#x} {}",
-                ie.g[k],
-                je.g[k],
-                ctx()
-            );
-        }
-        if imem != jmem {
-            let i = imem.iter().zip(&jmem).position(|(a, b)| a != b).unwrap();
-            panic!("memory differs at {:#x} {}", RAM + i as u64, ctx());
-        }
     }
     eprintln!("statuses (Next, Interrupted, Fault, Exception, Halt): {statuses:?}");
     assert!(statuses[ExitStatus::Fault as usize] > 10);
