@@ -124,33 +124,8 @@ const VALS: &[u128] = &[
     0xdead_beef_cafe_babe_0123_4567_89ab_cdef,
 ];
 
-const BINOPS: &[BinOp] = &[
-    BinOp::Add,
-    BinOp::Sub,
-    BinOp::Mul,
-    BinOp::MulHS,
-    BinOp::MulHU,
-    BinOp::MulHSU,
-    BinOp::DivS,
-    BinOp::DivU,
-    BinOp::RemS,
-    BinOp::RemU,
-    BinOp::And,
-    BinOp::Or,
-    BinOp::Xor,
-    BinOp::AndNot,
-    BinOp::OrNot,
-    BinOp::XorNot,
-    BinOp::Shl,
-    BinOp::ShrU,
-    BinOp::ShrS,
-    BinOp::Rotl,
-    BinOp::Rotr,
-    BinOp::MinS,
-    BinOp::MinU,
-    BinOp::MaxS,
-    BinOp::MaxU,
-];
+/// The integer binary ops (`BinOp::ALL` lists the float ones last).
+const BINOPS: &[BinOp] = BinOp::ALL.split_at(25).0;
 
 const UNOPS: &[UnOp] = &[
     UnOp::Not,
