@@ -17,7 +17,9 @@
 //! into each other. Operations that are rare in system code (division, float arithmetic,
 //! conversions, bit counts, narrow shifts, atomics) call the interpreter's arithmetic or the
 //! softmmu slow path, which makes them exact by construction. Blocks with 128-bit values are
-//! not compiled here ([`JitError::Codegen`]: the caller uses Cranelift).
+//! not compiled here ([`JitError::Codegen`]: the caller uses Cranelift). A goto to the
+//! block's own start is an ordinary chainable exit (no in-block self loop: hot loops are
+//! Cranelift's once promoted).
 
 use super::lower::{LowerEnv, fma_bits, mem_code, slow_cmpxchg, slow_load, slow_rmw, slow_store};
 use super::x64::{
