@@ -36,7 +36,8 @@ pub(crate) const SYSTEM_JIT_THRESHOLD: u32 = 50;
 /// image, one run each on a 2-core host, boot wall / user CPU: quick 10 and promote 1,000:
 /// 2.28 / 2.44 s; 10 and 300: 2.30 / 2.92 s; 5 and 2,000: 2.20 / 2.22 s; 2 and 2,000:
 /// 2.36 / 2.49 s; 5 and 5,000: 2.37 / 2.37 s; without the quick tier 2.45-2.59 /
-/// 3.84-4.06 s.
+/// 3.84-4.06 s. Later, four alternating boots each: promote 500: 2.36-2.48 s against
+/// 2.32-2.41 s at 2,000 (and 0.4 s more CPU); 5,000: 2.35-2.44 s against 2.31-2.42 s.
 pub(crate) const SYSTEM_QUICK_THRESHOLD: u32 = 5;
 pub(crate) const SYSTEM_PROMOTE_THRESHOLD: u32 = 2000;
 

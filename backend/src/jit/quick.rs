@@ -222,14 +222,24 @@ struct Quick<'a> {
     cur_pc: u64,
     /// Per temporary: its constant value, when it is used as an immediate instead.
     consts: Vec<Option<u64>>,
+    /// Per temporary: the global (offset, type) it is a copy of, read from the CPU state
+    /// at each use (its GetGlobal emits nothing).
+    globals: Vec<Option<(u32, Ty)>>,
+    /// Per temporary: reads of it.
+    uses: Vec<u32>,
     /// Per temporary: read anywhere.
     used: Vec<bool>,
     /// The temporary whose value rax holds when the current op starts, if any.
     rax_holds: Option<Temp>,
     /// Code position where the current op started.
     op_start: usize,
-    /// (temporary, code position after storing it from rax) of the last store.
-    last_put: Option<(Temp, usize)>,
+    /// The current op reads its operands only once, here (loads and stores read theirs
+    /// again from the slots in their cold slow paths): a store of an operand that the op
+    /// takes from rax can be left out.
+    may_elide: bool,
+    /// (temporary, code positions of the start and the end of storing it from rax) of
+    /// the last store.
+    last_put: Option<(Temp, usize, usize)>,
     cold: Vec<Cold>,
     exits: Vec<u64>,
     sites: Vec<(u32, u32)>,
@@ -249,16 +259,33 @@ pub(crate) fn compile(
     }
     let n = blk.temps.len();
     let zero = read_before_written(blk);
-    let mut used = vec![false; n];
+    let mut uses = vec![0u32; n];
+    let mut last_use = vec![0usize; n];
     let mut defs = vec![0u32; n];
     let mut consts: Vec<Option<u64>> = vec![None; n];
+    // Temporaries that are a straight-prefix GetGlobal (index of the op, offset, type).
+    let mut global_def: Vec<Option<(usize, u32, Ty)>> = vec![None; n];
     let mut straight = true;
-    for op in &blk.ops {
+    let mut label_at = vec![usize::MAX; blk.num_labels as usize];
+    let mut backward = false;
+    for (k, op) in blk.ops.iter().enumerate() {
         for_each_use(op, |t| {
-            if let Some(u) = used.get_mut(t.0 as usize) {
-                *u = true;
+            if let Some(u) = uses.get_mut(t.0 as usize) {
+                *u += 1;
+                last_use[t.0 as usize] = k;
             }
         });
+        match *op {
+            Op::Label { label } => {
+                if let Some(at) = label_at.get_mut(label.0 as usize) {
+                    *at = k;
+                }
+            }
+            Op::Br { label } | Op::BrCond { label, .. } => {
+                backward |= label_at.get(label.0 as usize).is_some_and(|&at| at < k);
+            }
+            _ => {}
+        }
         if let Some(t) = def_of(op) {
             let i = t.0 as usize;
             if i >= n {
@@ -274,6 +301,12 @@ pub(crate) fn compile(
             } else {
                 consts[i] = None;
             }
+            global_def[i] = match *op {
+                Op::GetGlobal { ty, offset, .. } if straight && defs[i] == 1 && !zero[i] => {
+                    Some((k, offset, ty))
+                }
+                _ => None,
+            };
         }
         if matches!(op, Op::Label { .. } | Op::Br { .. } | Op::BrCond { .. }) {
             straight = false;
@@ -282,8 +315,39 @@ pub(crate) fn compile(
     for i in 0..n {
         if defs[i] != 1 {
             consts[i] = None;
+            global_def[i] = None;
         }
     }
+    // A straight-prefix GetGlobal with a single reader, and nothing between them that may
+    // change the CPU state (a store to those bytes, a memory access: MMIO devices and
+    // fault paths touch it; a helper call; a fence; a backward branch), is read from the
+    // CPU state at its use instead of through a slot: the one read just happens later.
+    // (Two reads could see two values of a global that another thread updates.) Every
+    // read of a temporary goes through `Quick::get`, which knows.
+    let mut globals: Vec<Option<(u32, Ty)>> = vec![None; n];
+    for i in 0..n {
+        let Some((d, off, ty)) = global_def[i] else {
+            continue;
+        };
+        let end = off + ty.bytes();
+        let clobbered = backward
+            || blk.ops[d + 1..=last_use[i].max(d)]
+                .iter()
+                .any(|op| match *op {
+                    Op::SetGlobal { offset, ty, .. } => offset < end && off < offset + ty.bytes(),
+                    Op::Load { .. }
+                    | Op::Store { .. }
+                    | Op::AtomicRmw { .. }
+                    | Op::Cmpxchg { .. }
+                    | Op::Call { .. }
+                    | Op::Fence { .. } => true,
+                    _ => false,
+                });
+        if !clobbered && uses[i] == 1 {
+            globals[i] = Some((off, ty));
+        }
+    }
+    let used: Vec<bool> = uses.iter().map(|&u| u != 0).collect();
     let mut q = Quick {
         a: Asm::new(),
         blk,
@@ -291,9 +355,12 @@ pub(crate) fn compile(
         labels: Vec::new(),
         cur_pc: blk.pc,
         consts,
+        globals,
+        uses,
         used,
         rax_holds: None,
         op_start: 0,
+        may_elide: false,
         last_put: None,
         cold: Vec::new(),
         exits: Vec::new(),
@@ -302,7 +369,12 @@ pub(crate) fn compile(
     q.labels = (0..blk.num_labels).map(|_| q.a.new_label()).collect();
     q.prologue(&zero, counter);
     let mut reachable = true;
-    for op in &blk.ops {
+    // A BrCond already emitted with the SetCond before it (see `Quick::fused_branch`).
+    let mut skip_branch = None;
+    for (k, op) in blk.ops.iter().enumerate() {
+        if skip_branch == Some(k) {
+            continue;
+        }
         match *op {
             Op::InsnStart { pc } => q.cur_pc = pc,
             Op::Label { label } => {
@@ -318,9 +390,15 @@ pub(crate) fn compile(
             _ if !reachable => {}
             _ => {
                 q.op_start = q.a.pos();
-                q.op(op)?;
+                q.may_elide = !matches!(op, Op::Load { .. } | Op::Store { .. });
+                if let Some((at, label)) = q.fused_branch(k) {
+                    q.setcond_branch(op, label)?;
+                    skip_branch = Some(at);
+                } else {
+                    q.op(op)?;
+                }
                 q.rax_holds = match q.last_put {
-                    Some((t, end)) if end == q.a.pos() => Some(t),
+                    Some((t, _, end)) if end == q.a.pos() => Some(t),
                     _ => None,
                 };
                 if op.is_terminator() {
@@ -408,8 +486,21 @@ impl Quick<'_> {
     fn get(&mut self, reg: Reg, t: Temp) {
         if let Some(v) = self.consts[t.0 as usize] {
             self.a.mov_ri(reg, v);
+        } else if let Some((off, ty)) = self.globals[t.0 as usize] {
+            self.a.load(ty.bytes(), reg, RBX, off as i32);
         } else if self.rax_holds == Some(t) && self.a.pos() == self.op_start {
-            // The previous op left it in rax, and nothing of this op has run yet.
+            // The previous op left it in rax, and nothing of this op has run yet. Its only
+            // reader is this op: the store to its slot (the last thing emitted, and no
+            // label is placed inside it) is not needed.
+            if self.uses[t.0 as usize] == 1
+                && self.may_elide
+                && let Some((_, start, end)) = self.last_put
+                && end == self.op_start
+                && self.a.last_bind() <= start
+            {
+                self.a.code.truncate(start);
+                self.op_start = start;
+            }
             if reg != RAX {
                 self.a.mov_rr(W::Q, reg, RAX);
             }
@@ -423,9 +514,10 @@ impl Quick<'_> {
         if !self.used[t.0 as usize] {
             return;
         }
+        let start = self.a.pos();
         self.a.store(8, RBP, slot(t), reg);
         if reg == RAX {
-            self.last_put = Some((t, self.a.pos()));
+            self.last_put = Some((t, start, self.a.pos()));
         }
     }
 
@@ -470,8 +562,10 @@ impl Quick<'_> {
                 self.put(dst, RAX);
             }
             Op::GetGlobal { dst, ty, offset } => {
-                self.a.load(ty.bytes(), RAX, RBX, disp(offset)?);
-                self.put(dst, RAX);
+                if self.globals[dst.0 as usize].is_none() {
+                    self.a.load(ty.bytes(), RAX, RBX, disp(offset)?);
+                    self.put(dst, RAX);
+                }
             }
             Op::SetGlobal { offset, ty, src } => {
                 self.get(RAX, src);
@@ -576,18 +670,7 @@ impl Quick<'_> {
                 if !ty.is_int() {
                     return Err(err("quick tier: float setcond"));
                 }
-                self.get(RAX, a);
-                self.get(RCX, b);
-                let w = if ty.bits() < 32 {
-                    // Sign-extended narrow values compare like the values themselves,
-                    // signed or unsigned.
-                    self.a.sext(ty.bytes(), RAX);
-                    self.a.sext(ty.bytes(), RCX);
-                    W::Q
-                } else {
-                    width(ty)
-                };
-                self.a.alu_rr(Alu::Cmp, w, RAX, RCX);
+                self.compare(ty, a, b);
                 self.a.setcc(int_cc(cond), RAX);
                 self.put(dst, RAX);
             }
@@ -701,7 +784,9 @@ impl Quick<'_> {
                         self.a.jmp(l);
                     }
                 } else {
-                    self.a.alu_mi8(Alu::Cmp, W::Q, RBP, slot(cond), 0);
+                    // Through `get`: the value may be in rax already, or be a global.
+                    self.get(RAX, cond);
+                    self.a.test_rr(W::Q, RAX, RAX);
                     self.a.jcc(Cc::Ne, l);
                 }
             }
@@ -764,6 +849,53 @@ impl Quick<'_> {
         Ok(())
     }
 
+    /// When op `k` is a SetCond whose only reader is a BrCond right after it (guest
+    /// instruction boundaries aside): that BrCond's index and label, to emit both as one
+    /// compare and conditional jump.
+    fn fused_branch(&self, k: usize) -> Option<(usize, crate::ir::Label)> {
+        let Op::SetCond { dst, ty, .. } = self.blk.ops[k] else {
+            return None;
+        };
+        if !ty.is_int() || self.uses[dst.0 as usize] != 1 {
+            return None;
+        }
+        let (at, next) = self.blk.ops[k + 1..]
+            .iter()
+            .enumerate()
+            .find(|(_, op)| !matches!(op, Op::InsnStart { .. }))?;
+        match *next {
+            Op::BrCond { cond, label } if cond == dst => Some((k + 1 + at, label)),
+            _ => None,
+        }
+    }
+
+    /// A SetCond and the BrCond on its result as `cmp; jcc` (the 0/1 is never made).
+    fn setcond_branch(&mut self, op: &Op, label: crate::ir::Label) -> Result<(), JitError> {
+        let Op::SetCond { cond, ty, a, b, .. } = *op else {
+            return Err(err("fused branch without a SetCond"));
+        };
+        let l = self.label(label.0)?;
+        self.compare(ty, a, b);
+        self.a.jcc(int_cc(cond), l);
+        Ok(())
+    }
+
+    /// Compare `a` with `b` as integers of `ty` (flags set as for `cmp a, b`).
+    fn compare(&mut self, ty: Ty, a: Temp, b: Temp) {
+        self.get(RAX, a);
+        self.get(RCX, b);
+        let w = if ty.bits() < 32 {
+            // Sign-extended narrow values compare like the values themselves, signed or
+            // unsigned.
+            self.a.sext(ty.bytes(), RAX);
+            self.a.sext(ty.bytes(), RCX);
+            W::Q
+        } else {
+            width(ty)
+        };
+        self.a.alu_rr(Alu::Cmp, w, RAX, RCX);
+    }
+
     fn label(&self, idx: u32) -> Result<AsmLabel, JitError> {
         self.labels
             .get(idx as usize)
@@ -805,7 +937,17 @@ impl Quick<'_> {
                     self.get(RCX, b);
                     self.a.alu_rr(alu, w, RAX, RCX);
                 }
-                None => self.a.alu_rm(alu, w, RAX, RBP, slot(b)),
+                None => match self.globals[b.0 as usize] {
+                    // A global of the op's width is a memory operand as it is.
+                    Some((off, gty)) if gty.bytes() == if w == W::Q { 8 } else { 4 } => {
+                        self.a.alu_rm(alu, w, RAX, RBX, off as i32)
+                    }
+                    Some(_) => {
+                        self.get(RCX, b);
+                        self.a.alu_rr(alu, w, RAX, RCX);
+                    }
+                    None => self.a.alu_rm(alu, w, RAX, RBP, slot(b)),
+                },
             }
             if narrow {
                 self.a.zext(ty.bytes(), RAX);

@@ -1626,9 +1626,19 @@ fn random_block_with(r: &mut Rng, narrow: bool) -> Block {
                 pool[i64p].push(d);
             }
             18 => {
-                // Forward branch over a few ops.
-                let c = r.pick(&pool[i64p]);
-                let c = b.bin_imm(BinOp::And, c, 1);
+                // Forward branch over a few ops, on a low bit, on any value (a global's
+                // copy, a helper's result...) or on a fresh comparison.
+                let c = match r.below(3) {
+                    0 => r.pick(&pool[i64p]),
+                    1 => {
+                        let cond = r.pick(&[Cond::Eq, Cond::Ne, Cond::LtS, Cond::GeU, Cond::GtS]);
+                        b.setcond(cond, ta, tb)
+                    }
+                    _ => {
+                        let c = r.pick(&pool[i64p]);
+                        b.bin_imm(BinOp::And, c, 1)
+                    }
+                };
                 let l = b.new_label();
                 b.br_cond(c, l);
                 open_labels.push((l, step + 1 + r.below(4)));
@@ -1689,7 +1699,18 @@ fn assert_same_outcome(
     [(is, ih, ig, imem), (js, jh, jg, jmem)]: [Outcome; 2],
     ctx: &dyn Fn() -> String,
 ) {
-    assert_eq!(is, js, "{}", ctx());
+    assert_eq!(
+        is,
+        js,
+        "faults {:#x}/{} and {:#x}/{} at pc {:#x}/{:#x} {}",
+        ih.fault_addr,
+        ih.fault_kind,
+        jh.fault_addr,
+        jh.fault_kind,
+        ih.pc,
+        jh.pc,
+        ctx()
+    );
     assert_eq!(ih.pc, jh.pc, "pc {}", ctx());
     if is == ExitStatus::Fault {
         assert_eq!(ih.fault_addr, jh.fault_addr, "{}", ctx());
@@ -1853,13 +1874,10 @@ impl crate::softmmu::PhysMemory for FlatSystem {
     }
 }
 
-/// Random blocks without 128-bit values give bit-identical results in the interpreter and
-/// the quick tier in system mode (softmmu hit paths, slow paths with faults, helpers).
-/// Every other run starts with the TLB the interpreter's run filled, so that accesses take
-/// the inline hit path.
-#[test]
-fn quick_tier_differential_against_interpreter() {
-    use crate::softmmu::{CodePages, SoftmmuConfig, Tlb};
+/// Flat system RAM, its softmmu config (boxed: the Jit holds its address) and a Jit with
+/// that softmmu, for quick-tier tests.
+fn quick_rig() -> (Arc<FlatSystem>, Box<crate::softmmu::SoftmmuConfig>, Jit) {
+    use crate::softmmu::{CodePages, SoftmmuConfig};
     let flat = Arc::new(FlatSystem {
         ram: memmap2::MmapOptions::new()
             .len(RAM_LEN as usize)
@@ -1885,6 +1903,87 @@ fn quick_tier_differential_against_interpreter() {
         config: &*sys as *const SoftmmuConfig as usize,
         count_hits: false,
     });
+    (flat, sys, jit)
+}
+
+/// The quick tier compiles a SetCond whose only reader is the BrCond after it as one
+/// compare and jump: right for every condition and width, on values around the sign and
+/// width boundaries (operands read straight from the CPU state).
+#[test]
+fn quick_tier_fused_compare_and_branch() {
+    let (_flat, _sys, mut jit) = quick_rig();
+    let conds = [
+        Cond::Eq,
+        Cond::Ne,
+        Cond::LtS,
+        Cond::LeS,
+        Cond::GtS,
+        Cond::GeS,
+        Cond::LtU,
+        Cond::LeU,
+        Cond::GtU,
+        Cond::GeU,
+    ];
+    let values = [
+        0u64,
+        1,
+        0x7f,
+        0x80,
+        0xff,
+        0x7fff,
+        0x8000,
+        0xffff_ffff,
+        1 << 63,
+        u64::MAX,
+    ];
+    for ty in [Ty::I8, Ty::I16, Ty::I32, Ty::I64] {
+        for cond in conds {
+            let mut b = Builder::new(0x4000);
+            b.insn_start(0x4000);
+            let x = b.get_global(ty, g(0));
+            let y = b.get_global(ty, g(1));
+            let c = b.setcond(cond, x, y);
+            let taken = b.new_label();
+            b.br_cond(c, taken);
+            let one = b.const64(1);
+            b.set_global(Ty::I64, g(2), one);
+            b.exit(ExitStatus::Halt, 0x4004);
+            b.label(taken);
+            let two = b.const64(2);
+            b.set_global(Ty::I64, g(2), two);
+            b.exit(ExitStatus::Halt, 0x4008);
+            let blk = b.finish();
+            let cb = jit.compile_quick(&blk, 0).unwrap().0;
+            for &va in &values {
+                for &vb in &values {
+                    let mut e = Box::new(SysEnv {
+                        hdr: CpuHeader::default(),
+                        g: [0; 16],
+                        w: [0; 4],
+                        tlb: crate::softmmu::Tlb::new(),
+                    });
+                    e.g[0] = va;
+                    e.g[1] = vb;
+                    // SAFETY: e is a live SysEnv; cb comes from `jit`.
+                    let st = unsafe { jit.enter(&mut *e as *mut SysEnv as *mut u8, cb.entry) };
+                    assert_eq!(st, ExitStatus::Halt);
+                    let m = crate::interp::arith::mask(ty.bits());
+                    let want = if cond.eval(va & m, vb & m, ty) { 2 } else { 1 };
+                    assert_eq!(e.g[2], want, "{cond:?} {ty} {va:#x} {vb:#x}");
+                }
+            }
+        }
+    }
+}
+
+/// Random blocks without 128-bit values give bit-identical results in the interpreter and
+/// the quick tier in system mode (softmmu hit paths, slow paths with faults, helpers).
+/// Every other run starts with the TLB the interpreter's run filled, so that accesses take
+/// the inline hit path.
+#[test]
+fn quick_tier_differential_against_interpreter() {
+    use crate::softmmu::Tlb;
+    let (flat, sys, mut jit) = quick_rig();
     let seed = std::env::var("HERON_DIFF_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -71,6 +71,8 @@ pub(crate) struct AsmLabel(u32);
 pub(crate) struct Asm {
     pub code: Vec<u8>,
     labels: Vec<Option<u32>>,
+    /// Code position of the last label placed.
+    last_bind: usize,
     /// (offset of a rel32 field, label it points to).
     fixups: Vec<(u32, AsmLabel)>,
 }
@@ -363,6 +365,11 @@ impl Asm {
     /// Place `l` here.
     pub fn bind(&mut self, l: AsmLabel) {
         self.labels[l.0 as usize] = Some(self.pos() as u32);
+        self.last_bind = self.pos();
+    }
+    /// Code position of the last label placed (0 if none).
+    pub fn last_bind(&self) -> usize {
+        self.last_bind
     }
     pub fn jmp(&mut self, l: AsmLabel) {
         self.byte(0xe9);
