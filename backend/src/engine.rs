@@ -215,6 +215,67 @@ pub struct EngineStats {
     pub jit_block_entries: u64,
 }
 
+/// Totals over engines (`-d stats` of a machine with several harts). Every field is named
+/// here, so a new counter is a compile error until it is summed.
+impl std::ops::AddAssign<&EngineStats> for EngineStats {
+    fn add_assign(&mut self, o: &EngineStats) {
+        let EngineStats {
+            blocks_translated,
+            blocks_compiled,
+            blocks_quick,
+            blocks_promoted,
+            indirect_lookups,
+            regions_compiled,
+            translate_time,
+            compile_time,
+            compile_time_background,
+            compiles_discarded,
+            compiles_shared,
+            interp_runs,
+            interp_runs_compiling,
+            jit_entries,
+            jump_cache_misses,
+            chains_made,
+            buffer_flushes,
+            code_flushes,
+            code_bytes,
+            code_capacity,
+            tlb_fills,
+            tlb_slow_accesses,
+            code_page_invalidations,
+            tlb_lookups,
+            tlb_misses,
+            jit_block_entries,
+        } = o;
+        self.blocks_translated += *blocks_translated;
+        self.blocks_compiled += *blocks_compiled;
+        self.blocks_quick += *blocks_quick;
+        self.blocks_promoted += *blocks_promoted;
+        self.indirect_lookups += *indirect_lookups;
+        self.regions_compiled += *regions_compiled;
+        self.translate_time += *translate_time;
+        self.compile_time += *compile_time;
+        self.compile_time_background += *compile_time_background;
+        self.compiles_discarded += *compiles_discarded;
+        self.compiles_shared += *compiles_shared;
+        self.interp_runs += *interp_runs;
+        self.interp_runs_compiling += *interp_runs_compiling;
+        self.jit_entries += *jit_entries;
+        self.jump_cache_misses += *jump_cache_misses;
+        self.chains_made += *chains_made;
+        self.buffer_flushes += *buffer_flushes;
+        self.code_flushes += *code_flushes;
+        self.code_bytes += *code_bytes;
+        self.code_capacity += *code_capacity;
+        self.tlb_fills += *tlb_fills;
+        self.tlb_slow_accesses += *tlb_slow_accesses;
+        self.code_page_invalidations += *code_page_invalidations;
+        self.tlb_lookups += *tlb_lookups;
+        self.tlb_misses += *tlb_misses;
+        self.jit_block_entries += *jit_block_entries;
+    }
+}
+
 impl std::fmt::Display for EngineStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "blocks translated      {}", self.blocks_translated)?;

@@ -227,6 +227,20 @@ pub enum Cond {
 }
 
 impl Cond {
+    /// Every condition.
+    pub const ALL: [Cond; 10] = [
+        Cond::Eq,
+        Cond::Ne,
+        Cond::LtS,
+        Cond::LeS,
+        Cond::GtS,
+        Cond::GeS,
+        Cond::LtU,
+        Cond::LeU,
+        Cond::GtU,
+        Cond::GeU,
+    ];
+
     pub fn eval(self, a: u64, b: u64, ty: Ty) -> bool {
         let bits = ty.bits().min(64);
         let sa = sext(a, bits);

@@ -621,18 +621,7 @@ fn ext_extract_deposit() {
     assert_eq!(deposit(Ty::I128, 0, u128::MAX, 64, 64), u128::MAX << 64);
 }
 
-const CONDS: &[Cond] = &[
-    Cond::Eq,
-    Cond::Ne,
-    Cond::LtS,
-    Cond::LeS,
-    Cond::GtS,
-    Cond::GeS,
-    Cond::LtU,
-    Cond::LeU,
-    Cond::GtU,
-    Cond::GeU,
-];
+const CONDS: &[Cond] = &Cond::ALL;
 
 macro_rules! condref {
     ($name:ident, $U:ty, $S:ty) => {

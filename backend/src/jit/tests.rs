@@ -1470,18 +1470,7 @@ fn random_block_with(r: &mut Rng, narrow: bool) -> Block {
                 pool[ip].push(d);
             }
             8 => {
-                let c = r.pick(&[
-                    Cond::Eq,
-                    Cond::Ne,
-                    Cond::LtS,
-                    Cond::LeS,
-                    Cond::GtS,
-                    Cond::GeS,
-                    Cond::LtU,
-                    Cond::LeU,
-                    Cond::GtU,
-                    Cond::GeU,
-                ]);
+                let c = r.pick(&Cond::ALL);
                 let d = b.setcond(c, ta, tb);
                 pool[i64p].push(d);
             }
@@ -1912,18 +1901,7 @@ fn quick_rig() -> (Arc<FlatSystem>, Box<crate::softmmu::SoftmmuConfig>, Jit) {
 #[test]
 fn quick_tier_fused_compare_and_branch() {
     let (_flat, _sys, mut jit) = quick_rig();
-    let conds = [
-        Cond::Eq,
-        Cond::Ne,
-        Cond::LtS,
-        Cond::LeS,
-        Cond::GtS,
-        Cond::GeS,
-        Cond::LtU,
-        Cond::LeU,
-        Cond::GtU,
-        Cond::GeU,
-    ];
+
     let values = [
         0u64,
         1,
@@ -1937,7 +1915,7 @@ fn quick_tier_fused_compare_and_branch() {
         u64::MAX,
     ];
     for ty in [Ty::I8, Ty::I16, Ty::I32, Ty::I64] {
-        for cond in conds {
+        for cond in Cond::ALL {
             let mut b = Builder::new(0x4000);
             b.insn_start(0x4000);
             let x = b.get_global(ty, g(0));
