@@ -1005,6 +1005,14 @@ mod tests {
         assert!(err(&["-bios", "f", "-drive", "file=x,id=a"]).contains("id=a"));
         assert!(err(&["-bios", "f", "-d", "bogus"]).contains("bogus"));
         assert!(err(&["-bios", "f", "-tier", "fast"]).contains("fast"));
+        for opt in [
+            "--jit-threshold",
+            "--quick-threshold",
+            "--promote-threshold",
+        ] {
+            let e = err(&["-bios", "f", opt, "many"]);
+            assert!(e.contains(opt) && e.contains("expected a number"), "{e}");
+        }
         assert!(err(&["-bios"]).contains("requires an argument"));
         assert!(err(&["-bios", "f", "stray"]).contains("stray"));
         assert!(err(&["-kernel", "k"]).contains("-bios"));
