@@ -209,6 +209,9 @@ pub struct EngineStats {
     /// and lookups that missed.
     pub tlb_lookups: u64,
     pub tlb_misses: u64,
+    /// System mode: TLB flushes of everything (or of one MMU index), and of one page.
+    pub tlb_full_flushes: u64,
+    pub tlb_page_flushes: u64,
     /// Entries into compiled blocks, counted by the blocks under `-d stats` (else 0):
     /// those not from the engine ([`EngineStats::jit_entries`]) came through a chained
     /// exit, a jump table or a self-loop.
@@ -245,6 +248,8 @@ impl std::ops::AddAssign<&EngineStats> for EngineStats {
             code_page_invalidations,
             tlb_lookups,
             tlb_misses,
+            tlb_full_flushes,
+            tlb_page_flushes,
             jit_block_entries,
         } = o;
         self.blocks_translated += *blocks_translated;
@@ -272,6 +277,8 @@ impl std::ops::AddAssign<&EngineStats> for EngineStats {
         self.code_page_invalidations += *code_page_invalidations;
         self.tlb_lookups += *tlb_lookups;
         self.tlb_misses += *tlb_misses;
+        self.tlb_full_flushes += *tlb_full_flushes;
+        self.tlb_page_flushes += *tlb_page_flushes;
         self.jit_block_entries += *jit_block_entries;
     }
 }
@@ -366,6 +373,11 @@ impl std::fmt::Display for EngineStats {
                     100.0 * (1.0 - self.tlb_misses as f64 / self.tlb_lookups as f64)
                 )?;
             }
+            write!(
+                f,
+                "\nsoftmmu TLB flushes    {} full, {} one-page",
+                self.tlb_full_flushes, self.tlb_page_flushes
+            )?;
         }
         Ok(())
     }
@@ -1041,6 +1053,8 @@ impl Engine {
                 self.stats.tlb_fills = (*tlb).fills();
                 self.stats.tlb_slow_accesses = (*tlb).slow_accesses();
                 (self.stats.tlb_lookups, self.stats.tlb_misses) = (*tlb).lookups_and_misses();
+                (self.stats.tlb_full_flushes, self.stats.tlb_page_flushes) =
+                    (*tlb).flush_counts();
             }
         }
         status

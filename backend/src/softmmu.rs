@@ -302,6 +302,11 @@ impl Tlb {
         (self.lookups + self.jit_hits, self.misses)
     }
 
+    /// Flushes so far: (of more than one page, of one page).
+    pub fn flush_counts(&self) -> (u64, u64) {
+        (self.full_flushes, self.page_flushes)
+    }
+
     /// The JIT's inline hits (counted only when the JIT was told to: `-d stats`).
     pub fn jit_hits(&self) -> u64 {
         self.jit_hits
