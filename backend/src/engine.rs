@@ -418,13 +418,19 @@ struct Tb {
     quick: bool,
     /// Hottest-block accounting for `-d stats` (counted only then).
     total_runs: u64,
-    interp: InterpBlock,
+    /// The interpreter's form of the block, dropped once the block has code (`entry` is
+    /// never reset: a flush drops whole TBs).
+    interp: Option<InterpBlock>,
     flags: u64,
     /// Unique in the engine's life (background compile results name their TB by it).
     id: u64,
+    /// (guest bytes, guest instructions) of the block, to check a re-translation.
+    shape: (u32, u32),
     /// Exit slots of other blocks chained to this one (unchained when it is dropped).
     incoming: Vec<ExitSlot>,
-    /// The IR, kept until the block is compiled.
+    /// The IR, kept until the block is compiled. A quick-tier block of system mode drops
+    /// it (most never get hot enough for Cranelift) and is translated again, from the
+    /// physical pages it was read from, when it is promoted (see [`Engine::refetch_ir`]).
     ir: Option<Block>,
     jit: Option<CompiledBlock>,
 }
@@ -1053,8 +1059,7 @@ impl Engine {
                 self.stats.tlb_fills = (*tlb).fills();
                 self.stats.tlb_slow_accesses = (*tlb).slow_accesses();
                 (self.stats.tlb_lookups, self.stats.tlb_misses) = (*tlb).lookups_and_misses();
-                (self.stats.tlb_full_flushes, self.stats.tlb_page_flushes) =
-                    (*tlb).flush_counts();
+                (self.stats.tlb_full_flushes, self.stats.tlb_page_flushes) = (*tlb).flush_counts();
             }
         }
         status
@@ -1211,10 +1216,14 @@ impl Engine {
                 tb.runs += 1;
                 // SAFETY: env valid per contract; the interpreter checks guest accesses (in
                 // system mode env holds the Tlb, new_system's contract).
+                let interp = tb
+                    .interp
+                    .as_ref()
+                    .expect("a TB without code keeps its interpreter block");
                 let status = unsafe {
                     match &self.mode {
-                        Mode::User(mem) => tb.interp.run(env, mem, &mut self.regs),
-                        Mode::System(sys) => tb.interp.run_system(env, &sys.cfg, &mut self.regs),
+                        Mode::User(mem) => interp.run(env, mem, &mut self.regs),
+                        Mode::System(sys) => interp.run_system(env, &sys.cfg, &mut self.regs),
                     }
                 };
                 if self.cfg.quick_threshold != 0
@@ -1408,6 +1417,7 @@ impl Engine {
             );
         }
         let interp = InterpBlock::new(&block);
+        let shape = (block.guest_size, block.num_insns);
         self.stats.translate_time += start.elapsed();
         self.stats.blocks_translated += 1;
         if self.cfg.trace.in_asm {
@@ -1429,7 +1439,8 @@ impl Engine {
             incoming: Vec::new(),
             ir: Some(block),
             in_flight: false,
-            interp,
+            interp: Some(interp),
+            shape,
             runs: 0,
             jit: None,
             entry: std::ptr::null(),
@@ -1551,6 +1562,47 @@ impl Engine {
         self.finish_compile(tb, block, result);
     }
 
+    /// Whether [`Engine::refetch_ir`] can rebuild the TB's IR: system mode, every code page
+    /// RAM. (Debugger stops and instrumentation are applied again as at translation.)
+    fn can_refetch(&self, tb: &Tb) -> bool {
+        let Mode::System(sys) = &self.mode else {
+            return false;
+        };
+        let ram = |pp: u64| sys.cfg.phys.ram_page(pp).is_some();
+        ram(tb.ppc & PAGE_MASK) && tb.page2.is_none_or(|(_, pp)| ram(pp))
+    }
+
+    /// The IR of a TB translated again from the physical pages it was first read from
+    /// (its code is unchanged while the TB exists: writes to it drop the TB). None when the
+    /// code cannot be read again or no longer gives the same block (then the TB keeps its
+    /// quick code).
+    fn refetch_ir(&mut self, tb: &Tb) -> Option<Block> {
+        if !self.can_refetch(tb) {
+            return None;
+        }
+        let Mode::System(sys) = &self.mode else {
+            return None;
+        };
+        let start = Instant::now();
+        let fetch = crate::softmmu::RefetchCode {
+            phys: &*sys.cfg.phys,
+            pages: [Some((tb.pc & PAGE_MASK, tb.ppc & PAGE_MASK)), tb.page2],
+        };
+        let mut b = crate::Builder::new(tb.pc);
+        if let Some(d) = &self.debug {
+            b.stop_pcs = d.stop_pcs();
+        }
+        let translated = self.guest.translate(tb.pc, tb.flags, &fetch, &mut b);
+        let mut block = b.finish();
+        if self.instr_cfg.any() {
+            let st: *mut InstrState = &mut *self.instr;
+            block = crate::instrument::instrument(&block, self.instr_cfg, st);
+        }
+        self.stats.translate_time += start.elapsed();
+        let same = tb.shape == (block.guest_size, block.num_insns);
+        (translated.is_ok() && same).then_some(block)
+    }
+
     /// Compile a TB with the quick tier; a block it does not handle is marked and goes
     /// the Cranelift way when hot.
     fn compile_quick(&mut self, tb: *mut Tb) {
@@ -1583,8 +1635,11 @@ impl Engine {
                     self.quick_keys[i] = key;
                 }
                 self.attach_code(tbr, cb);
-                // The IR stays for Cranelift.
-                tbr.ir = Some(block);
+                // Cranelift needs the IR again only if the block gets hot; it is read
+                // again from guest memory then, where it can be.
+                if !self.can_refetch(tbr) {
+                    tbr.ir = Some(block);
+                }
                 tbr.quick = true;
                 self.stats.blocks_quick += 1;
             }
@@ -1599,9 +1654,19 @@ impl Engine {
                 continue;
             };
             let tb: *mut Tb = match self.tbs.get_mut(&key) {
-                Some(tb) if tb.quick && !tb.in_flight && tb.ir.is_some() => &mut **tb,
+                Some(tb) if tb.quick && !tb.in_flight => &mut **tb,
                 _ => continue,
             };
+            // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it
+            // is live here.
+            if unsafe { (*tb).ir.is_none() } {
+                // SAFETY: as above.
+                match self.refetch_ir(unsafe { &*tb }) {
+                    // SAFETY: as above.
+                    Some(block) => unsafe { (*tb).ir = Some(block) },
+                    None => continue,
+                }
+            }
             self.stats.blocks_promoted += 1;
             self.compile(tb);
         }
@@ -1674,6 +1739,7 @@ impl Engine {
         }
         tb.entry = cb.entry;
         tb.jit = Some(cb);
+        tb.interp = None;
     }
 
     /// Attach a compile result to its TB (or keep the IR for a retry after a flush, or

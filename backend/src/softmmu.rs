@@ -1101,5 +1101,43 @@ impl CodeFetch for SysFetch<'_> {
     }
 }
 
+/// The code of a translated block read again for re-translation (a quick-tier block
+/// promoted to Cranelift: its IR is not kept). Reads guest-physical RAM through the
+/// (virtual page, physical page) pairs recorded when the block was first translated, not
+/// through the TLB, whose mappings may have changed since. The engine still holds the block,
+/// so its code bytes are unchanged (a write to them drops it); any other page, or a page
+/// that is not RAM, ends the fetch.
+pub(crate) struct RefetchCode<'a> {
+    pub phys: &'a dyn PhysMemory,
+    pub pages: [Option<(u64, u64)>; 2],
+}
+
+impl CodeFetch for RefetchCode<'_> {
+    fn fetch(&self, addr: u64, buf: &mut [u8]) -> usize {
+        let mut n = 0usize;
+        while n < buf.len() {
+            let a = addr.wrapping_add(n as u64);
+            let Some((_, pp)) = self
+                .pages
+                .iter()
+                .flatten()
+                .find(|(vp, _)| *vp == a & PAGE_MASK)
+            else {
+                break;
+            };
+            let Some(host) = self.phys.ram_page(*pp) else {
+                break;
+            };
+            let off = (a & !PAGE_MASK) as usize;
+            let take = (PAGE_SIZE as usize - off).min(buf.len() - n);
+            // SAFETY: `host` is the host address of a whole RAM page (PhysMemory's
+            // contract); [off, off + take) lies inside it.
+            unsafe { std::ptr::copy_nonoverlapping(host.add(off), buf[n..].as_mut_ptr(), take) };
+            n += take;
+        }
+        n
+    }
+}
+
 #[cfg(test)]
 mod tests;

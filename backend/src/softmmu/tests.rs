@@ -1259,3 +1259,30 @@ fn values_in_registers_survive_slow_path_calls() {
         }
     }
 }
+
+/// A promoted block's code is read again through the physical pages recorded at its
+/// translation (not through the TLB): across its two pages in order, stopping at a page it
+/// did not read or one that is not RAM.
+#[test]
+fn refetch_reads_the_recorded_physical_pages() {
+    let mach = Machine::new();
+    mach.poke(ram(3) + PAGE_SIZE - 2, &[0xa1, 0xa2]);
+    mach.poke(ram(7), &[0xb1, 0xb2]);
+    let fetch = RefetchCode {
+        phys: &*mach.phys,
+        // Virtual pages 0x4000 and 0x5000 were physical pages 3 and 7.
+        pages: [Some((0x4000, ram(3))), Some((0x5000, ram(7)))],
+    };
+    let mut buf = [0u8; 4];
+    assert_eq!(fetch.fetch(0x4ffe, &mut buf), 4);
+    assert_eq!(buf, [0xa1, 0xa2, 0xb1, 0xb2]);
+    // 0x6000 was not read by the block.
+    let mut buf = [0u8; 4];
+    assert_eq!(fetch.fetch(0x5ffe, &mut buf), 2);
+    // Device memory is not read again.
+    let fetch = RefetchCode {
+        phys: &*mach.phys,
+        pages: [Some((0x4000, MMIO_BASE)), None],
+    };
+    assert_eq!(fetch.fetch(0x4000, &mut buf), 0);
+}
