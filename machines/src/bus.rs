@@ -98,11 +98,6 @@ impl Ram {
             .len(size)
             .map_anon()
             .map_err(|e| BusError::Host(e.to_string()))?;
-        // Transparent huge pages where the host allows them: far fewer page faults as the
-        // guest touches its RAM, and fewer host TLB misses on guest accesses. Only advice:
-        // a host without THP keeps small pages.
-        #[cfg(target_os = "linux")]
-        let _ = map.advise(memmap2::Advice::HugePage);
         let ptr = map.as_mut_ptr();
         Ok(Ram {
             base,
