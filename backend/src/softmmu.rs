@@ -111,7 +111,15 @@ pub struct Tlb {
     /// Hits of the JIT's inline path, counted by JIT code only under `-d stats`
     /// ([`TLB_JIT_HITS_OFFSET`]).
     jit_hits: u64,
+    /// Entries filled in each MMU index since its last clear, while there are at most
+    /// [`FILL_LOG`] (one past that: too many, clear them all). A boot refills ~130 entries
+    /// between two of its ~4,600 full flushes: clearing those beats clearing all 1,024.
+    filled: [[u16; FILL_LOG]; MAX_MMU_IDX],
+    filled_len: [u16; MAX_MMU_IDX],
 }
+
+/// How many filled entries per MMU index a flush clears one by one (see `Tlb::filled`).
+const FILL_LOG: usize = 256;
 
 /// Byte offset of the inline-hit counter in a [`Tlb`] (JIT code increments it).
 pub const TLB_JIT_HITS_OFFSET: usize = std::mem::offset_of!(Tlb, jit_hits);
@@ -169,9 +177,33 @@ impl Tlb {
             lookups: 0,
             misses: 0,
             jit_hits: 0,
+            filled: [[0; FILL_LOG]; MAX_MMU_IDX],
+            filled_len: [0; MAX_MMU_IDX],
         }
     }
 
+    /// Records that entry (i, j) was filled (see `Tlb::filled`).
+    ///
+    /// # Safety
+    /// As for [`Tlb::store_entry`]; called by the TLB's own vCPU (the only user of these
+    /// fields).
+    unsafe fn note_fill(tlb: *mut Tlb, i: usize, j: usize) {
+        // SAFETY: per the contract (field places, no reference to the whole Tlb, whose
+        // tags other threads may be marking).
+        unsafe {
+            let n = (*tlb).filled_len[i] as usize;
+            if n < FILL_LOG {
+                (*tlb).filled[i][n] = j as u16;
+            }
+            if n <= FILL_LOG {
+                (*tlb).filled_len[i] += 1;
+            }
+        }
+    }
+
+    /// Makes entry (i, j) `e` for physical page `phys` (the only way an entry becomes
+    /// valid: flushes clear what this recorded).
+    ///
     /// # Safety
     /// `tlb` points to a live Tlb; `i < MAX_MMU_IDX`, `j < TLB_ENTRIES`.
     unsafe fn store_entry(tlb: *mut Tlb, i: usize, j: usize, e: TlbEntry, phys: u64) {
@@ -186,6 +218,8 @@ impl Tlb {
             atomic_at(&raw mut (*ep).code).store(e.code, Ordering::Relaxed);
             atomic_at(&raw mut (*ep).addend).store(e.addend, Ordering::Relaxed);
             atomic_at(&raw mut (*ep).write).store(e.write, Ordering::SeqCst);
+            (*tlb).used |= 1 << i;
+            Tlb::note_fill(tlb, i, j);
         }
     }
 
@@ -212,10 +246,21 @@ impl Tlb {
             return;
         }
         self.used &= !(1 << i);
+        let n = std::mem::take(&mut self.filled_len[i]) as usize;
         let t: *mut Tlb = self;
-        for j in 0..TLB_ENTRIES {
-            // SAFETY: indices in range, `t` from `&mut self`.
-            unsafe { Tlb::invalidate_entry(t, i, j) };
+        if n <= FILL_LOG {
+            // Only filled entries can be valid (a flush of one page only invalidates).
+            for k in 0..n {
+                let j = self.filled[i][k] as usize;
+                // SAFETY: indices in range (j < TLB_ENTRIES: it came from tlb_index),
+                // `t` from `&mut self`.
+                unsafe { Tlb::invalidate_entry(t, i, j) };
+            }
+        } else {
+            for j in 0..TLB_ENTRIES {
+                // SAFETY: indices in range, `t` from `&mut self`.
+                unsafe { Tlb::invalidate_entry(t, i, j) };
+            }
         }
     }
 
@@ -708,7 +753,6 @@ impl SoftmmuConfig {
         // SAFETY: per the contract.
         unsafe {
             Tlb::store_entry(tlb, i, j, e, ppage);
-            (*tlb).used |= 1 << i;
             (*tlb).fills += 1;
             // A page that became code between our check and the store: protect it now
             // (the marker scans TLBs after setting the bit; one of us sees the other).

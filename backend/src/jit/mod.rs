@@ -189,20 +189,26 @@ struct JumpTable {
     flags: u64,
     last_used: u64,
     /// [`JUMP_TABLE_HEAD`] words, then the pairs (generated code gets the address of the
-    /// first pair). Word 0 is nonzero when [`fill_jump_table`] set pairs since the last
-    /// clear, which `dirty` does not list.
+    /// first pair). The head logs the pairs [`fill_jump_table`] set since the last clear,
+    /// which `dirty` does not list: word 0 counts them, words 1.. hold the first
+    /// [`CODE_FILL_LOG`] pair indices (a count past that: too many, clear everything).
     entries: Box<[Cell<u64>]>,
     /// Indices of entries set since the last clear (None: too many to list), so that
     /// frequent clears stay cheap.
     dirty: Option<Vec<u32>>,
 }
 
+/// Pairs set by generated code's lookups that a clear resets one by one (see
+/// [`JumpTable::entries`]). A boot resolves ~150 jump-table misses in code between two
+/// of its ~4,600 full TLB flushes, each of which clears the tables.
+const CODE_FILL_LOG: usize = 255;
+
 /// Words in front of a jump table's pairs (see [`JumpTable::entries`]).
-const JUMP_TABLE_HEAD: usize = 2;
+const JUMP_TABLE_HEAD: usize = 1 + CODE_FILL_LOG;
 
 /// Set the pair of `pc` in the jump table whose pairs start at `table` (the address the
 /// CPU header holds while generated code runs) to `entry`, from the code's own thread
-/// while it runs, and mark the table for a full clear.
+/// while it runs, and log it for the next clear.
 ///
 /// # Safety
 /// `table` is the pair address of a live jump table of the Jit whose code is running on
@@ -215,7 +221,14 @@ pub(crate) unsafe fn fill_jump_table(table: u64, pc: u64, entry: u64) {
     unsafe {
         t.add(i).write(pc);
         t.add(i + 1).write(entry);
-        t.sub(JUMP_TABLE_HEAD).write(1);
+        let head = t.sub(JUMP_TABLE_HEAD);
+        let n = head.read() as usize;
+        if n < CODE_FILL_LOG {
+            head.add(1 + n).write(i as u64);
+        }
+        if n <= CODE_FILL_LOG {
+            head.write(n as u64 + 1);
+        }
     }
 }
 
@@ -268,11 +281,12 @@ impl JumpTable {
     }
 
     fn clear(&mut self, exit_stub: usize) {
-        let filled_by_code = self.entries[0].replace(0) != 0;
+        let by_code = self.entries[0].replace(0) as usize;
         match self.dirty.take() {
-            Some(mut d) if !filled_by_code => {
+            Some(mut d) if by_code <= CODE_FILL_LOG => {
+                let code_fills = self.entries[1..=by_code].iter().map(|c| c.get() as u32);
                 let e = self.pairs();
-                for &i in &d {
+                for i in d.iter().copied().chain(code_fills) {
                     e[i as usize].set(u64::MAX);
                     e[i as usize + 1].set(exit_stub as u64);
                 }
@@ -998,6 +1012,30 @@ mod jump_clear_tests {
             assert!(!empty(&jit));
             jit.clear_jumps();
             assert!(empty(&jit), "after {n} entries");
+        }
+    }
+
+    /// Pairs that generated code's lookups set ([`fill_jump_table`]) are cleared too, both
+    /// while the head's log lists them and past its capacity; set ones mix with them.
+    #[test]
+    fn clearing_forgets_pairs_set_by_generated_code() {
+        let mut jit = small_test_jit();
+        let empty = |jit: &Jit| jit.jump_tables.iter().all(|t| t.is_empty(jit.exit_stub));
+        for n in [
+            1u64,
+            7,
+            CODE_FILL_LOG as u64,
+            CODE_FILL_LOG as u64 + 1,
+            3000,
+        ] {
+            jit.set_jump(0x9000, 0x5000 as *const u8);
+            for k in 0..n {
+                // SAFETY: the selected table of a live Jit, on this thread, no code running.
+                unsafe { fill_jump_table(jit.jump_table_addr, 0x2000 + 2 * k, 0x6000) };
+            }
+            assert!(!empty(&jit));
+            jit.clear_jumps();
+            assert!(empty(&jit), "after {n} pairs set by code");
         }
     }
 

@@ -1286,3 +1286,45 @@ fn refetch_reads_the_recorded_physical_pages() {
     };
     assert_eq!(fetch.fetch(0x4000, &mut buf), 0);
 }
+
+/// A full flush clears every entry filled since the last one, whether it clears them one
+/// by one (few fills) or all of the index (more fills than the log holds).
+#[test]
+fn full_flushes_clear_every_filled_entry() {
+    for fills in [1usize, 3, FILL_LOG, FILL_LOG + 1, TLB_ENTRIES] {
+        let mut t = Tlb::new();
+        let tp: *mut Tlb = &mut t;
+        let pages: Vec<u64> = (0..fills as u64)
+            .map(|k| (k * 7 % TLB_ENTRIES as u64) << PAGE_BITS)
+            .collect();
+        for &page in &pages {
+            let e = TlbEntry {
+                read: page,
+                write: page,
+                code: TLB_INVALID,
+                addend: 1,
+            };
+            for i in 0..2 {
+                // SAFETY: `tp` is a live Tlb; indices in range.
+                unsafe { Tlb::store_entry(tp, i, tlb_index(page), e, 0x8000_0000) };
+            }
+        }
+        t.flush_all();
+        for &page in &pages {
+            for i in 0..2 {
+                assert_eq!(t.entry(i, page), TlbEntry::INVALID, "{fills} fills");
+            }
+        }
+        // The log starts afresh: a later fill is cleared by the next flush too.
+        let e = TlbEntry {
+            read: 0x3000,
+            write: TLB_INVALID,
+            code: TLB_INVALID,
+            addend: 1,
+        };
+        // SAFETY: as above.
+        unsafe { Tlb::store_entry(tp, 0, tlb_index(0x3000), e, 0x8000_0000) };
+        t.flush_mmu_idx(0);
+        assert_eq!(t.entry(0, 0x3000), TlbEntry::INVALID, "{fills} fills");
+    }
+}
