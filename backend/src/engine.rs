@@ -184,6 +184,9 @@ pub struct EngineStats {
     /// Compiled blocks whose code another engine of the machine had compiled from the
     /// same IR ([`Engine::set_code_share`]): installed without running Cranelift.
     pub compiles_shared: u64,
+    /// Background compile jobs the hart took back and compiled itself, because no host
+    /// core was idle for the (idle-priority) compile thread for [`STARVED_AFTER`].
+    pub compiles_taken_back: u64,
     pub interp_runs: u64,
     /// Interpreted runs of blocks whose code was being compiled in the background (the
     /// compile thread's latency and backlog, in block runs).
@@ -234,6 +237,7 @@ impl std::ops::AddAssign<&EngineStats> for EngineStats {
             compile_time_background,
             compiles_discarded,
             compiles_shared,
+            compiles_taken_back,
             interp_runs,
             interp_runs_compiling,
             jit_entries,
@@ -263,6 +267,7 @@ impl std::ops::AddAssign<&EngineStats> for EngineStats {
         self.compile_time_background += *compile_time_background;
         self.compiles_discarded += *compiles_discarded;
         self.compiles_shared += *compiles_shared;
+        self.compiles_taken_back += *compiles_taken_back;
         self.interp_runs += *interp_runs;
         self.interp_runs_compiling += *interp_runs_compiling;
         self.jit_entries += *jit_entries;
@@ -318,6 +323,14 @@ impl std::fmt::Display for EngineStats {
                 f,
                 "  shared               {} (code compiled by another hart, installed)",
                 self.compiles_shared
+            )?;
+        }
+        if self.compiles_taken_back != 0 {
+            writeln!(
+                f,
+                "  taken back           {} (waited {} ms for an idle core: compiled on the hart)",
+                self.compiles_taken_back,
+                STARVED_AFTER.as_millis()
             )?;
         }
         writeln!(f, "interpreted block runs {}", self.interp_runs)?;
@@ -446,6 +459,14 @@ impl Tb {
 /// ones that keep running are worth compiling first).
 const BG_PATIENCE: u32 = 4;
 
+/// A background compile job queued this long is taken back and compiled on the hart (the
+/// compile thread runs only on host cores no other thread wants: see [`BgCompile::start`]).
+const STARVED_AFTER: Duration = Duration::from_millis(50);
+/// Look for starved jobs every this many blocks the engine dispatches.
+const STARVED_CHECK_EVERY: u32 = 1024;
+/// At most this many taken back per look (each costs the hart a Cranelift compile).
+const STARVED_MAX_PER_CHECK: usize = 8;
+
 const JUMP_CACHE_SIZE: usize = 4096;
 /// System mode runs a kernel and many processes: a larger jump cache saves hash lookups.
 const SYS_JUMP_CACHE_SIZE: usize = 16384;
@@ -462,6 +483,8 @@ fn jump_cache_index(pc: u64, len: usize) -> usize {
 struct CompileJob {
     id: u64,
     block: Block,
+    /// When it was queued (a job waiting too long is taken back: [`BgCompile::take_starved`]).
+    queued: Instant,
 }
 
 /// Its result, with the IR back (kept when the code cannot be installed).
@@ -531,6 +554,17 @@ impl BgCompile {
                     }
                 }
                 let _wake = Wake(q.clone());
+                // Compile on host cores the harts leave idle: a hart woken by an interrupt
+                // (or running while the other spins, waiting for it) never waits for a core
+                // behind the compiler. Jobs that wait too long for an idle core are taken
+                // back and compiled on the hart (`Engine::compile_starved`).
+                #[cfg(target_os = "linux")]
+                {
+                    let param = libc::sched_param { sched_priority: 0 };
+                    // SAFETY: sets this thread's own policy; `param` is a valid sched_param.
+                    // Failure only leaves the default policy.
+                    let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+                }
                 loop {
                     let job = {
                         let mut g = q.lock();
@@ -544,7 +578,8 @@ impl BgCompile {
                             g = q.ready.wait(g).unwrap_or_else(|e| e.into_inner());
                         }
                     };
-                    let t = Instant::now();
+                    // CPU time: at idle priority the thread may wait for a core mid-compile.
+                    let t = crate::thread_cpu_time();
                     let result = match &share {
                         Some(share) => comp.compile_shared(&job.block, false, share),
                         None => comp
@@ -555,7 +590,7 @@ impl BgCompile {
                         id: job.id,
                         block: job.block,
                         result,
-                        time: t.elapsed(),
+                        time: crate::thread_cpu_time().saturating_sub(t),
                     };
                     if done_tx.send(d).is_err() {
                         return;
@@ -595,6 +630,23 @@ impl BgCompile {
             g.jobs.remove(i);
             self.pending.remove(&id);
         }
+    }
+
+    /// Take back (at most `max`) jobs that have waited longer than `after` without the
+    /// thread starting them, oldest first, with their TBs' keys.
+    fn take_starved(&mut self, after: Duration, max: usize) -> Vec<(CompileJob, TbKey)> {
+        let mut g = self.queue.lock();
+        let mut taken = Vec::new();
+        while taken.len() < max
+            && let Some(job) = g.jobs.front()
+            && job.queued.elapsed() > after
+        {
+            let job = g.jobs.pop_front().expect("front exists");
+            if let Some(key) = self.pending.remove(&job.id) {
+                taken.push((job, key));
+            }
+        }
+        taken
     }
 
     /// Take back every job not yet started.
@@ -677,6 +729,10 @@ pub struct Engine {
     bg_wanted: bool,
     /// That thread, once started.
     bg: Option<BgCompile>,
+    /// Blocks dispatched since the last look for starved background jobs.
+    since_starved_check: u32,
+    /// [`STARVED_AFTER`] (tests shorten it).
+    starved_after: Duration,
     /// Compiled code shared with the machine's other engines ([`Engine::set_code_share`]).
     share: Option<Arc<CodeShare>>,
     /// Id of the next TB.
@@ -855,6 +911,8 @@ impl Engine {
             stats: EngineStats::default(),
             bg_wanted: false,
             bg: None,
+            since_starved_check: 0,
+            starved_after: STARVED_AFTER,
             share: None,
             next_tb_id: 0,
             debug: None,
@@ -1091,6 +1149,13 @@ impl Engine {
             {
                 bg.results_seen = bg.queue.results.load(Ordering::Acquire);
                 self.install_background();
+            }
+            if self.bg.is_some() {
+                self.since_starved_check += 1;
+                if self.since_starved_check >= STARVED_CHECK_EVERY {
+                    self.since_starved_check = 0;
+                    self.compile_starved();
+                }
             }
             // SAFETY: env is valid per this function's contract.
             let pc = unsafe { (*hdr).pc };
@@ -1542,7 +1607,14 @@ impl Engine {
                     (*tb).ir = Some(block);
                     (*tb).in_flight = true;
                 }
-                bg.send(CompileJob { id, block: block2 }, key);
+                bg.send(
+                    CompileJob {
+                        id,
+                        block: block2,
+                        queued: Instant::now(),
+                    },
+                    key,
+                );
                 return;
             }
         }
@@ -1601,6 +1673,34 @@ impl Engine {
         self.stats.translate_time += start.elapsed();
         let same = tb.shape == (block.guest_size, block.num_insns);
         (translated.is_ok() && same).then_some(block)
+    }
+
+    /// Compile on the hart the background jobs that waited too long for the compile thread
+    /// (see [`STARVED_AFTER`]).
+    fn compile_starved(&mut self) {
+        let Some(bg) = &mut self.bg else { return };
+        for (job, key) in bg.take_starved(self.starved_after, STARVED_MAX_PER_CHECK) {
+            let tb: *mut Tb = match self.tbs.get_mut(&key) {
+                Some(tb) if tb.id == job.id && tb.in_flight => {
+                    tb.in_flight = false;
+                    tb.ir = None;
+                    &mut **tb
+                }
+                _ => continue,
+            };
+            let Some(jit) = self.jit.as_mut() else { return };
+            let start = Instant::now();
+            let result = match &self.share {
+                Some(share) => jit.compile_shared(&job.block, share).map(|(cb, shared)| {
+                    self.stats.compiles_shared += shared as u64;
+                    cb
+                }),
+                None => jit.compile(&job.block),
+            };
+            self.stats.compile_time += start.elapsed();
+            self.stats.compiles_taken_back += 1;
+            self.finish_compile(tb, job.block, result);
+        }
     }
 
     /// Compile a TB with the quick tier; a block it does not handle is marked and goes
@@ -1973,6 +2073,72 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Jobs the compile thread leaves queued too long (here: a queue no thread serves) are
+    /// taken back and compiled on the hart, oldest first, and the result stays exact.
+    #[test]
+    fn starved_background_jobs_are_compiled_on_the_hart() {
+        let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
+        let (toy, mem) = setup();
+        let cfg = EngineConfig {
+            tier: Tier::Auto,
+            jit_threshold: 3,
+            code_buffer_size: 1 << 20,
+            trace: Trace::default(),
+            ..EngineConfig::default()
+        };
+        let mut engine = Engine::new(toy, mem, cfg).unwrap();
+        let (_results_tx, done) = mpsc::channel::<CompileDone>();
+        engine.bg = Some(BgCompile {
+            queue: Arc::new(BgQueue::default()),
+            done,
+            pending: FxHashMap::default(),
+            results_seen: 0,
+        });
+        engine.bg_wanted = true;
+        engine.starved_after = Duration::ZERO;
+        let mut cpu = ToyCpu {
+            limit: 200_000,
+            ring: 8,
+            ..ToyCpu::default()
+        };
+        cpu.hdr.pc = 0x1000;
+        let env = &mut cpu as *mut ToyCpu as *mut u8;
+        // SAFETY: cpu is a valid ToyCpu with the header first, used only here.
+        assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
+        assert_eq!(cpu.counter, 200_000);
+        let stats = engine.stats();
+        assert_eq!(stats.blocks_compiled, 8, "{stats:?}");
+        assert_eq!(stats.compiles_taken_back, 8, "{stats:?}");
+        let bg = engine.bg.as_ref().expect("still there");
+        assert!(bg.pending.is_empty() && bg.queue.lock().jobs.is_empty());
+
+        // take_starved: only jobs older than the limit, oldest first, at most `max`.
+        let (_tx, done) = mpsc::channel::<CompileDone>();
+        let mut bg = BgCompile {
+            queue: Arc::new(BgQueue::default()),
+            done,
+            pending: FxHashMap::default(),
+            results_seen: 0,
+        };
+        let old = Instant::now() - Duration::from_millis(100);
+        for (id, queued) in [(1, old), (2, old), (3, old), (4, Instant::now())] {
+            let block = crate::Builder::new(0x1000).finish();
+            bg.send(CompileJob { id, block, queued }, (0x1000 * id, 0, 0));
+        }
+        let ids =
+            |v: Vec<(CompileJob, TbKey)>| v.iter().map(|(j, k)| (j.id, k.0)).collect::<Vec<_>>();
+        assert_eq!(
+            ids(bg.take_starved(Duration::from_millis(50), 2)),
+            [(1, 0x1000), (2, 0x2000)]
+        );
+        assert_eq!(
+            ids(bg.take_starved(Duration::from_millis(50), 8)),
+            [(3, 0x3000)]
+        );
+        assert_eq!(bg.pending.len(), 1);
+        assert_eq!(bg.queue.lock().jobs.len(), 1);
     }
 
     #[test]

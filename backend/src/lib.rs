@@ -150,6 +150,22 @@ impl CodeFetch for GuestMemory {
     }
 }
 
+/// CPU time consumed by the calling thread (zero if the host cannot tell).
+pub fn thread_cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
 /// What the backend needs from a guest-ISA frontend.
 pub trait Guest: Send + Sync {
     /// Short ISA name ("riscv64").

@@ -141,22 +141,6 @@ struct HartReport {
     hottest: Vec<(u64, u64)>,
 }
 
-/// CPU time consumed by the calling thread.
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec it is given.
-    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(
-        ts.tv_sec.max(0) as u64,
-        ts.tv_nsec.clamp(0, 999_999_999) as u32,
-    )
-}
-
 /// The gdb stub of the machine (`-s`, `-gdb`): its control block and memory view.
 pub struct GdbLink {
     pub ctl: Arc<crate::gdb::Control>,
@@ -514,7 +498,7 @@ fn hart_thread(
     }
     report.stats = engine.stats();
     report.hottest = engine.hottest_blocks(HOTTEST_SHOWN);
-    report.cpu_time = thread_cpu_time();
+    report.cpu_time = heron_backend::thread_cpu_time();
     (cpu, report, engine)
 }
 
