@@ -2075,11 +2075,9 @@ mod tests {
         }
     }
 
-    /// Jobs the compile thread leaves queued too long (here: a queue no thread serves) are
-    /// taken back and compiled on the hart, oldest first, and the result stays exact.
-    #[test]
-    fn starved_background_jobs_are_compiled_on_the_hart() {
-        let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
+    /// An auto-tier engine (threshold 3) and a CPU about to run the 8-block ring 200,000
+    /// times.
+    fn auto_ring_engine() -> (Engine, ToyCpu) {
         let (toy, mem) = setup();
         let cfg = EngineConfig {
             tier: Tier::Auto,
@@ -2088,22 +2086,39 @@ mod tests {
             trace: Trace::default(),
             ..EngineConfig::default()
         };
-        let mut engine = Engine::new(toy, mem, cfg).unwrap();
-        let (_results_tx, done) = mpsc::channel::<CompileDone>();
-        engine.bg = Some(BgCompile {
-            queue: Arc::new(BgQueue::default()),
-            done,
-            pending: FxHashMap::default(),
-            results_seen: 0,
-        });
-        engine.bg_wanted = true;
-        engine.starved_after = Duration::ZERO;
+        let engine = Engine::new(toy, mem, cfg).unwrap();
         let mut cpu = ToyCpu {
             limit: 200_000,
             ring: 8,
             ..ToyCpu::default()
         };
         cpu.hdr.pc = 0x1000;
+        (engine, cpu)
+    }
+
+    /// A background compiler whose queue no thread serves (and the sender of its result
+    /// channel, to keep it open).
+    fn threadless_bg() -> (BgCompile, mpsc::Sender<CompileDone>) {
+        let (tx, done) = mpsc::channel::<CompileDone>();
+        let bg = BgCompile {
+            queue: Arc::new(BgQueue::default()),
+            done,
+            pending: FxHashMap::default(),
+            results_seen: 0,
+        };
+        (bg, tx)
+    }
+
+    /// Jobs the compile thread leaves queued too long (here: a queue no thread serves) are
+    /// taken back and compiled on the hart, oldest first, and the result stays exact.
+    #[test]
+    fn starved_background_jobs_are_compiled_on_the_hart() {
+        let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
+        let (mut engine, mut cpu) = auto_ring_engine();
+        let (bg, _results_tx) = threadless_bg();
+        engine.bg = Some(bg);
+        engine.bg_wanted = true;
+        engine.starved_after = Duration::ZERO;
         let env = &mut cpu as *mut ToyCpu as *mut u8;
         // SAFETY: cpu is a valid ToyCpu with the header first, used only here.
         assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
@@ -2115,13 +2130,7 @@ mod tests {
         assert!(bg.pending.is_empty() && bg.queue.lock().jobs.is_empty());
 
         // take_starved: only jobs older than the limit, oldest first, at most `max`.
-        let (_tx, done) = mpsc::channel::<CompileDone>();
-        let mut bg = BgCompile {
-            queue: Arc::new(BgQueue::default()),
-            done,
-            pending: FxHashMap::default(),
-            results_seen: 0,
-        };
+        let (mut bg, _tx) = threadless_bg();
         let old = Instant::now() - Duration::from_millis(100);
         for (id, queued) in [(1, old), (2, old), (3, old), (4, Instant::now())] {
             let block = crate::Builder::new(0x1000).finish();
@@ -2144,22 +2153,8 @@ mod tests {
     #[test]
     fn background_compiles_are_installed_and_exact() {
         let _counting = GLOBAL_FLUSH.read().unwrap_or_else(|e| e.into_inner());
-        let (toy, mem) = setup();
-        let cfg = EngineConfig {
-            tier: Tier::Auto,
-            jit_threshold: 3,
-            code_buffer_size: 1 << 20,
-            trace: Trace::default(),
-            ..EngineConfig::default()
-        };
-        let mut engine = Engine::new(toy, mem, cfg).unwrap();
+        let (mut engine, mut cpu) = auto_ring_engine();
         engine.set_background_compile(true);
-        let mut cpu = ToyCpu {
-            limit: 200_000,
-            ring: 8,
-            ..ToyCpu::default()
-        };
-        cpu.hdr.pc = 0x1000;
         let env = &mut cpu as *mut ToyCpu as *mut u8;
         // SAFETY: cpu is a valid ToyCpu with the header first, used only here.
         assert_eq!(unsafe { engine.run(env) }, ExitStatus::Halt);
