@@ -452,6 +452,27 @@ impl Tb {
     fn key(&self) -> TbKey {
         (self.pc, self.ppc, self.flags)
     }
+
+    /// Where its guest code came from (what [`Engine::refetch_ir`] needs).
+    fn source(&self) -> TbSource {
+        TbSource {
+            pc: self.pc,
+            ppc: self.ppc,
+            page2: self.page2,
+            flags: self.flags,
+            shape: self.shape,
+        }
+    }
+}
+
+/// A TB's guest code: its virtual and physical PC, second page, flags and shape.
+#[derive(Clone, Copy)]
+struct TbSource {
+    pc: u64,
+    ppc: u64,
+    page2: Option<(u64, u64)>,
+    flags: u64,
+    shape: (u32, u32),
 }
 
 /// A block still queued for the background compiler once it ran this many times its
@@ -1636,7 +1657,7 @@ impl Engine {
 
     /// Whether [`Engine::refetch_ir`] can rebuild the TB's IR: system mode, every code page
     /// RAM. (Debugger stops and instrumentation are applied again as at translation.)
-    fn can_refetch(&self, tb: &Tb) -> bool {
+    fn can_refetch(&self, tb: &TbSource) -> bool {
         let Mode::System(sys) = &self.mode else {
             return false;
         };
@@ -1648,8 +1669,8 @@ impl Engine {
     /// (its code is unchanged while the TB exists: writes to it drop the TB). None when the
     /// code cannot be read again or no longer gives the same block (then the TB keeps its
     /// quick code).
-    fn refetch_ir(&mut self, tb: &Tb) -> Option<Block> {
-        if !self.can_refetch(tb) {
+    fn refetch_ir(&mut self, tb: TbSource) -> Option<Block> {
+        if !self.can_refetch(&tb) {
             return None;
         }
         let Mode::System(sys) = &self.mode else {
@@ -1737,7 +1758,7 @@ impl Engine {
                 self.attach_code(tbr, cb);
                 // Cranelift needs the IR again only if the block gets hot; it is read
                 // again from guest memory then, where it can be.
-                if !self.can_refetch(tbr) {
+                if !self.can_refetch(&tbr.source()) {
                     tbr.ir = Some(block);
                 }
                 tbr.quick = true;
@@ -1758,11 +1779,11 @@ impl Engine {
                 _ => continue,
             };
             // SAFETY: `tb` points into a Box owned by `self.tbs`; no other reference to it
-            // is live here.
-            if unsafe { (*tb).ir.is_none() } {
-                // SAFETY: as above.
-                match self.refetch_ir(unsafe { &*tb }) {
-                    // SAFETY: as above.
+            // is live here (refetch_ir gets a copy of what it needs).
+            let (has_ir, source) = unsafe { ((*tb).ir.is_some(), (*tb).source()) };
+            if !has_ir {
+                match self.refetch_ir(source) {
+                    // SAFETY: as above; refetch_ir leaves `self.tbs` alone.
                     Some(block) => unsafe { (*tb).ir = Some(block) },
                     None => continue,
                 }
