@@ -498,9 +498,14 @@ pub fn translate(b: &mut Builder, insn: u32) -> bool {
         }
         let es = 8u32 << size;
         let h = lane_pattern(es, 1u64 << (es - 1));
-        let hk = c128(b, h);
-        let a = vget(b, rn);
-        let m = vget(b, rm);
+        let (a, m) = (vget(b, rn), vget(b, rm));
+        // The 64-bit form works on the low halves as I64 (I128 shifts and constants cost
+        // Cranelift several instructions each).
+        let (a, m, hk) = if q {
+            (a, m, c128(b, h))
+        } else {
+            (lo64(b, a), lo64(b, m), b.const64(h as u64))
+        };
         let v = if insn & (1 << 29) == 0 {
             // ((a & ~H) + (m & ~H)) ^ ((a ^ m) & H)
             let a0 = b.bin(BinOp::AndNot, a, hk);
@@ -518,7 +523,8 @@ pub fn translate(b: &mut Builder, insn: u32) -> bool {
             let x = b.bin(BinOp::And, x, hk);
             b.bin(BinOp::Xor, d0, x)
         };
-        vset(b, rd, v, q);
+        let v = if q { v } else { b.zext(v, Ty::I128) };
+        vset(b, rd, v, true);
         true
     } else if (insn & 0xbf80_fc00 == 0x0f00_5400 || insn & 0xbf80_fc00 == 0x2f00_0400)
         && (insn >> 19) & 15 != 0
@@ -532,22 +538,36 @@ pub fn translate(b: &mut Builder, insn: u32) -> bool {
         }
         let immhb = (insn >> 16) & 127;
         let a = vget(b, rn);
+        // As for ADD/SUB: the 64-bit form shifts and masks the low half as I64.
+        let (a, ty) = if q {
+            (a, Ty::I128)
+        } else {
+            (lo64(b, a), Ty::I64)
+        };
+        let mask = |b: &mut Builder, pattern: u128| {
+            if q {
+                c128(b, pattern)
+            } else {
+                b.const64(pattern as u64)
+            }
+        };
         let lane = if es == 64 { u64::MAX } else { (1u64 << es) - 1 };
         let v = if insn & (1 << 29) == 0 {
             let sh = immhb - es;
-            let k = b.const_(Ty::I128, sh as u64);
+            let k = b.const_(ty, sh as u64);
             let t = b.bin(BinOp::Shl, a, k);
-            let mk = c128(b, lane_pattern(es, (lane << sh) & lane));
+            let mk = mask(b, lane_pattern(es, (lane << sh) & lane));
             b.bin(BinOp::And, t, mk)
         } else {
             let sh = 2 * es - immhb;
-            let k = b.const_(Ty::I128, sh as u64);
+            let k = b.const_(ty, sh as u64);
             let t = b.bin(BinOp::ShrU, a, k);
             let keep = if sh >= es { 0 } else { lane >> sh };
-            let mk = c128(b, lane_pattern(es, keep));
+            let mk = mask(b, lane_pattern(es, keep));
             b.bin(BinOp::And, t, mk)
         };
-        vset(b, rd, v, q);
+        let v = if q { v } else { b.zext(v, Ty::I128) };
+        vset(b, rd, v, true);
         true
     } else if let Some((es, shift, signed)) = widen_form(insn) {
         // USHLL/SSHLL (incl. UXTL/SXTL) and SHLL, lower or upper half
