@@ -151,9 +151,9 @@ extern "C" fn wide_conv(out: *mut u128, code: u64, lo: u64, hi: u64) {
     unsafe { out.write_unaligned(crate::interp::arith::conv(op, from, to, v)) }
 }
 
-/// Fused multiply-add through the interpreter's arithmetic: x86 FMA instructions pick
-/// which NaN operand to propagate by instruction form, so only a shared implementation is
-/// bit-identical to the reference.
+/// Fused multiply-add through the interpreter's arithmetic, for NaN results (and hosts
+/// without FMA): x86 FMA instructions pick which NaN operand to propagate by instruction
+/// form, so only a shared implementation is bit-identical to the reference there.
 pub(crate) extern "C" fn fma_bits(bits: u64, a: u64, b: u64, c: u64) -> u64 {
     crate::interp::arith::fma(bits as u32, a, b, c)
 }
@@ -1037,7 +1037,22 @@ impl Lower<'_, '_> {
                 let c = self.get(c, ty)?;
                 let t = clif_ty(ty);
                 let it = cfrom_int(ty);
-                // Always through the shared helper (see `fma_bits`).
+                // With host FMA: the host's fused multiply-add, whose correctly rounded
+                // result is the reference's bit for bit unless it is a NaN; only a NaN
+                // result (whose payload and sign the host picks by its own rules) takes
+                // the shared helper (see `fma_bits`). Without host FMA, always the helper.
+                let done = std::is_x86_feature_detected!("fma").then(|| {
+                    let r = self.b.ins().fma(a, b, c);
+                    let nan = self.b.ins().fcmp(FloatCC::Unordered, r, r);
+                    let slow = self.b.create_block();
+                    let done = self.b.create_block();
+                    self.b.append_block_param(done, t);
+                    self.b
+                        .ins()
+                        .brif(nan, slow, &[], done, &[BlockArg::Value(r)]);
+                    self.b.switch_to_block(slow);
+                    done
+                });
                 let mut sig = Signature::new(CallConv::SystemV);
                 for _ in 0..4 {
                     sig.params.push(AbiParam::new(types::I64));
@@ -1053,7 +1068,12 @@ impl Lower<'_, '_> {
                 let call = self.b.ins().call_indirect(sr, f, &args);
                 let r = self.b.inst_results(call)[0];
                 let r = self.resize(r, types::I64, it, false);
-                let v = self.b.ins().bitcast(t, MemFlagsData::new(), r);
+                let mut v = self.b.ins().bitcast(t, MemFlagsData::new(), r);
+                if let Some(done) = done {
+                    self.b.ins().jump(done, &[BlockArg::Value(v)]);
+                    self.b.switch_to_block(done);
+                    v = self.b.block_params(done)[0];
+                }
                 self.check_dst(dst, ty)?;
                 self.set(dst, v)?;
             }
