@@ -1429,6 +1429,34 @@ impl Engine {
         Some(b.finish())
     }
 
+    /// A builder for the block at `pc`, stopping at the debugger's breakpoints.
+    fn block_builder(&self, pc: u64) -> crate::Builder {
+        let mut b = crate::Builder::new(pc);
+        if let Some(d) = &self.debug {
+            b.stop_pcs = d.stop_pcs();
+        }
+        b
+    }
+
+    /// The IR `b` built, instrumented as configured (and verified in debug builds).
+    fn finish_block(&mut self, b: crate::Builder) -> Block {
+        let pc = b.block.pc;
+        let mut block = b.finish();
+        if self.instr_cfg.any() {
+            let st: *mut InstrState = &mut *self.instr;
+            block = crate::instrument::instrument(&block, self.instr_cfg, st);
+        }
+        if cfg!(debug_assertions)
+            && let Err(e) = crate::verify::verify(&block)
+        {
+            panic!(
+                "frontend {} produced invalid IR at {pc:#x}: {e}",
+                self.guest.name()
+            );
+        }
+        block
+    }
+
     /// Translate the block at `key` (system mode: fetching through the MMU and recording
     /// its code pages).
     ///
@@ -1442,10 +1470,7 @@ impl Engine {
     ) -> Result<Tb, MemFault> {
         let (pc, _, flags) = key;
         let start = Instant::now();
-        let mut b = crate::Builder::new(pc);
-        if let Some(d) = &self.debug {
-            b.stop_pcs = d.stop_pcs();
-        }
+        let mut b = self.block_builder(pc);
         let mut page2 = None;
         let mut in_asm_bytes = Vec::new();
         match &mut self.mode {
@@ -1489,19 +1514,7 @@ impl Engine {
                 }
             }
         }
-        let mut block = b.finish();
-        if self.instr_cfg.any() {
-            let st: *mut InstrState = &mut *self.instr;
-            block = crate::instrument::instrument(&block, self.instr_cfg, st);
-        }
-        if cfg!(debug_assertions)
-            && let Err(e) = crate::verify::verify(&block)
-        {
-            panic!(
-                "frontend {} produced invalid IR at {pc:#x}: {e}",
-                self.guest.name()
-            );
-        }
+        let block = self.finish_block(b);
         let interp = InterpBlock::new(&block);
         let shape = (block.guest_size, block.num_insns);
         self.stats.translate_time += start.elapsed();
@@ -1639,15 +1652,11 @@ impl Engine {
                 return;
             }
         }
-        let Some(jit) = self.jit.as_mut() else { return };
-        let result = match (&region, &self.share) {
-            (Some(r), _) => jit.compile_optimized(r),
-            (None, Some(share)) => jit.compile_shared(&block, share).map(|(cb, shared)| {
-                self.stats.compiles_shared += shared as u64;
-                cb
-            }),
-            (None, None) => jit.compile(&block),
+        let result = match &region {
+            Some(r) => self.jit.as_mut().map(|jit| jit.compile_optimized(r)),
+            None => self.compile_block(&block),
         };
+        let Some(result) = result else { return };
         if region.is_some() && result.is_ok() {
             self.stats.regions_compiled += 1;
         }
@@ -1681,19 +1690,25 @@ impl Engine {
             phys: &*sys.cfg.phys,
             pages: [Some((tb.pc & PAGE_MASK, tb.ppc & PAGE_MASK)), tb.page2],
         };
-        let mut b = crate::Builder::new(tb.pc);
-        if let Some(d) = &self.debug {
-            b.stop_pcs = d.stop_pcs();
-        }
+        let mut b = self.block_builder(tb.pc);
         let translated = self.guest.translate(tb.pc, tb.flags, &fetch, &mut b);
-        let mut block = b.finish();
-        if self.instr_cfg.any() {
-            let st: *mut InstrState = &mut *self.instr;
-            block = crate::instrument::instrument(&block, self.instr_cfg, st);
-        }
         self.stats.translate_time += start.elapsed();
-        let same = tb.shape == (block.guest_size, block.num_insns);
-        (translated.is_ok() && same).then_some(block)
+        translated.ok()?;
+        let block = self.finish_block(b);
+        (tb.shape == (block.guest_size, block.num_insns)).then_some(block)
+    }
+
+    /// Cranelift's code for `block` on this thread (taken from the machine's code share
+    /// when another hart compiled the same IR); None without a JIT.
+    fn compile_block(&mut self, block: &Block) -> Option<Result<CompiledBlock, JitError>> {
+        let jit = self.jit.as_mut()?;
+        Some(match &self.share {
+            Some(share) => jit.compile_shared(block, share).map(|(cb, shared)| {
+                self.stats.compiles_shared += shared as u64;
+                cb
+            }),
+            None => jit.compile(block),
+        })
     }
 
     /// Compile on the hart the background jobs that waited too long for the compile thread
@@ -1709,14 +1724,9 @@ impl Engine {
                 }
                 _ => continue,
             };
-            let Some(jit) = self.jit.as_mut() else { return };
             let start = Instant::now();
-            let result = match &self.share {
-                Some(share) => jit.compile_shared(&job.block, share).map(|(cb, shared)| {
-                    self.stats.compiles_shared += shared as u64;
-                    cb
-                }),
-                None => jit.compile(&job.block),
+            let Some(result) = self.compile_block(&job.block) else {
+                return;
             };
             self.stats.compile_time += start.elapsed();
             self.stats.compiles_taken_back += 1;
