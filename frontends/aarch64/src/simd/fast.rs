@@ -18,15 +18,28 @@ fn vget(b: &mut Builder, n: u32) -> Temp {
     b.get_global(Ty::I128, off::v(n))
 }
 
-/// Write V[n]; with `q` false only the low 64 bits are kept (the rest zeroed).
+/// Write V[n]; with `q` false only the low 64 bits are kept (the rest zeroed). An I64
+/// `v` (a 64-bit form computed on the low half) fills the low half.
 fn vset(b: &mut Builder, n: u32, v: Temp, q: bool) {
-    let v = if q {
+    let v = if b.ty(v) == Ty::I64 {
+        b.zext(v, Ty::I128)
+    } else if q {
         v
     } else {
         let lo = b.trunc(v, Ty::I64);
         b.zext(lo, Ty::I128)
     };
     b.set_global(Ty::I128, off::v(n), v);
+}
+
+/// Lane constant `pattern` for a vector form: 128 bits, or its low half as I64 for the
+/// 64-bit form (`q` false) computed on the low half.
+fn lane_const(b: &mut Builder, pattern: u128, q: bool) -> Temp {
+    if q {
+        c128(b, pattern)
+    } else {
+        b.const64(pattern as u64)
+    }
 }
 
 /// A 128-bit constant.
@@ -501,11 +514,8 @@ pub fn translate(b: &mut Builder, insn: u32) -> bool {
         let (a, m) = (vget(b, rn), vget(b, rm));
         // The 64-bit form works on the low halves as I64 (I128 shifts and constants cost
         // Cranelift several instructions each).
-        let (a, m, hk) = if q {
-            (a, m, c128(b, h))
-        } else {
-            (lo64(b, a), lo64(b, m), b.const64(h as u64))
-        };
+        let (a, m) = if q { (a, m) } else { (lo64(b, a), lo64(b, m)) };
+        let hk = lane_const(b, h, q);
         let v = if insn & (1 << 29) == 0 {
             // ((a & ~H) + (m & ~H)) ^ ((a ^ m) & H)
             let a0 = b.bin(BinOp::AndNot, a, hk);
@@ -523,8 +533,7 @@ pub fn translate(b: &mut Builder, insn: u32) -> bool {
             let x = b.bin(BinOp::And, x, hk);
             b.bin(BinOp::Xor, d0, x)
         };
-        let v = if q { v } else { b.zext(v, Ty::I128) };
-        vset(b, rd, v, true);
+        vset(b, rd, v, q);
         true
     } else if (insn & 0xbf80_fc00 == 0x0f00_5400 || insn & 0xbf80_fc00 == 0x2f00_0400)
         && (insn >> 19) & 15 != 0
@@ -544,30 +553,22 @@ pub fn translate(b: &mut Builder, insn: u32) -> bool {
         } else {
             (lo64(b, a), Ty::I64)
         };
-        let mask = |b: &mut Builder, pattern: u128| {
-            if q {
-                c128(b, pattern)
-            } else {
-                b.const64(pattern as u64)
-            }
-        };
         let lane = if es == 64 { u64::MAX } else { (1u64 << es) - 1 };
         let v = if insn & (1 << 29) == 0 {
             let sh = immhb - es;
             let k = b.const_(ty, sh as u64);
             let t = b.bin(BinOp::Shl, a, k);
-            let mk = mask(b, lane_pattern(es, (lane << sh) & lane));
+            let mk = lane_const(b, lane_pattern(es, (lane << sh) & lane), q);
             b.bin(BinOp::And, t, mk)
         } else {
             let sh = 2 * es - immhb;
             let k = b.const_(ty, sh as u64);
             let t = b.bin(BinOp::ShrU, a, k);
             let keep = if sh >= es { 0 } else { lane >> sh };
-            let mk = mask(b, lane_pattern(es, keep));
+            let mk = lane_const(b, lane_pattern(es, keep), q);
             b.bin(BinOp::And, t, mk)
         };
-        let v = if q { v } else { b.zext(v, Ty::I128) };
-        vset(b, rd, v, true);
+        vset(b, rd, v, q);
         true
     } else if let Some((es, shift, signed)) = widen_form(insn) {
         // USHLL/SSHLL (incl. UXTL/SXTL) and SHLL, lower or upper half
